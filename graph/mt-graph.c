@@ -1,0 +1,577 @@
+#include "mt-graph.h"
+#include "mt-diag.h"
+#include "mt-error.h"
+#include "mt-parser.h"
+#include "mt-suggest.h"
+#include "mt-value.h"
+
+#include <string.h>
+
+typedef struct {
+  MtGraph *g;
+  MtRegistry *reg;
+  MtDiag *diag;
+  GHashTable *params;     /* name -> MtAstValue* (borrowed or owned by overrides) */
+  GPtrArray *owned;       /* values from --set */
+  GHashTable *stmt_of;    /* MtGraphNode* -> MtAstStmt* */
+} Builder;
+
+static void
+graph_node_free (gpointer p)
+{
+  MtGraphNode *n = p;
+  g_free (n->name);
+  g_free (n->type_name);
+  g_clear_object (&n->node);
+  g_array_unref (n->inputs);
+  g_ptr_array_unref (n->dependents);
+  g_free (n);
+}
+
+void
+mt_graph_free (MtGraph *g)
+{
+  if (!g)
+    return;
+  g_hash_table_unref (g->by_name);
+  g_ptr_array_unref (g->nodes);
+  g_free (g->filename);
+  g_free (g->path);
+  g_free (g);
+}
+
+MtGraphNode *
+mt_graph_find (MtGraph *g, const char *name)
+{
+  return g_hash_table_lookup (g->by_name, name);
+}
+
+static const char **
+hash_keys (GHashTable *h)
+{
+  return (const char **) g_hash_table_get_keys_as_array (h, NULL);
+}
+
+/* GObject treats '-' and '_' alike in property names; the .pipe language writes '_'. */
+static GParamSpec *
+find_param (MtNode *node, const char *key)
+{
+  g_autofree char *canon = g_strdup (key);
+  g_strdelimit (canon, "_", '-');
+  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (node), canon);
+  if (!p)
+    p = g_object_class_find_property (G_OBJECT_GET_CLASS (node), key);
+  if (p && (p->flags & G_PARAM_READWRITE) != G_PARAM_READWRITE)
+    return NULL;
+  return p;
+}
+
+static char **
+binding_names (MtNode *node)
+{
+  MtNodeClass *klass = MT_NODE_GET_CLASS (node);
+  GPtrArray *ins = mt_node_class_get_inputs (klass);
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  for (guint i = 0; i < ins->len; i++)
+    g_strv_builder_add (b, ((MtPortSpec *) ins->pdata[i])->name);
+  guint n = 0;
+  g_autofree GParamSpec **ps = mt_node_class_list_params (klass, &n);
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *pn = mt_pspec_pipe_name (ps[i]);
+    g_strv_builder_add (b, pn);
+  }
+  return g_strv_builder_end (b);
+}
+
+static char **
+output_names (MtNode *node)
+{
+  GPtrArray *outs = mt_node_class_get_outputs (MT_NODE_GET_CLASS (node));
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  for (guint i = 0; i < outs->len; i++)
+    g_strv_builder_add (b, ((MtPortSpec *) outs->pdata[i])->name);
+  return g_strv_builder_end (b);
+}
+
+/* Resolves $param to its value; reports and returns NULL when unknown. */
+static const MtAstValue *
+resolve_param (Builder *b, const MtAstValue *v)
+{
+  if (v->kind != MT_AST_PARAM)
+    return v;
+  const MtAstValue *pv = g_hash_table_lookup (b->params, v->s);
+  if (!pv) {
+    g_autofree const char **names = hash_keys (b->params);
+    g_autofree char *hint = mt_suggest_hint (v->s, names);
+    mt_diag_error (b->diag, v->line, v->col, "unknown parameter '$%s'%s", v->s, hint);
+  }
+  return pv;
+}
+
+static void
+set_property (Builder *b, MtGraphNode *gn, GParamSpec *pspec, const MtAstValue *v, int line, int col)
+{
+  g_autofree char *msg = NULL;
+  GValue gv = G_VALUE_INIT;
+  g_autofree char *pn = mt_pspec_pipe_name (pspec);
+  if (v->kind == MT_AST_REF) {
+    g_autofree char *hint = g_hash_table_contains (b->params, v->s)
+      ? g_strdup_printf ("; write $%s for the parameter, or \"%s\" for a string", v->s, v->s)
+      : g_strdup_printf ("; write \"%s\" for a string", v->s);
+    mt_diag_error (b->diag, line, col, "property '%s' of %s takes %s, not the node name '%s'%s",
+                   pn, gn->type_name, mt_pspec_type_name (pspec), v->s, hint);
+    return;
+  }
+  if (!mt_value_from_ast (v, pspec, &gv, &msg)) {
+    mt_diag_error (b->diag, line, col, "property '%s' of %s: %s", pn, gn->type_name, msg);
+    return;
+  }
+  g_object_set_property (G_OBJECT (gn->node), pspec->name, &gv);
+  g_value_unset (&gv);
+}
+
+static void
+bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
+{
+  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
+  MtPortSpec *in = mt_node_class_get_inputs (klass)->pdata[port];
+  if (v->kind != MT_AST_REF) {
+    mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s takes a node name, found %s",
+                   in->name, gn->type_name, mt_ast_value_kind_name (v->kind));
+    return;
+  }
+  MtGraphNode *src = mt_graph_find (b->g, v->s);
+  if (!src) {
+    g_autofree const char **names = hash_keys (b->g->by_name);
+    g_autofree char *hint = mt_suggest_hint (v->s, names);
+    const char *extra = g_hash_table_contains (b->params, v->s) ? " (it is a param: inputs take nodes)" : "";
+    mt_diag_error (b->diag, v->line, v->col, "unknown node '%s'%s%s", v->s, hint, extra);
+    return;
+  }
+  if (!src->node)
+    return;  /* its type was unknown: already reported */
+  MtNodeClass *sk = MT_NODE_GET_CLASS (src->node);
+  GPtrArray *outs = mt_node_class_get_outputs (sk);
+  int sport = 0;
+  if (v->port) {
+    if (!mt_node_class_find_output (sk, v->port, &sport)) {
+      g_auto (GStrv) names = output_names (src->node);
+      g_autofree char *hint = mt_suggest_hint (v->port, (const char *const *) names);
+      g_autofree char *all = g_strjoinv (", ", names);
+      mt_diag_error (b->diag, v->port_line, v->port_col, "node '%s' (%s) has no output '%s'%s (outputs: %s)",
+                     src->name, src->type_name, v->port, hint, all);
+      return;
+    }
+  } else if (outs->len != 1) {
+    g_auto (GStrv) names = output_names (src->node);
+    g_autofree char *all = g_strjoinv (", ", names);
+    if (outs->len == 0)
+      mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has no outputs", src->name, src->type_name);
+    else
+      mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has several outputs (%s); write %s.%s",
+                     src->name, src->type_name, all, src->name, names[0]);
+    return;
+  }
+  MtPortSpec *out = outs->pdata[sport];
+  if (out->kind != in->kind) {
+    mt_diag_error (b->diag, v->line, v->col,
+                   "input '%s' of %s expects a %s, but '%s%s%s' gives a %s",
+                   in->name, gn->type_name, mt_kind_name (in->kind), v->s, v->port ? "." : "",
+                   v->port ? v->port : "", mt_kind_name (out->kind));
+    return;
+  }
+  MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, port);
+  gi->src = src;
+  gi->src_port = sport;
+}
+
+static void
+bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
+{
+  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
+  GPtrArray *ins = mt_node_class_get_inputs (klass);
+  g_autoptr (GHashTable) bound = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint positional = 0;
+
+  for (guint i = 0; i < st->args->len; i++) {
+    MtAstArg *arg = st->args->pdata[i];
+    if (!arg->key) {
+      if (positional >= ins->len) {
+        g_auto (GStrv) names = g_new0 (char *, ins->len + 1);
+        for (guint k = 0; k < ins->len; k++)
+          names[k] = g_strdup (((MtPortSpec *) ins->pdata[k])->name);
+        g_autofree char *all = g_strjoinv (", ", names);
+        mt_diag_error (b->diag, arg->line, arg->col,
+                       "too many positional arguments: %s takes %u input%s%s%s%s; set properties as key=value",
+                       gn->type_name, ins->len, ins->len == 1 ? "" : "s", ins->len ? " (" : "", all, ins->len ? ")" : "");
+        continue;
+      }
+      MtPortSpec *in = ins->pdata[positional];
+      g_hash_table_add (bound, g_strdup (in->name));
+      bind_input (b, gn, (int) positional++, arg->value);
+      continue;
+    }
+
+    int port = -1;
+    GParamSpec *pspec = NULL;
+    if (mt_node_class_find_input (klass, arg->key, &port)) {
+      if (g_hash_table_contains (bound, arg->key)) {
+        mt_diag_error (b->diag, arg->line, arg->col, "input '%s' is bound twice", arg->key);
+        continue;
+      }
+      g_hash_table_add (bound, g_strdup (arg->key));
+      const MtAstValue *v = resolve_param (b, arg->value);
+      if (v)
+        bind_input (b, gn, port, v);
+    } else if ((pspec = find_param (gn->node, arg->key))) {
+      g_autofree char *pn = mt_pspec_pipe_name (pspec);
+      if (!g_hash_table_add (bound, g_strdup (pn))) {
+        mt_diag_error (b->diag, arg->line, arg->col, "property '%s' is set twice", arg->key);
+        continue;
+      }
+      const MtAstValue *v = resolve_param (b, arg->value);
+      if (v)
+        set_property (b, gn, pspec, v, arg->value->line, arg->value->col);
+    } else {
+      g_auto (GStrv) names = binding_names (gn->node);
+      g_autofree char *hint = mt_suggest_hint (arg->key, (const char *const *) names);
+      mt_diag_error (b->diag, arg->line, arg->col, "node type '%s' has no input or property '%s'%s",
+                     gn->type_name, arg->key, hint);
+    }
+  }
+
+  for (guint k = 0; k < ins->len; k++) {
+    MtPortSpec *in = ins->pdata[k];
+    if (in->required && !g_hash_table_contains (bound, in->name))
+      mt_diag_error (b->diag, st->line, st->col, "node '%s' (%s) is missing its required input '%s' (a %s)",
+                     gn->name, gn->type_name, in->name, mt_kind_name (in->kind));
+  }
+}
+
+static void
+apply_node_override (Builder *b, const char *name, const char *prop, const char *text)
+{
+  MtGraphNode *gn = mt_graph_find (b->g, name);
+  if (!gn) {
+    g_autofree const char **names = hash_keys (b->g->by_name);
+    g_autofree char *hint = mt_suggest_hint (name, names);
+    mt_diag_error (b->diag, 0, 0, "--set %s.%s: unknown node '%s'%s", name, prop, name, hint);
+    return;
+  }
+  if (!gn->node)
+    return;
+  GParamSpec *pspec = find_param (gn->node, prop);
+  if (!pspec) {
+    g_auto (GStrv) names = binding_names (gn->node);
+    g_autofree char *hint = mt_suggest_hint (prop, (const char *const *) names);
+    mt_diag_error (b->diag, 0, 0, "--set %s.%s: node type '%s' has no property '%s'%s",
+                   name, prop, gn->type_name, prop, hint);
+    return;
+  }
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtAstValue) v = mt_parse_cli_value (text, &err);
+  if (!v) {
+    mt_diag_error (b->diag, 0, 0, "--set %s.%s: %s", name, prop, err->message);
+    return;
+  }
+  g_autofree char *msg = NULL;
+  GValue gv = G_VALUE_INIT;
+  if (!mt_value_from_ast (v, pspec, &gv, &msg)) {
+    mt_diag_error (b->diag, 0, 0, "--set %s.%s=%s: %s", name, prop, text, msg);
+    return;
+  }
+  g_object_set_property (G_OBJECT (gn->node), pspec->name, &gv);
+  g_value_unset (&gv);
+}
+
+/* Kahn's algorithm, taking ready nodes in file order so the order is stable. Nodes
+ * left over lie on or behind a cycle; one cycle is spelled out. */
+static void
+sort_topologically (Builder *b, GPtrArray *file_order)
+{
+  guint n = file_order->len;
+  g_autofree guint *missing = g_new0 (guint, n);
+  g_autoptr (GHashTable) pos = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < n; i++)
+    g_hash_table_insert (pos, file_order->pdata[i], GUINT_TO_POINTER (i));
+  for (guint i = 0; i < n; i++) {
+    MtGraphNode *gn = file_order->pdata[i];
+    g_autoptr (GHashTable) srcs = g_hash_table_new (NULL, NULL);
+    for (guint k = 0; k < gn->inputs->len; k++) {
+      MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
+      if (gi->src && g_hash_table_add (srcs, gi->src)) {
+        missing[i]++;
+        g_ptr_array_add (gi->src->dependents, gn);
+      }
+    }
+  }
+  g_autofree gboolean *done = g_new0 (gboolean, n);
+  for (;;) {
+    gboolean progressed = FALSE;
+    for (guint i = 0; i < n; i++) {
+      if (done[i] || missing[i] > 0)
+        continue;
+      MtGraphNode *gn = file_order->pdata[i];
+      done[i] = TRUE;
+      gn->index = b->g->nodes->len;
+      g_ptr_array_add (b->g->nodes, gn);
+      for (guint k = 0; k < gn->dependents->len; k++)
+        missing[GPOINTER_TO_UINT (g_hash_table_lookup (pos, gn->dependents->pdata[k]))]--;
+      progressed = TRUE;
+      break;  /* restart: keeps earlier file positions first */
+    }
+    if (!progressed)
+      break;
+  }
+  if (b->g->nodes->len == n)
+    return;
+
+  /* Walk back along unfinished inputs from the first stuck node until a node repeats. */
+  guint start = 0;
+  while (done[start])
+    start++;
+  g_autoptr (GPtrArray) path = g_ptr_array_new ();
+  MtGraphNode *cur = file_order->pdata[start];
+  while (!g_ptr_array_find (path, cur, NULL)) {
+    g_ptr_array_add (path, cur);
+    MtGraphNode *next = NULL;
+    for (guint k = 0; k < cur->inputs->len && !next; k++) {
+      MtGraphInput *gi = &g_array_index (cur->inputs, MtGraphInput, k);
+      if (gi->src && !done[GPOINTER_TO_UINT (g_hash_table_lookup (pos, gi->src))])
+        next = gi->src;
+    }
+    cur = next;
+  }
+  guint at = 0;
+  g_ptr_array_find (path, cur, &at);
+  GString *s = g_string_new (NULL);
+  /* Print in data-flow direction: source first. */
+  for (guint i = path->len; i > at; i--)
+    g_string_append_printf (s, "%s -> ", ((MtGraphNode *) path->pdata[i - 1])->name);
+  g_string_append (s, ((MtGraphNode *) path->pdata[path->len - 1])->name);
+  MtGraphNode *report = cur;
+  for (guint i = at; i < path->len; i++) {
+    MtGraphNode *c = path->pdata[i];
+    if (c->line < report->line)
+      report = c;
+  }
+  mt_diag_error (b->diag, report->line, report->col, "cycle in the pipeline: %s", s->str);
+  g_string_free (s, TRUE);
+}
+
+MtGraph *
+mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
+                      const char *const *overrides, GError **error)
+{
+  g_autoptr (MtDiag) diag = mt_diag_new (filename);
+  g_autoptr (MtAstFile) ast = mt_parse (filename, src, diag);
+  g_autoptr (MtGraph) g = g_new0 (MtGraph, 1);
+  g->filename = g_strdup (filename);
+  g->path = g_canonicalize_filename (filename, NULL);
+  g->nodes = g_ptr_array_new_with_free_func (graph_node_free);
+  g->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+
+  Builder b = { g, reg, diag, g_hash_table_new (g_str_hash, g_str_equal),
+                g_ptr_array_new_with_free_func ((GDestroyNotify) mt_ast_value_free),
+                g_hash_table_new (NULL, NULL) };
+  g_autoptr (GPtrArray) file_order = g_ptr_array_new ();
+  g_autoptr (GHashTable) param_stmt = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < ast->stmts->len; i++) {
+    MtAstStmt *st = ast->stmts->pdata[i];
+    if (st->kind != MT_AST_STMT_PARAM)
+      continue;
+    MtAstStmt *prev = g_hash_table_lookup (param_stmt, st->name);
+    if (prev) {
+      mt_diag_error (diag, st->line, st->col, "duplicate param '%s' (first defined at line %d)",
+                     st->name, prev->line);
+      continue;
+    }
+    g_hash_table_insert (param_stmt, st->name, st);
+    g_hash_table_insert (b.params, st->name, st->value);
+  }
+
+  /* --set NAME=VALUE for params now; NODE.PROPERTY=VALUE once nodes exist. */
+  g_autoptr (GPtrArray) node_overrides = g_ptr_array_new ();
+  for (guint i = 0; overrides && overrides[i]; i++) {
+    const char *eq = strchr (overrides[i], '=');
+    if (!eq || eq == overrides[i]) {
+      mt_diag_error (diag, 0, 0, "--set '%s': expected NAME=VALUE or NODE.PROPERTY=VALUE", overrides[i]);
+      continue;
+    }
+    g_autofree char *lhs = g_strndup (overrides[i], eq - overrides[i]);
+    if (strchr (lhs, '.')) {
+      g_ptr_array_add (node_overrides, (gpointer) overrides[i]);
+      continue;
+    }
+    if (!g_hash_table_contains (b.params, lhs)) {
+      g_autofree const char **names = hash_keys (b.params);
+      g_autofree char *hint = mt_suggest_hint (lhs, names);
+      mt_diag_error (diag, 0, 0, "--set %s: the pipeline has no param '%s'%s", overrides[i], lhs, hint);
+      continue;
+    }
+    g_autoptr (GError) err = NULL;
+    MtAstValue *v = mt_parse_cli_value (eq + 1, &err);
+    if (!v) {
+      mt_diag_error (diag, 0, 0, "--set %s: %s", overrides[i], err->message);
+      continue;
+    }
+    g_ptr_array_add (b.owned, v);
+    MtAstStmt *st = g_hash_table_lookup (param_stmt, lhs);
+    v->line = st->value->line;
+    v->col = st->value->col;
+    g_hash_table_insert (b.params, st->name, v);
+  }
+
+  for (guint i = 0; i < ast->stmts->len; i++) {
+    MtAstStmt *st = ast->stmts->pdata[i];
+    if (st->kind != MT_AST_STMT_NODE)
+      continue;
+    MtGraphNode *prev = g_hash_table_lookup (g->by_name, st->name);
+    if (prev) {
+      mt_diag_error (diag, st->line, st->col, "duplicate node name '%s' (first defined at line %d)",
+                     st->name, prev->line);
+      continue;
+    }
+    MtGraphNode *gn = g_new0 (MtGraphNode, 1);
+    gn->name = g_strdup (st->name);
+    gn->type_name = g_strdup (st->type);
+    gn->line = st->line;
+    gn->col = st->col;
+    gn->dependents = g_ptr_array_new ();
+    gn->inputs = g_array_new (FALSE, TRUE, sizeof (MtGraphInput));
+    GType type = mt_registry_lookup (reg, st->type);
+    if (!type) {
+      g_autofree const char **names = mt_registry_list (reg);
+      g_autofree char *hint = mt_suggest_hint (st->type, names);
+      mt_diag_error (diag, st->type_line, st->type_col, "unknown node type '%s'%s", st->type, hint);
+    } else {
+      gn->node = g_object_new (type, NULL);
+      mt_node_set_name (gn->node, gn->name);
+      g_array_set_size (gn->inputs, mt_node_class_get_inputs (MT_NODE_GET_CLASS (gn->node))->len);
+    }
+    g_hash_table_insert (g->by_name, gn->name, gn);
+    g_hash_table_insert (b.stmt_of, gn, st);
+    g_ptr_array_add (file_order, gn);
+  }
+
+  for (guint i = 0; i < file_order->len; i++) {
+    MtGraphNode *gn = file_order->pdata[i];
+    if (gn->node)
+      bind_args (&b, gn, g_hash_table_lookup (b.stmt_of, gn));
+  }
+
+  for (guint i = 0; i < node_overrides->len; i++) {
+    const char *o = node_overrides->pdata[i];
+    const char *eq = strchr (o, '=');
+    const char *dot = strchr (o, '.');
+    g_autofree char *name = g_strndup (o, dot - o);
+    g_autofree char *prop = g_strndup (dot + 1, eq - dot - 1);
+    apply_node_override (&b, name, prop, eq + 1);
+  }
+
+  if (mt_diag_count (diag) == 0)
+    sort_topologically (&b, file_order);
+
+  gboolean ok = mt_diag_check (diag, error);
+  if (!ok || g->nodes->len != file_order->len) {
+    /* Nodes are owned by g->nodes only once sorted; free the rest here. */
+    for (guint i = 0; i < file_order->len; i++)
+      if (!g_ptr_array_find (g->nodes, file_order->pdata[i], NULL))
+        graph_node_free (file_order->pdata[i]);
+  }
+  g_hash_table_unref (b.params);
+  g_ptr_array_unref (b.owned);
+  g_hash_table_unref (b.stmt_of);
+  if (!ok)
+    return NULL;
+  return g_steal_pointer (&g);
+}
+
+MtGraph *
+mt_graph_load_file (const char *path, MtRegistry *reg, const char *const *overrides, GError **error)
+{
+  g_autofree char *src = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (path, &src, &len, error))
+    return NULL;
+  if (strlen (src) != len) {
+    g_set_error (error, MT_ERROR, MT_ERROR_PARSE, "%s: error: the file contains a NUL byte", path);
+    return NULL;
+  }
+  return mt_graph_load_string (path, src, reg, overrides, error);
+}
+
+static void
+collect (GHashTable *set, MtGraphNode *n, gboolean down)
+{
+  if (!g_hash_table_add (set, n))
+    return;
+  if (down) {
+    for (guint i = 0; i < n->dependents->len; i++)
+      collect (set, n->dependents->pdata[i], TRUE);
+  } else {
+    for (guint i = 0; i < n->inputs->len; i++) {
+      MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, i);
+      if (gi->src)
+        collect (set, gi->src, FALSE);
+    }
+  }
+}
+
+GHashTable *
+mt_graph_descendants (MtGraph *g, MtGraphNode *n)
+{
+  GHashTable *set = g_hash_table_new (NULL, NULL);
+  collect (set, n, TRUE);
+  return set;
+}
+
+GHashTable *
+mt_graph_ancestors (MtGraph *g, MtGraphNode *n)
+{
+  GHashTable *set = g_hash_table_new (NULL, NULL);
+  collect (set, n, FALSE);
+  return set;
+}
+
+static char *
+dot_escape (const char *s)
+{
+  GString *o = g_string_new (NULL);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      g_string_append_c (o, '\\');
+    g_string_append_c (o, *s);
+  }
+  return g_string_free (o, FALSE);
+}
+
+char *
+mt_graph_to_dot (MtGraph *g)
+{
+  GString *s = g_string_new ("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n");
+  for (guint i = 0; i < g->nodes->len; i++) {
+    MtGraphNode *n = g->nodes->pdata[i];
+    g_autofree char *name = dot_escape (n->name);
+    g_autofree char *type = dot_escape (n->type_name);
+    g_string_append_printf (s, "  \"%s\" [label=\"%s\\n%s\"];\n", name, name, type);
+  }
+  for (guint i = 0; i < g->nodes->len; i++) {
+    MtGraphNode *n = g->nodes->pdata[i];
+    GPtrArray *ins = mt_node_class_get_inputs (MT_NODE_GET_CLASS (n->node));
+    for (guint k = 0; k < n->inputs->len; k++) {
+      MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, k);
+      if (!gi->src)
+        continue;
+      MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
+      MtPortSpec *in = ins->pdata[k];
+      g_autofree char *a = dot_escape (gi->src->name);
+      g_autofree char *b = dot_escape (n->name);
+      g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s → %s\\n(%s)\"];\n", a, b, out->name, in->name,
+                              mt_kind_name (in->kind));
+    }
+  }
+  g_string_append (s, "}\n");
+  return g_string_free (s, FALSE);
+}

@@ -1,0 +1,49 @@
+/* A pipeline as a DAG of configured nodes, built from a .pipe file and checked:
+ * names, types, properties, ports, kinds, required inputs and cycles. */
+#pragma once
+
+#include "mt-node.h"
+#include "mt-registry.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MtGraphNode MtGraphNode;
+
+typedef struct {
+  MtGraphNode *src;  /* NULL: an optional input left unbound */
+  int src_port;      /* index into the source's outputs */
+} MtGraphInput;
+
+struct _MtGraphNode {
+  char *name;
+  char *type_name;
+  int line, col;
+  MtNode *node;           /* configured instance */
+  GArray *inputs;         /* MtGraphInput, one per declared input port */
+  GPtrArray *dependents;  /* MtGraphNode* that read any of this node's outputs */
+  guint index;            /* position in topological order */
+};
+
+typedef struct {
+  char *filename;    /* as given */
+  char *path;        /* absolute */
+  GPtrArray *nodes;  /* MtGraphNode*, in topological order (file order among equals) */
+  GHashTable *by_name;
+} MtGraph;
+
+/* @overrides: NULL-terminated "NAME=VALUE" (a param) or "NODE.PROPERTY=VALUE". */
+MtGraph     *mt_graph_load_file   (const char *path, MtRegistry *reg,
+                                   const char *const *overrides, GError **error);
+MtGraph     *mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
+                                   const char *const *overrides, GError **error);
+void         mt_graph_free        (MtGraph *g);
+MtGraphNode *mt_graph_find        (MtGraph *g, const char *name);
+/* @n and everything that depends on it, directly or not (a set of MtGraphNode*). */
+GHashTable  *mt_graph_descendants (MtGraph *g, MtGraphNode *n);
+/* @n and everything it depends on. */
+GHashTable  *mt_graph_ancestors   (MtGraph *g, MtGraphNode *n);
+char        *mt_graph_to_dot      (MtGraph *g);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtGraph, mt_graph_free)
+
+G_END_DECLS

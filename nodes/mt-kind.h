@@ -1,0 +1,25 @@
+/* The kinds of value that flow along the edges of a pipeline, and how each is stored. */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MT_KIND_TENSOR,    /* one tensor: .npy */
+  MT_KIND_DATASET,   /* images, labels, groups: .safetensors */
+  MT_KIND_MODEL,     /* weights and optimizer state: .safetensors */
+  MT_KIND_SALIENCY,  /* per-sample heat maps: .npy */
+  MT_KIND_MASK,      /* per-sample masks: .npy */
+  MT_KIND_REPORT,    /* metrics: .json */
+  MT_KIND_IMAGE,     /* a picture: .png */
+} MtKind;
+
+#define MT_TYPE_KIND (mt_kind_get_type ())
+GType       mt_kind_get_type (void);
+
+const char *mt_kind_name      (MtKind kind);   /* "dataset" */
+const char *mt_kind_extension (MtKind kind);   /* "safetensors" */
+gboolean    mt_kind_from_name (const char *name, MtKind *out);
+
+G_END_DECLS

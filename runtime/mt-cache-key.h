@@ -1,0 +1,26 @@
+/* Cache keys: SHA-256 over a versioned canonical encoding of a node's type, class
+ * version, every property value, optional fingerprint, and its inputs' content digests. */
+#pragma once
+
+#include "mt-graph.h"
+
+G_BEGIN_DECLS
+
+#define MT_KEY_ENCODING "masktune-key-v1"
+
+typedef struct {
+  char *key;             /* NULL while some bound input's digest is unknown */
+  char *fingerprint;     /* NULL when the class has none */
+  GHashTable *props;     /* property name -> canonical text */
+  GHashTable *display;   /* property name -> value as written in .pipe files */
+  JsonNode *props_json;  /* property name -> JSON value, for manifests */
+} MtKeyInfo;
+
+/* @input_digests has one entry per declared input port: the digest of the bound
+ * source output, or NULL when unknown yet (or the port is unbound). */
+MtKeyInfo *mt_key_compute   (MtGraphNode *gn, const char *const *input_digests, GError **error);
+void       mt_key_info_free (MtKeyInfo *k);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtKeyInfo, mt_key_info_free)
+
+G_END_DECLS

@@ -1,0 +1,89 @@
+/* The content-addressed cache.
+ *
+ * Layout under the cache directory:
+ *   objects/ab/<sha256>.<ext>  immutable output files, named by their SHA-256
+ *   entries/<key>.json         one manifest per node key, written last (atomically)
+ *   refs/<pipeline-id>/<node>  the key of each pipeline node's latest run (for status)
+ *   locks/<key>.lock           flock(2) locks, so two processes compute a key once
+ *   tmp/                       outputs being written; leftovers of killed runs
+ *   resume/<key>/              checkpoints of interrupted runs
+ *   lock                       shared flock while running, exclusive for gc
+ *
+ * A manifest is trusted only after each output's size and digest are checked. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _MtCache MtCache;
+
+typedef struct {
+  char *port;
+  char *kind;
+  char *digest;
+  gint64 size;
+  char *file;      /* relative to the cache directory */
+} MtCacheOutput;
+
+typedef struct {
+  JsonNode *root;  /* the whole manifest */
+  char *key;
+  char *node;
+  char *type;
+  char *class_version;
+  char *fingerprint;        /* or NULL */
+  GHashTable *properties;   /* name -> canonical value text */
+  GHashTable *inputs;       /* port -> digest */
+  GPtrArray *outputs;       /* MtCacheOutput* in port order */
+  char *started;
+  double duration;
+} MtManifest;
+
+/* The default directory: $MT_CACHE_DIR, else ./.mtcache. */
+char       *mt_cache_default_dir   (void);
+MtCache    *mt_cache_open          (const char *dir, GError **error);
+void        mt_cache_close         (MtCache *cache);
+const char *mt_cache_get_dir       (MtCache *cache);
+
+/* Held for a whole run (shared) or for gc (exclusive, fails at once if busy). */
+gboolean    mt_cache_lock_shared    (MtCache *cache, GError **error);
+gboolean    mt_cache_lock_exclusive (MtCache *cache, GError **error);
+
+/* Blocks until this process alone may compute @key; returns a fd for unlock. */
+int         mt_cache_lock_key      (MtCache *cache, const char *key, GError **error);
+void        mt_cache_unlock_key    (int fd);
+
+/* NULL without error when the key has no entry; an unreadable manifest is an error. */
+MtManifest *mt_cache_lookup        (MtCache *cache, const char *key, GError **error);
+/* Checks that every output exists with its recorded size, and with @full its digest. */
+gboolean    mt_cache_verify        (MtCache *cache, MtManifest *m, gboolean full, GError **error);
+char       *mt_cache_output_path   (MtCache *cache, const MtCacheOutput *o);
+const MtCacheOutput *mt_manifest_find_output (MtManifest *m, const char *port);
+
+/* A fresh private directory under tmp/ for one node run. */
+char       *mt_cache_make_tmp_dir  (MtCache *cache, const char *key, GError **error);
+char       *mt_cache_resume_dir    (MtCache *cache, const char *key);
+/* Moves a finished file into objects/ under its digest (fsync, rename, read-only). */
+gboolean    mt_cache_commit_object (MtCache *cache, const char *path, const char *ext,
+                                    char **digest, gint64 *size, char **relpath, GError **error);
+/* Writes entries/<key>.json atomically; the key is read from the manifest's "key". */
+gboolean    mt_cache_write_manifest (MtCache *cache, JsonNode *manifest, GError **error);
+gboolean    mt_cache_remove_entry  (MtCache *cache, const char *key, GError **error);
+
+gboolean    mt_cache_set_ref       (MtCache *cache, const char *pipeline, const char *node,
+                                    const char *key, GError **error);
+char       *mt_cache_get_ref       (MtCache *cache, const char *pipeline, const char *node);
+
+/* Every entry's key, sorted. */
+GPtrArray  *mt_cache_list_keys     (MtCache *cache, GError **error);
+/* Keys named by any ref. */
+GHashTable *mt_cache_ref_keys      (MtCache *cache);
+
+MtManifest *mt_manifest_parse      (const char *json, gsize len, const char *what, GError **error);
+void        mt_manifest_free       (MtManifest *m);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtManifest, mt_manifest_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtCache, mt_cache_close)
+
+G_END_DECLS

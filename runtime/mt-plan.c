@@ -1,0 +1,158 @@
+#include "mt-plan.h"
+
+static void
+item_free (gpointer p)
+{
+  MtPlanItem *it = p;
+  g_free (it->key);
+  g_ptr_array_unref (it->reasons);
+  g_free (it);
+}
+
+void
+mt_plan_free (MtPlan *p)
+{
+  if (!p)
+    return;
+  g_ptr_array_unref (p->items);
+  g_free (p);
+}
+
+const char *
+mt_plan_state_name (MtPlanState s)
+{
+  switch (s) {
+  case MT_PLAN_CACHED: return "cached";
+  case MT_PLAN_RUN: return "run";
+  case MT_PLAN_ERROR: return "error";
+  }
+  return "?";
+}
+
+/* The value the last run had, as .pipe text, from the manifest's "properties". */
+static char *
+old_display (MtManifest *prev, const char *name)
+{
+  JsonObject *o = json_node_get_object (prev->root);
+  JsonObject *props = json_object_get_object_member (o, "properties");
+  JsonNode *v = props ? json_object_get_member (props, name) : NULL;
+  if (!v)
+    return g_strdup ("(unset)");
+  if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_DOUBLE) {
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    return g_strdup (g_ascii_formatd (buf, sizeof buf, "%g", json_node_get_double (v)));
+  }
+  return json_to_string (v, FALSE);
+}
+
+GPtrArray *
+mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInfo *cur,
+                 const char *const *input_digests)
+{
+  GPtrArray *r = g_ptr_array_new_with_free_func (g_free);
+  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
+  g_autofree char *prev_key = mt_cache_get_ref (cache, pipeline, gn->name);
+  g_autoptr (MtManifest) prev = prev_key ? mt_cache_lookup (cache, prev_key, NULL) : NULL;
+
+  /* Inputs whose producers have still to run explain everything downstream. */
+  GPtrArray *ins = mt_node_class_get_inputs (klass);
+  for (guint i = 0; i < ins->len; i++) {
+    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
+    if (gi->src && !input_digests[i])
+      g_ptr_array_add (r, g_strdup_printf ("input '%s' will be recomputed by '%s'",
+                                           ((MtPortSpec *) ins->pdata[i])->name, gi->src->name));
+  }
+
+  if (!prev) {
+    if (r->len == 0)
+      g_ptr_array_add (r, g_strdup (prev_key ? "its last result is no longer in the cache" : "never run"));
+    return r;
+  }
+  if (g_strcmp0 (prev->type, gn->type_name) != 0)
+    g_ptr_array_add (r, g_strdup_printf ("node type changed: %s → %s", prev->type, gn->type_name));
+  else if (g_strcmp0 (prev->class_version, mt_node_class_get_version (klass)) != 0)
+    g_ptr_array_add (r, g_strdup_printf ("%s's version changed: %s → %s", gn->type_name,
+                                         prev->class_version, mt_node_class_get_version (klass)));
+
+  g_autoptr (GList) names = g_hash_table_get_keys (cur->props);
+  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
+  for (GList *l = names; l; l = l->next) {
+    const char *old = g_hash_table_lookup (prev->properties, l->data);
+    if (g_strcmp0 (old, g_hash_table_lookup (cur->props, l->data)) != 0) {
+      g_autofree char *was = old_display (prev, l->data);
+      g_ptr_array_add (r, g_strdup_printf ("property '%s' changed: %s → %s", (char *) l->data, was,
+                                           (char *) g_hash_table_lookup (cur->display, l->data)));
+    }
+  }
+  if (g_strcmp0 (prev->fingerprint, cur->fingerprint) != 0)
+    g_ptr_array_add (r, g_strdup ("its source data changed"));
+
+  for (guint i = 0; i < ins->len; i++) {
+    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
+    const char *port = ((MtPortSpec *) ins->pdata[i])->name;
+    const char *old = g_hash_table_lookup (prev->inputs, port);
+    if (gi->src && input_digests[i] && g_strcmp0 (old, input_digests[i]) != 0)
+      g_ptr_array_add (r, g_strdup_printf ("input '%s' changed (from '%s')", port, gi->src->name));
+    else if (!gi->src && old)
+      g_ptr_array_add (r, g_strdup_printf ("input '%s' is no longer bound", port));
+  }
+  if (r->len == 0)
+    g_ptr_array_add (r, g_strdup ("its cache entry is missing or damaged"));
+  return r;
+}
+
+MtPlan *
+mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced)
+{
+  MtPlan *plan = g_new0 (MtPlan, 1);
+  plan->items = g_ptr_array_new_with_free_func (item_free);
+  /* digests[node index] = the cached outputs' manifest, when the node is cached. */
+  g_autoptr (GPtrArray) results = g_ptr_array_new_full (g->nodes->len, (GDestroyNotify) mt_manifest_free);
+  g_ptr_array_set_size (results, g->nodes->len);
+
+  for (guint i = 0; i < g->nodes->len; i++) {
+    MtGraphNode *gn = g->nodes->pdata[i];
+    MtPlanItem *it = g_new0 (MtPlanItem, 1);
+    it->node = gn;
+    it->reasons = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (plan->items, it);
+
+    g_autofree const char **digests = g_new0 (const char *, gn->inputs->len + 1);
+    for (guint k = 0; k < gn->inputs->len; k++) {
+      MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
+      MtManifest *m = gi->src ? results->pdata[gi->src->index] : NULL;
+      if (m) {
+        MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
+        const MtCacheOutput *o = mt_manifest_find_output (m, out->name);
+        digests[k] = o ? o->digest : NULL;
+      }
+    }
+    g_autoptr (GError) err = NULL;
+    g_autoptr (MtKeyInfo) ki = mt_key_compute (gn, digests, &err);
+    if (!ki) {
+      it->state = MT_PLAN_ERROR;
+      g_ptr_array_add (it->reasons, g_strdup (err->message));
+      continue;
+    }
+    it->key = g_strdup (ki->key);
+    if (forced && g_hash_table_contains (forced, gn)) {
+      it->state = MT_PLAN_RUN;
+      g_ptr_array_add (it->reasons, g_strdup ("forced"));
+      continue;
+    }
+    if (ki->key) {
+      MtManifest *m = mt_cache_lookup (cache, ki->key, NULL);
+      /* A quick size check here; a run also checks every digest. */
+      if (m && mt_cache_verify (cache, m, FALSE, NULL)) {
+        it->state = MT_PLAN_CACHED;
+        results->pdata[i] = m;
+        continue;
+      }
+      mt_manifest_free (m);
+    }
+    it->state = MT_PLAN_RUN;
+    g_ptr_array_unref (it->reasons);
+    it->reasons = mt_plan_explain (cache, g->path, gn, ki, digests);
+  }
+  return plan;
+}

@@ -1,0 +1,40 @@
+/* What a run would do, and why: per node, cached or will run, with the reasons
+ * (which property, input, fingerprint or class version changed since its last run). */
+#pragma once
+
+#include "mt-cache.h"
+#include "mt-cache-key.h"
+#include "mt-graph.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MT_PLAN_CACHED,
+  MT_PLAN_RUN,
+  MT_PLAN_ERROR,
+} MtPlanState;
+
+typedef struct {
+  MtGraphNode *node;
+  MtPlanState state;
+  char *key;           /* NULL while an upstream node has still to run */
+  GPtrArray *reasons;  /* char* */
+} MtPlanItem;
+
+typedef struct {
+  GPtrArray *items;    /* MtPlanItem*, in topological order */
+} MtPlan;
+
+/* @forced: set of MtGraphNode* to recompute regardless (already closed over dependents). */
+MtPlan    *mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced);
+void       mt_plan_free    (MtPlan *p);
+const char *mt_plan_state_name (MtPlanState s);   /* "cached", "run", "error" */
+
+/* Why @gn must run, compared with its last run in @pipeline. @pending_src[i] names the
+ * upstream node for input i whose result is not known yet, or is NULL. */
+GPtrArray *mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn,
+                            MtKeyInfo *current, const char *const *input_digests);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtPlan, mt_plan_free)
+
+G_END_DECLS

@@ -1,0 +1,313 @@
+/* mtrun cache ls | show | export | verify | gc */
+#include "mtrun.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+static gboolean gc_dry_run;
+
+static const GOptionEntry gc_entries[] = {
+  { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &gc_dry_run, "List what would be removed, remove nothing", NULL },
+  G_OPTION_ENTRY_NULL
+};
+
+static int
+cmp_started_desc (gconstpointer a, gconstpointer b)
+{
+  MtManifest *x = *(MtManifest *const *) a, *y = *(MtManifest *const *) b;
+  return -g_strcmp0 (x->started, y->started);
+}
+
+/* Every readable manifest, newest first; unreadable ones are reported in *bad. */
+static GPtrArray *
+load_all (MtCache *cache, GPtrArray *bad, GError **error)
+{
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, error);
+  if (!keys)
+    return NULL;
+  GPtrArray *all = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_manifest_free);
+  for (guint i = 0; i < keys->len; i++) {
+    g_autoptr (GError) err = NULL;
+    MtManifest *m = mt_cache_lookup (cache, keys->pdata[i], &err);
+    if (m)
+      g_ptr_array_add (all, m);
+    else if (err && bad)
+      g_ptr_array_add (bad, g_strdup_printf ("entry %s: %s", (char *) keys->pdata[i], err->message));
+  }
+  g_ptr_array_sort (all, cmp_started_desc);
+  return all;
+}
+
+static gint64
+entry_size (MtManifest *m)
+{
+  gint64 s = 0;
+  for (guint i = 0; i < m->outputs->len; i++)
+    s += ((MtCacheOutput *) m->outputs->pdata[i])->size;
+  return s;
+}
+
+/* NODE is a node name (its newest entry) or a key prefix of at least 6 hex digits. */
+static MtManifest *
+find_entry (GPtrArray *all, const char *what, GError **error)
+{
+  MtManifest *by_key = NULL;
+  guint key_hits = 0;
+  for (guint i = 0; i < all->len; i++) {
+    MtManifest *m = all->pdata[i];
+    if (g_strcmp0 (m->node, what) == 0)
+      return m;  /* newest first */
+    if (strlen (what) >= 6 && g_str_has_prefix (m->key, what)) {
+      by_key = m;
+      key_hits++;
+    }
+  }
+  if (key_hits == 1)
+    return by_key;
+  if (key_hits > 1)
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "key prefix '%s' is ambiguous", what);
+  else
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no cache entry for node or key '%s'", what);
+  return NULL;
+}
+
+static int
+cmd_ls (MtCache *cache)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
+  if (!all)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (!mtrun_global.json)
+    printf ("%-12s  %-14s %-12s %-20s %10s %10s\n", "KEY", "NODE", "TYPE", "STARTED", "SECONDS", "BYTES");
+  for (guint i = 0; i < all->len; i++) {
+    MtManifest *m = all->pdata[i];
+    if (mtrun_global.json) {
+      JsonNode *root = json_node_copy (m->root);
+      mtrun_print_json (root);
+      json_node_unref (root);
+      continue;
+    }
+    g_autofree char *when = g_strndup (m->started, 19);
+    printf ("%.12s  %-14s %-12s %-20s %10.2f %10" G_GINT64_FORMAT "\n", m->key, m->node, m->type, when,
+            m->duration, entry_size (m));
+  }
+  return 0;
+}
+
+static int
+cmd_show (MtCache *cache, const char *what)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
+  MtManifest *m = all ? find_entry (all, what, &err) : NULL;
+  if (!m)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, m->root);
+  json_generator_set_pretty (gen, !mtrun_global.json);
+  g_autofree char *s = json_generator_to_data (gen, NULL);
+  printf ("%s\n", s);
+  if (!mtrun_global.json)
+    for (guint i = 0; i < m->outputs->len; i++) {
+      g_autofree char *p = mt_cache_output_path (cache, m->outputs->pdata[i]);
+      printf ("output %s: %s\n", ((MtCacheOutput *) m->outputs->pdata[i])->port, p);
+    }
+  return 0;
+}
+
+static int
+cmd_export (MtCache *cache, const char *what, const char *dir)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
+  MtManifest *m = all ? find_entry (all, what, &err) : NULL;
+  if (!m)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (!mt_cache_verify (cache, m, TRUE, &err))
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "entry %.12s (%s) is corrupt: %s; rerun its pipeline",
+                       m->key, m->node, err->message);
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "cannot create %s: %s", dir, g_strerror (errno));
+  for (guint i = 0; i < m->outputs->len; i++) {
+    MtCacheOutput *o = m->outputs->pdata[i];
+    g_autofree char *src = mt_cache_output_path (cache, o);
+    const char *ext = strrchr (o->file, '.');
+    g_autofree char *name = g_strdup_printf ("%s.%s%s", m->node, o->port, ext ? ext : "");
+    g_autofree char *dst = g_build_filename (dir, name, NULL);
+    if (!mt_file_copy (src, dst, &err))
+      return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+    if (!mtrun_global.quiet)
+      printf ("%s\n", dst);
+  }
+  g_autofree char *mname = g_strdup_printf ("%s.manifest.json", m->node);
+  g_autofree char *mdst = g_build_filename (dir, mname, NULL);
+  g_autofree char *text = json_to_string (m->root, TRUE);
+  if (!mt_file_write_atomic (mdst, text, strlen (text), &err))
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (!mtrun_global.quiet)
+    printf ("%s\n", mdst);
+  return 0;
+}
+
+static guint
+count_files (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  while (d && g_dir_read_name (d))
+    n++;
+  return n;
+}
+
+static int
+cmd_verify (MtCache *cache)
+{
+  g_autoptr (GError) err = NULL;
+  if (!mt_cache_lock_shared (cache, &err))
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  g_autoptr (GPtrArray) bad = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) all = load_all (cache, bad, &err);
+  if (!all)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  guint objects = 0;
+  for (guint i = 0; i < all->len; i++) {
+    MtManifest *m = all->pdata[i];
+    g_autoptr (GError) verr = NULL;
+    if (!mt_cache_verify (cache, m, TRUE, &verr))
+      g_ptr_array_add (bad, g_strdup_printf ("entry %.12s (%s, %s): %s", m->key, m->node, m->type, verr->message));
+    objects += m->outputs->len;
+  }
+  g_autofree char *tmp = g_build_filename (mt_cache_get_dir (cache), "tmp", NULL);
+  guint leftovers = count_files (tmp);
+  for (guint i = 0; i < bad->len; i++)
+    printf ("CORRUPT %s\n", (char *) bad->pdata[i]);
+  if (!mtrun_global.quiet)
+    printf ("%u entr%s, %u output%s checked: %s%s\n", all->len, all->len == 1 ? "y" : "ies", objects,
+            objects == 1 ? "" : "s", bad->len ? "problems found" : "all good",
+            leftovers ? " (temporary files of interrupted runs remain; 'mtrun cache gc' removes them)" : "");
+  return bad->len ? MTRUN_EXIT_FAILURE : 0;
+}
+
+/* Removes @path (file or tree) unless dry-run; adds its size to *bytes. */
+static void
+drop (const char *path, const char *why, gint64 *bytes, guint *count)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
+    *bytes += st.st_size;
+  (*count)++;
+  if (!mtrun_global.quiet)
+    printf ("%s %s (%s)\n", gc_dry_run ? "would remove" : "removed", path, why);
+  if (!gc_dry_run)
+    mt_file_remove_tree (path, NULL);
+}
+
+static int
+cmd_gc (MtCache *cache)
+{
+  g_autoptr (GError) err = NULL;
+  /* Exclusive: no run may be half-way through referencing an object we delete. */
+  if (!mt_cache_lock_exclusive (cache, &err))
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  const char *dir = mt_cache_get_dir (cache);
+  gint64 bytes = 0;
+  guint count = 0;
+
+  /* 1. Entries that no pipeline's latest run uses any more, and unreadable ones. */
+  g_autoptr (GHashTable) live = mt_cache_ref_keys (cache);
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
+  if (!keys)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < keys->len; i++) {
+    const char *key = keys->pdata[i];
+    g_autofree char *name = g_strconcat (key, ".json", NULL);
+    g_autofree char *p = g_build_filename (dir, "entries", name, NULL);
+    g_autoptr (MtManifest) m = mt_cache_lookup (cache, key, NULL);
+    if (!m) {
+      drop (p, "unreadable manifest", &bytes, &count);
+    } else if (!g_hash_table_contains (live, key)) {
+      drop (p, "superseded: no pipeline's latest run uses it", &bytes, &count);
+    } else {
+      for (guint k = 0; k < m->outputs->len; k++)
+        g_hash_table_add (used, g_strdup (((MtCacheOutput *) m->outputs->pdata[k])->file));
+    }
+  }
+  /* 2. Objects no remaining entry refers to. */
+  g_autofree char *objdir = g_build_filename (dir, "objects", NULL);
+  g_autoptr (GDir) od = g_dir_open (objdir, 0, NULL);
+  const char *sub;
+  while (od && (sub = g_dir_read_name (od))) {
+    g_autofree char *sp = g_build_filename (objdir, sub, NULL);
+    g_autoptr (GDir) sd = g_dir_open (sp, 0, NULL);
+    const char *f;
+    while (sd && (f = g_dir_read_name (sd))) {
+      g_autofree char *rel = g_build_filename ("objects", sub, f, NULL);
+      if (!g_hash_table_contains (used, rel)) {
+        g_autofree char *p = g_build_filename (dir, rel, NULL);
+        drop (p, "unreferenced object", &bytes, &count);
+      }
+    }
+  }
+  /* 3. Leftovers of interrupted runs: temp files, lock files, stray manifest temps. */
+  const char *scratch[] = { "tmp", "locks" };
+  for (guint s = 0; s < G_N_ELEMENTS (scratch); s++) {
+    g_autofree char *sp = g_build_filename (dir, scratch[s], NULL);
+    g_autoptr (GDir) sd = g_dir_open (sp, 0, NULL);
+    const char *f;
+    while (sd && (f = g_dir_read_name (sd))) {
+      g_autofree char *p = g_build_filename (sp, f, NULL);
+      drop (p, s == 0 ? "left by an interrupted run" : "unused lock file", &bytes, &count);
+    }
+  }
+  g_autofree char *ed = g_build_filename (dir, "entries", NULL);
+  g_autoptr (GDir) edd = g_dir_open (ed, 0, NULL);
+  const char *f;
+  while (edd && (f = g_dir_read_name (edd)))
+    if (strstr (f, ".tmp-")) {
+      g_autofree char *p = g_build_filename (ed, f, NULL);
+      drop (p, "half-written manifest of an interrupted run", &bytes, &count);
+    }
+  if (!mtrun_global.quiet)
+    printf ("%s %u item%s, %.1f MiB\n", gc_dry_run ? "would free" : "freed", count, count == 1 ? "" : "s",
+            bytes / 1048576.0);
+  return 0;
+}
+
+int
+mtrun_cmd_cache (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) oc = g_option_context_new ("ls | show NODE | export NODE DIR | verify | gc [--dry-run]");
+  g_option_context_set_summary (oc,
+    "Inspects and maintains the cache.\n\n"
+    "  ls                 list entries, newest first\n"
+    "  show NODE          a node's newest manifest (NODE: node name or key prefix)\n"
+    "  export NODE DIR    copy a node's outputs to DIR as ordinary files\n"
+    "  verify             check every entry's files against their sizes and digests\n"
+    "  gc                 remove superseded entries, unreferenced objects, leftovers");
+  g_option_context_add_main_entries (oc, gc_entries, NULL);
+  g_option_context_add_group (oc, mtrun_common_options ());
+  g_autoptr (GError) err = NULL;
+  if (!g_option_context_parse (oc, &argc, &argv, &err))
+    return mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
+  if (argc < 2)
+    return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun cache ls|show|export|verify|gc (see --help)");
+  const char *sub = argv[1];
+  g_autoptr (MtCache) cache = mtrun_open_cache (&err);
+  if (!cache)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (g_strcmp0 (sub, "ls") == 0 && argc == 2)
+    return cmd_ls (cache);
+  if (g_strcmp0 (sub, "show") == 0 && argc == 3)
+    return cmd_show (cache, argv[2]);
+  if (g_strcmp0 (sub, "export") == 0 && argc == 4)
+    return cmd_export (cache, argv[2], argv[3]);
+  if (g_strcmp0 (sub, "verify") == 0 && argc == 2)
+    return cmd_verify (cache);
+  if (g_strcmp0 (sub, "gc") == 0 && argc == 2)
+    return cmd_gc (cache);
+  return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun cache ls | show NODE | export NODE DIR | verify | gc [--dry-run]");
+}

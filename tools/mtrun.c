@@ -1,0 +1,115 @@
+/* mtrun: run MaskTune pipelines (.pipe files) and manage their cache. */
+#include "config.h"
+#include "mtrun.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+MtrunGlobal mtrun_global;
+
+static const GOptionEntry common_entries[] = {
+  { "cache-dir", 'C', 0, G_OPTION_ARG_FILENAME, &mtrun_global.cache_dir,
+    "Cache directory (default: $MT_CACHE_DIR or ./.mtcache)", "DIR" },
+  { "plugin-path", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &mtrun_global.plugin_paths,
+    "Also load plugins from DIR (repeatable; see also $MT_PLUGIN_PATH)", "DIR" },
+  { "quiet", 'q', 0, G_OPTION_ARG_NONE, &mtrun_global.quiet, "Print only errors", NULL },
+  { "json", 0, 0, G_OPTION_ARG_NONE, &mtrun_global.json, "Machine-readable output: one JSON object per line", NULL },
+  G_OPTION_ENTRY_NULL
+};
+
+GOptionGroup *
+mtrun_common_options (void)
+{
+  GOptionGroup *g = g_option_group_new ("common", "Options of every command:", "Show common options", NULL, NULL);
+  g_option_group_add_entries (g, common_entries);
+  return g;
+}
+
+MtRegistry *
+mtrun_registry (void)
+{
+  MtRegistry *reg = mt_registry_get_default ();
+  mt_registry_load_path (reg, g_getenv ("MT_PLUGIN_PATH"));
+  for (guint i = 0; mtrun_global.plugin_paths && mtrun_global.plugin_paths[i]; i++)
+    mt_registry_load_path (reg, mtrun_global.plugin_paths[i]);
+  mt_registry_load_path (reg, MT_PLUGINDIR);
+  return reg;
+}
+
+MtCache *
+mtrun_open_cache (GError **error)
+{
+  g_autofree char *dir = mtrun_global.cache_dir ? g_strdup (mtrun_global.cache_dir) : mt_cache_default_dir ();
+  return mt_cache_open (dir, error);
+}
+
+void
+mtrun_print_json (JsonNode *node)
+{
+  g_autofree char *s = json_to_string (node, FALSE);
+  printf ("%s\n", s);
+  fflush (stdout);
+}
+
+int
+mtrun_fail (int status, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, "mtrun: %s\n", msg);
+  return status;
+}
+
+static void
+usage (FILE *out)
+{
+  fprintf (out,
+           "Usage: mtrun COMMAND [OPTION…]\n"
+           "\n"
+           "Commands:\n"
+           "  run FILE.pipe        run a pipeline (also: mtrun FILE.pipe)\n"
+           "  status FILE.pipe     which nodes are cached and which will run, and why\n"
+           "  dot FILE.pipe        the pipeline as a Graphviz DOT graph\n"
+           "  cache ls|show|export|verify|gc   inspect and maintain the cache\n"
+           "  inspect [TYPE]       list node types, or describe one\n"
+           "\n"
+           "  --version            print the version\n"
+           "  --help               this text; 'mtrun COMMAND --help' for a command's options\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2) {
+    usage (stderr);
+    return MTRUN_EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (g_strcmp0 (cmd, "--version") == 0 || g_strcmp0 (cmd, "-V") == 0) {
+    printf ("mtrun (masktune) %s, plugin ABI %d\n", MT_VERSION_STRING, MT_PLUGIN_ABI_VERSION);
+    return 0;
+  }
+  if (g_strcmp0 (cmd, "--help") == 0 || g_strcmp0 (cmd, "-h") == 0 || g_strcmp0 (cmd, "help") == 0) {
+    usage (stdout);
+    return 0;
+  }
+  if (g_strcmp0 (cmd, "run") == 0)
+    return mtrun_cmd_run (argc - 1, argv + 1, FALSE);
+  if (g_strcmp0 (cmd, "status") == 0)
+    return mtrun_cmd_status (argc - 1, argv + 1);
+  if (g_strcmp0 (cmd, "dot") == 0)
+    return mtrun_cmd_dot (argc - 1, argv + 1);
+  if (g_strcmp0 (cmd, "cache") == 0)
+    return mtrun_cmd_cache (argc - 1, argv + 1);
+  if (g_strcmp0 (cmd, "inspect") == 0)
+    return mtrun_cmd_inspect (argc - 1, argv + 1);
+  /* mtrun FILE.pipe [OPTION…] is mtrun run FILE.pipe. */
+  if (cmd[0] == '-' || g_str_has_suffix (cmd, ".pipe") || g_file_test (cmd, G_FILE_TEST_IS_REGULAR))
+    return mtrun_cmd_run (argc, argv, TRUE);
+  const char *cmds[] = { "run", "status", "dot", "cache", "inspect", NULL };
+  g_autofree char *hint = mt_suggest_hint (cmd, cmds);
+  return mtrun_fail (MTRUN_EXIT_USAGE, "unknown command '%s'%s (see mtrun --help)", cmd, hint);
+}

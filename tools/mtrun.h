@@ -1,0 +1,35 @@
+/* Shared pieces of the mtrun subcommands. */
+#pragma once
+
+#include "masktune.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *cache_dir;
+  char **plugin_paths;
+  gboolean quiet;
+  gboolean json;
+} MtrunGlobal;
+
+extern MtrunGlobal mtrun_global;
+
+/* Options every subcommand takes (cache dir, plugin path, quiet, json). */
+GOptionGroup *mtrun_common_options (void);
+/* Loads plugins from MT_PLUGIN_PATH, --plugin-path and the install directory. */
+MtRegistry   *mtrun_registry (void);
+MtCache      *mtrun_open_cache (GError **error);
+void          mtrun_print_json (JsonNode *node);
+/* Prints "mtrun: MESSAGE" to stderr and returns @status. */
+int           mtrun_fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+int mtrun_cmd_run     (int argc, char **argv, gboolean default_cmd);
+int mtrun_cmd_status  (int argc, char **argv);
+int mtrun_cmd_dot     (int argc, char **argv);
+int mtrun_cmd_cache   (int argc, char **argv);
+int mtrun_cmd_inspect (int argc, char **argv);
+
+#define MTRUN_EXIT_FAILURE 1
+#define MTRUN_EXIT_USAGE   2
+
+G_END_DECLS
