@@ -151,6 +151,10 @@ gboolean
 mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
 {
   g_autofree char *canon = g_canonicalize_filename (path, NULL);
+  g_autoptr (GError) rerr = NULL;
+  GModule *module = NULL;
+  gpointer sym = NULL;
+  const MtPluginInfo *info = NULL;
   g_mutex_lock (&reg->lock);
   gboolean ok = FALSE;
   if (g_hash_table_contains (reg->seen, canon)) {
@@ -160,19 +164,18 @@ mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
   g_hash_table_add (reg->seen, g_strdup (canon));
 
   /* Local binding keeps two plugins' private symbols apart. */
-  GModule *module = g_module_open (canon, G_MODULE_BIND_LOCAL);
+  module = g_module_open (canon, G_MODULE_BIND_LOCAL);
   if (!module) {
     reject (reg, canon, error, "cannot load: %s", g_module_error ());
     goto out;
   }
-  gpointer sym = NULL;
   if (!g_module_symbol (module, MT_PLUGIN_SYMBOL, &sym) || !sym) {
     g_module_close (module);
     reject (reg, canon, error, "no '%s' symbol: not a masktune plugin (use MT_PLUGIN_DEFINE)",
             MT_PLUGIN_SYMBOL);
     goto out;
   }
-  const MtPluginInfo *info = sym;
+  info = sym;
   if (info->abi_version != MT_PLUGIN_ABI_VERSION) {
     g_module_close (module);
     reject (reg, canon, error, "built for plugin ABI %u, this masktune has ABI %u: rebuild it",
@@ -186,7 +189,6 @@ mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
   }
   /* Node GTypes are static types: the module must never be unloaded. */
   g_module_make_resident (module);
-  g_autoptr (GError) rerr = NULL;
   reg->current_origin = canon;
   ok = info->register_nodes (reg, &rerr);
   reg->current_origin = "built-in";
