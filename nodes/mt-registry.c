@@ -177,9 +177,10 @@ mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
   }
   info = sym;
   if (info->abi_version != MT_PLUGIN_ABI_VERSION) {
+    guint32 abi = info->abi_version;  /* read before unloading: info lives in the module */
     g_module_close (module);
     reject (reg, canon, error, "built for plugin ABI %u, this masktune has ABI %u: rebuild it",
-            info->abi_version, MT_PLUGIN_ABI_VERSION);
+            abi, MT_PLUGIN_ABI_VERSION);
     goto out;
   }
   if (!info->register_nodes) {

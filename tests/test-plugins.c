@@ -1,1 +1,138 @@
-int main(void){return 0;}
+/* Plugins: loading, the reasons a plugin is rejected, registry rules, and the example
+ * mask plugin at work in a pipeline. */
+#include "mt-test-util.h"
+
+#include <string.h>
+
+START_TEST (load_good_plugin)
+{
+  MtRegistry *reg = mt_registry_new ();
+  guint n = mt_registry_load_path (reg, g_getenv ("MT_TEST_PLUGIN_DIR"));
+  ck_assert_uint_eq (n, 1);
+  ck_assert (mt_registry_lookup (reg, "fill") != 0);
+  ck_assert (mt_registry_lookup (reg, "toy_model") != 0);
+  ck_assert_msg (strstr (mt_registry_get_origin (reg, "fill"), "test-nodes.so"), "%s",
+                 mt_registry_get_origin (reg, "fill"));
+  ck_assert_uint_eq (mt_registry_get_rejected (reg)->len, 0);
+  /* The same directory twice loads nothing new and rejects nothing. */
+  ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_TEST_PLUGIN_DIR")), 1);
+  ck_assert_uint_eq (mt_registry_get_plugins (reg)->len, 1);
+  mt_registry_free (reg);
+}
+END_TEST
+
+static const char *
+reason_for (MtRegistry *reg, const char *file_part)
+{
+  GPtrArray *rej = mt_registry_get_rejected (reg);
+  for (guint i = 0; i < rej->len; i++) {
+    MtPluginRejection *r = rej->pdata[i];
+    if (strstr (r->path, file_part))
+      return r->reason;
+  }
+  return NULL;
+}
+
+START_TEST (reject_bad_plugins)
+{
+  MtRegistry *reg = mt_registry_new ();
+  ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_TEST_BAD_PLUGIN_DIR")), 0);
+  ck_assert_uint_eq (mt_registry_get_rejected (reg)->len, 2);
+  g_autofree char *abi = g_strdup_printf ("built for plugin ABI %d, this masktune has ABI %d: rebuild it",
+                                          MT_PLUGIN_ABI_VERSION + 41, MT_PLUGIN_ABI_VERSION);
+  ck_assert_str_eq (reason_for (reg, "bad-abi.so"), abi);
+  ck_assert_str_eq (reason_for (reg, "no-symbol.so"),
+                    "no 'mt_plugin_info' symbol: not a masktune plugin (use MT_PLUGIN_DEFINE)");
+
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *junk = mt_test_write (dir, "junk.so", "this is not an ELF file");
+  g_autoptr (GError) err = NULL;
+  ck_assert (!mt_registry_load_plugin (reg, junk, &err));
+  ck_assert_msg (strstr (err->message, "junk.so rejected: cannot load"), "%s", err->message);
+  mt_registry_free (reg);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
+START_TEST (registry_rules)
+{
+  MtRegistry *reg = mt_test_registry ();
+  g_autoptr (GError) err = NULL;
+  GType fill = mt_registry_lookup (reg, "fill");
+  ck_assert (!mt_registry_register (reg, "fill", fill, &err));
+  ck_assert_msg (strstr (err->message, "node type 'fill' is already registered by"), "%s", err->message);
+  g_clear_error (&err);
+  ck_assert (!mt_registry_register (reg, "bad name", fill, &err));
+  g_clear_error (&err);
+  ck_assert (!mt_registry_register (reg, "obj", G_TYPE_OBJECT, &err));
+  ck_assert (strstr (err->message, "not a concrete MtNode subclass"));
+  g_clear_error (&err);
+  ck_assert (!mt_registry_register (reg, "abstract", MT_TYPE_NODE, &err));
+  ck_assert_str_eq (mt_registry_get_origin (reg, "npy_file"), "built-in");
+}
+END_TEST
+
+START_TEST (example_mask_plugin_runs)
+{
+  MtRegistry *reg = mt_test_registry ();
+  ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR")), 1);
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtGraph) g = mt_graph_load_string ("m.pipe",
+    "d = toy_data(n=3)\ns = toy_saliency(d)\nm = threshold_mask(s, threshold=0.5)\n", reg, NULL, &err);
+  ck_assert_msg (g != NULL, "%s", err ? err->message : "");
+  g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+  g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+  MtRunOptions opts = { .jobs = 1 };
+  ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+
+  /* The ramp heat map is k/16 on a 4x4 image: half of the peak 15/16 is 0.46875,
+   * so pixels 8..15 of each image are masked. */
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
+  gboolean found = FALSE;
+  for (guint i = 0; i < keys->len; i++) {
+    g_autoptr (MtManifest) m = mt_cache_lookup (cache, keys->pdata[i], &err);
+    if (g_strcmp0 (m->type, "threshold_mask") != 0)
+      continue;
+    g_autofree char *p = mt_cache_output_path (cache, m->outputs->pdata[0]);
+    g_autoptr (MtTensor) mask = mt_npy_load (p, &err);
+    ck_assert_int_eq (mask->dtype, MT_DTYPE_U8);
+    ck_assert_int_eq (mask->ndim, 3);
+    ck_assert_int_eq (mask->shape[0], 3);
+    const guint8 *mv = mask->data;
+    for (int n = 0; n < 3; n++)
+      for (int k = 0; k < 16; k++)
+        ck_assert_int_eq (mv[n * 16 + k], k >= 8);
+    found = TRUE;
+  }
+  ck_assert (found);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
+START_TEST (inspect_shows_rejections)
+{
+  g_autofree char *out = NULL;
+  int rc = mt_test_mtrun (NULL, NULL, &out, NULL, "inspect", "--plugin-path", g_getenv ("MT_TEST_BAD_PLUGIN_DIR"), NULL);
+  ck_assert_int_eq (rc, 0);
+  ck_assert_msg (strstr (out, "Plugins rejected: 2"), "%s", out);
+  ck_assert_msg (strstr (out, "bad-abi.so: built for plugin ABI"), "%s", out);
+  ck_assert_msg (strstr (out, "no-symbol.so: no 'mt_plugin_info' symbol"), "%s", out);
+  ck_assert_msg (strstr (out, "fill ") && strstr (out, "[test-nodes.so]"), "%s", out);
+  ck_assert_msg (strstr (out, "npy_file") && strstr (out, "[built-in]"), "%s", out);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("plugins");
+  TCase *tc = tcase_create ("core");
+  tcase_add_test (tc, load_good_plugin);
+  tcase_add_test (tc, reject_bad_plugins);
+  tcase_add_test (tc, registry_rules);
+  tcase_add_test (tc, example_mask_plugin_runs);
+  tcase_add_test (tc, inspect_shows_rejections);
+  suite_add_tcase (s, tc);
+  return mt_test_run_suite (s);
+}
