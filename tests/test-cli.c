@@ -1,1 +1,401 @@
-int main(void){return 0;}
+/* mtrun as a user runs it: exit codes, errors, run/rerun, --force/--only/--until,
+ * status, dot, cache commands, crash safety (simulated crashes and kill -9), and two
+ * concurrent runs on one cache. */
+#include "mt-test-util.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *demo =
+  "param v = 1.5\n"
+  "a = fill(value=$v, shape=[2, 2])\n"
+  "b = scale(a, factor=3)\n"
+  "p = split(b)\n"
+  "c = add(p.hi, b=p.lo)\n"
+  "other = fill(value=4)\n";
+
+typedef struct {
+  char *dir;
+  char *pipe;
+  char *log;
+  char *cache_env;
+  char *log_env;
+  const char *env[4];
+} Fixture;
+
+static void
+fixture_init (Fixture *f, const char *src)
+{
+  f->dir = mt_test_tmpdir ();
+  f->pipe = mt_test_write (f->dir, "demo.pipe", src);
+  f->log = g_build_filename (f->dir, "runs.log", NULL);
+  f->cache_env = g_strdup_printf ("MT_CACHE_DIR=%s/cache", f->dir);
+  f->log_env = g_strdup_printf ("MT_TEST_RUN_LOG=%s", f->log);
+  f->env[0] = f->cache_env;
+  f->env[1] = f->log_env;
+  f->env[2] = NULL;
+}
+
+static void
+fixture_clear (Fixture *f)
+{
+  mt_file_remove_tree (f->dir, NULL);
+  g_free (f->dir);
+  g_free (f->pipe);
+  g_free (f->log);
+  g_free (f->cache_env);
+  g_free (f->log_env);
+}
+
+static guint
+count (const char *haystack, const char *needle)
+{
+  guint n = 0;
+  for (const char *p = haystack; (p = strstr (p, needle)); p++)
+    n++;
+  return n;
+}
+
+START_TEST (version_help_usage)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, &out, NULL, "--version", NULL), 0);
+  ck_assert (g_str_has_prefix (out, "mtrun (masktune) " MT_VERSION_STRING));
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, &out, NULL, "--help", NULL), 0);
+  ck_assert (strstr (out, "status FILE.pipe"));
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, NULL, &err, "stauts", "x.pipe", NULL), 2);
+  ck_assert_msg (strstr (err, "unknown command 'stauts'; did you mean 'status'?"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, NULL, &err, "run", "--bogus", "x.pipe", NULL), 2);
+  ck_assert_msg (strstr (err, "Unknown option --bogus"), "%s", err);
+}
+END_TEST
+
+START_TEST (parse_errors_exit_nonzero_and_run_nothing)
+{
+  Fixture f;
+  fixture_init (&f, "a = fill(value=1)\nb = scael(a)\nc = scale(a, factr=2)\n");
+  g_autofree char *err = NULL;
+  int rc = mt_test_mtrun (f.dir, f.env, NULL, &err, "run", f.pipe, NULL);
+  ck_assert_int_eq (rc, 1);
+  g_autofree char *e1 = g_strdup_printf ("%s:2:5: error: unknown node type 'scael'; did you mean 'scale'?", f.pipe);
+  g_autofree char *e2 = g_strdup_printf ("%s:3:14: error: node type 'scale' has no input or property 'factr'; did you mean 'factor'?", f.pipe);
+  ck_assert_msg (strstr (err, e1) && strstr (err, e2), "%s", err);
+  ck_assert_uint_eq (mt_test_count_lines (f.log, "a"), 0);  /* nothing ran */
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (run_rerun_and_set)
+{
+  Fixture f;
+  fixture_init (&f, demo);
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, &err, "run", "--json", f.pipe, NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"finished\""), 5);
+  ck_assert_msg (strstr (out, "\"event\":\"summary\",\"ok\":true,\"cached\":0,\"ran\":5"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  /* Plain `mtrun FILE.pipe` is `mtrun run FILE.pipe`. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, f.pipe, "--json", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"cached\""), 5);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--set", "b.factor=5", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"finished\""), 3);  /* b, p, c */
+  ck_assert_msg (strstr (out, "\"reason\":\"property 'factor' changed: 3 → 5\""), "%s", out);
+  g_clear_pointer (&err, g_free);
+  /* Back to factor=3: those results are still in the cache, nothing runs. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, "  cached   b              scale\n"), "%s", err);
+  ck_assert_msg (strstr (err, "5 nodes: 0 ran, 5 cached, 0 failed"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-q", f.pipe, NULL), 0);
+  ck_assert_str_eq (err, "");
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (force_only_until_dry_run)
+{
+  Fixture f;
+  fixture_init (&f, demo);
+  g_autofree char *out = NULL, *err = NULL;
+  /* --only needs its inputs in the cache. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", f.pipe, "--only", "b", NULL), 1);
+  ck_assert_msg (strstr (err, "node 'a' (fill) failed: its result is not in the cache"), "%s", err);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--until", "p", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"finished\""), 3);  /* a, b, p */
+  ck_assert (!strstr (out, "\"node\":\"c\"") && !strstr (out, "\"node\":\"other\""));
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--only", "c", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"finished\""), 1);
+  ck_assert (strstr (out, "\"node\":\"c\",\"type\":\"add\",\"state\":\"finished\""));
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--dry-run", f.pipe, "--force", "b", NULL), 0);
+  ck_assert_msg (strstr (out, "a              fill         cached\n"), "%s", out);
+  ck_assert_msg (strstr (out, "other          fill         will run never run\n"), "%s", out);
+  ck_assert_msg (strstr (out, "b              scale        will run forced"), "%s", out);
+  ck_assert_msg (strstr (out, "c              add          will run forced"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_uint_eq (mt_test_count_lines (f.log, "b"), 1);  /* dry run ran nothing */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--force", "b", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"finished\""), 4);  /* b, p, c forced; other never ran */
+  ck_assert_uint_eq (count (out, "\"reason\":\"forced\""), 3);
+  ck_assert (strstr (out, "\"node\":\"a\",\"type\":\"fill\",\"state\":\"cached\""));
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", f.pipe, "--force", "zz", NULL), 2);
+  ck_assert_msg (strstr (err, "--force zz: the pipeline has no node 'zz'"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (status_and_dot)
+{
+  Fixture f;
+  fixture_init (&f, demo);
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (out, "a              fill         will run never run"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", "--json", f.pipe, "--set", "v=2", NULL), 0);
+  ck_assert_msg (strstr (out, "{\"node\":\"a\",\"type\":\"fill\",\"state\":\"run\""), "%s", out);
+  ck_assert_msg (strstr (out, "\"reasons\":[\"property 'value' changed: 1.5 → 2\"]"), "%s", out);
+  ck_assert_msg (strstr (out, "{\"node\":\"other\",\"type\":\"fill\",\"state\":\"cached\""), "%s", out);
+  ck_assert_msg (strstr (out, "\"reasons\":[\"input 'x' will be recomputed by 'a'\"]"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "dot", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (out, "\"p\" -> \"c\" [label=\"hi → a\\n(tensor)\"];"), "%s", out);
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (cache_commands)
+{
+  Fixture f;
+  fixture_init (&f, demo);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
+  ck_assert_msg (strstr (out, "KEY") && strstr (out, " split "), "%s", out);
+  ck_assert_uint_eq (count (out, "\n"), 6);  /* header + 5 entries */
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "b", NULL), 0);
+  ck_assert_msg (strstr (out, "\"type\" : \"scale\"") && strstr (out, "output out: "), "%s", out);
+  g_clear_pointer (&out, g_free);
+
+  /* export: ordinary files that our readers (and NumPy) open. */
+  g_autofree char *exp = g_build_filename (f.dir, "exported", NULL);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "export", "p", exp, NULL), 0);
+  g_autofree char *hi = g_build_filename (exp, "p.hi.npy", NULL);
+  g_autofree char *man = g_build_filename (exp, "p.manifest.json", NULL);
+  g_autoptr (GError) gerr = NULL;
+  g_autoptr (MtTensor) t = mt_npy_load (hi, &gerr);
+  ck_assert_msg (t != NULL, "%s", gerr ? gerr->message : "");
+  ck_assert_int_eq (mt_tensor_numel (t), 4);
+  ck_assert_double_eq_tol (((float *) t->data)[3], 4.5, 1e-6);
+  ck_assert (g_file_test (man, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&out, g_free);
+
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+  ck_assert_msg (strstr (out, "5 entries, 6 outputs checked: all good"), "%s", out);
+  g_clear_pointer (&out, g_free);
+
+  /* Changing b supersedes b, p, c: gc removes their old entries and objects. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, "--set", "b.factor=7", NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "gc", "--dry-run", NULL), 0);
+  ck_assert_uint_eq (count (out, "superseded"), 3);
+  ck_assert_msg (strstr (out, "would free"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
+  ck_assert_uint_eq (count (out, "\n"), 9);  /* dry run removed nothing */
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "gc", NULL), 0);
+  ck_assert_uint_eq (count (out, "removed"), count (out, "removed"));
+  ck_assert_msg (strstr (out, "unreferenced object"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
+  ck_assert_uint_eq (count (out, "\n"), 6);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+  g_clear_pointer (&out, g_free);
+  /* Everything the pipeline needs is still there. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--set", "b.factor=7", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"state\":\"cached\""), 5);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "cache", "show", "nosuch", NULL), 1);
+  ck_assert_msg (strstr (err, "no cache entry for node or key 'nosuch'"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (inspect_type)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, &out, NULL, "inspect", "delay", NULL), 0);
+  ck_assert_msg (strstr (out, "delay — Test: passes x through after a delay"), "%s", out);
+  ck_assert_msg (strstr (out, "  ms               how long to take\n"), "%s", out);
+  ck_assert_msg (strstr (out, "integer, default 100, 0 .. 600000"), "%s", out);
+  ck_assert_msg (strstr (out, "  x                tensor    the tensor"), "%s", out);
+  ck_assert_msg (strstr (out, "version:  1 (enters the cache key)"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, &out, NULL, "inspect", "scale", NULL), 0);
+  ck_assert_msg (strstr (out, "enum, default \"mul\", one of: mul, div"), "%s", out);
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, NULL, &err, "inspect", "scal", NULL), 1);
+  ck_assert_msg (strstr (err, "unknown node type 'scal'; did you mean 'scale'?"), "%s", err);
+}
+END_TEST
+
+/* Each fault point stops the process the way a crash would, at a different moment of
+ * committing a result. Afterwards the cache must hold nothing a run would trust, and
+ * a plain rerun must give the right answer. */
+START_TEST (crash_safety_fault_points)
+{
+  const char *points[] = { "before-object-rename", "before-manifest", "manifest-write", "atomic-write" };
+  for (guint i = 0; i < G_N_ELEMENTS (points); i++) {
+    Fixture f;
+    fixture_init (&f, demo);
+    g_autofree char *fault = g_strdup_printf ("MT_FAULT=%s", points[i]);
+    const char *env[] = { f.cache_env, f.log_env, fault, NULL };
+    g_autofree char *err = NULL, *out = NULL;
+    int rc = mt_test_mtrun (f.dir, env, NULL, &err, "run", "-j", "1", f.pipe, NULL);
+    ck_assert_msg (rc == 86, "%s: rc %d: %s", points[i], rc, err);
+    ck_assert_msg (strstr (err, "simulating a crash"), "%s", err);
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+    g_clear_pointer (&out, g_free);
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, NULL), 0);
+    ck_assert_msg (strstr (out, "\"ok\":true"), "%s", out);
+    g_clear_pointer (&out, g_free);
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+    ck_assert_msg (strstr (out, "all good"), "%s", out);
+    g_autofree char *exp = g_build_filename (f.dir, "exp", NULL);
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "export", "c", exp, NULL), 0);
+    g_autofree char *cp = g_build_filename (exp, "c.out.npy", NULL);
+    g_autoptr (GError) gerr = NULL;
+    g_autoptr (MtTensor) c = mt_npy_load (cp, &gerr);
+    ck_assert (c != NULL);
+    for (int k = 0; k < 4; k++)
+      ck_assert_double_eq_tol (((float *) c->data)[k], 4.5, 1e-6);
+    /* gc clears what the crash left behind. */
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "gc", "-q", NULL), 0);
+    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "verify", NULL), 0);
+    fixture_clear (&f);
+  }
+}
+END_TEST
+
+static GPid
+spawn_mtrun (Fixture *f, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("MTRUN"));
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_auto (GStrv) envp = g_get_environ ();
+  envp = g_environ_setenv (envp, "MT_PLUGIN_PATH", g_getenv ("MT_TEST_PLUGIN_DIR"), TRUE);
+  g_autofree char *cache = g_build_filename (f->dir, "cache", NULL);
+  envp = g_environ_setenv (envp, "MT_CACHE_DIR", cache, TRUE);
+  envp = g_environ_setenv (envp, "MT_TEST_RUN_LOG", f->log, TRUE);
+  GPid pid = 0;
+  g_autoptr (GError) err = NULL;
+  /* libtool's wrapper execs the real binary, so the pid is mtrun's own. */
+  ck_assert_msg (g_spawn_async (f->dir, (char **) argv->pdata, envp,
+                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                NULL, NULL, &pid, &err), "%s", err ? err->message : "");
+  return pid;
+}
+
+static int
+wait_pid (GPid pid)
+{
+  int status = 0;
+  ck_assert (waitpid (pid, &status, 0) == pid);
+  return status;
+}
+
+START_TEST (kill_9_mid_run)
+{
+  Fixture f;
+  fixture_init (&f, "a = fill(value=2)\nslow = delay(a, ms=4000)\nafter = scale(slow)\n");
+  const char *args[] = { "run", f.pipe, NULL };
+  GPid pid = spawn_mtrun (&f, args);
+  /* Wait until the slow node is under way, then kill without warning. */
+  for (int i = 0; i < 200 && mt_test_count_lines (f.log, "slow") == 0; i++)
+    g_usleep (25000);
+  ck_assert_uint_eq (mt_test_count_lines (f.log, "slow"), 1);
+  g_usleep (200000);
+  kill (pid, SIGKILL);
+  int status = wait_pid (pid);
+  ck_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--set", "slow.ms=10", NULL), 0);
+  ck_assert_msg (strstr (out, "\"ok\":true,\"cached\":1,\"ran\":2"), "%s", out);
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (two_concurrent_runs_share_one_cache)
+{
+  Fixture f;
+  fixture_init (&f, "a = fill(value=3)\nd1 = delay(a, ms=800)\nd2 = delay(a, ms=600)\nj = add(d1, b=d2)\n");
+  const char *args[] = { "run", "-q", f.pipe, NULL };
+  GPid p1 = spawn_mtrun (&f, args);
+  GPid p2 = spawn_mtrun (&f, args);
+  int s1 = wait_pid (p1), s2 = wait_pid (p2);
+  ck_assert_msg (WIFEXITED (s1) && WEXITSTATUS (s1) == 0, "first run failed");
+  ck_assert_msg (WIFEXITED (s2) && WEXITSTATUS (s2) == 0, "second run failed");
+  /* Per-key locks: each node was computed once, the other process reused it. */
+  const char *nodes[] = { "a", "d1", "d2", "j" };
+  for (guint i = 0; i < G_N_ELEMENTS (nodes); i++)
+    ck_assert_msg (mt_test_count_lines (f.log, nodes[i]) == 1, "%s ran %u times", nodes[i],
+                   mt_test_count_lines (f.log, nodes[i]));
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
+  ck_assert_msg (strstr (out, "4 entries, 4 outputs checked: all good"), "%s", out);
+  fixture_clear (&f);
+}
+END_TEST
+
+START_TEST (gc_refuses_while_a_run_holds_the_cache)
+{
+  Fixture f;
+  fixture_init (&f, "a = fill(value=2)\nslow = delay(a, ms=1500)\n");
+  const char *args[] = { "run", f.pipe, NULL };
+  GPid pid = spawn_mtrun (&f, args);
+  for (int i = 0; i < 200 && mt_test_count_lines (f.log, "slow") == 0; i++)
+    g_usleep (25000);
+  g_autofree char *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "cache", "gc", NULL), 1);
+  ck_assert_msg (strstr (err, "is in use by a running mtrun"), "%s", err);
+  int status = wait_pid (pid);
+  ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "gc", "-q", NULL), 0);
+  fixture_clear (&f);
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("cli");
+  TCase *tc = tcase_create ("core");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, version_help_usage);
+  tcase_add_test (tc, parse_errors_exit_nonzero_and_run_nothing);
+  tcase_add_test (tc, run_rerun_and_set);
+  tcase_add_test (tc, force_only_until_dry_run);
+  tcase_add_test (tc, status_and_dot);
+  tcase_add_test (tc, cache_commands);
+  tcase_add_test (tc, inspect_type);
+  tcase_add_test (tc, crash_safety_fault_points);
+  tcase_add_test (tc, kill_9_mid_run);
+  tcase_add_test (tc, two_concurrent_runs_share_one_cache);
+  tcase_add_test (tc, gc_refuses_while_a_run_holds_the_cache);
+  suite_add_tcase (s, tc);
+  return mt_test_run_suite (s);
+}

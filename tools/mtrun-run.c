@@ -315,10 +315,11 @@ print_plan (MtPlan *plan, gboolean json)
       continue;
     }
     const char *state = it->state == MT_PLAN_CACHED ? "cached" : it->state == MT_PLAN_RUN ? "will run" : "error";
-    printf ("%-14s %-12s %-9s", it->node->name, it->node->type_name, state);
+    g_autoptr (GString) line = g_string_new (NULL);
+    g_string_printf (line, "%-14s %-12s %-9s", it->node->name, it->node->type_name, state);
     for (guint k = 0; k < it->reasons->len; k++)
-      printf ("%s%s", k ? "; " : "", (char *) it->reasons->pdata[k]);
-    printf ("\n");
+      g_string_append_printf (line, "%s%s", k ? "; " : "", (char *) it->reasons->pdata[k]);
+    printf ("%s\n", g_strchomp (line->str));
   }
 }
 
