@@ -30,7 +30,9 @@ mt_suggest_closest (const char *word, const char *const *candidates)
 {
   const char *best = NULL;
   guint best_d = G_MAXUINT;
-  guint limit = MAX (1, (guint) strlen (word) / 3);
+  /* Short words are too easily "close" to anything: suggest only past two letters. */
+  gsize len = strlen (word);
+  guint limit = len <= 2 ? 0 : MAX (1, (guint) len / 3);
   for (guint i = 0; candidates && candidates[i]; i++) {
     guint dist = mt_suggest_distance (word, candidates[i]);
     if (dist < best_d) {

@@ -56,7 +56,11 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
   MtGraph *g = mt_graph_load_file ((*argv)[1], reg, (const char *const *) args.sets, &err);
   if (!g) {
     fprintf (stderr, "%s\n", err->message);
-    *status = MTRUN_EXIT_FAILURE;
+    guint n = 1;
+    for (const char *p = err->message; *p; p++)
+      n += *p == '\n';
+    *status = mtrun_fail (MTRUN_EXIT_FAILURE, "%s: %u error%s, nothing was run", (*argv)[1], n,
+                          n == 1 ? "" : "s");
   }
   return g;
 }
