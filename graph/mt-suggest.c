@@ -30,10 +30,12 @@ mt_suggest_closest (const char *word, const char *const *candidates)
 {
   const char *best = NULL;
   guint best_d = G_MAXUINT;
-  /* Short words are too easily "close" to anything: suggest only past two letters. */
   gsize len = strlen (word);
-  guint limit = len <= 2 ? 0 : MAX (1, (guint) len / 3);
+  /* Short words are close to anything: for them, one edit that keeps the first letter. */
+  guint limit = MAX (1, (guint) len / 3);
   for (guint i = 0; candidates && candidates[i]; i++) {
+    if (len <= 2 && g_ascii_tolower (candidates[i][0]) != g_ascii_tolower (word[0]))
+      continue;
     guint dist = mt_suggest_distance (word, candidates[i]);
     if (dist < best_d) {
       best_d = dist;

@@ -355,6 +355,10 @@ START_TEST (suggestions)
   const char *c[] = { "biaser", "trainer", "masker", NULL };
   ck_assert_str_eq (mt_suggest_closest ("traner", c), "trainer");
   ck_assert_ptr_null (mt_suggest_closest ("xyz", c));
+  /* One- and two-letter names: only one edit that keeps the first letter. */
+  const char *short_names[] = { "b", "hi", "lo", NULL };
+  ck_assert_ptr_null (mt_suggest_closest ("q", short_names));
+  ck_assert_str_eq (mt_suggest_closest ("hj", short_names), "hi");
 }
 END_TEST
 
