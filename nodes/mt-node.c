@@ -29,6 +29,17 @@ port_spec_free (gpointer p)
   g_free (s);
 }
 
+static void
+copy_ports (GPtrArray *dst, GPtrArray *src)
+{
+  for (guint i = 0; i < src->len; i++) {
+    MtPortSpec *s = g_memdup2 (src->pdata[i], sizeof (MtPortSpec));
+    s->name = g_strdup (s->name);
+    s->blurb = g_strdup (s->blurb);
+    g_ptr_array_add (dst, s);
+  }
+}
+
 static ClassInfo *
 class_info (MtNodeClass *klass)
 {
@@ -44,18 +55,8 @@ class_info (MtNodeClass *klass)
     if (pinfo) {
       info->version = g_strdup (pinfo->version);
       info->description = g_strdup (pinfo->description);
-      for (guint i = 0; i < pinfo->inputs->len; i++) {
-        MtPortSpec *s = g_memdup2 (pinfo->inputs->pdata[i], sizeof (MtPortSpec));
-        s->name = g_strdup (s->name);
-        s->blurb = g_strdup (s->blurb);
-        g_ptr_array_add (info->inputs, s);
-      }
-      for (guint i = 0; i < pinfo->outputs->len; i++) {
-        MtPortSpec *s = g_memdup2 (pinfo->outputs->pdata[i], sizeof (MtPortSpec));
-        s->name = g_strdup (s->name);
-        s->blurb = g_strdup (s->blurb);
-        g_ptr_array_add (info->outputs, s);
-      }
+      copy_ports (info->inputs, pinfo->inputs);
+      copy_ports (info->outputs, pinfo->outputs);
     }
     g_type_set_qdata (type, class_info_quark, info);
   }
