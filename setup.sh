@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential autoconf automake libtool pkgconf libglib2.0-dev libjson-glib-dev
-          libpng-dev zlib1g-dev check python3 python3-numpy)
+          libpng-dev zlib1g-dev check python3 python3-numpy dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,7 +22,7 @@ fi
 [ -f Makefile ] || ./configure ${CONFIGURE_FLAGS:-}
 make -j"$(nproc)"
 
-# The main job. Until the MaskTune nodes exist, the demo pipeline runs on the test
-# nodes (built by make check) and the example mask plugin.
-make -j"$(nproc)" tests/plugins/test-nodes.la
-MT_PLUGIN_PATH="$PWD/tests/plugins/.libs:$PWD/nodes/plugins/.libs" ./mtrun run pipelines/demo.pipe
+# The main job: MaskTune on the bundled MNIST digits. Its data stage runs today; the
+# training, saliency, masking and evaluation stages join it as they land.
+./mtrun run pipelines/spurious-mnist.pipe
+./mtrun cache export -p pipelines/spurious-mnist.pipe train_preview out/

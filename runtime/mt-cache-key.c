@@ -10,7 +10,8 @@ mt_key_info_free (MtKeyInfo *k)
   g_free (k->fingerprint);
   g_hash_table_unref (k->props);
   g_hash_table_unref (k->display);
-  json_node_unref (k->props_json);
+  if (k->props_json)
+    json_node_unref (k->props_json);
   g_free (k);
 }
 

@@ -7,9 +7,12 @@
 #include <glib/gstdio.h>
 
 static gboolean gc_dry_run;
+static char *pipeline;
 
-static const GOptionEntry gc_entries[] = {
-  { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &gc_dry_run, "List what would be removed, remove nothing", NULL },
+static const GOptionEntry cache_entries[] = {
+  { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &gc_dry_run, "gc: list what would be removed, remove nothing", NULL },
+  { "pipeline", 'p', 0, G_OPTION_ARG_FILENAME, &pipeline,
+    "show, export: NODE of this pipeline's latest run (default: the newest entry of any node so named)", "FILE" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -49,10 +52,20 @@ entry_size (MtManifest *m)
   return s;
 }
 
-/* NODE is a node name (its newest entry) or a key prefix of at least 6 hex digits. */
+/* NODE is a node name (its newest entry, or with --pipeline that pipeline's latest run)
+ * or a key prefix of at least 6 hex digits. */
 static MtManifest *
-find_entry (GPtrArray *all, const char *what, GError **error)
+find_entry (MtCache *cache, GPtrArray *all, const char *what, GError **error)
 {
+  if (pipeline) {
+    g_autofree char *path = g_canonicalize_filename (pipeline, NULL);
+    g_autofree char *key = mt_cache_get_ref (cache, path, what);
+    for (guint i = 0; key && i < all->len; i++)
+      if (g_strcmp0 (((MtManifest *) all->pdata[i])->key, key) == 0)
+        return all->pdata[i];
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no cached result of node '%s' of %s (run it first)", what, pipeline);
+    return NULL;
+  }
   MtManifest *by_key = NULL;
   guint key_hits = 0;
   for (guint i = 0; i < all->len; i++) {
@@ -102,7 +115,7 @@ cmd_show (MtCache *cache, const char *what)
 {
   g_autoptr (GError) err = NULL;
   g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
-  MtManifest *m = all ? find_entry (all, what, &err) : NULL;
+  MtManifest *m = all ? find_entry (cache, all, what, &err) : NULL;
   if (!m)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   g_autoptr (JsonGenerator) gen = json_generator_new ();
@@ -118,12 +131,30 @@ cmd_show (MtCache *cache, const char *what)
   return 0;
 }
 
+static gboolean
+export_preview (const char *src, const char *dir, const char *node, const char *port, GError **error)
+{
+  g_autoptr (MtBundle) b = mt_safetensors_load (src, error);
+  if (!b)
+    return FALSE;
+  g_autoptr (MtTensor) grid = mt_dataset_render_grid (b, 64, 16, 2, error);
+  if (!grid)
+    return FALSE;
+  g_autofree char *name = g_strdup_printf ("%s.%s.png", node, port);
+  g_autofree char *dst = g_build_filename (dir, name, NULL);
+  if (!mt_png_save (grid, dst, error))
+    return FALSE;
+  if (!mtrun_global.quiet)
+    printf ("%s\n", dst);
+  return TRUE;
+}
+
 static int
 cmd_export (MtCache *cache, const char *what, const char *dir)
 {
   g_autoptr (GError) err = NULL;
   g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
-  MtManifest *m = all ? find_entry (all, what, &err) : NULL;
+  MtManifest *m = all ? find_entry (cache, all, what, &err) : NULL;
   if (!m)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   if (!mt_cache_verify (cache, m, TRUE, &err))
@@ -141,6 +172,9 @@ cmd_export (MtCache *cache, const char *what, const char *dir)
       return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
     if (!mtrun_global.quiet)
       printf ("%s\n", dst);
+    /* A dataset also gets a picture of its first samples, for a quick look. */
+    if (g_strcmp0 (o->kind, "dataset") == 0 && !export_preview (src, dir, m->node, o->port, &err))
+      return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   }
   g_autofree char *mname = g_strdup_printf ("%s.manifest.json", m->node);
   g_autofree char *mdst = g_build_filename (dir, mname, NULL);
@@ -280,7 +314,7 @@ cmd_gc (MtCache *cache)
 int
 mtrun_cmd_cache (int argc, char **argv)
 {
-  g_autoptr (GOptionContext) oc = g_option_context_new ("ls | show NODE | export NODE DIR | verify | gc [--dry-run]");
+  g_autoptr (GOptionContext) oc = g_option_context_new ("ls | show NODE | export NODE DIR | verify | gc");
   g_option_context_set_summary (oc,
     "Inspects and maintains the cache.\n\n"
     "  ls                 list entries, newest first\n"
@@ -288,7 +322,7 @@ mtrun_cmd_cache (int argc, char **argv)
     "  export NODE DIR    copy a node's outputs to DIR as ordinary files\n"
     "  verify             check every entry's files against their sizes and digests\n"
     "  gc                 remove superseded entries, unreferenced objects, leftovers");
-  g_option_context_add_main_entries (oc, gc_entries, NULL);
+  g_option_context_add_main_entries (oc, cache_entries, NULL);
   g_option_context_add_group (oc, mtrun_common_options ());
   g_autoptr (GError) err = NULL;
   if (!g_option_context_parse (oc, &argc, &argv, &err))
