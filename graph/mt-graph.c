@@ -163,14 +163,24 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
       return;
     }
   } else if (outs->len != 1) {
-    g_auto (GStrv) names = output_names (src->node);
-    g_autofree char *all = g_strjoinv (", ", names);
-    if (outs->len == 0)
-      mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has no outputs", src->name, src->type_name);
-    else
-      mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has several outputs (%s); write %s.%s",
-                     src->name, src->type_name, all, src->name, names[0]);
-    return;
+    /* Several outputs: the one of the kind this input takes, when only one is. */
+    int match = -1, matches = 0;
+    for (guint k = 0; k < outs->len; k++)
+      if (((MtPortSpec *) outs->pdata[k])->kind == in->kind) {
+        match = (int) k;
+        matches++;
+      }
+    if (matches != 1) {
+      g_auto (GStrv) names = output_names (src->node);
+      g_autofree char *all = g_strjoinv (", ", names);
+      if (outs->len == 0)
+        mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has no outputs", src->name, src->type_name);
+      else
+        mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has several outputs (%s); write %s.%s",
+                       src->name, src->type_name, all, src->name, names[0]);
+      return;
+    }
+    sport = match;
   }
   MtPortSpec *out = outs->pdata[sport];
   if (out->kind != in->kind) {

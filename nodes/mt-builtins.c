@@ -3,6 +3,7 @@
 #include "mt-mnist.h"
 #include "mt-npy-file.h"
 #include "mt-preview.h"
+#include "mt-trainer.h"
 
 void
 mt_builtins_register (MtRegistry *reg)
@@ -15,6 +16,8 @@ mt_builtins_register (MtRegistry *reg)
     { "mnist", mt_mnist_get_type },
     { "biaser", mt_biaser_get_type },
     { "preview", mt_preview_get_type },
+    { "trainer", mt_trainer_get_type },
+    { "finetuner", mt_finetuner_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++) {
     g_autoptr (GError) error = NULL;

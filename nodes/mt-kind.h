@@ -13,6 +13,7 @@ typedef enum {
   MT_KIND_MASK,      /* per-sample masks: .npy */
   MT_KIND_REPORT,    /* metrics: .json */
   MT_KIND_IMAGE,     /* a picture: .png */
+  MT_KIND_STATE,     /* optimizer state and other training buffers: .safetensors */
 } MtKind;
 
 #define MT_TYPE_KIND (mt_kind_get_type ())

@@ -1,0 +1,407 @@
+#include "mt-trainer.h"
+#include "mt-dataset.h"
+#include "mt-error.h"
+#include "mt-fileutil.h"
+#include "mt-model.h"
+#include "mt-safetensors.h"
+#include "mt-suggest.h"
+#include "mt-train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Settings both nodes share. */
+typedef struct {
+  int epochs;
+  double lr, momentum, weight_decay;
+  int batch_size;
+  gint64 seed;
+} Common;
+
+enum { PROP_0, PROP_EPOCHS, PROP_LR, PROP_MOMENTUM, PROP_WEIGHT_DECAY, PROP_BATCH_SIZE, PROP_SEED,
+       PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
+
+static void
+install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_default, const char *lr_blurb)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  g_object_class_install_property (oc, PROP_EPOCHS,
+    g_param_spec_int ("epochs", "Epochs", "passes over the training data", 1, 10000, epochs_default, rw));
+  g_object_class_install_property (oc, PROP_LR,
+    g_param_spec_double ("lr", "Learning rate", lr_blurb, lr_min, 100.0, lr_default, rw));
+  g_object_class_install_property (oc, PROP_MOMENTUM,
+    g_param_spec_double ("momentum", "Momentum", "SGD momentum", 0.0, 1.0, 0.9, rw));
+  g_object_class_install_property (oc, PROP_WEIGHT_DECAY,
+    g_param_spec_double ("weight-decay", "Weight decay", "L2 penalty added to every gradient", 0.0, 1.0, 1e-4, rw));
+  g_object_class_install_property (oc, PROP_BATCH_SIZE,
+    g_param_spec_int ("batch-size", "Batch size", "samples per SGD step", 2, 65536, 128, rw));
+  g_object_class_install_property (oc, PROP_SEED,
+    g_param_spec_int64 ("seed", "Seed", "seed of the initial weights, the shuffling and the split", 0, G_MAXINT64, 0, rw));
+}
+
+static gboolean
+set_common (Common *c, guint id, const GValue *v)
+{
+  switch (id) {
+  case PROP_EPOCHS: c->epochs = g_value_get_int (v); return TRUE;
+  case PROP_LR: c->lr = g_value_get_double (v); return TRUE;
+  case PROP_MOMENTUM: c->momentum = g_value_get_double (v); return TRUE;
+  case PROP_WEIGHT_DECAY: c->weight_decay = g_value_get_double (v); return TRUE;
+  case PROP_BATCH_SIZE: c->batch_size = g_value_get_int (v); return TRUE;
+  case PROP_SEED: c->seed = g_value_get_int64 (v); return TRUE;
+  default: return FALSE;
+  }
+}
+
+static gboolean
+get_common (Common *c, guint id, GValue *v)
+{
+  switch (id) {
+  case PROP_EPOCHS: g_value_set_int (v, c->epochs); return TRUE;
+  case PROP_LR: g_value_set_double (v, c->lr); return TRUE;
+  case PROP_MOMENTUM: g_value_set_double (v, c->momentum); return TRUE;
+  case PROP_WEIGHT_DECAY: g_value_set_double (v, c->weight_decay); return TRUE;
+  case PROP_BATCH_SIZE: g_value_set_int (v, c->batch_size); return TRUE;
+  case PROP_SEED: g_value_set_int64 (v, c->seed); return TRUE;
+  default: return FALSE;
+  }
+}
+
+/* ---- running a training, with checkpoints that let a killed run resume ------------ */
+
+typedef struct {
+  MtContext *ctx;
+  char *checkpoint;
+} Session;
+
+static void
+hook_progress (double f, gpointer user_data)
+{
+  mt_context_progress (((Session *) user_data)->ctx, f);
+}
+
+static void
+hook_log (const char *msg, gpointer user_data)
+{
+  mt_context_log (((Session *) user_data)->ctx, "%s", msg);
+}
+
+/* One file holds the weights ("model.*") and the optimizer state: it is written
+ * atomically, so a resume never mixes epochs. */
+static gboolean
+hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
+{
+  Session *s = user_data;
+  g_autoptr (MtBundle) b = mt_train_state_to_bundle (st);
+  g_autoptr (MtBundle) w = mt_model_to_bundle (st->model);
+  g_autofree const char **names = mt_bundle_names (w);
+  for (guint i = 0; names[i]; i++) {
+    g_autofree char *name = g_strdup_printf ("model.%s", names[i]);
+    mt_bundle_set (b, name, mt_bundle_get (w, names[i]));
+  }
+  mt_bundle_set_metadata (b, "arch", mt_bundle_get_metadata (w, "arch"));
+  mt_bundle_set_metadata (b, "num_classes", mt_bundle_get_metadata (w, "num_classes"));
+  g_autoptr (GBytes) bytes = mt_safetensors_encode (b);
+  gsize len;
+  const void *data = g_bytes_get_data (bytes, &len);
+  return mt_file_write_atomic (s->checkpoint, data, len, error);
+}
+
+/* Restores weights and state from a checkpoint of an interrupted run of this key. */
+static gboolean
+resume (Session *s, MtTrainState *st, GError **error)
+{
+  if (!g_file_test (s->checkpoint, G_FILE_TEST_EXISTS))
+    return TRUE;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtBundle) b = mt_safetensors_load (s->checkpoint, &err);
+  if (!b) {
+    mt_context_log (s->ctx, "ignoring an unreadable checkpoint: %s", err->message);
+    return TRUE;
+  }
+  g_autoptr (MtBundle) w = mt_model_to_bundle (st->model);
+  g_autofree const char **names = mt_bundle_names (w);
+  for (guint i = 0; names[i]; i++) {
+    g_autofree char *name = g_strdup_printf ("model.%s", names[i]);
+    MtTensor *t = mt_bundle_get (b, name);
+    if (!t) {
+      mt_context_log (s->ctx, "ignoring a checkpoint without '%s'", name);
+      return TRUE;
+    }
+    mt_bundle_set (w, names[i], t);
+  }
+  g_autoptr (MtModel) m = mt_model_from_bundle (w, s->checkpoint, error);
+  if (!m)
+    return FALSE;
+  mt_model_copy_weights (st->model, m);
+  if (!mt_train_state_from_bundle (st, b, TRUE, s->checkpoint, error))
+    return FALSE;
+  mt_context_log (s->ctx, "resuming after epoch %d from %s", st->epochs_done, s->checkpoint);
+  return TRUE;
+}
+
+static gboolean
+train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainConfig *cfg,
+                MtBundle *data, GError **error)
+{
+  Session s = { ctx, g_build_filename (mt_context_get_resume_dir (ctx), "checkpoint.safetensors", NULL) };
+  MtTrainHooks hooks = { hook_progress, hook_log, hook_epoch_done, &s };
+  gboolean ok = resume (&s, st, error) && mt_train_run (st, cfg, data, &hooks, error);
+  g_free (s.checkpoint);
+  if (!ok) {
+    g_prefix_error (error, "%s: ", mt_context_get_node_name (ctx));
+    return FALSE;
+  }
+  g_autoptr (MtBundle) weights = mt_model_to_bundle (model);
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  mt_bundle_set_metadata (weights, "final_lr", g_ascii_dtostr (buf, sizeof buf, st->lr));
+  g_autofree char *be = g_strdup_printf ("%d", st->best_epoch);
+  mt_bundle_set_metadata (weights, "best_epoch", be);
+  g_autoptr (MtBundle) state = mt_train_state_to_bundle (st);
+
+  g_autoptr (JsonBuilder) jb = json_builder_new ();
+  json_builder_begin_object (jb);
+  json_builder_set_member_name (jb, "epochs");
+  json_builder_add_value (jb, json_node_init_array (json_node_alloc (), st->log));
+  json_builder_set_member_name (jb, "best_epoch");
+  json_builder_add_int_value (jb, st->best_epoch);
+  json_builder_set_member_name (jb, "best_accuracy");
+  json_builder_add_double_value (jb, st->best_accuracy);
+  json_builder_set_member_name (jb, "final_lr");
+  json_builder_add_double_value (jb, st->lr);
+  json_builder_end_object (jb);
+  g_autoptr (JsonNode) report = json_builder_get_root (jb);
+  return mt_context_save_bundle (ctx, "model", weights, error) &&
+         mt_context_save_bundle (ctx, "state", state, error) &&
+         mt_context_save_json (ctx, "log", report, error);
+}
+
+static void
+add_outputs (MtNodeClass *nc)
+{
+  mt_node_class_add_output (nc, "model", MT_KIND_MODEL, "last weights: a PyTorch state_dict, as .safetensors");
+  mt_node_class_add_output (nc, "state", MT_KIND_STATE, "SGD momentum buffers, best weights, learning rate");
+  mt_node_class_add_output (nc, "log", MT_KIND_REPORT, "loss and accuracy per epoch");
+}
+
+/* ---- trainer ------------------------------------------------------------------- */
+
+struct _MtTrainer {
+  MtNode parent_instance;
+  Common c;
+  char *arch;
+  int num_classes;
+  GVariant *milestones;
+  double gamma;
+  double val_fraction;
+};
+
+G_DEFINE_FINAL_TYPE (MtTrainer, mt_trainer, MT_TYPE_NODE)
+
+static int
+classes_of (MtBundle *data, int requested)
+{
+  if (requested > 0)
+    return requested;
+  const char *meta = mt_bundle_get_metadata (data, "num_classes");
+  if (meta && atoi (meta) >= 2)
+    return atoi (meta);
+  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
+  gint64 top = 1;
+  for (gint64 i = 0; i < labels->shape[0]; i++)
+    top = MAX (top, ((gint64 *) labels->data)[i]);
+  return (int) top + 1;
+}
+
+static gboolean
+trainer_run (MtNode *node, MtContext *ctx, GError **error)
+{
+  MtTrainer *self = MT_TRAINER (node);
+  const MtArch *arch = mt_arch_lookup (self->arch);
+  if (!arch) {
+    g_autofree char *hint = mt_suggest_hint (self->arch, (const char **) mt_arch_names ());
+    g_autofree char *all = g_strjoinv (", ", (char **) mt_arch_names ());
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "unknown arch '%s'%s (known: %s)", self->arch, hint, all);
+    return FALSE;
+  }
+  g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
+  if (!data || !mt_dataset_check (data, "training data", error))
+    return FALSE;
+  g_autoptr (MtModel) model = mt_model_new (arch, classes_of (data, self->num_classes));
+  mt_model_init (model, (guint64) self->c.seed);
+  gsize nm = 0;
+  const gint64 *ms = g_variant_get_fixed_array (self->milestones, &nm, sizeof (gint64));
+  MtTrainConfig cfg = {
+    self->c.epochs, self->c.lr, self->c.momentum, self->c.weight_decay, self->c.batch_size,
+    ms, nm, self->gamma, (guint64) self->c.seed, self->val_fraction,
+  };
+  g_autoptr (MtTrainState) st = mt_train_state_new (model);
+  return train_and_save (ctx, model, st, &cfg, data, error);
+}
+
+static void
+trainer_set (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+{
+  MtTrainer *self = MT_TRAINER (obj);
+  if (set_common (&self->c, id, v))
+    return;
+  switch (id) {
+  case PROP_ARCH:
+    g_free (self->arch);
+    self->arch = g_value_dup_string (v);
+    break;
+  case PROP_NUM_CLASSES: self->num_classes = g_value_get_int (v); break;
+  case PROP_LR_MILESTONES:
+    g_clear_pointer (&self->milestones, g_variant_unref);
+    self->milestones = g_value_dup_variant (v);
+    break;
+  case PROP_LR_GAMMA: self->gamma = g_value_get_double (v); break;
+  case PROP_VAL_FRACTION: self->val_fraction = g_value_get_double (v); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+trainer_get (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+{
+  MtTrainer *self = MT_TRAINER (obj);
+  if (get_common (&self->c, id, v))
+    return;
+  switch (id) {
+  case PROP_ARCH: g_value_set_string (v, self->arch); break;
+  case PROP_NUM_CLASSES: g_value_set_int (v, self->num_classes); break;
+  case PROP_LR_MILESTONES: g_value_set_variant (v, self->milestones); break;
+  case PROP_LR_GAMMA: g_value_set_double (v, self->gamma); break;
+  case PROP_VAL_FRACTION: g_value_set_double (v, self->val_fraction); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+trainer_finalize (GObject *obj)
+{
+  MtTrainer *self = MT_TRAINER (obj);
+  g_free (self->arch);
+  g_clear_pointer (&self->milestones, g_variant_unref);
+  G_OBJECT_CLASS (mt_trainer_parent_class)->finalize (obj);
+}
+
+static void
+mt_trainer_class_init (MtTrainerClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  MtNodeClass *nc = MT_NODE_CLASS (klass);
+  oc->set_property = trainer_set;
+  oc->get_property = trainer_get;
+  oc->finalize = trainer_finalize;
+  nc->run = trainer_run;
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  install_common (oc, 10, 1e-9, 0.01, "initial learning rate");
+  g_object_class_install_property (oc, PROP_ARCH,
+    g_param_spec_string ("arch", "Architecture", "the model: small_cnn", "small_cnn", rw));
+  g_object_class_install_property (oc, PROP_NUM_CLASSES,
+    g_param_spec_int ("num-classes", "Classes", "output classes (0: from the dataset)", 0, 100000, 0, rw));
+  g_object_class_install_property (oc, PROP_LR_MILESTONES,
+    g_param_spec_variant ("lr-milestones", "Milestones", "epochs at which the learning rate is multiplied by lr_gamma",
+                          G_VARIANT_TYPE ("ax"), g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, NULL, 0, sizeof (gint64)), rw));
+  g_object_class_install_property (oc, PROP_LR_GAMMA,
+    g_param_spec_double ("lr-gamma", "Gamma", "learning-rate factor at each milestone", 0.0, 1.0, 0.5, rw));
+  g_object_class_install_property (oc, PROP_VAL_FRACTION,
+    g_param_spec_double ("val-fraction", "Validation", "fraction held out to validate and pick the best epoch",
+                         0.0, 0.9, 0.1, rw));
+  mt_node_class_set_metadata (nc, "1", "Trains a model with SGD and cross-entropy (ERM)");
+  mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
+  add_outputs (nc);
+}
+
+static void
+mt_trainer_init (MtTrainer *self)
+{
+  self->c = (Common) { 10, 0.01, 0.9, 1e-4, 128, 0 };
+  self->arch = g_strdup ("small_cnn");
+  self->milestones = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, NULL, 0, sizeof (gint64)));
+  self->gamma = 0.5;
+  self->val_fraction = 0.1;
+}
+
+/* ---- finetuner ----------------------------------------------------------------- */
+
+struct _MtFinetuner {
+  MtNode parent_instance;
+  Common c;
+};
+
+G_DEFINE_FINAL_TYPE (MtFinetuner, mt_finetuner, MT_TYPE_NODE)
+
+static gboolean
+finetuner_run (MtNode *node, MtContext *ctx, GError **error)
+{
+  MtFinetuner *self = MT_FINETUNER (node);
+  g_autoptr (MtBundle) weights = mt_context_load_bundle (ctx, "model", error);
+  if (!weights)
+    return FALSE;
+  const char *final_lr = mt_bundle_get_metadata (weights, "final_lr");
+  g_autoptr (MtModel) model = mt_model_from_bundle (weights, mt_context_get_input_path (ctx, "model"), error);
+  if (!model)
+    return FALSE;
+  g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
+  if (!data)
+    return FALSE;
+  g_autoptr (MtTrainState) st = mt_train_state_new (model);
+  if (mt_context_has_input (ctx, "state")) {
+    g_autoptr (MtBundle) state = mt_context_load_bundle (ctx, "state", error);
+    if (!state || !mt_train_state_from_bundle (st, state, FALSE, mt_context_get_input_path (ctx, "state"), error))
+      return FALSE;
+  } else {
+    mt_context_log (ctx, "no optimizer state given: the momentum starts from zero");
+  }
+  double lr = self->c.lr;
+  if (lr <= 0)
+    lr = final_lr ? g_ascii_strtod (final_lr, NULL) : 0;
+  if (lr <= 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
+                 "no learning rate: set lr, or give a model that records its final_lr");
+    return FALSE;
+  }
+  MtTrainConfig cfg = {
+    self->c.epochs, lr, self->c.momentum, self->c.weight_decay, self->c.batch_size,
+    NULL, 0, 1.0, (guint64) self->c.seed, 0.0,
+  };
+  return train_and_save (ctx, model, st, &cfg, data, error);
+}
+
+static void
+finetuner_set (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+{
+  if (!set_common (&MT_FINETUNER (obj)->c, id, v))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+}
+
+static void
+finetuner_get (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+{
+  if (!get_common (&MT_FINETUNER (obj)->c, id, v))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+}
+
+static void
+mt_finetuner_class_init (MtFinetunerClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  MtNodeClass *nc = MT_NODE_CLASS (klass);
+  oc->set_property = finetuner_set;
+  oc->get_property = finetuner_get;
+  nc->run = finetuner_run;
+  install_common (oc, 1, -1.0, -1.0, "learning rate (-1: the model's final learning rate)");
+  mt_node_class_set_metadata (nc, "1", "Continues training a model on new data (MaskTune's fine-tuning)");
+  mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to fine-tune");
+  mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the data, e.g. the masked dataset");
+  mt_node_class_add_input (nc, "state", MT_KIND_STATE, FALSE, "optimizer state to continue from (trainer's state)");
+  add_outputs (nc);
+}
+
+static void
+mt_finetuner_init (MtFinetuner *self)
+{
+  self->c = (Common) { 1, -1.0, 0.9, 1e-4, 128, 0 };
+}
