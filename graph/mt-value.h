@@ -23,6 +23,8 @@ char     *mt_value_to_display   (const GValue *value);
 /* "integer in [0, 100]", "one of: a, b, c" — the domain of a spec for messages and inspect. */
 char     *mt_pspec_describe_range (GParamSpec *pspec);
 const char *mt_pspec_type_name  (GParamSpec *pspec);
+/* The shortest text that reads back as exactly @d ("0.005", not "0.0050000000000000001"). */
+char     *mt_format_double      (double d);
 /* The property's name with '-' shown as '_', as .pipe files write it. */
 char     *mt_pspec_pipe_name    (GParamSpec *pspec);
 

@@ -1,11 +1,13 @@
 #include "mt-trainer.h"
 #include "mt-dataset.h"
 #include "mt-error.h"
+#include "mt-fault.h"
 #include "mt-fileutil.h"
 #include "mt-model.h"
 #include "mt-safetensors.h"
 #include "mt-suggest.h"
 #include "mt-train.h"
+#include "mt-value.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +94,7 @@ static gboolean
 hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
 {
   Session *s = user_data;
-  g_autoptr (MtBundle) b = mt_train_state_to_bundle (st);
+  g_autoptr (MtBundle) b = mt_train_state_to_bundle (st, TRUE);
   g_autoptr (MtBundle) w = mt_model_to_bundle (st->model);
   g_autofree const char **names = mt_bundle_names (w);
   for (guint i = 0; names[i]; i++) {
@@ -104,7 +106,10 @@ hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
   g_autoptr (GBytes) bytes = mt_safetensors_encode (b);
   gsize len;
   const void *data = g_bytes_get_data (bytes, &len);
-  return mt_file_write_atomic (s->checkpoint, data, len, error);
+  if (!mt_file_write_atomic (s->checkpoint, data, len, error))
+    return FALSE;
+  mt_fault_point ("after-checkpoint");  /* crash tests: die with a checkpoint on disk */
+  return TRUE;
 }
 
 /* Restores weights and state from a checkpoint of an interrupted run of this key. */
@@ -148,16 +153,14 @@ train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainC
   MtTrainHooks hooks = { hook_progress, hook_log, hook_epoch_done, &s };
   gboolean ok = resume (&s, st, error) && mt_train_run (st, cfg, data, &hooks, error);
   g_free (s.checkpoint);
-  if (!ok) {
-    g_prefix_error (error, "%s: ", mt_context_get_node_name (ctx));
+  if (!ok)
     return FALSE;
-  }
   g_autoptr (MtBundle) weights = mt_model_to_bundle (model);
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  mt_bundle_set_metadata (weights, "final_lr", g_ascii_dtostr (buf, sizeof buf, st->lr));
+  g_autofree char *final_lr = mt_format_double (st->lr);
+  mt_bundle_set_metadata (weights, "final_lr", final_lr);
   g_autofree char *be = g_strdup_printf ("%d", st->best_epoch);
   mt_bundle_set_metadata (weights, "best_epoch", be);
-  g_autoptr (MtBundle) state = mt_train_state_to_bundle (st);
+  g_autoptr (MtBundle) state = mt_train_state_to_bundle (st, FALSE);
 
   g_autoptr (JsonBuilder) jb = json_builder_new ();
   json_builder_begin_object (jb);

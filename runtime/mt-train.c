@@ -2,6 +2,7 @@
 #include "mt-dataset.h"
 #include "mt-error.h"
 #include "mt-rng.h"
+#include "mt-value.h"
 #include "mt-ops.h"
 
 #include <math.h>
@@ -247,7 +248,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
 }
 
 MtBundle *
-mt_train_state_to_bundle (MtTrainState *st)
+mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
 {
   MtBundle *b = mt_bundle_new ();
   guint np = mt_model_n_params (st->model);
@@ -264,15 +265,26 @@ mt_train_state_to_bundle (MtTrainState *st)
     g_autofree char *name = g_strdup_printf ("best.%s", names[i]);
     mt_bundle_set (b, name, mt_bundle_get (best, names[i]));
   }
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  mt_bundle_set_metadata (b, "lr", g_ascii_dtostr (buf, sizeof buf, st->lr));
-  mt_bundle_set_metadata (b, "best_accuracy", g_ascii_dtostr (buf, sizeof buf, st->best_accuracy));
-  g_autofree char *e = g_strdup_printf ("%d", st->epochs_done);
+  g_autofree char *lr = mt_format_double (st->lr);
+  g_autofree char *ba = mt_format_double (st->best_accuracy);
+  mt_bundle_set_metadata (b, "lr", lr);
+  mt_bundle_set_metadata (b, "best_accuracy", ba);
+  g_autofree char *done = g_strdup_printf ("%d", st->epochs_done);
   g_autofree char *be = g_strdup_printf ("%d", st->best_epoch);
-  mt_bundle_set_metadata (b, "epochs_done", e);
+  mt_bundle_set_metadata (b, "epochs_done", done);
   mt_bundle_set_metadata (b, "best_epoch", be);
   mt_bundle_set_metadata (b, "has_momentum", st->momentum ? "true" : "false");
-  g_autoptr (JsonNode) log = json_node_init_array (json_node_alloc (), st->log);
+  g_autoptr (JsonArray) entries = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (st->log); i++) {
+    JsonObject *e = json_array_get_object_element (st->log, i);
+    JsonObject *copy = json_object_new ();
+    g_autoptr (GList) keys = json_object_get_members (e);
+    for (GList *k = keys; k; k = k->next)
+      if (with_timing || (g_strcmp0 (k->data, "seconds") != 0 && g_strcmp0 (k->data, "images_per_second") != 0))
+        json_object_set_member (copy, k->data, json_node_copy (json_object_get_member (e, k->data)));
+    json_array_add_object_element (entries, copy);
+  }
+  g_autoptr (JsonNode) log = json_node_init_array (json_node_alloc (), entries);
   g_autofree char *log_text = json_to_string (log, FALSE);
   mt_bundle_set_metadata (b, "log", log_text);
   return b;

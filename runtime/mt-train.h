@@ -59,7 +59,9 @@ double        mt_train_evaluate   (MtModel *model, MtBundle *data, const gint64 
 
 /* Optimizer state as a bundle ("<param>.momentum_buffer", "best.<name>", metadata) and
  * back. The model must be the one the state belongs to. */
-MtBundle     *mt_train_state_to_bundle   (MtTrainState *st);
+/* @with_timing keeps each epoch's seconds in the log: for checkpoints, not for outputs,
+ * whose bytes must not depend on how fast the machine was. */
+MtBundle     *mt_train_state_to_bundle   (MtTrainState *st, gboolean with_timing);
 gboolean      mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progress,
                                           const char *what, GError **error);
 
