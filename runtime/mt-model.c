@@ -335,6 +335,7 @@ mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
   return in;
 }
 
+
 static int
 find_layer (MtModel *m, const char *name)
 {
@@ -344,15 +345,16 @@ find_layer (MtModel *m, const char *name)
   return -1;
 }
 
-static void
-backward_from (MtModel *m, int last, const float *dy, float *dinput)
+/* Layers last..stop+1 (stop = -1: all); returns the gradient at the output of stop. */
+static const float *
+backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
 {
   int n = m->n, which = 0;
-  for (int i = last; i >= 0; i--) {
+  for (int i = last; i > stop; i--) {
     Layer *L = &m->layers[i];
     if (L->spec.kind == MT_LAYER_FLATTEN)
       continue;  /* the gradient passes through unchanged */
-    float *dx = i == 0 ? dinput : m->grad[which];
+    float *dx = i == 0 && stop < 0 ? dinput : m->grad[which];
     if (dx == dy)
       dx = m->grad[which ^= 1];
     switch (L->spec.kind) {
@@ -393,6 +395,22 @@ backward_from (MtModel *m, int last, const float *dy, float *dinput)
     dy = dx;
     which ^= 1;
   }
+  return dy;
+}
+
+static void
+backward_from (MtModel *m, int last, const float *dy, float *dinput)
+{
+  backward_range (m, last, -1, dy, dinput);
+}
+
+const float *
+mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer)
+{
+  int stop = find_layer (m, layer);
+  if (stop < 0)
+    return NULL;
+  return backward_range (m, m->n_layers - 1, stop, dlogits, NULL);
 }
 
 void

@@ -59,6 +59,10 @@ const float  *mt_model_forward   (MtModel *m, const float *x, int n, gboolean tr
 /* Gradients of the last forward's output (d loss / d logits) into every MtParam's grad,
  * and into @dinput [n, C, H, W] when not NULL. */
 void          mt_model_backward  (MtModel *m, const float *dlogits, float *dinput);
+/* Back-propagates @dlogits only down to the output of layer @layer and returns the
+ * gradient there [n, c, h, w] (owned by the model): what saliency methods need, without
+ * the cost of the layers below. Parameter gradients above @layer are overwritten. */
+const float  *mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer);
 /* Like backward, but from @dy at the output of layer @layer (for saliency maps). */
 gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *dinput);
 /* A layer's output of the last forward, and its per-sample shape. */

@@ -42,6 +42,7 @@ mt_cpu_threads (void)
 void
 mt_cpu_set_threads (int n)
 {
+  init_once ();
   threads = n > 0 ? n : (int) g_get_num_processors ();
 }
 

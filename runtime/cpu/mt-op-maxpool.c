@@ -1,6 +1,7 @@
 /* 2x2 max-pooling with stride 2; odd trailing rows and columns are dropped, as in
  * PyTorch. Ties go to the first maximum in row-major order, as in PyTorch. */
 #include "mt-ops.h"
+#include "mt-cpu.h"
 
 #include <string.h>
 
@@ -8,6 +9,7 @@ void
 mt_maxpool2_forward (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
 {
   int oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize plane = 0; plane < (gsize) n * c; plane++) {
     const float *xp = x + plane * h * w;
     float *yp = y + plane * oh * ow;
@@ -29,8 +31,9 @@ void
 mt_maxpool2_backward (const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx)
 {
   int oh = h / 2, ow = w / 2;
-  memset (dx, 0, (gsize) n * c * h * w * sizeof (float));
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize plane = 0; plane < (gsize) n * c; plane++) {
+    memset (dx + plane * h * w, 0, (gsize) h * w * sizeof (float));
     const float *dyp = dy + plane * oh * ow;
     const gint32 *ap = argmax + plane * oh * ow;
     float *dxp = dx + plane * h * w;
