@@ -30,7 +30,7 @@ install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_d
   g_object_class_install_property (oc, PROP_EPOCHS,
     g_param_spec_int ("epochs", "Epochs", "passes over the training data", 1, 10000, epochs_default, rw));
   g_object_class_install_property (oc, PROP_LR,
-    g_param_spec_double ("lr", "Learning rate", lr_blurb, lr_min, 100.0, lr_default, rw));
+    g_param_spec_double ("lr", "Learning rate", lr_blurb, lr_min, 1e6, lr_default, rw));
   g_object_class_install_property (oc, PROP_MOMENTUM,
     g_param_spec_double ("momentum", "Momentum", "SGD momentum", 0.0, 1.0, 0.9, rw));
   g_object_class_install_property (oc, PROP_WEIGHT_DECAY,

@@ -324,7 +324,7 @@ START_TEST (divergence_is_an_error)
   Place p;
   place_init (&p, "cache");
   g_autofree char *pipe = mt_test_write (p.dir, "d.pipe",
-    "train = mnist(limit=512)\nb = biaser(train)\nerm = trainer(b, epochs=2, lr=100, momentum=0.99, batch_size=32)\n");
+    "train = mnist(limit=512)\nb = biaser(train)\nerm = trainer(b, epochs=2, lr=10000, momentum=0.99, batch_size=32)\n");
   g_autofree char *err = NULL;
   ck_assert_int_eq (mt_test_mtrun (p.dir, p.env, NULL, &err, "run", pipe, NULL), 1);
   ck_assert_msg (strstr (err, "node 'erm' (trainer) failed: training diverged: the loss is") &&
