@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential autoconf automake libtool pkgconf libglib2.0-dev libjson-glib-dev
-          libpng-dev zlib1g-dev check python3 python3-numpy dataset-fashion-mnist)
+          libpng-dev zlib1g-dev libopenblas-dev check python3 python3-numpy dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,5 +24,6 @@ make -j"$(nproc)"
 
 # The main job: MaskTune on the bundled MNIST digits. Its data stage runs today; the
 # training, saliency, masking and evaluation stages join it as they land.
-./mtrun run pipelines/spurious-mnist.pipe
-./mtrun cache export -p pipelines/spurious-mnist.pipe train_preview out/
+./mtrun run pipelines/masktune_mnist.pipe
+./mtrun cache export -p pipelines/masktune_mnist.pipe train_preview out/
+./mtrun cache export -p pipelines/masktune_mnist.pipe erm out/
