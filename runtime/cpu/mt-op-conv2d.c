@@ -77,7 +77,7 @@ static int
 chunk_of (const MtConvSpec *s, int h, int w, int n)
 {
   int ohw = mt_conv_out (h, s->k, s->stride, s->pad) * mt_conv_out (w, s->k, s->stride, s->pad);
-  int c = MAX (1, 3072 / MAX (ohw, 1));
+  int c = MAX (1, 1024 / MAX (ohw, 1));
   return MIN (c, MAX (n, 1));
 }
 
@@ -113,6 +113,18 @@ mt_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w,
     /* Columns of image j sit at [j * ohw, (j+1) * ohw) of each row. */
     for (int j = 0; j < cn; j++)
       im2col (s, x + (gsize) (first + j) * in_len, h, w, oh, ow, cols + (gsize) j * ohw, ncol);
+    if (cn == 1) {
+      /* One image: its [OC, OHW] block of y is the GEMM's output, bias added by beta = 1. */
+      float *yi = y + (gsize) first * s->out_c * ohw;
+      for (int oc = 0; oc < s->out_c; oc++) {
+        float b = bias ? bias[oc] : 0.0f;
+#pragma omp simd
+        for (int p = 0; p < ohw; p++)
+          yi[(gsize) oc * ohw + p] = b;
+      }
+      mt_cpu_sgemm (FALSE, FALSE, s->out_c, ohw, ckk, 1.0f, weight, ckk, cols, ohw, 1.0f, yi, ohw);
+      continue;
+    }
     mt_cpu_sgemm (FALSE, FALSE, s->out_c, ncol, ckk, 1.0f, weight, ckk, cols, ncol, 0.0f, out, ncol);
     for (int j = 0; j < cn; j++)
       for (int oc = 0; oc < s->out_c; oc++) {
@@ -146,11 +158,14 @@ mt_conv2d_backward (const MtConvSpec *s, const float *x, int n, int h, int w,
     float *dyc = dcols + (gsize) ckk * ohw * chunk;
     float *dw = cols + part_off, *db = dw + (gsize) s->out_c * ckk;
     int first = ci * chunk, cn = MIN (chunk, n - first), ncol = cn * ohw;
+    /* One image's dY is already [OC, OHW]: use it in place. */
+    const float *dyg = cn == 1 ? dy + (gsize) first * s->out_c * ohw : dyc;
     for (int j = 0; j < cn; j++) {
       im2col (s, x + (gsize) (first + j) * in_len, h, w, oh, ow, cols + (gsize) j * ohw, ncol);
       for (int oc = 0; oc < s->out_c; oc++) {
         const float *src = dy + ((gsize) (first + j) * s->out_c + oc) * ohw;
-        memcpy (dyc + (gsize) oc * ncol + (gsize) j * ohw, src, ohw * sizeof (float));
+        if (cn > 1)
+          memcpy (dyc + (gsize) oc * ncol + (gsize) j * ohw, src, ohw * sizeof (float));
         float acc = 0;
 #pragma omp simd reduction(+:acc)
         for (int p = 0; p < ohw; p++)
@@ -159,10 +174,10 @@ mt_conv2d_backward (const MtConvSpec *s, const float *x, int n, int h, int w,
       }
     }
     /* dW += dY (OC x ncol) * cols^T (ncol x CKK) */
-    mt_cpu_sgemm (FALSE, TRUE, s->out_c, ckk, ncol, 1.0f, dyc, ncol, cols, ncol, 1.0f, dw, ckk);
+    mt_cpu_sgemm (FALSE, TRUE, s->out_c, ckk, ncol, 1.0f, dyg, ncol, cols, ncol, 1.0f, dw, ckk);
     if (dx) {
       /* dcols = W^T (CKK x OC) * dY (OC x ncol), then scattered back to each image. */
-      mt_cpu_sgemm (TRUE, FALSE, ckk, ncol, s->out_c, 1.0f, weight, ckk, dyc, ncol, 0.0f, dcols, ncol);
+      mt_cpu_sgemm (TRUE, FALSE, ckk, ncol, s->out_c, 1.0f, weight, ckk, dyg, ncol, 0.0f, dcols, ncol);
       for (int j = 0; j < cn; j++)
         col2im (s, dcols + (gsize) j * ohw, ncol, h, w, oh, ow, dx + (gsize) (first + j) * in_len);
     }
