@@ -22,8 +22,9 @@ fi
 [ -f Makefile ] || ./configure ${CONFIGURE_FLAGS:-}
 make -j"$(nproc)"
 
-# The main job: MaskTune on the bundled MNIST digits. Its data stage runs today; the
-# training, saliency, masking and evaluation stages join it as they land.
+# The main job: MaskTune on the bundled MNIST digits.
 ./mtrun run pipelines/masktune_mnist.pipe
-./mtrun cache export -p pipelines/masktune_mnist.pipe train_preview out/
-./mtrun cache export -p pipelines/masktune_mnist.pipe erm out/
+for node in train_preview masked_preview erm masktune; do
+  ./mtrun cache export -q -p pipelines/masktune_mnist.pipe "$node" out/
+done
+echo "setup: done; results in out/ (out/masked_preview.image.png, out/masktune.model.safetensors, ...)"

@@ -4,6 +4,8 @@
 #include "mt-npy-file.h"
 #include "mt-preview.h"
 #include "mt-trainer.h"
+#include "mt-xgradcam.h"
+#include "mt-masker.h"
 
 void
 mt_builtins_register (MtRegistry *reg)
@@ -18,6 +20,8 @@ mt_builtins_register (MtRegistry *reg)
     { "preview", mt_preview_get_type },
     { "trainer", mt_trainer_get_type },
     { "finetuner", mt_finetuner_get_type },
+    { "xgradcam", mt_xgradcam_get_type },
+    { "masker", mt_masker_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++) {
     g_autoptr (GError) error = NULL;

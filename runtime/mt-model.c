@@ -290,14 +290,20 @@ mt_model_num_classes (MtModel *m)
   return m->num_classes;
 }
 
-const float *
-mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
+static int
+find_layer (MtModel *m, const char *name)
 {
-  ensure_capacity (m, n);
-  m->n = n;
-  m->training = training;
+  for (int i = 0; i < m->n_layers; i++)
+    if (g_strcmp0 (m->layers[i].spec.name, name) == 0)
+      return i;
+  return -1;
+}
+
+static const float *
+forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
+{
   const float *in = x;
-  for (int i = 0; i < m->n_layers; i++) {
+  for (int i = first; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
     L->input = in;
     switch (L->spec.kind) {
@@ -335,15 +341,25 @@ mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
   return in;
 }
 
-
-static int
-find_layer (MtModel *m, const char *name)
+const float *
+mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
 {
-  for (int i = 0; i < m->n_layers; i++)
-    if (g_strcmp0 (m->layers[i].spec.name, name) == 0)
-      return i;
-  return -1;
+  ensure_capacity (m, n);
+  m->n = n;
+  m->training = training;
+  return forward_range (m, 0, x, n, training);
 }
+
+const float *
+mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n)
+{
+  int i = find_layer (m, layer);
+  g_return_val_if_fail (i >= 0 && n <= m->cap, NULL);
+  m->n = n;
+  return forward_range (m, i + 1, activation, n, m->training);
+}
+
+
 
 /* Layers last..stop+1 (stop = -1: all); returns the gradient at the output of stop. */
 static const float *

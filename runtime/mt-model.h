@@ -65,6 +65,10 @@ void          mt_model_backward  (MtModel *m, const float *dlogits, float *dinpu
 const float  *mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer);
 /* Like backward, but from @dy at the output of layer @layer (for saliency maps). */
 gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *dinput);
+/* Runs the layers above @layer on @activation (its output, [n, c, h, w]) in the mode of
+ * the last forward; returns the logits. For probing a layer's influence (tests,
+ * saliency checks). */
+const float  *mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n);
 /* A layer's output of the last forward, and its per-sample shape. */
 const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
 

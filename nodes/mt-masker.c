@@ -1,0 +1,148 @@
+#include "mt-masker.h"
+#include "mt-dataset.h"
+#include "mt-error.h"
+#include "mt-mask.h"
+
+#include <string.h>
+
+struct _MtMasker {
+  MtNode parent_instance;
+  MtMaskRule rule;
+};
+
+G_DEFINE_FINAL_TYPE (MtMasker, mt_masker, MT_TYPE_NODE)
+
+enum { PROP_0, PROP_METHOD, PROP_K, PROP_TAU, PROP_FRACTION, PROP_FACTOR };
+
+static GType
+method_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { MT_MASK_MEAN_STD, "MT_MASK_MEAN_STD", "mean_std" },
+    { MT_MASK_THRESHOLD, "MT_MASK_THRESHOLD", "threshold" },
+    { MT_MASK_TOP_K, "MT_MASK_TOP_K", "top_k" },
+    { MT_MASK_MEAN_SCALE, "MT_MASK_MEAN_SCALE", "mean_scale" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("MtMaskMethod", values));
+  return type;
+}
+
+static gboolean
+run (MtNode *node, MtContext *ctx, GError **error)
+{
+  MtMasker *self = MT_MASKER (node);
+  g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
+  if (!data || !mt_dataset_check (data, "masker input", error))
+    return FALSE;
+  g_autoptr (MtTensor) heat = mt_context_load_tensor (ctx, "saliency", error);
+  if (!heat)
+    return FALSE;
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  gint64 n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3];
+  if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n || heat->shape[1] != h || heat->shape[2] != w) {
+    g_autofree char *hs = mt_tensor_shape_string (heat);
+    g_autofree char *is = mt_tensor_shape_string (images);
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "heat maps %s %s do not match the images %s",
+                 mt_dtype_name (heat->dtype), hs, is);
+    return FALSE;
+  }
+  g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, heat->shape);
+  g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
+  g_autoptr (JsonArray) fractions = json_array_new ();
+  gint64 total = 0;
+  for (gint64 i = 0; i < n; i++) {
+    guint8 *keep = (guint8 *) mask->data + i * h * w;
+    int m = mt_mask_compute (&self->rule, (const float *) heat->data + i * h * w, (int) (h * w), keep);
+    total += m;
+    json_array_add_double_element (fractions, (double) m / (double) (h * w));
+    guint8 *img = (guint8 *) masked->data + i * c * h * w;
+    for (gint64 ch = 0; ch < c; ch++)  /* hidden in every channel */
+      for (gint64 p = 0; p < h * w; p++)
+        if (!keep[p])
+          img[ch * h * w + p] = 0;
+  }
+  g_autoptr (MtBundle) out = mt_bundle_new ();
+  g_autofree const char **names = mt_bundle_names (data);
+  for (guint i = 0; names[i]; i++)
+    mt_bundle_set (out, names[i], g_str_equal (names[i], MT_DATASET_IMAGES) ? masked : mt_bundle_get (data, names[i]));
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, mt_bundle_metadata (data));
+  while (g_hash_table_iter_next (&it, &k, &v))
+    mt_bundle_set_metadata (out, k, v);
+
+  double overall = n ? (double) total / (double) (n * h * w) : 0;
+  mt_context_log (ctx, "masked %.2f%% of the pixels", 100 * overall);
+  JsonObject *o = json_object_new ();
+  json_object_set_double_member (o, "masked_fraction", overall);
+  json_object_set_array_member (o, "per_sample", json_array_ref (fractions));
+  g_autoptr (JsonNode) report = json_node_init_object (json_node_alloc (), o);
+  json_object_unref (o);
+  return mt_context_save_bundle (ctx, "dataset", out, error) &&
+         mt_context_save_tensor (ctx, "mask", mask, error) &&
+         mt_context_save_json (ctx, "report", report, error);
+}
+
+static void
+set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+{
+  MtMaskRule *r = &MT_MASKER (obj)->rule;
+  switch (id) {
+  case PROP_METHOD: r->method = g_value_get_enum (v); break;
+  case PROP_K: r->k = g_value_get_double (v); break;
+  case PROP_TAU: r->tau = g_value_get_double (v); break;
+  case PROP_FRACTION: r->fraction = g_value_get_double (v); break;
+  case PROP_FACTOR: r->factor = g_value_get_double (v); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+{
+  MtMaskRule *r = &MT_MASKER (obj)->rule;
+  switch (id) {
+  case PROP_METHOD: g_value_set_enum (v, r->method); break;
+  case PROP_K: g_value_set_double (v, r->k); break;
+  case PROP_TAU: g_value_set_double (v, r->tau); break;
+  case PROP_FRACTION: g_value_set_double (v, r->fraction); break;
+  case PROP_FACTOR: g_value_set_double (v, r->factor); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+mt_masker_class_init (MtMaskerClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  MtNodeClass *nc = MT_NODE_CLASS (klass);
+  oc->set_property = set_property;
+  oc->get_property = get_property;
+  nc->run = run;
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  g_object_class_install_property (oc, PROP_METHOD,
+    g_param_spec_enum ("method", "Method", "the masking rule", method_type (), MT_MASK_MEAN_STD, rw));
+  g_object_class_install_property (oc, PROP_K,
+    g_param_spec_double ("k", "k", "mean_std: mask heat > mean + k * std of the positive heat", 0, 100, 2.0, rw));
+  g_object_class_install_property (oc, PROP_TAU,
+    g_param_spec_double ("tau", "tau", "threshold: mask heat > tau", 0, 1, 0.5, rw));
+  g_object_class_install_property (oc, PROP_FRACTION,
+    g_param_spec_double ("fraction", "Fraction", "top_k: the fraction of pixels to mask, hottest first", 0, 1, 0.1, rw));
+  g_object_class_install_property (oc, PROP_FACTOR,
+    g_param_spec_double ("factor", "Factor", "mean_scale: mask heat > factor * mean heat", 0, 1000, 1.0, rw));
+  mt_node_class_set_metadata (nc, "1", "Masks the most salient pixels (MaskTune's masking step)");
+  mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples to mask");
+  mt_node_class_add_input (nc, "saliency", MT_KIND_SALIENCY, TRUE, "heat maps N x H x W");
+  mt_node_class_add_output (nc, "dataset", MT_KIND_DATASET, "the masked samples (0 in every channel)");
+  mt_node_class_add_output (nc, "mask", MT_KIND_MASK, "uint8 N x H x W, 1 = kept");
+  mt_node_class_add_output (nc, "report", MT_KIND_REPORT, "masked fraction per sample and overall");
+}
+
+static void
+mt_masker_init (MtMasker *self)
+{
+  self->rule = (MtMaskRule) { MT_MASK_MEAN_STD, 2.0, 0.5, 0.1, 1.0 };
+}

@@ -1,0 +1,167 @@
+#include "mt-xgradcam.h"
+#include "mt-dataset.h"
+#include "mt-error.h"
+#include "mt-model.h"
+#include "mt-saliency.h"
+
+#include <string.h>
+
+typedef enum { MT_TARGET_PREDICTED, MT_TARGET_LABEL } MtCamTarget;
+
+struct _MtXgradcam {
+  MtNode parent_instance;
+  MtCamMethod method;
+  MtCamTarget target;
+  int batch_size;
+};
+
+G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
+
+enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE };
+
+static GType
+method_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { MT_CAM_XGRADCAM, "MT_CAM_XGRADCAM", "xgradcam" },
+    { MT_CAM_GRADCAM, "MT_CAM_GRADCAM", "gradcam" },
+    { MT_CAM_GRADCAM_PP, "MT_CAM_GRADCAM_PP", "gradcam_pp" },
+    { MT_CAM_LAYERCAM, "MT_CAM_LAYERCAM", "layercam" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("MtCamMethod", values));
+  return type;
+}
+
+static GType
+target_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
+    { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("MtCamTarget", values));
+  return type;
+}
+
+static gboolean
+run (MtNode *node, MtContext *ctx, GError **error)
+{
+  MtXgradcam *self = MT_XGRADCAM (node);
+  g_autoptr (MtBundle) weights = mt_context_load_bundle (ctx, "model", error);
+  if (!weights)
+    return FALSE;
+  g_autoptr (MtModel) model = mt_model_from_bundle (weights, mt_context_get_input_path (ctx, "model"), error);
+  if (!model)
+    return FALSE;
+  g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
+  if (!data || !mt_dataset_check (data, "saliency input", error))
+    return FALSE;
+  const MtArch *arch = mt_model_arch (model);
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
+  if (images->shape[1] != arch->in_c || images->shape[2] != arch->in_h || images->shape[3] != arch->in_w) {
+    g_autofree char *s = mt_tensor_shape_string (images);
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images, the dataset has %s",
+                 arch->name, arch->in_c, arch->in_h, arch->in_w, s);
+    return FALSE;
+  }
+  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
+  int classes = mt_model_num_classes (model), bs = self->batch_size;
+  gsize per = (gsize) (images->shape[1] * h * w);
+  gint64 shape[] = { n, h, w };
+  g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
+  g_autofree float *x = g_new (float, (gsize) bs * per);
+  g_autofree float *dlogits = g_new (float, (gsize) bs * classes);
+  float *out = maps->data;
+  for (gint64 start = 0; start < n; start += bs) {
+    int b = (int) MIN ((gint64) bs, n - start);
+    const guint8 *src = (const guint8 *) images->data + (gsize) start * per;
+    for (gsize i = 0; i < (gsize) b * per; i++)
+      x[i] = src[i] * (1.0f / 255.0f);
+    /* Eval mode: samples are independent, so one backward of the summed scores gives
+     * every sample's own gradient. */
+    const float *logits = mt_model_forward (model, x, b, FALSE);
+    memset (dlogits, 0, (gsize) b * classes * sizeof (float));
+    for (int i = 0; i < b; i++) {
+      int t = 0;
+      if (self->target == MT_TARGET_LABEL) {
+        gint64 l = ((gint64 *) labels->data)[start + i];
+        t = (int) CLAMP (l, 0, classes - 1);
+      } else {
+        for (int k = 1; k < classes; k++)
+          if (logits[(gsize) i * classes + k] > logits[(gsize) i * classes + t])
+            t = k;
+      }
+      dlogits[(gsize) i * classes + t] = 1.0f;
+    }
+    const float *g = mt_model_backward_to (model, dlogits, arch->target_layer);
+    int c = 0, ah = 0, aw = 0;
+    const float *a = mt_model_activation (model, arch->target_layer, &c, &ah, &aw);
+    g_autofree float *cam = g_new (float, ah * aw);
+    for (int i = 0; i < b; i++) {
+      gsize off = (gsize) i * c * ah * aw;
+      mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
+      mt_cam_scale (cam, ah * aw);
+      mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
+    }
+    mt_context_progress (ctx, (double) (start + b) / (double) n);
+  }
+  return mt_context_save_tensor (ctx, "saliency", maps, error);
+}
+
+static void
+set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+{
+  MtXgradcam *self = MT_XGRADCAM (obj);
+  switch (id) {
+  case PROP_METHOD: self->method = g_value_get_enum (v); break;
+  case PROP_TARGET: self->target = g_value_get_enum (v); break;
+  case PROP_BATCH_SIZE: self->batch_size = g_value_get_int (v); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+{
+  MtXgradcam *self = MT_XGRADCAM (obj);
+  switch (id) {
+  case PROP_METHOD: g_value_set_enum (v, self->method); break;
+  case PROP_TARGET: g_value_set_enum (v, self->target); break;
+  case PROP_BATCH_SIZE: g_value_set_int (v, self->batch_size); break;
+  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  }
+}
+
+static void
+mt_xgradcam_class_init (MtXgradcamClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  MtNodeClass *nc = MT_NODE_CLASS (klass);
+  oc->set_property = set_property;
+  oc->get_property = get_property;
+  nc->run = run;
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  g_object_class_install_property (oc, PROP_METHOD,
+    g_param_spec_enum ("method", "Method", "how channels are weighted", method_type (), MT_CAM_XGRADCAM, rw));
+  g_object_class_install_property (oc, PROP_TARGET,
+    g_param_spec_enum ("target", "Target", "the class whose logit is explained", target_type (), MT_TARGET_PREDICTED, rw));
+  g_object_class_install_property (oc, PROP_BATCH_SIZE,
+    g_param_spec_int ("batch-size", "Batch size", "samples per pass", 1, 65536, 256, rw));
+  mt_node_class_set_metadata (nc, "1", "Saliency maps at the model's target layer (XGradCAM, Grad-CAM, ...)");
+  mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to explain");
+  mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
+  mt_node_class_add_output (nc, "saliency", MT_KIND_SALIENCY, "float32 N x H x W in [0, 1]");
+}
+
+static void
+mt_xgradcam_init (MtXgradcam *self)
+{
+  self->batch_size = 256;
+}

@@ -1,0 +1,27 @@
+/* The masking rules: which pixels of a heat map MaskTune hides. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MT_MASK_MEAN_STD,    /* heat > mean + k * std of the positive values (MaskTune's rule) */
+  MT_MASK_THRESHOLD,   /* heat > tau */
+  MT_MASK_TOP_K,       /* the fraction of pixels with the highest heat */
+  MT_MASK_MEAN_SCALE,  /* heat > factor * mean(heat) */
+} MtMaskMethod;
+
+typedef struct {
+  MtMaskMethod method;
+  double k;         /* mean_std */
+  double tau;       /* threshold */
+  double fraction;  /* top_k: masks floor(fraction * pixels + 0.5), highest first, ties by position */
+  double factor;    /* mean_scale */
+} MtMaskRule;
+
+/* Writes keep[i] = 1 for kept and 0 for masked pixels of one map; returns how many
+ * were masked. A mean_std map without a positive value masks nothing. */
+int mt_mask_compute (const MtMaskRule *rule, const float *heat, int len, guint8 *keep);
+
+G_END_DECLS
