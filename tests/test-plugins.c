@@ -75,7 +75,7 @@ END_TEST
 START_TEST (example_mask_plugin_runs)
 {
   MtRegistry *reg = mt_test_registry ();
-  ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR")), 1);
+  ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR")), 2);
   g_autofree char *dir = mt_test_tmpdir ();
   g_autoptr (GError) err = NULL;
   g_autoptr (MtGraph) g = mt_graph_load_string ("m.pipe",
@@ -110,6 +110,49 @@ START_TEST (example_mask_plugin_runs)
 }
 END_TEST
 
+START_TEST (random_mask_plugin)
+{
+  MtRegistry *reg = mt_test_registry ();
+  mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR"));
+  ck_assert (mt_registry_lookup (reg, "random_mask") != 0);
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtGraph) g = mt_graph_load_string ("r.pipe",
+    "d = mnist(limit=50)\nb = biaser(d)\nr = random_mask(b, min_size=5, max_size=9, seed=4)\n", reg, NULL, &err);
+  ck_assert_msg (g != NULL, "%s", err ? err->message : "");
+  g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+  g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+  MtRunOptions opts = { .jobs = 1 };
+  ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
+  for (guint i = 0; i < keys->len; i++) {
+    g_autoptr (MtManifest) m = mt_cache_lookup (cache, keys->pdata[i], &err);
+    if (g_strcmp0 (m->type, "random_mask") != 0)
+      continue;
+    const MtCacheOutput *mo = mt_manifest_find_output (m, "mask");
+    g_autofree char *p = mt_cache_output_path (cache, mo);
+    g_autoptr (MtTensor) mask = mt_npy_load (p, &err);
+    ck_assert_int_eq (mask->shape[0], 50);
+    /* One axis-aligned square per sample, at most 9x9, at least 5x5 unless clipped. */
+    for (int n = 0; n < 50; n++) {
+      const guint8 *k = (const guint8 *) mask->data + n * 784;
+      int y0 = 28, y1 = -1, x0 = 28, x1 = -1, count = 0;
+      for (int q = 0; q < 784; q++)
+        if (!k[q]) {
+          count++;
+          y0 = MIN (y0, q / 28); y1 = MAX (y1, q / 28);
+          x0 = MIN (x0, q % 28); x1 = MAX (x1, q % 28);
+        }
+      ck_assert_int_gt (count, 0);
+      ck_assert_int_eq (count, (y1 - y0 + 1) * (x1 - x0 + 1));  /* a full rectangle */
+      ck_assert_int_le (y1 - y0 + 1, 9);
+      ck_assert_int_le (x1 - x0 + 1, 9);
+    }
+  }
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 START_TEST (inspect_shows_rejections)
 {
   g_autofree char *out = NULL;
@@ -132,6 +175,7 @@ main (void)
   tcase_add_test (tc, reject_bad_plugins);
   tcase_add_test (tc, registry_rules);
   tcase_add_test (tc, example_mask_plugin_runs);
+  tcase_add_test (tc, random_mask_plugin);
   tcase_add_test (tc, inspect_shows_rejections);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
