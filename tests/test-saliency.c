@@ -210,16 +210,68 @@ START_TEST (masker_node)
 }
 END_TEST
 
+START_TEST (preview_panels)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtGraph) g = mt_graph_load_string ("p.pipe",
+    "d = mnist(limit=64)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0)\n"
+    "c = xgradcam(m, b)\nk = masker(b, c, method=\"top_k\", fraction=0.25)\n"
+    "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2)\n",
+    mt_registry_get_default (), NULL, &err);
+  ck_assert_msg (g != NULL, "%s", err ? err->message : "");
+  g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+  g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+  MtRunOptions opts = { .jobs = 2 };
+  ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
+  g_autoptr (MtTensor) png = NULL, heat = NULL, mask = NULL;
+  for (guint i = 0; i < keys->len; i++) {
+    g_autoptr (MtManifest) m = mt_cache_lookup (cache, keys->pdata[i], &err);
+    if (g_strcmp0 (m->type, "preview") == 0) {
+      g_autofree char *path = mt_cache_output_path (cache, m->outputs->pdata[0]);
+      png = mt_png_load (path, &err);
+    } else if (g_strcmp0 (m->type, "xgradcam") == 0) {
+      g_autofree char *path = mt_cache_output_path (cache, m->outputs->pdata[0]);
+      heat = mt_npy_load (path, &err);
+    } else if (g_strcmp0 (m->type, "masker") == 0) {
+      g_autofree char *path = mt_cache_output_path (cache, mt_manifest_find_output (m, "mask"));
+      mask = mt_npy_load (path, &err);
+    }
+  }
+  ck_assert (png && heat && mask);
+  /* 4 rows, 4 panels of 56x56 with 2-pixel gaps. */
+  ck_assert_int_eq (png->shape[0], 4 * 58 + 2);
+  ck_assert_int_eq (png->shape[1], 4 * 58 + 2);
+  const guint8 *px = png->data;
+  for (int s = 0; s < 4; s++) {
+    int y = 2 + s * 58 + 10, x = 10;  /* image pixel (5, 5) of sample s */
+    float v = ((float *) heat->data)[s * 784 + 5 * 28 + 5];
+    const guint8 *hp = px + ((gsize) y * png->shape[1] + 2 + 58 + x) * 3;
+    /* jet: red rises past 0.375, blue falls past 0.625 */
+    if (v > 0.9f)
+      ck_assert (hp[0] > 200 && hp[2] < 50);
+    if (v < 0.1f)
+      ck_assert (hp[2] > 100 && hp[0] == 0);
+    const guint8 *mp = px + ((gsize) y * png->shape[1] + 2 + 2 * 58 + x) * 3;
+    ck_assert_int_eq (mp[0], ((guint8 *) mask->data)[s * 784 + 5 * 28 + 5] ? 255 : 0);
+  }
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
   Suite *s = suite_create ("saliency");
   TCase *tc = tcase_create ("core");
+  tcase_set_timeout (tc, 120);
   tcase_add_test (tc, cam_formulas);
   tcase_add_test (tc, bilinear_half_pixel);
   tcase_add_test (tc, target_layer_gradient);
   tcase_add_test (tc, mask_rules);
   tcase_add_test (tc, masker_node);
+  tcase_add_test (tc, preview_panels);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
