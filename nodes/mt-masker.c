@@ -5,14 +5,19 @@
 
 #include <string.h>
 
+typedef enum { MT_MASK_RES_INPUT, MT_MASK_RES_CAM } MtMaskResolution;
+typedef enum { MT_UPSAMPLE_NEAREST, MT_UPSAMPLE_BILINEAR } MtMaskUpsample;
+
 struct _MtMasker {
   MtNode parent_instance;
   MtMaskRule rule;
+  MtMaskResolution resolution;
+  MtMaskUpsample upsample;
 };
 
 G_DEFINE_FINAL_TYPE (MtMasker, mt_masker, MT_TYPE_NODE)
 
-enum { PROP_0, PROP_METHOD, PROP_K, PROP_TAU, PROP_FRACTION, PROP_FACTOR };
+enum { PROP_0, PROP_METHOD, PROP_K, PROP_TAU, PROP_FRACTION, PROP_FACTOR, PROP_RESOLUTION, PROP_UPSAMPLE };
 
 static GType
 method_type (void)
@@ -30,6 +35,32 @@ method_type (void)
   return type;
 }
 
+static GType
+enum_type (const char *name, const GEnumValue *values, gsize *once)
+{
+  if (g_once_init_enter (once))
+    g_once_init_leave (once, g_enum_register_static (name, values));
+  return *once;
+}
+
+static GType
+resolution_type (void)
+{
+  static gsize t = 0;
+  static const GEnumValue v[] = { { MT_MASK_RES_INPUT, "MT_MASK_RES_INPUT", "input" },
+                                  { MT_MASK_RES_CAM, "MT_MASK_RES_CAM", "cam" }, { 0, NULL, NULL } };
+  return enum_type ("MtMaskResolution", v, &t);
+}
+
+static GType
+upsample_type (void)
+{
+  static gsize t = 0;
+  static const GEnumValue v[] = { { MT_UPSAMPLE_NEAREST, "MT_UPSAMPLE_NEAREST", "nearest" },
+                                  { MT_UPSAMPLE_BILINEAR, "MT_UPSAMPLE_BILINEAR", "bilinear" }, { 0, NULL, NULL } };
+  return enum_type ("MtMaskUpsample", v, &t);
+}
+
 static gboolean
 run (MtNode *node, MtContext *ctx, GError **error)
 {
@@ -42,20 +73,36 @@ run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   gint64 n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3];
-  if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n || heat->shape[1] != h || heat->shape[2] != w) {
+  /* input: maps at the image size; cam: at the layer's (smaller) size, upsampled after. */
+  gboolean at_cam = self->resolution == MT_MASK_RES_CAM;
+  if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n ||
+      (!at_cam && (heat->shape[1] != h || heat->shape[2] != w)) ||
+      (at_cam && (heat->shape[1] > h || heat->shape[2] > w))) {
     g_autofree char *hs = mt_tensor_shape_string (heat);
     g_autofree char *is = mt_tensor_shape_string (images);
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "heat maps %s %s do not match the images %s",
-                 mt_dtype_name (heat->dtype), hs, is);
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "heat maps %s %s do not fit the images %s%s",
+                 mt_dtype_name (heat->dtype), hs, is,
+                 at_cam ? "" : " (maps at the layer's size need resolution=\"cam\")");
     return FALSE;
   }
-  g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, heat->shape);
+  gint64 hh = heat->shape[1], hw = heat->shape[2];
+  gint64 mshape[] = { n, h, w };
+  g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, mshape);
+  g_autofree guint8 *small = g_new (guint8, hh * hw);
   g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
   g_autoptr (JsonArray) fractions = json_array_new ();
   gint64 total = 0;
   for (gint64 i = 0; i < n; i++) {
     guint8 *keep = (guint8 *) mask->data + i * h * w;
-    int m = mt_mask_compute (&self->rule, (const float *) heat->data + i * h * w, (int) (h * w), keep);
+    int m = 0;
+    if (hh == h && hw == w) {
+      m = mt_mask_compute (&self->rule, (const float *) heat->data + i * h * w, (int) (h * w), keep);
+    } else {
+      mt_mask_compute (&self->rule, (const float *) heat->data + i * hh * hw, (int) (hh * hw), small);
+      mt_mask_upsample (small, (int) hh, (int) hw, keep, (int) h, (int) w, self->upsample == MT_UPSAMPLE_BILINEAR);
+      for (gint64 p = 0; p < h * w; p++)
+        m += !keep[p];
+    }
     total += m;
     json_array_add_double_element (fractions, (double) m / (double) (h * w));
     guint8 *img = (guint8 *) masked->data + i * c * h * w;
@@ -96,6 +143,8 @@ set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
   case PROP_TAU: r->tau = g_value_get_double (v); break;
   case PROP_FRACTION: r->fraction = g_value_get_double (v); break;
   case PROP_FACTOR: r->factor = g_value_get_double (v); break;
+  case PROP_RESOLUTION: MT_MASKER (obj)->resolution = g_value_get_enum (v); break;
+  case PROP_UPSAMPLE: MT_MASKER (obj)->upsample = g_value_get_enum (v); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
@@ -110,6 +159,8 @@ get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   case PROP_TAU: g_value_set_double (v, r->tau); break;
   case PROP_FRACTION: g_value_set_double (v, r->fraction); break;
   case PROP_FACTOR: g_value_set_double (v, r->factor); break;
+  case PROP_RESOLUTION: g_value_set_enum (v, MT_MASKER (obj)->resolution); break;
+  case PROP_UPSAMPLE: g_value_set_enum (v, MT_MASKER (obj)->upsample); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
@@ -133,6 +184,13 @@ mt_masker_class_init (MtMaskerClass *klass)
     g_param_spec_double ("fraction", "Fraction", "top_k: the fraction of pixels to mask, hottest first", 0, 1, 0.1, rw));
   g_object_class_install_property (oc, PROP_FACTOR,
     g_param_spec_double ("factor", "Factor", "mean_scale: mask heat > factor * mean heat", 0, 1000, 1.0, rw));
+  g_object_class_install_property (oc, PROP_RESOLUTION,
+    g_param_spec_enum ("resolution", "Resolution",
+                       "input: threshold maps at the image size (official); cam: at the layer's size, then upsample",
+                       resolution_type (), MT_MASK_RES_INPUT, rw));
+  g_object_class_install_property (oc, PROP_UPSAMPLE,
+    g_param_spec_enum ("upsample", "Upsample", "cam resolution: how the mask is enlarged", upsample_type (),
+                       MT_UPSAMPLE_NEAREST, rw));
   mt_node_class_set_metadata (nc, "1", "Masks the most salient pixels (MaskTune's masking step)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples to mask");
   mt_node_class_add_input (nc, "saliency", MT_KIND_SALIENCY, TRUE, "heat maps N x H x W");

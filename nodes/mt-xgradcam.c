@@ -8,16 +8,19 @@
 
 typedef enum { MT_TARGET_PREDICTED, MT_TARGET_LABEL } MtCamTarget;
 
+typedef enum { MT_RES_INPUT, MT_RES_CAM } MtCamResolution;
+
 struct _MtXgradcam {
   MtNode parent_instance;
   MtCamMethod method;
   MtCamTarget target;
   int batch_size;
+  MtCamResolution resolution;
 };
 
 G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
 
-enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE };
+enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE, PROP_RESOLUTION };
 
 static GType
 method_type (void)
@@ -49,6 +52,20 @@ target_type (void)
   return type;
 }
 
+static GType
+resolution_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { MT_RES_INPUT, "MT_RES_INPUT", "input" },
+    { MT_RES_CAM, "MT_RES_CAM", "cam" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("MtCamResolution", values));
+  return type;
+}
+
 static gboolean
 run (MtNode *node, MtContext *ctx, GError **error)
 {
@@ -74,6 +91,13 @@ run (MtNode *node, MtContext *ctx, GError **error)
   gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   int classes = mt_model_num_classes (model), bs = self->batch_size;
   gsize per = (gsize) (images->shape[1] * h * w);
+  /* At the input's size, or at the layer's own (for masking at that resolution). */
+  int lc = 0, lh = 0, lw = 0;
+  mt_model_activation (model, arch->target_layer, &lc, &lh, &lw);
+  if (self->resolution == MT_RES_CAM) {
+    h = lh;
+    w = lw;
+  }
   gint64 shape[] = { n, h, w };
   g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
   g_autofree float *x = g_new (float, (gsize) bs * per);
@@ -108,7 +132,10 @@ run (MtNode *node, MtContext *ctx, GError **error)
       gsize off = (gsize) i * c * ah * aw;
       mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
       mt_cam_scale (cam, ah * aw);
-      mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
+      if (self->resolution == MT_RES_CAM)
+        memcpy (out + (gsize) (start + i) * h * w, cam, (gsize) ah * aw * sizeof (float));
+      else
+        mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
     }
     mt_context_progress (ctx, (double) (start + b) / (double) n);
   }
@@ -123,6 +150,7 @@ set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
   case PROP_METHOD: self->method = g_value_get_enum (v); break;
   case PROP_TARGET: self->target = g_value_get_enum (v); break;
   case PROP_BATCH_SIZE: self->batch_size = g_value_get_int (v); break;
+  case PROP_RESOLUTION: self->resolution = g_value_get_enum (v); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
@@ -135,6 +163,7 @@ get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   case PROP_METHOD: g_value_set_enum (v, self->method); break;
   case PROP_TARGET: g_value_set_enum (v, self->target); break;
   case PROP_BATCH_SIZE: g_value_set_int (v, self->batch_size); break;
+  case PROP_RESOLUTION: g_value_set_enum (v, self->resolution); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
@@ -154,10 +183,13 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
     g_param_spec_enum ("target", "Target", "the class whose logit is explained", target_type (), MT_TARGET_PREDICTED, rw));
   g_object_class_install_property (oc, PROP_BATCH_SIZE,
     g_param_spec_int ("batch-size", "Batch size", "samples per pass", 1, 65536, 256, rw));
+  g_object_class_install_property (oc, PROP_RESOLUTION,
+    g_param_spec_enum ("resolution", "Resolution", "input: maps upsampled to the image size; cam: at the layer's size",
+                       resolution_type (), MT_RES_INPUT, rw));
   mt_node_class_set_metadata (nc, "1", "Saliency maps at the model's target layer (XGradCAM, Grad-CAM, ...)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to explain");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
-  mt_node_class_add_output (nc, "saliency", MT_KIND_SALIENCY, "float32 N x H x W in [0, 1]");
+  mt_node_class_add_output (nc, "saliency", MT_KIND_SALIENCY, "float32 N x H x W in [0, 1] (H x W: see resolution)");
 }
 
 static void

@@ -1,4 +1,5 @@
 #include "mt-mask.h"
+#include "mt-saliency.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -81,4 +82,27 @@ mt_mask_compute (const MtMaskRule *rule, const float *heat, int len, guint8 *kee
   }
   }
   return 0;
+}
+
+void
+mt_mask_upsample (const guint8 *in, int ih, int iw, guint8 *out, int oh, int ow, gboolean bilinear)
+{
+  if (!bilinear) {
+    for (int y = 0; y < oh; y++) {
+      int sy = MIN ((int) floor ((y + 0.5) * ih / oh), ih - 1);
+      for (int x = 0; x < ow; x++) {
+        int sx = MIN ((int) floor ((x + 0.5) * iw / ow), iw - 1);
+        out[y * ow + x] = in[sy * iw + sx];
+      }
+    }
+    return;
+  }
+  float *f = g_new (float, (gsize) ih * iw), *g = g_new (float, (gsize) oh * ow);
+  for (int i = 0; i < ih * iw; i++)
+    f[i] = in[i] ? 1.0f : 0.0f;
+  mt_resize_bilinear (f, ih, iw, g, oh, ow);
+  for (int i = 0; i < oh * ow; i++)
+    out[i] = g[i] >= 0.5f;
+  g_free (f);
+  g_free (g);
 }

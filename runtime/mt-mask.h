@@ -24,4 +24,8 @@ typedef struct {
  * were masked. A mean_std map without a positive value masks nothing. */
 int mt_mask_compute (const MtMaskRule *rule, const float *heat, int len, guint8 *keep);
 
+/* Upsamples a keep-mask [ih, iw] to [oh, ow]: nearest neighbour (half-pixel centres), or
+ * bilinear interpolation of the 0/1 values kept where >= 0.5. */
+void mt_mask_upsample (const guint8 *in, int ih, int iw, guint8 *out, int oh, int ow, gboolean bilinear);
+
 G_END_DECLS

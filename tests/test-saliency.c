@@ -158,6 +158,30 @@ START_TEST (mask_rules)
 }
 END_TEST
 
+START_TEST (mask_upsampling)
+{
+  const guint8 in[4] = { 0, 1, 1, 1 };  /* masked top-left */
+  guint8 out[16];
+  mt_mask_upsample (in, 2, 2, out, 4, 4, FALSE);
+  const guint8 nearest[16] = { 0, 0, 1, 1,  0, 0, 1, 1,  1, 1, 1, 1,  1, 1, 1, 1 };
+  ck_assert (memcmp (out, nearest, 16) == 0);
+  /* Bilinear rows: [0 .25 .75 1], [.25 .4375 .8125 1], [.75 .8125 .9375 1], [1 1 1 1];
+   * kept where >= 0.5 */
+  mt_mask_upsample (in, 2, 2, out, 4, 4, TRUE);
+  const guint8 bilinear[16] = { 0, 0, 1, 1,  0, 0, 1, 1,  1, 1, 1, 1,  1, 1, 1, 1 };
+  ck_assert (memcmp (out, bilinear, 16) == 0);
+  /* Where they differ: a lone masked pixel in a 2 x 2 map upsampled to 3 x 3. */
+  const guint8 one[4] = { 1, 1, 1, 0 };
+  guint8 o3[9];
+  mt_mask_upsample (one, 2, 2, o3, 3, 3, FALSE);
+  const guint8 n3[9] = { 1, 1, 1,  1, 0, 0,  1, 0, 0 };
+  ck_assert (memcmp (o3, n3, 9) == 0);
+  mt_mask_upsample (one, 2, 2, o3, 3, 3, TRUE);  /* centre: 0.75 kept; corner: 0 masked */
+  const guint8 b3[9] = { 1, 1, 1,  1, 1, 1,  1, 1, 0 };
+  ck_assert (memcmp (o3, b3, 9) == 0);
+}
+END_TEST
+
 START_TEST (masker_node)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -217,7 +241,9 @@ START_TEST (preview_panels)
   g_autoptr (MtGraph) g = mt_graph_load_string ("p.pipe",
     "d = mnist(limit=64)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0)\n"
     "c = xgradcam(m, b)\nk = masker(b, c, method=\"top_k\", fraction=0.25)\n"
-    "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2)\n",
+    "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2)\n"
+    "c8 = xgradcam(m, b, resolution=\"cam\")\n"
+    "k8 = masker(b, c8, resolution=\"cam\", method=\"top_k\", fraction=0.25)\n",
     mt_registry_get_default (), NULL, &err);
   ck_assert_msg (g != NULL, "%s", err ? err->message : "");
   g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
@@ -233,10 +259,25 @@ START_TEST (preview_panels)
       png = mt_png_load (path, &err);
     } else if (g_strcmp0 (m->type, "xgradcam") == 0) {
       g_autofree char *path = mt_cache_output_path (cache, m->outputs->pdata[0]);
-      heat = mt_npy_load (path, &err);
+      g_autoptr (MtTensor) t = mt_npy_load (path, &err);
+      if (t->shape[1] == 28)
+        heat = g_steal_pointer (&t);
+      else
+        ck_assert_int_eq (t->shape[1], 8);  /* resolution="cam": the layer's 8 x 8 */
     } else if (g_strcmp0 (m->type, "masker") == 0) {
       g_autofree char *path = mt_cache_output_path (cache, mt_manifest_find_output (m, "mask"));
-      mask = mt_npy_load (path, &err);
+      g_autoptr (MtTensor) t = mt_npy_load (path, &err);
+      ck_assert_int_eq (t->shape[1], 28);
+      if (g_strcmp0 (m->node, "k") == 0)
+        mask = g_steal_pointer (&t);
+      else {
+        /* 16 of 64 cells masked, each about (28/8)^2 pixels: a quarter of the image. */
+        gint64 masked = 0;
+        for (gsize q = 0; q < t->nbytes; q++)
+          masked += !((guint8 *) t->data)[q];
+        double f = (double) masked / (double) t->nbytes;
+        ck_assert_msg (f > 0.2 && f < 0.3, "cam-resolution masked fraction %f", f);
+      }
     }
   }
   ck_assert (png && heat && mask);
@@ -270,6 +311,7 @@ main (void)
   tcase_add_test (tc, bilinear_half_pixel);
   tcase_add_test (tc, target_layer_gradient);
   tcase_add_test (tc, mask_rules);
+  tcase_add_test (tc, mask_upsampling);
   tcase_add_test (tc, masker_node);
   tcase_add_test (tc, preview_panels);
   suite_add_tcase (s, tc);
