@@ -6,6 +6,7 @@
 #include "mt-context-private.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 START_TEST (cam_formulas)
@@ -119,6 +120,97 @@ START_TEST (target_layer_gradient)
   }
   ck_assert_int_ge (checked, 20);
   ck_assert_int_ge (strong, 5);  /* clear gradients among them, not only zeros */
+}
+END_TEST
+
+START_TEST (xgradcam_node_against_definition)
+{
+  /* The node's heat maps for a briefly trained model, against the definition computed
+   * here from A and a numerical G (central differences of the predicted class's logit). */
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtGraph) g = mt_graph_load_string ("x.pipe",
+    "d = mnist(limit=96)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0, seed=5)\n"
+    "c = xgradcam(m, b)\n", mt_registry_get_default (), NULL, &err);
+  ck_assert (g != NULL);
+  g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+  g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+  MtRunOptions opts = { .jobs = 2 };
+  ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+  g_autoptr (MtBundle) weights = NULL, ds = NULL;
+  g_autoptr (MtTensor) maps = NULL;
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
+  for (guint i = 0; i < keys->len; i++) {
+    g_autoptr (MtManifest) m = mt_cache_lookup (cache, keys->pdata[i], &err);
+    g_autofree char *p0 = mt_cache_output_path (cache, m->outputs->pdata[0]);
+    if (g_strcmp0 (m->type, "trainer") == 0)
+      weights = mt_safetensors_load (p0, &err);
+    else if (g_strcmp0 (m->type, "biaser") == 0)
+      ds = mt_safetensors_load (p0, &err);
+    else if (g_strcmp0 (m->type, "xgradcam") == 0)
+      maps = mt_npy_load (p0, &err);
+  }
+  ck_assert (weights && ds && maps);
+  g_autoptr (MtModel) model = mt_model_from_bundle (weights, "m", &err);
+  MtTensor *images = mt_bundle_get (ds, MT_DATASET_IMAGES);
+  const int n = 2;
+  g_autofree float *x = g_new (float, n * 3 * 784);
+  for (int i = 0; i < n * 3 * 784; i++)
+    x[i] = ((guint8 *) images->data)[i] / 255.0f;
+  const float *logits = mt_model_forward (model, x, n, FALSE);
+  int pred[2];
+  for (int i = 0; i < n; i++)
+    pred[i] = logits[2 * i + 1] > logits[2 * i];
+  const char *layer = mt_arch_lookup ("small_cnn")->target_layer;
+  int c, h, w;
+  gsize per = 32 * 8 * 8;
+  g_autofree float *a = g_memdup2 (mt_model_activation (model, layer, &c, &h, &w), n * per * sizeof (float));
+  g_autofree float *probe = g_memdup2 (a, n * per * sizeof (float));
+  for (int i = 0; i < n; i++) {
+    double gnum[32 * 64];
+    for (gsize q = 0; q < per; q++) {
+      gsize idx = i * per + q;
+      double step = 1e-3;
+      probe[idx] = a[idx] + (float) step;
+      double up = mt_model_forward_from (model, layer, probe, n)[2 * i + pred[i]];
+      probe[idx] = a[idx] - (float) step;
+      double down = mt_model_forward_from (model, layer, probe, n)[2 * i + pred[i]];
+      probe[idx] = a[idx];
+      gnum[q] = (up - down) / (2 * step);
+    }
+    /* XGradCAM by its definition. */
+    float cam[64] = { 0 };
+    for (int ch = 0; ch < 32; ch++) {
+      double ga = 0, sa = 0;
+      for (int p = 0; p < 64; p++) {
+        ga += gnum[ch * 64 + p] * a[i * per + ch * 64 + p];
+        sa += a[i * per + ch * 64 + p];
+      }
+      double wc = ga / (sa + 1e-7);
+      for (int p = 0; p < 64; p++)
+        cam[p] += (float) (wc * a[i * per + ch * 64 + p]);
+    }
+    float lo = G_MAXFLOAT, hi = -G_MAXFLOAT;
+    for (int p = 0; p < 64; p++) {
+      cam[p] = MAX (cam[p], 0.0f);
+      lo = MIN (lo, cam[p]);
+    }
+    for (int p = 0; p < 64; p++)
+      hi = MAX (hi, cam[p] - lo);
+    for (int p = 0; p < 64; p++)
+      cam[p] = (cam[p] - lo) / (hi + 1e-7f);
+    float big[784];
+    mt_resize_bilinear (cam, 8, 8, big, 28, 28);
+    double worst = 0, peak = 0;
+    for (int p = 0; p < 784; p++) {
+      worst = MAX (worst, fabs (big[p] - ((float *) maps->data)[i * 784 + p]));
+      peak = MAX (peak, ((float *) maps->data)[i * 784 + p]);
+    }
+    ck_assert_msg (peak > 0.5, "sample %d: an empty heat map proves nothing", i);
+    printf ("xgradcam sample %d: largest difference from the definition %.2e\n", i, worst);
+    ck_assert_msg (worst < 1e-2, "sample %d: largest difference %g", i, worst);  /* numerical G */
+  }
+  mt_file_remove_tree (dir, NULL);
 }
 END_TEST
 
@@ -310,6 +402,7 @@ main (void)
   tcase_add_test (tc, cam_formulas);
   tcase_add_test (tc, bilinear_half_pixel);
   tcase_add_test (tc, target_layer_gradient);
+  tcase_add_test (tc, xgradcam_node_against_definition);
   tcase_add_test (tc, mask_rules);
   tcase_add_test (tc, mask_upsampling);
   tcase_add_test (tc, masker_node);
