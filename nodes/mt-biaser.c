@@ -1,5 +1,6 @@
 #include "mt-biaser.h"
 #include "mt-dataset.h"
+#include "mt-enum.h"
 #include "mt-error.h"
 #include "mt-rng.h"
 
@@ -24,30 +25,20 @@ G_DEFINE_FINAL_TYPE (MtBiaser, mt_biaser, MT_TYPE_NODE)
 enum { PROP_0, PROP_CLASS_MAP, PROP_CONFLICT_RATIO, PROP_PATCH, PROP_SIZE, PROP_POSITION,
        PROP_COLOR, PROP_MODE, PROP_SELECTION, PROP_SEED };
 
-#define DEFINE_ENUM(fn, name, ...)                                           \
-  static GType fn (void)                                                     \
-  {                                                                          \
-    static gsize type = 0;                                                   \
-    static const GEnumValue values[] = { __VA_ARGS__, { 0, NULL, NULL } };   \
-    if (g_once_init_enter (&type))                                           \
-      g_once_init_leave (&type, g_enum_register_static (name, values));      \
-    return type;                                                             \
-  }
-
-DEFINE_ENUM (patch_kind_type, "MtPatchKind",
+MT_DEFINE_ENUM_TYPE (patch_kind_type, "MtPatchKind",
              { MT_PATCH_SQUARE, "MT_PATCH_SQUARE", "square" },
              { MT_PATCH_BACKGROUND, "MT_PATCH_BACKGROUND", "background" },
              { MT_PATCH_FOREGROUND, "MT_PATCH_FOREGROUND", "foreground" })
-DEFINE_ENUM (position_type, "MtPatchPosition",
+MT_DEFINE_ENUM_TYPE (position_type, "MtPatchPosition",
              { MT_POS_TOP_LEFT, "MT_POS_TOP_LEFT", "top_left" },
              { MT_POS_TOP_RIGHT, "MT_POS_TOP_RIGHT", "top_right" },
              { MT_POS_BOTTOM_LEFT, "MT_POS_BOTTOM_LEFT", "bottom_left" },
              { MT_POS_BOTTOM_RIGHT, "MT_POS_BOTTOM_RIGHT", "bottom_right" },
              { MT_POS_CENTER, "MT_POS_CENTER", "center" })
-DEFINE_ENUM (mode_type, "MtBiasMode",
+MT_DEFINE_ENUM_TYPE (mode_type, "MtBiasMode",
              { MT_BIAS_MODE_BIASED, "MT_BIAS_MODE_BIASED", "biased" },
              { MT_BIAS_MODE_RAW, "MT_BIAS_MODE_RAW", "raw" })
-DEFINE_ENUM (selection_type, "MtSelection",
+MT_DEFINE_ENUM_TYPE (selection_type, "MtSelection",
              { MT_SELECT_FIRST, "MT_SELECT_FIRST", "first" },
              { MT_SELECT_RANDOM, "MT_SELECT_RANDOM", "random" })
 

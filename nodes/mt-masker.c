@@ -1,5 +1,6 @@
 #include "mt-masker.h"
 #include "mt-dataset.h"
+#include "mt-enum.h"
 #include "mt-error.h"
 #include "mt-mask.h"
 
@@ -19,47 +20,17 @@ G_DEFINE_FINAL_TYPE (MtMasker, mt_masker, MT_TYPE_NODE)
 
 enum { PROP_0, PROP_METHOD, PROP_K, PROP_TAU, PROP_FRACTION, PROP_FACTOR, PROP_RESOLUTION, PROP_UPSAMPLE };
 
-static GType
-method_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { MT_MASK_MEAN_STD, "MT_MASK_MEAN_STD", "mean_std" },
-    { MT_MASK_THRESHOLD, "MT_MASK_THRESHOLD", "threshold" },
-    { MT_MASK_TOP_K, "MT_MASK_TOP_K", "top_k" },
-    { MT_MASK_MEAN_SCALE, "MT_MASK_MEAN_SCALE", "mean_scale" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("MtMaskMethod", values));
-  return type;
-}
-
-static GType
-enum_type (const char *name, const GEnumValue *values, gsize *once)
-{
-  if (g_once_init_enter (once))
-    g_once_init_leave (once, g_enum_register_static (name, values));
-  return *once;
-}
-
-static GType
-resolution_type (void)
-{
-  static gsize t = 0;
-  static const GEnumValue v[] = { { MT_MASK_RES_INPUT, "MT_MASK_RES_INPUT", "input" },
-                                  { MT_MASK_RES_CAM, "MT_MASK_RES_CAM", "cam" }, { 0, NULL, NULL } };
-  return enum_type ("MtMaskResolution", v, &t);
-}
-
-static GType
-upsample_type (void)
-{
-  static gsize t = 0;
-  static const GEnumValue v[] = { { MT_UPSAMPLE_NEAREST, "MT_UPSAMPLE_NEAREST", "nearest" },
-                                  { MT_UPSAMPLE_BILINEAR, "MT_UPSAMPLE_BILINEAR", "bilinear" }, { 0, NULL, NULL } };
-  return enum_type ("MtMaskUpsample", v, &t);
-}
+MT_DEFINE_ENUM_TYPE (method_type, "MtMaskMethod",
+                     { MT_MASK_MEAN_STD, "MT_MASK_MEAN_STD", "mean_std" },
+                     { MT_MASK_THRESHOLD, "MT_MASK_THRESHOLD", "threshold" },
+                     { MT_MASK_TOP_K, "MT_MASK_TOP_K", "top_k" },
+                     { MT_MASK_MEAN_SCALE, "MT_MASK_MEAN_SCALE", "mean_scale" })
+MT_DEFINE_ENUM_TYPE (resolution_type, "MtMaskResolution",
+                     { MT_MASK_RES_INPUT, "MT_MASK_RES_INPUT", "input" },
+                     { MT_MASK_RES_CAM, "MT_MASK_RES_CAM", "cam" })
+MT_DEFINE_ENUM_TYPE (upsample_type, "MtMaskUpsample",
+                     { MT_UPSAMPLE_NEAREST, "MT_UPSAMPLE_NEAREST", "nearest" },
+                     { MT_UPSAMPLE_BILINEAR, "MT_UPSAMPLE_BILINEAR", "bilinear" })
 
 static gboolean
 run (MtNode *node, MtContext *ctx, GError **error)

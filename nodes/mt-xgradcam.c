@@ -1,5 +1,6 @@
 #include "mt-xgradcam.h"
 #include "mt-dataset.h"
+#include "mt-enum.h"
 #include "mt-error.h"
 #include "mt-model.h"
 #include "mt-saliency.h"
@@ -22,49 +23,17 @@ G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
 
 enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE, PROP_RESOLUTION };
 
-static GType
-method_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { MT_CAM_XGRADCAM, "MT_CAM_XGRADCAM", "xgradcam" },
-    { MT_CAM_GRADCAM, "MT_CAM_GRADCAM", "gradcam" },
-    { MT_CAM_GRADCAM_PP, "MT_CAM_GRADCAM_PP", "gradcam_pp" },
-    { MT_CAM_LAYERCAM, "MT_CAM_LAYERCAM", "layercam" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("MtCamMethod", values));
-  return type;
-}
-
-static GType
-target_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
-    { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("MtCamTarget", values));
-  return type;
-}
-
-static GType
-resolution_type (void)
-{
-  static gsize type = 0;
-  static const GEnumValue values[] = {
-    { MT_RES_INPUT, "MT_RES_INPUT", "input" },
-    { MT_RES_CAM, "MT_RES_CAM", "cam" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("MtCamResolution", values));
-  return type;
-}
+MT_DEFINE_ENUM_TYPE (method_type, "MtCamMethod",
+                     { MT_CAM_XGRADCAM, "MT_CAM_XGRADCAM", "xgradcam" },
+                     { MT_CAM_GRADCAM, "MT_CAM_GRADCAM", "gradcam" },
+                     { MT_CAM_GRADCAM_PP, "MT_CAM_GRADCAM_PP", "gradcam_pp" },
+                     { MT_CAM_LAYERCAM, "MT_CAM_LAYERCAM", "layercam" })
+MT_DEFINE_ENUM_TYPE (target_type, "MtCamTarget",
+                     { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
+                     { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" })
+MT_DEFINE_ENUM_TYPE (resolution_type, "MtCamResolution",
+                     { MT_RES_INPUT, "MT_RES_INPUT", "input" },
+                     { MT_RES_CAM, "MT_RES_CAM", "cam" })
 
 static gboolean
 run (MtNode *node, MtContext *ctx, GError **error)

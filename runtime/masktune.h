@@ -19,6 +19,7 @@
 #include "mt-ref-ops.h"
 #include "mt-fileutil.h"
 #include "mt-kind.h"
+#include "mt-enum.h"
 #include "mt-context.h"
 #include "mt-node.h"
 #include "mt-registry.h"
