@@ -31,6 +31,19 @@ static const GOptionEntry run_entries[] = {
   G_OPTION_ENTRY_NULL
 };
 
+/* Column widths: at least 14 and 12, wider when a pipeline's names need it. */
+static int name_w = 14, type_w = 12;
+
+static void
+measure_columns (MtGraph *g)
+{
+  for (guint i = 0; i < g->nodes->len; i++) {
+    MtGraphNode *n = g->nodes->pdata[i];
+    name_w = MAX (name_w, (int) g_utf8_strlen (n->name, -1));
+    type_w = MAX (type_w, (int) g_utf8_strlen (n->type_name, -1));
+  }
+}
+
 /* Parses options and the one FILE.pipe argument; returns the graph or NULL (after printing). */
 static MtGraph *
 load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
@@ -54,6 +67,8 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
   }
   MtRegistry *reg = mtrun_registry ();
   MtGraph *g = mt_graph_load_file ((*argv)[1], reg, (const char *const *) args.sets, &err);
+  if (g)
+    measure_columns (g);
   if (!g) {
     fprintf (stderr, "%s\n", err->message);
     guint n = 1;
@@ -249,31 +264,31 @@ on_event (const MtEvent *ev, gpointer user_data)
   case MT_EVENT_STARTED:
     d->progress[idx] = 0;
     if (!mtrun_global.quiet)
-      fprintf (stderr, "  run      %-14s %-12s %s\n", name, type, ev->reason);
+      fprintf (stderr, "  run      %-*s %-*s %s\n", name_w, name, type_w, type, ev->reason);
     break;
   case MT_EVENT_CACHED:
     if (!mtrun_global.quiet)
-      fprintf (stderr, "  cached   %-14s %s\n", name, type);
+      fprintf (stderr, "  cached   %-*s %s\n", name_w, name, type);
     break;
   case MT_EVENT_FINISHED:
     d->progress[idx] = -1;
     if (!mtrun_global.quiet)
-      fprintf (stderr, "  done     %-14s %-12s %.2f s\n", name, type, ev->seconds);
+      fprintf (stderr, "  done     %-*s %-*s %.2f s\n", name_w, name, type_w, type, ev->seconds);
     break;
   case MT_EVENT_FAILED:
     d->progress[idx] = -1;
-    fprintf (stderr, "  FAILED   %-14s %-12s %s\n", name, type, ev->message);
+    fprintf (stderr, "  FAILED   %-*s %-*s %s\n", name_w, name, type_w, type, ev->message);
     break;
   case MT_EVENT_SKIPPED:
     if (!mtrun_global.quiet)
-      fprintf (stderr, "  skipped  %-14s %-12s %s\n", name, type, ev->reason);
+      fprintf (stderr, "  skipped  %-*s %-*s %s\n", name_w, name, type_w, type, ev->reason);
     break;
   case MT_EVENT_LOG:
     if (!mtrun_global.quiet)
-      fprintf (stderr, "           %-14s %s\n", name, ev->message);
+      fprintf (stderr, "           %-*s %s\n", name_w, name, ev->message);
     break;
   case MT_EVENT_WARNING:
-    fprintf (stderr, "  warning  %-14s %s\n", name, ev->message);
+    fprintf (stderr, "  warning  %-*s %s\n", name_w, name, ev->message);
     break;
   default:
     break;
@@ -320,7 +335,7 @@ print_plan (MtPlan *plan, gboolean json)
     }
     const char *state = it->state == MT_PLAN_CACHED ? "cached" : it->state == MT_PLAN_RUN ? "will run" : "error";
     g_autoptr (GString) line = g_string_new (NULL);
-    g_string_printf (line, "%-14s %-12s %-9s", it->node->name, it->node->type_name, state);
+    g_string_printf (line, "%-*s %-*s %-9s", name_w, it->node->name, type_w, it->node->type_name, state);
     for (guint k = 0; k < it->reasons->len; k++)
       g_string_append_printf (line, "%s%s", k ? "; " : "", (char *) it->reasons->pdata[k]);
     printf ("%s\n", g_strchomp (line->str));
