@@ -15,6 +15,7 @@
 #include "mt-train.h"
 #include "mt-saliency.h"
 #include "mt-mask.h"
+#include "mt-metrics.h"
 #include "mt-ops.h"
 #include "mt-ref-ops.h"
 #include "mt-fileutil.h"
