@@ -43,7 +43,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
   if (!heat)
     return FALSE;
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  gint64 n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3];
+  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   /* input: maps at the image size; cam: at the layer's (smaller) size, upsampled after. */
   gboolean at_cam = self->resolution == MT_MASK_RES_CAM;
   if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n ||
@@ -60,7 +60,6 @@ run (MtNode *node, MtContext *ctx, GError **error)
   gint64 mshape[] = { n, h, w };
   g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, mshape);
   g_autofree guint8 *small = g_new (guint8, hh * hw);
-  g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
   g_autoptr (JsonArray) fractions = json_array_new ();
   gint64 total = 0;
   for (gint64 i = 0; i < n; i++) {
@@ -76,21 +75,8 @@ run (MtNode *node, MtContext *ctx, GError **error)
     }
     total += m;
     json_array_add_double_element (fractions, (double) m / (double) (h * w));
-    guint8 *img = (guint8 *) masked->data + i * c * h * w;
-    for (gint64 ch = 0; ch < c; ch++)  /* hidden in every channel */
-      for (gint64 p = 0; p < h * w; p++)
-        if (!keep[p])
-          img[ch * h * w + p] = 0;
   }
-  g_autoptr (MtBundle) out = mt_bundle_new ();
-  g_autofree const char **names = mt_bundle_names (data);
-  for (guint i = 0; names[i]; i++)
-    mt_bundle_set (out, names[i], g_str_equal (names[i], MT_DATASET_IMAGES) ? masked : mt_bundle_get (data, names[i]));
-  GHashTableIter it;
-  gpointer k, v;
-  g_hash_table_iter_init (&it, mt_bundle_metadata (data));
-  while (g_hash_table_iter_next (&it, &k, &v))
-    mt_bundle_set_metadata (out, k, v);
+  g_autoptr (MtBundle) out = mt_dataset_apply_mask (data, mask);
 
   double overall = n ? (double) total / (double) (n * h * w) : 0;
   mt_context_log (ctx, "masked %.2f%% of the pixels", 100 * overall);

@@ -51,12 +51,8 @@ run (MtNode *node, MtContext *ctx, GError **error)
   const MtArch *arch = mt_model_arch (model);
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  if (images->shape[1] != arch->in_c || images->shape[2] != arch->in_h || images->shape[3] != arch->in_w) {
-    g_autofree char *s = mt_tensor_shape_string (images);
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images, the dataset has %s",
-                 arch->name, arch->in_c, arch->in_h, arch->in_w, s);
+  if (!mt_model_check_images (model, images, error))
     return FALSE;
-  }
   gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   int classes = mt_model_num_classes (model), bs = self->batch_size;
   gsize per = (gsize) (images->shape[1] * h * w);

@@ -50,6 +50,32 @@ mt_dataset_size (MtBundle *b)
   return img ? img->shape[0] : 0;
 }
 
+MtBundle *
+mt_dataset_apply_mask (MtBundle *data, const MtTensor *keep)
+{
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  gint64 n = images->shape[0], c = images->shape[1], hw = images->shape[2] * images->shape[3];
+  g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
+  for (gint64 i = 0; i < n; i++) {
+    const guint8 *k = (const guint8 *) keep->data + i * hw;
+    guint8 *img = (guint8 *) masked->data + i * c * hw;
+    for (gint64 ch = 0; ch < c; ch++)
+      for (gint64 p = 0; p < hw; p++)
+        if (!k[p])
+          img[ch * hw + p] = 0;
+  }
+  MtBundle *out = mt_bundle_new ();
+  g_autofree const char **names = mt_bundle_names (data);
+  for (guint i = 0; names[i]; i++)
+    mt_bundle_set (out, names[i], g_str_equal (names[i], MT_DATASET_IMAGES) ? masked : mt_bundle_get (data, names[i]));
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, mt_bundle_metadata (data));
+  while (g_hash_table_iter_next (&it, &key, &value))
+    mt_bundle_set_metadata (out, key, value);
+  return out;
+}
+
 /* A 3x5 pixel font: each glyph is 5 rows of 3 bits, most significant bit left. */
 static const guint8 font3x5[][5] = {
   { 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 7, 1, 7, 4, 7 }, { 7, 1, 7, 1, 7 }, { 5, 5, 7, 1, 1 },

@@ -21,6 +21,10 @@ G_BEGIN_DECLS
 gboolean  mt_dataset_check       (MtBundle *b, const char *what, GError **error);
 gint64    mt_dataset_size        (MtBundle *b);
 
+/* A copy of @data (tensors and metadata) whose images are 0, in every channel, where
+ * @keep (uint8 [N, H, W]) is 0: what every mask node outputs. */
+MtBundle *mt_dataset_apply_mask  (MtBundle *data, const MtTensor *keep);
+
 /* A PNG-ready uint8 [H, W, 3] grid of the first @count samples, @columns a row, each
  * image magnified @scale times, framed orange when patched (grey otherwise), with its
  * label and group written under it ("1/3": class 1, group 3). */

@@ -461,6 +461,19 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
   return L->out;
 }
 
+gboolean
+mt_model_check_images (MtModel *m, const MtTensor *images, GError **error)
+{
+  const MtArch *arch = m->arch;
+  if (images->ndim == 4 && images->shape[1] == arch->in_c && images->shape[2] == arch->in_h &&
+      images->shape[3] == arch->in_w)
+    return TRUE;
+  g_autofree char *s = mt_tensor_shape_string (images);
+  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images, the dataset has %s",
+               arch->name, arch->in_c, arch->in_h, arch->in_w, s);
+  return FALSE;
+}
+
 guint
 mt_model_n_params (MtModel *m)
 {

@@ -72,6 +72,9 @@ const float  *mt_model_forward_from (MtModel *m, const char *layer, const float 
 /* A layer's output of the last forward, and its per-sample shape. */
 const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
 
+/* Checks that @images (uint8 [N, C, H, W]) have the architecture's input shape. */
+gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError **error);
+
 guint         mt_model_n_params  (MtModel *m);
 MtParam      *mt_model_param     (MtModel *m, guint i);
 

@@ -71,14 +71,8 @@ check_data (MtModel *model, MtBundle *data, GError **error)
 {
   if (!mt_dataset_check (data, "training data", error))
     return FALSE;
-  const MtArch *arch = mt_model_arch (model);
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  if (images->shape[1] != arch->in_c || images->shape[2] != arch->in_h || images->shape[3] != arch->in_w) {
-    g_autofree char *s = mt_tensor_shape_string (images);
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images, the dataset has %s",
-                 arch->name, arch->in_c, arch->in_h, arch->in_w, s);
+  if (!mt_model_check_images (model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
     return FALSE;
-  }
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   for (gint64 i = 0; i < labels->shape[0]; i++) {
     gint64 l = ((gint64 *) labels->data)[i];

@@ -34,10 +34,9 @@ run (MtNode *node, MtContext *ctx, GError **error)
   if (!data || !mt_dataset_check (data, "random_mask input", error))
     return FALSE;
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  gint64 n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3];
+  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   gint64 mshape[] = { n, h, w };
   g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, mshape);
-  g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
   MtRng rng;
   mt_rng_seed (&rng, (guint64) self->seed);
   for (gint64 i = 0; i < n; i++) {
@@ -48,16 +47,9 @@ run (MtNode *node, MtContext *ctx, GError **error)
     guint8 *keep = (guint8 *) mask->data + i * h * w;
     memset (keep, 1, h * w);
     for (gint64 y = y0; y < y1; y++)
-      for (gint64 x = x0; x < x1; x++) {
-        keep[y * w + x] = 0;
-        for (gint64 ch = 0; ch < c; ch++)
-          ((guint8 *) masked->data)[((i * c + ch) * h + y) * w + x] = 0;
-      }
+      memset (keep + y * w + x0, 0, x1 - x0);
   }
-  g_autoptr (MtBundle) out = mt_bundle_new ();
-  g_autofree const char **names = mt_bundle_names (data);
-  for (guint k = 0; names[k]; k++)
-    mt_bundle_set (out, names[k], g_str_equal (names[k], MT_DATASET_IMAGES) ? masked : mt_bundle_get (data, names[k]));
+  g_autoptr (MtBundle) out = mt_dataset_apply_mask (data, mask);
   return mt_context_save_bundle (ctx, "dataset", out, error) && mt_context_save_tensor (ctx, "mask", mask, error);
 }
 
