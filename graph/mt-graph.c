@@ -17,6 +17,12 @@ typedef struct {
 } Builder;
 
 static void
+graph_input_clear (gpointer p)
+{
+  g_free (((MtGraphInput *) p)->name);
+}
+
+static void
 graph_node_free (gpointer p)
 {
   MtGraphNode *n = p;
@@ -130,15 +136,20 @@ set_property (Builder *b, MtGraphNode *gn, GParamSpec *pspec, const MtAstValue *
   g_value_unset (&gv);
 }
 
-static void
-bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
+/* Resolves one source of input @port into @gi; FALSE (reported) when it cannot. */
+static gboolean
+bind_source (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, MtGraphInput *gi)
 {
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   MtPortSpec *in = mt_node_class_get_inputs (klass)->pdata[port];
   if (v->kind != MT_AST_REF) {
-    mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s takes a node name, found %s",
-                   in->name, gn->type_name, mt_ast_value_kind_name (v->kind));
-    return;
+    if (v->kind == MT_AST_LIST && !in->list)
+      mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s takes one node, not a list",
+                     in->name, gn->type_name);
+    else
+      mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s takes a node name, found %s",
+                     in->name, gn->type_name, mt_ast_value_kind_name (v->kind));
+    return FALSE;
   }
   MtGraphNode *src = mt_graph_find (b->g, v->s);
   if (!src) {
@@ -146,10 +157,10 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
     g_autofree char *hint = mt_suggest_hint (v->s, names);
     const char *extra = g_hash_table_contains (b->params, v->s) ? " (it is a param: inputs take nodes)" : "";
     mt_diag_error (b->diag, v->line, v->col, "unknown node '%s'%s%s", v->s, hint, extra);
-    return;
+    return FALSE;
   }
   if (!src->node)
-    return;  /* its type was unknown: already reported */
+    return FALSE;  /* its type was unknown: already reported */
   MtNodeClass *sk = MT_NODE_GET_CLASS (src->node);
   GPtrArray *outs = mt_node_class_get_outputs (sk);
   int sport = 0;
@@ -160,7 +171,7 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
       g_autofree char *all = g_strjoinv (", ", names);
       mt_diag_error (b->diag, v->port_line, v->port_col, "node '%s' (%s) has no output '%s'%s (outputs: %s)",
                      src->name, src->type_name, v->port, hint, all);
-      return;
+      return FALSE;
     }
   } else if (outs->len != 1) {
     /* Several outputs: the one of the kind this input takes, when only one is. */
@@ -178,7 +189,7 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
       else
         mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has several outputs (%s); write %s.%s",
                        src->name, src->type_name, all, src->name, names[0]);
-      return;
+      return FALSE;
     }
     sport = match;
   }
@@ -188,11 +199,34 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v)
                    "input '%s' of %s expects a %s, but '%s%s%s' gives a %s",
                    in->name, gn->type_name, mt_kind_name (in->kind), v->s, v->port ? "." : "",
                    v->port ? v->port : "", mt_kind_name (out->kind));
-    return;
+    return FALSE;
   }
-  MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, port);
   gi->src = src;
   gi->src_port = sport;
+  return TRUE;
+}
+
+/* Binds input @port to @v: one node, or for a list port a list of nodes (or just one). */
+static void
+bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, GArray *bindings)
+{
+  MtPortSpec *in = mt_node_class_get_inputs (MT_NODE_GET_CLASS (gn->node))->pdata[port];
+  if (!in->list || v->kind != MT_AST_LIST) {
+    MtGraphInput gi = { .port = port };
+    if (bind_source (b, gn, port, v, &gi))
+      g_array_append_val (bindings, gi);
+    return;
+  }
+  if (v->items->len == 0) {
+    mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s: the list is empty", in->name, gn->type_name);
+    return;
+  }
+  for (guint i = 0; i < v->items->len; i++) {
+    const MtAstValue *item = resolve_param (b, v->items->pdata[i]);
+    MtGraphInput gi = { .port = port, .item = (int) i };
+    if (item && bind_source (b, gn, port, item, &gi))
+      g_array_append_val (bindings, gi);
+  }
 }
 
 static void
@@ -201,6 +235,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   GPtrArray *ins = mt_node_class_get_inputs (klass);
   g_autoptr (GHashTable) bound = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GArray) bindings = g_array_new (FALSE, TRUE, sizeof (MtGraphInput));
   guint positional = 0;
 
   for (guint i = 0; i < st->args->len; i++) {
@@ -218,7 +253,10 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
       }
       MtPortSpec *in = ins->pdata[positional];
       g_hash_table_add (bound, g_strdup (in->name));
-      bind_input (b, gn, (int) positional++, arg->value);
+      const MtAstValue *pv = resolve_param (b, arg->value);
+      if (pv)
+        bind_input (b, gn, (int) positional, pv, bindings);
+      positional++;
       continue;
     }
 
@@ -232,7 +270,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
       g_hash_table_add (bound, g_strdup (arg->key));
       const MtAstValue *v = resolve_param (b, arg->value);
       if (v)
-        bind_input (b, gn, port, v);
+        bind_input (b, gn, port, v, bindings);
     } else if ((pspec = find_param (gn->node, arg->key))) {
       g_autofree char *pn = mt_pspec_pipe_name (pspec);
       if (!g_hash_table_add (bound, g_strdup (pn))) {
@@ -253,8 +291,26 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
   for (guint k = 0; k < ins->len; k++) {
     MtPortSpec *in = ins->pdata[k];
     if (in->required && !g_hash_table_contains (bound, in->name))
-      mt_diag_error (b->diag, st->line, st->col, "node '%s' (%s) is missing its required input '%s' (a %s)",
-                     gn->name, gn->type_name, in->name, mt_kind_name (in->kind));
+      mt_diag_error (b->diag, st->line, st->col, "node '%s' (%s) is missing its required input '%s' (a %s%s)",
+                     gn->name, gn->type_name, in->name, in->list ? "list of " : "", mt_kind_name (in->kind));
+  }
+
+  /* Store port by port; a plain port always has its one slot. */
+  for (guint k = 0; k < ins->len; k++) {
+    MtPortSpec *in = ins->pdata[k];
+    gboolean any = FALSE;
+    for (guint i = 0; i < bindings->len; i++) {
+      MtGraphInput gi = g_array_index (bindings, MtGraphInput, i);
+      if (gi.port != (int) k)
+        continue;
+      gi.name = in->list ? g_strdup_printf ("%s[%d]", in->name, gi.item) : g_strdup (in->name);
+      g_array_append_val (gn->inputs, gi);
+      any = TRUE;
+    }
+    if (!any && !in->list) {
+      MtGraphInput gi = { .port = (int) k, .name = g_strdup (in->name) };
+      g_array_append_val (gn->inputs, gi);
+    }
   }
 }
 
@@ -450,6 +506,7 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     gn->col = st->col;
     gn->dependents = g_ptr_array_new ();
     gn->inputs = g_array_new (FALSE, TRUE, sizeof (MtGraphInput));
+    g_array_set_clear_func (gn->inputs, graph_input_clear);
     GType type = mt_registry_lookup (reg, st->type);
     if (!type) {
       g_autofree const char **names = mt_registry_list (reg);
@@ -458,7 +515,6 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     } else {
       gn->node = g_object_new (type, NULL);
       mt_node_set_name (gn->node, gn->name);
-      g_array_set_size (gn->inputs, mt_node_class_get_inputs (MT_NODE_GET_CLASS (gn->node))->len);
     }
     g_hash_table_insert (g->by_name, gn->name, gn);
     g_hash_table_insert (b.stmt_of, gn, st);
@@ -575,10 +631,10 @@ mt_graph_to_dot (MtGraph *g)
       if (!gi->src)
         continue;
       MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
-      MtPortSpec *in = ins->pdata[k];
+      MtPortSpec *in = ins->pdata[gi->port];
       g_autofree char *a = dot_escape (gi->src->name);
       g_autofree char *b = dot_escape (n->name);
-      g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s → %s\\n(%s)\"];\n", a, b, out->name, in->name,
+      g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s → %s\\n(%s)\"];\n", a, b, out->name, gi->name,
                               mt_kind_name (in->kind));
     }
   }

@@ -9,9 +9,15 @@ G_BEGIN_DECLS
 
 typedef struct _MtGraphNode MtGraphNode;
 
+/* One binding of an input port. A plain port has exactly one (src NULL when an optional
+ * input is left unbound); a list port has one per source, in the order written, and none
+ * when an optional list is left out. Bindings are stored port by port. */
 typedef struct {
   MtGraphNode *src;  /* NULL: an optional input left unbound */
   int src_port;      /* index into the source's outputs */
+  int port;          /* index into the node's declared inputs */
+  int item;          /* position in a list port; 0 for a plain port */
+  char *name;        /* "port", or "port[item]" for a list port: names it in keys and manifests */
 } MtGraphInput;
 
 struct _MtGraphNode {
@@ -19,7 +25,7 @@ struct _MtGraphNode {
   char *type_name;
   int line, col;
   MtNode *node;           /* configured instance */
-  GArray *inputs;         /* MtGraphInput, one per declared input port */
+  GArray *inputs;         /* MtGraphInput, the bindings of every input port */
   GPtrArray *dependents;  /* MtGraphNode* that read any of this node's outputs */
   guint index;            /* position in topological order */
 };

@@ -58,8 +58,9 @@ expected (Parser *p, MtToken *t, const char *what)
 
 static MtAstValue *parse_value (Parser *p, gboolean allow_ref);
 
+/* Lists of node names are allowed where a single name is: inputs that take several. */
 static MtAstValue *
-parse_list (Parser *p)
+parse_list (Parser *p, gboolean allow_ref)
 {
   MtToken *open = next (p);
   MtAstValue *v = mt_ast_value_new (MT_AST_LIST, open->line, open->col);
@@ -70,7 +71,7 @@ parse_list (Parser *p)
     return v;
   }
   for (;;) {
-    MtAstValue *item = parse_value (p, FALSE);
+    MtAstValue *item = parse_value (p, allow_ref);
     if (!item) {
       mt_ast_value_free (v);
       return NULL;
@@ -127,7 +128,7 @@ parse_value (Parser *p, gboolean allow_ref)
     v->s = g_strdup (t->text);
     return v;
   case MT_TOK_LBRACKET:
-    return parse_list (p);
+    return parse_list (p, allow_ref);
   case MT_TOK_IDENT:
     if (g_strcmp0 (t->text, "true") == 0 || g_strcmp0 (t->text, "false") == 0) {
       next (p);

@@ -9,13 +9,14 @@ static const GEnumValue kind_values[] = {
   { MT_KIND_REPORT, "MT_KIND_REPORT", "report" },
   { MT_KIND_IMAGE, "MT_KIND_IMAGE", "image" },
   { MT_KIND_STATE, "MT_KIND_STATE", "state" },
+  { MT_KIND_TEXT, "MT_KIND_TEXT", "text" },
   { 0, NULL, NULL },
 };
 
 static const char *const kind_ext[] = {
   [MT_KIND_TENSOR] = "npy", [MT_KIND_DATASET] = "safetensors", [MT_KIND_MODEL] = "safetensors",
   [MT_KIND_SALIENCY] = "npy", [MT_KIND_MASK] = "npy", [MT_KIND_REPORT] = "json",
-  [MT_KIND_IMAGE] = "png", [MT_KIND_STATE] = "safetensors",
+  [MT_KIND_IMAGE] = "png", [MT_KIND_STATE] = "safetensors", [MT_KIND_TEXT] = "md",
 };
 
 GType
@@ -32,14 +33,14 @@ mt_kind_get_type (void)
 const char *
 mt_kind_name (MtKind kind)
 {
-  g_return_val_if_fail (kind <= MT_KIND_STATE, "invalid");
+  g_return_val_if_fail (kind <= MT_KIND_TEXT, "invalid");
   return kind_values[kind].value_nick;
 }
 
 const char *
 mt_kind_extension (MtKind kind)
 {
-  g_return_val_if_fail (kind <= MT_KIND_STATE, "bin");
+  g_return_val_if_fail (kind <= MT_KIND_TEXT, "bin");
   return kind_ext[kind];
 }
 

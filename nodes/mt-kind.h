@@ -14,6 +14,7 @@ typedef enum {
   MT_KIND_REPORT,    /* metrics: .json */
   MT_KIND_IMAGE,     /* a picture: .png */
   MT_KIND_STATE,     /* optimizer state and other training buffers: .safetensors */
+  MT_KIND_TEXT,      /* a document for people, in Markdown: .md */
 } MtKind;
 
 #define MT_TYPE_KIND (mt_kind_get_type ())

@@ -95,12 +95,14 @@ mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char 
 }
 
 static void
-add_port (GPtrArray *ports, const char *name, MtKind kind, gboolean required, const char *blurb)
+add_port (GPtrArray *ports, const char *name, MtKind kind, gboolean required, gboolean list,
+          const char *blurb)
 {
   MtPortSpec *s = g_new0 (MtPortSpec, 1);
   s->name = g_strdup (name);
   s->kind = kind;
   s->required = required;
+  s->list = list;
   s->blurb = g_strdup (blurb ? blurb : "");
   g_ptr_array_add (ports, s);
 }
@@ -109,13 +111,20 @@ void
 mt_node_class_add_input (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
                          const char *blurb)
 {
-  add_port (class_info (klass)->inputs, name, kind, required, blurb);
+  add_port (class_info (klass)->inputs, name, kind, required, FALSE, blurb);
+}
+
+void
+mt_node_class_add_input_list (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
+                              const char *blurb)
+{
+  add_port (class_info (klass)->inputs, name, kind, required, TRUE, blurb);
 }
 
 void
 mt_node_class_add_output (MtNodeClass *klass, const char *name, MtKind kind, const char *blurb)
 {
-  add_port (class_info (klass)->outputs, name, kind, TRUE, blurb);
+  add_port (class_info (klass)->outputs, name, kind, TRUE, FALSE, blurb);
 }
 
 const char *

@@ -20,6 +20,7 @@ typedef struct {
   char    *name;
   MtKind   kind;
   gboolean required;   /* inputs only */
+  gboolean list;       /* inputs only: takes [a, b, ...], one or more sources */
   char    *blurb;
 } MtPortSpec;
 
@@ -40,6 +41,10 @@ struct _MtNodeClass {
 void mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char *description);
 void mt_node_class_add_input    (MtNodeClass *klass, const char *name, MtKind kind,
                                  gboolean required, const char *blurb);
+ /* An input written as a list of sources, `models=[erm, masktune]` (a single source is a
+ * list of one); read with mt_context_get_n_inputs() and the *_at() loaders. */
+void mt_node_class_add_input_list (MtNodeClass *klass, const char *name, MtKind kind,
+                                   gboolean required, const char *blurb);
 void mt_node_class_add_output   (MtNodeClass *klass, const char *name, MtKind kind, const char *blurb);
 
 const char       *mt_node_class_get_version     (MtNodeClass *klass);

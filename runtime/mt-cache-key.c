@@ -55,14 +55,12 @@ mt_key_compute (MtGraphNode *gn, const char *const *input_digests, GError **erro
     g_string_append_printf (enc, "fingerprint\t%s\n", fp);
   }
   gboolean complete = TRUE;
-  GPtrArray *ins = mt_node_class_get_inputs (klass);
-  for (guint i = 0; i < ins->len; i++) {
+  for (guint i = 0; i < gn->inputs->len; i++) {
     MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
     const char *d = input_digests ? input_digests[i] : NULL;
     if (gi->src && !d)
       complete = FALSE;
-    g_string_append_printf (enc, "input\t%s\t%s\n", ((MtPortSpec *) ins->pdata[i])->name,
-                            gi->src ? (d ? d : "?") : "-");
+    g_string_append_printf (enc, "input\t%s\t%s\n", gi->name, gi->src ? (d ? d : "?") : "-");
   }
   if (complete)
     k->key = g_compute_checksum_for_string (G_CHECKSUM_SHA256, enc->str, (gssize) enc->len);

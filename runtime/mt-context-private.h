@@ -10,12 +10,14 @@ G_BEGIN_DECLS
 typedef void (*MtContextProgressFunc) (MtContext *ctx, double fraction, gpointer user_data);
 typedef void (*MtContextLogFunc) (MtContext *ctx, const char *message, gpointer user_data);
 
-/* @input_paths: one entry per input port (NULL where unbound). */
+/* @input_paths: one entry per binding of @gn->inputs (NULL where unbound). */
 MtContext  *mt_context_new (MtGraphNode *gn, const char *const *input_paths, const char *tmp_dir,
                             const char *resume_dir, GCancellable *cancellable);
 void        mt_context_free (MtContext *ctx);
 void        mt_context_set_callbacks (MtContext *ctx, MtContextProgressFunc progress,
                                       MtContextLogFunc log, gpointer user_data);
+/* What produced this run, for nodes that write reports: takes @provenance. */
+void        mt_context_set_provenance (MtContext *ctx, JsonNode *provenance);
 /* The file written for @port, or NULL when the node did not write it. */
 const char *mt_context_get_output_file (MtContext *ctx, const char *port);
 /* What the node saved on @port (dtype and shape, or the tensors of a bundle), or NULL. */

@@ -14,6 +14,7 @@ struct _MtContext {
   GHashTable *written;      /* port -> path */
   GHashTable *meta;         /* port -> JsonObject* describing the content */
   GCancellable *cancellable;
+  JsonNode *provenance;
   MtContextProgressFunc progress;
   MtContextLogFunc log;
   gpointer user_data;
@@ -47,6 +48,7 @@ mt_context_free (MtContext *ctx)
   g_hash_table_unref (ctx->written);
   g_hash_table_unref (ctx->meta);
   g_object_unref (ctx->cancellable);
+  g_clear_pointer (&ctx->provenance, json_node_unref);
   g_free (ctx);
 }
 
@@ -89,56 +91,110 @@ node_class (MtContext *ctx)
   return MT_NODE_GET_CLASS (ctx->gn->node);
 }
 
-static const char *
-input_path (MtContext *ctx, const char *port, MtKind *kind, GError **error)
+/* The index of the binding of item @item of input @port (0 for a plain port), or -1. */
+static int
+find_binding (MtContext *ctx, const char *port, guint item)
 {
   int idx = -1;
-  const MtPortSpec *spec = mt_node_class_find_input (node_class (ctx), port, &idx);
+  if (!mt_node_class_find_input (node_class (ctx), port, &idx))
+    return -1;
+  for (guint i = 0; i < ctx->gn->inputs->len; i++) {
+    MtGraphInput *gi = &g_array_index (ctx->gn->inputs, MtGraphInput, i);
+    if (gi->port == idx && gi->item == (int) item)
+      return (int) i;
+  }
+  return -1;
+}
+
+static const char *
+input_path (MtContext *ctx, const char *port, guint item, GError **error)
+{
+  const MtPortSpec *spec = mt_node_class_find_input (node_class (ctx), port, NULL);
   if (!spec) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "node '%s' has no input port '%s'", ctx->gn->name, port);
     return NULL;
   }
-  const char *p = ctx->input_paths->pdata[idx];
+  int b = find_binding (ctx, port, item);
+  const char *p = b >= 0 ? ctx->input_paths->pdata[b] : NULL;
   if (!p) {
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "input '%s' of node '%s' is not bound", port, ctx->gn->name);
+    if (spec->list)
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "input '%s' of node '%s' has no item %u", port,
+                   ctx->gn->name, item);
+    else
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "input '%s' of node '%s' is not bound", port, ctx->gn->name);
     return NULL;
   }
-  if (kind)
-    *kind = spec->kind;
   return p;
 }
 
 gboolean
 mt_context_has_input (MtContext *ctx, const char *port)
 {
-  int idx = -1;
-  return mt_node_class_find_input (node_class (ctx), port, &idx) && ctx->input_paths->pdata[idx];
+  int b = find_binding (ctx, port, 0);
+  return b >= 0 && ctx->input_paths->pdata[b];
+}
+
+guint
+mt_context_get_n_inputs (MtContext *ctx, const char *port)
+{
+  guint n = 0;
+  while (find_binding (ctx, port, n) >= 0 && ctx->input_paths->pdata[find_binding (ctx, port, n)])
+    n++;
+  return n;
+}
+
+const char *
+mt_context_get_input_source (MtContext *ctx, const char *port, guint item)
+{
+  int b = find_binding (ctx, port, item);
+  if (b < 0)
+    return NULL;
+  MtGraphInput *gi = &g_array_index (ctx->gn->inputs, MtGraphInput, b);
+  return gi->src ? gi->src->name : NULL;
 }
 
 const char *
 mt_context_get_input_path (MtContext *ctx, const char *port)
 {
-  return input_path (ctx, port, NULL, NULL);
+  return input_path (ctx, port, 0, NULL);
 }
 
 MtTensor *
 mt_context_load_tensor (MtContext *ctx, const char *port, GError **error)
 {
-  const char *p = input_path (ctx, port, NULL, error);
-  return p ? mt_npy_load (p, error) : NULL;
+  return mt_context_load_tensor_at (ctx, port, 0, error);
 }
 
 MtBundle *
 mt_context_load_bundle (MtContext *ctx, const char *port, GError **error)
 {
-  const char *p = input_path (ctx, port, NULL, error);
-  return p ? mt_safetensors_load (p, error) : NULL;
+  return mt_context_load_bundle_at (ctx, port, 0, error);
 }
 
 JsonNode *
 mt_context_load_json (MtContext *ctx, const char *port, GError **error)
 {
-  const char *p = input_path (ctx, port, NULL, error);
+  return mt_context_load_json_at (ctx, port, 0, error);
+}
+
+MtTensor *
+mt_context_load_tensor_at (MtContext *ctx, const char *port, guint item, GError **error)
+{
+  const char *p = input_path (ctx, port, item, error);
+  return p ? mt_npy_load (p, error) : NULL;
+}
+
+MtBundle *
+mt_context_load_bundle_at (MtContext *ctx, const char *port, guint item, GError **error)
+{
+  const char *p = input_path (ctx, port, item, error);
+  return p ? mt_safetensors_load (p, error) : NULL;
+}
+
+JsonNode *
+mt_context_load_json_at (MtContext *ctx, const char *port, guint item, GError **error)
+{
+  const char *p = input_path (ctx, port, item, error);
   if (!p)
     return NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -220,6 +276,13 @@ mt_context_save_json (MtContext *ctx, const char *port, JsonNode *node, GError *
 }
 
 gboolean
+mt_context_save_text (MtContext *ctx, const char *port, const char *text, GError **error)
+{
+  char *p = output_path (ctx, port, "md", error);
+  return p && record (ctx, port, p, g_file_set_contents (p, text, -1, error));
+}
+
+gboolean
 mt_context_save_image (MtContext *ctx, const char *port, const MtTensor *hwc, GError **error)
 {
   char *p = output_path (ctx, port, "png", error);
@@ -234,6 +297,19 @@ mt_context_get_resume_dir (MtContext *ctx)
 {
   g_mkdir_with_parents (ctx->resume_dir, 0755);
   return ctx->resume_dir;
+}
+
+void
+mt_context_set_provenance (MtContext *ctx, JsonNode *provenance)
+{
+  g_clear_pointer (&ctx->provenance, json_node_unref);
+  ctx->provenance = provenance;
+}
+
+JsonNode *
+mt_context_get_provenance (MtContext *ctx)
+{
+  return ctx->provenance;
 }
 
 const char *

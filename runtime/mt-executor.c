@@ -123,13 +123,12 @@ build_manifest (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki, const char *const *dig
   }
   json_builder_set_member_name (b, "inputs");
   json_builder_begin_object (b);
-  GPtrArray *ins = mt_node_class_get_inputs (klass);
-  for (guint i = 0; i < ins->len; i++) {
+  for (guint i = 0; i < gn->inputs->len; i++) {
     MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
     if (!gi->src)
       continue;
     MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
-    json_builder_set_member_name (b, ((MtPortSpec *) ins->pdata[i])->name);
+    json_builder_set_member_name (b, gi->name);
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "digest");
     json_builder_add_string_value (b, digests[i]);
@@ -190,6 +189,62 @@ committed_free (gpointer p)
   g_free (o);
 }
 
+static void
+describe_node (JsonBuilder *b, MtGraphNode *n)
+{
+  g_autoptr (MtKeyInfo) ki = mt_key_compute (n, NULL, NULL);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "name");
+  json_builder_add_string_value (b, n->name);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, n->type_name);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, mt_node_class_get_version (MT_NODE_GET_CLASS (n->node)));
+  json_builder_set_member_name (b, "properties");
+  json_builder_add_value (b, ki ? json_node_copy (ki->props_json) : json_node_new (JSON_NODE_NULL));
+  json_builder_set_member_name (b, "inputs");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < n->inputs->len; i++) {
+    MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, i);
+    if (!gi->src)
+      continue;
+    MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
+    g_autofree char *from = g_strdup_printf ("%s.%s", gi->src->name, out->name);
+    json_builder_set_member_name (b, gi->name);
+    json_builder_add_string_value (b, from);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+/* The pipeline, masktune's version, the node and everything upstream of it. */
+static JsonNode *
+provenance (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "masktune_version");
+  json_builder_add_string_value (b, MT_VERSION_STRING);
+  json_builder_set_member_name (b, "pipeline");
+  g_autofree char *base = g_path_get_basename (ex->g->filename);
+  json_builder_add_string_value (b, base);
+  json_builder_set_member_name (b, "key");
+  json_builder_add_string_value (b, ki->key);
+  json_builder_set_member_name (b, "node");
+  describe_node (b, gn);
+  json_builder_set_member_name (b, "upstream");
+  json_builder_begin_array (b);
+  g_autoptr (GHashTable) up = mt_graph_ancestors (ex->g, gn);
+  for (guint i = 0; i < ex->g->nodes->len; i++) {
+    MtGraphNode *n = ex->g->nodes->pdata[i];
+    if (n != gn && g_hash_table_contains (up, n))
+      describe_node (b, n);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
 /* Runs the node in a private temp dir, moves each output into objects/, then writes
  * the manifest last: a crash anywhere before that leaves no entry to trust. */
 static MtManifest *
@@ -202,6 +257,7 @@ compute (Exec *ex, Job *job, MtGraphNode *gn, MtKeyInfo *ki, const char *const *
   g_autofree char *resume = mt_cache_resume_dir (ex->cache, ki->key);
   g_autoptr (MtContext) ctx = mt_context_new (gn, paths, tmp, resume, ex->cancellable);
   mt_context_set_callbacks (ctx, on_progress, on_log, job);
+  mt_context_set_provenance (ctx, provenance (ex, gn, ki));
 
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *started = g_date_time_format_iso8601 (now);

@@ -55,12 +55,10 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInf
   g_autoptr (MtManifest) prev = prev_key ? mt_cache_lookup (cache, prev_key, NULL) : NULL;
 
   /* Inputs whose producers have still to run explain everything downstream. */
-  GPtrArray *ins = mt_node_class_get_inputs (klass);
-  for (guint i = 0; i < ins->len; i++) {
+  for (guint i = 0; i < gn->inputs->len; i++) {
     MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
     if (gi->src && !input_digests[i])
-      g_ptr_array_add (r, g_strdup_printf ("input '%s' will be recomputed by '%s'",
-                                           ((MtPortSpec *) ins->pdata[i])->name, gi->src->name));
+      g_ptr_array_add (r, g_strdup_printf ("input '%s' will be recomputed by '%s'", gi->name, gi->src->name));
   }
 
   if (!prev) {
@@ -87,9 +85,9 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInf
   if (g_strcmp0 (prev->fingerprint, cur->fingerprint) != 0)
     g_ptr_array_add (r, g_strdup ("its source data changed"));
 
-  for (guint i = 0; i < ins->len; i++) {
+  for (guint i = 0; i < gn->inputs->len; i++) {
     MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
-    const char *port = ((MtPortSpec *) ins->pdata[i])->name;
+    const char *port = gi->name;
     const char *old = g_hash_table_lookup (prev->inputs, port);
     if (gi->src && input_digests[i] && g_strcmp0 (old, input_digests[i]) != 0)
       g_ptr_array_add (r, g_strdup_printf ("input '%s' changed (from '%s')", port, gi->src->name));

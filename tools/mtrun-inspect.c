@@ -11,8 +11,10 @@ print_ports (const char *title, GPtrArray *ports, gboolean inputs)
     printf ("  (none)\n");
   for (guint i = 0; i < ports->len; i++) {
     MtPortSpec *p = ports->pdata[i];
-    printf ("  %-16s %-9s %s%s\n", p->name, mt_kind_name (p->kind), p->blurb,
-            inputs && !p->required ? " (optional)" : "");
+    g_autofree char *kind = p->list ? g_strdup_printf ("[%s]", mt_kind_name (p->kind))
+                                    : g_strdup (mt_kind_name (p->kind));
+    printf ("  %-16s %-9s %s%s%s\n", p->name, kind, p->blurb,
+            p->list ? " (a list: [a, b, ...])" : "", inputs && !p->required ? " (optional)" : "");
   }
 }
 
