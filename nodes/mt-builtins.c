@@ -6,6 +6,7 @@
 #include "mt-trainer.h"
 #include "mt-xgradcam.h"
 #include "mt-masker.h"
+#include "mt-evaluator.h"
 
 void
 mt_builtins_register (MtRegistry *reg)
@@ -22,6 +23,7 @@ mt_builtins_register (MtRegistry *reg)
     { "finetuner", mt_finetuner_get_type },
     { "xgradcam", mt_xgradcam_get_type },
     { "masker", mt_masker_get_type },
+    { "evaluator", mt_evaluator_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++) {
     g_autoptr (GError) error = NULL;

@@ -54,7 +54,7 @@ mt_train_lr_at (const MtTrainConfig *cfg, int epoch)
 
 /* Gathers samples @idx[0..n) as floats in [0, 1]. */
 static void
-gather (MtTensor *images, const gint64 *idx, gint64 n, float *out)
+gather (const MtTensor *images, const gint64 *idx, gint64 n, float *out)
 {
   gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
   const guint8 *src = images->data;
@@ -116,6 +116,29 @@ mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, 
   if (loss)
     *loss = n ? total_loss / (double) n : 0;
   return n ? (double) correct / (double) n : 0;
+}
+
+float *
+mt_train_predict (MtModel *model, const MtTensor *images, int batch_size,
+                  void (*progress) (double fraction, gpointer user_data), gpointer user_data)
+{
+  gint64 n = images->shape[0];
+  int classes = mt_model_num_classes (model);
+  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  float *out = g_new (float, (gsize) MAX (n, 1) * classes);
+  g_autofree float *x = g_new (float, (gsize) batch_size * per);
+  g_autofree gint64 *idx = g_new (gint64, batch_size);
+  for (gint64 start = 0; start < n; start += batch_size) {
+    int b = (int) MIN ((gint64) batch_size, n - start);
+    for (int i = 0; i < b; i++)
+      idx[i] = start + i;
+    gather (images, idx, b, x);
+    const float *logits = mt_model_forward (model, x, b, FALSE);
+    memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
+    if (progress)
+      progress ((double) (start + b) / (double) n, user_data);
+  }
+  return out;
 }
 
 gboolean

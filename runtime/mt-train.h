@@ -57,6 +57,11 @@ gboolean      mt_train_run        (MtTrainState *st, const MtTrainConfig *cfg, M
 double        mt_train_evaluate   (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n,
                                    int batch_size, double *loss);
 
+/* The logits [N, classes] of @model in eval mode on every image of @images (uint8
+ * [N, C, H, W], checked by the caller); free with g_free. */
+float        *mt_train_predict    (MtModel *model, const MtTensor *images, int batch_size,
+                                   void (*progress) (double fraction, gpointer user_data),
+                                   gpointer user_data);
 /* Optimizer state as a bundle ("<param>.momentum_buffer", "best.<name>", metadata) and
  * back. The model must be the one the state belongs to. */
 /* @with_timing keeps each epoch's seconds in the log: for checkpoints, not for outputs,

@@ -123,6 +123,8 @@ typedef struct {
   gboolean bar_shown;
   guint cached, ran, failed;
   double *progress;  /* per node, -1 when not running */
+  MtCache *cache;
+  GString *headlines;  /* the "headline" text outputs of nodes that have one */
 } Display;
 
 static void
@@ -237,11 +239,29 @@ on_event_json (const MtEvent *ev)
   mtrun_print_json (root);
 }
 
+/* Keeps a node's headline table (the evaluator's) to print once the run is over. */
+static void
+collect_headline (Display *d, const MtEvent *ev)
+{
+  if (!ev->manifest)
+    return;
+  const MtCacheOutput *o = mt_manifest_find_output (ev->manifest, "headline");
+  if (!o || g_strcmp0 (o->kind, "text") != 0)
+    return;
+  g_autofree char *path = mt_cache_output_path (d->cache, o);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  g_string_append_printf (d->headlines, "\n%s (%s):\n\n%s", ev->node->name, ev->node->type_name, text);
+}
+
 static void
 on_event (const MtEvent *ev, gpointer user_data)
 {
   Display *d = user_data;
   guint idx = ev->node->index;
+  if (ev->type == MT_EVENT_CACHED || ev->type == MT_EVENT_FINISHED)
+    collect_headline (d, ev);
   if (ev->type == MT_EVENT_CACHED)
     d->cached++;
   else if (ev->type == MT_EVENT_FINISHED)
@@ -427,7 +447,8 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   g_autofree double *progress = g_new (double, g->nodes->len);
   for (guint i = 0; i < g->nodes->len; i++)
     progress[i] = -1;
-  Display d = { g, isatty (STDERR_FILENO), FALSE, 0, 0, 0, progress };
+  g_autoptr (GString) headlines = g_string_new (NULL);
+  Display d = { g, isatty (STDERR_FILENO), FALSE, 0, 0, 0, progress, cache, headlines };
   MtRunOptions opts = {
     .jobs = (guint) args.jobs, .forced = forced, .selected = selected, .lookup_only = lookup_only,
     .backend = "cpu", .on_event = on_event, .user_data = &d,
@@ -465,5 +486,9 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   }
   if (!ok)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (!mtrun_global.json && !mtrun_global.quiet && headlines->len) {
+    fputs (headlines->str, stdout);
+    fflush (stdout);
+  }
   return 0;
 }
