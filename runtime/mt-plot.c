@@ -1,6 +1,7 @@
 #include "mt-plot.h"
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@
 #define MARGIN_B 96.0
 
 /* Okabe-Ito: distinguishable with every common colour-vision deficiency. */
-static const double palette[][3] = {
+static const double palette[MT_PLOT_COLOURS][3] = {
   { 0.000, 0.447, 0.698 }, { 0.835, 0.369, 0.000 }, { 0.000, 0.620, 0.451 },
   { 0.800, 0.475, 0.655 }, { 0.337, 0.706, 0.914 }, { 0.902, 0.624, 0.000 },
   { 0.0, 0.0, 0.0 },
@@ -150,30 +151,41 @@ set_style (cairo_t *cr, guint style)
     cairo_set_dash (cr, NULL, 0, 0);
 }
 
-/* Legend entries in rows under the plot; @series NULL draws colour boxes. */
+typedef struct {
+  const char *name;
+  gboolean box;      /* a colour box (bars), else a line */
+  int colour;        /* palette index, or -1 for grey */
+  guint style;
+} LegendEntry;
+
+/* Legend entries in rows under the plot. */
 static void
-draw_legend (cairo_t *cr, guint n, const char *const *names, const MtPlotSeries *series)
+draw_legend (cairo_t *cr, guint n, const LegendEntry *entries)
 {
-  double x = MARGIN_L, y = PLOT_H - 22;
+  double x = MARGIN_L, y = PLOT_H - 22 - (n > 6 ? 16 : 0);
   for (guint i = 0; i < n; i++) {
-    set_colour (cr, series ? series[i].colour : i);
-    if (!series) {
+    const LegendEntry *e = &entries[i];
+    if (e->colour < 0)
+      cairo_set_source_rgb (cr, 0.35, 0.35, 0.35);
+    else
+      set_colour (cr, (guint) e->colour);
+    if (e->box) {
       cairo_rectangle (cr, x, y - 10, 12, 12);
       cairo_fill (cr);
     } else {
       cairo_set_line_width (cr, 2.5);
-      set_style (cr, series[i].style);
+      set_style (cr, e->style);
       cairo_move_to (cr, x - 4, y - 4);
       cairo_line_to (cr, x + 18, y - 4);
       cairo_stroke (cr);
       cairo_set_dash (cr, NULL, 0, 0);
     }
     cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
-    text_at (cr, x + 22, y, ALIGN_LEFT, 12, FALSE, names[i]);
-    cairo_text_extents_t e;
-    cairo_text_extents (cr, names[i], &e);
-    x += 22 + e.x_advance + 22;
-    if (x > PLOT_W - 120 && i + 1 < n) {
+    text_at (cr, x + 22, y, ALIGN_LEFT, 12, FALSE, e->name);
+    cairo_text_extents_t ext;
+    cairo_text_extents (cr, e->name, &ext);
+    x += 22 + ext.x_advance + 22;
+    if (x > PLOT_W - 160 && i + 1 < n) {
       x = MARGIN_L;
       y += 16;
     }
@@ -186,7 +198,9 @@ mt_plot_bars (const char *title, const char *ylabel, guint n_groups, const char 
 {
   cairo_surface_t *surface = NULL;
   cairo_t *cr = canvas_new (&surface);
-  Frame f = { 0, 1, 0, 1.05, MARGIN_L, PLOT_W - MARGIN_R, MARGIN_T, PLOT_H - MARGIN_B, FALSE };
+  /* Many clusters: their names slanted, with room made for them under the axis. */
+  gboolean slanted = n_groups > 6;
+  Frame f = { 0, 1, 0, 1.05, MARGIN_L, PLOT_W - MARGIN_R, MARGIN_T, PLOT_H - MARGIN_B - (slanted ? 60 : 0), FALSE };
   cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
   text_at (cr, PLOT_W / 2.0, 30, ALIGN_CENTRE, 17, TRUE, title);
   draw_y_axis (cr, &f, ylabel, TRUE);
@@ -204,20 +218,34 @@ mt_plot_bars (const char *title, const char *ylabel, guint n_groups, const char 
       set_colour (cr, s);
       cairo_rectangle (cr, x + 2, top, bar - 4, f.bottom - top);
       cairo_fill (cr);
+      if (bar < 24)
+        continue;  /* too narrow to label: the tables have the numbers */
       char buf[32];
       g_snprintf (buf, sizeof buf, "%.1f", v * 100);
       cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
       text_at (cr, x + bar / 2, top - 5, ALIGN_CENTRE, bar < 40 ? 10 : 12, FALSE, buf);
     }
-    text_at (cr, cx, f.bottom + 22, ALIGN_CENTRE, 13, FALSE, group_names[g]);
+    cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
+    if (slanted) {
+      cairo_save (cr);
+      cairo_translate (cr, cx + 4, f.bottom + 12);
+      cairo_rotate (cr, -G_PI / 6);
+      text_at (cr, 0, 0, ALIGN_RIGHT, 12, FALSE, group_names[g]);
+      cairo_restore (cr);
+    } else {
+      text_at (cr, cx, f.bottom + 22, ALIGN_CENTRE, 13, FALSE, group_names[g]);
+    }
   }
-  draw_legend (cr, n_series, series_names, NULL);
+  g_autofree LegendEntry *legend = g_new0 (LegendEntry, MAX (n_series, 1));
+  for (guint i = 0; i < n_series; i++)
+    legend[i] = (LegendEntry) { series_names[i], TRUE, (int) i, 0 };
+  draw_legend (cr, n_series, legend);
   return canvas_finish (cr, surface);
 }
 
 MtTensor *
 mt_plot_lines (const char *title, const char *xlabel, const char *ylabel, guint n_series,
-               const MtPlotSeries *series, gboolean x_descending)
+               const MtPlotSeries *series, gboolean x_descending, const MtPlotKey *key)
 {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (guint s = 0; s < n_series; s++)
@@ -288,9 +316,29 @@ mt_plot_lines (const char *title, const char *xlabel, const char *ylabel, guint 
   }
   cairo_reset_clip (cr);
 
-  g_autofree const char **names = g_new0 (const char *, n_series + 1);
-  for (guint s = 0; s < n_series; s++)
-    names[s] = series[s].name;
-  draw_legend (cr, n_series, names, series);
+  g_autoptr (GArray) legend = g_array_new (FALSE, TRUE, sizeof (LegendEntry));
+  if (key) {
+    for (guint i = 0; i < key->n_colours; i++) {
+      LegendEntry e = { key->colours[i], FALSE, (int) i, 0 };
+      g_array_append_val (legend, e);
+    }
+    for (guint i = 0; key->n_styles > 1 && i < key->n_styles; i++) {
+      LegendEntry e = { key->styles[i], FALSE, -1, i };
+      g_array_append_val (legend, e);
+    }
+  } else {
+    for (guint i = 0; i < n_series; i++) {
+      LegendEntry e = { series[i].name, FALSE, (int) series[i].colour, series[i].style };
+      g_array_append_val (legend, e);
+    }
+  }
+  draw_legend (cr, legend->len, (LegendEntry *) legend->data);
   return canvas_finish (cr, surface);
+}
+
+void
+mt_plot_release_fonts (void)
+{
+  cairo_debug_reset_static_data ();
+  FcFini ();
 }

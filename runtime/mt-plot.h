@@ -13,6 +13,9 @@ MtTensor *mt_plot_bars  (const char *title, const char *ylabel,
                          guint n_series, const char *const *series_names,
                          const double *values);
 
+/* Colours that can be told apart; series beyond share them. */
+#define MT_PLOT_COLOURS 7
+
 typedef struct {
   const char   *name;
   guint         n;
@@ -22,9 +25,24 @@ typedef struct {
   guint         style;   /* 0 solid, 1 dashed, 2 dotted */
 } MtPlotSeries;
 
+/* A legend that names colours and line styles apart (e.g. colour = model, style = test
+ * set), instead of one entry per series. */
+typedef struct {
+  guint              n_colours;
+  const char *const *colours;
+  guint              n_styles;
+  const char *const *styles;
+} MtPlotKey;
+
 /* Lines through each series' points with markers; axes fitted to the data, x running
- * from high to low when @x_descending (coverage 100% first). */
+ * from high to low when @x_descending (coverage 100% first). @key NULL: a legend entry
+ * per series. */
 MtTensor *mt_plot_lines (const char *title, const char *xlabel, const char *ylabel,
-                         guint n_series, const MtPlotSeries *series, gboolean x_descending);
+                         guint n_series, const MtPlotSeries *series, gboolean x_descending,
+                         const MtPlotKey *key);
+
+/* Frees the font caches cairo and fontconfig keep for the process's lifetime, so that
+ * leak checkers see a clean exit. Call once at exit, when no chart is being drawn. */
+void      mt_plot_release_fonts (void);
 
 G_END_DECLS

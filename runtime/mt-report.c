@@ -430,22 +430,39 @@ mt_report_plot_accuracy (JsonObject *report)
     for (guint m = 0; m < nm; m++)
       values[d * nm + m] = member_number (find_result (report, series[m], groups[d]), "accuracy");
   }
-  return mt_plot_bars ("Accuracy by model and test set", "accuracy", nd, groups, nm, series, values);
+  if (nm <= 6 || nm <= nd)
+    return mt_plot_bars ("Accuracy by model and test set", "accuracy", nd, groups, nm, series, values);
+  /* Many models (a sweep): a cluster per model and a colour per test set reads better
+   * than more colours than the palette has. */
+  g_autofree double *by_model = g_new0 (double, nd * nm);
+  for (guint d = 0; d < nd; d++)
+    for (guint m = 0; m < nm; m++)
+      by_model[m * nd + d] = values[d * nm + m];
+  return mt_plot_bars ("Accuracy by model and test set", "accuracy", nm, series, nd, groups, by_model);
 }
 
 MtTensor *
 mt_report_plot_coverage (JsonObject *report)
 {
   JsonArray *curves = json_object_get_array_member (json_object_get_object_member (report, "selective"), "curves");
-  guint n = json_array_get_length (curves);
+  guint n = json_array_get_length (curves), shown = 0;
   g_autofree MtPlotSeries *series = g_new0 (MtPlotSeries, MAX (n, 1));
   g_autoptr (GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   JsonArray *datasets = json_object_get_array_member (report, "datasets");
-  gboolean several = json_array_get_length (datasets) > 1;
-  /* Colour by confidence (model or pair), line style by test set. */
+  /* Colour by confidence (model or pair), line style by test set; no more confidences
+   * than the palette has colours (a sweep's are all in the tables). */
   g_autoptr (GHashTable) colour_of = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean truncated = FALSE;
   for (guint i = 0; i < n; i++) {
     JsonObject *cv = json_array_get_object_element (curves, i);
+    const char *label = json_object_get_string_member (cv, "label");
+    if (!g_hash_table_contains (colour_of, label)) {
+      if (g_hash_table_size (colour_of) == MT_PLOT_COLOURS) {
+        truncated = TRUE;
+        continue;
+      }
+      g_hash_table_insert (colour_of, (gpointer) label, GUINT_TO_POINTER (g_hash_table_size (colour_of)));
+    }
     JsonArray *pts = json_object_get_array_member (cv, "points");
     guint np = json_array_get_length (pts);
     double *x = g_new (double, MAX (np, 1)), *y = g_new (double, MAX (np, 1));
@@ -454,21 +471,30 @@ mt_report_plot_coverage (JsonObject *report)
       x[k] = member_number (p, "coverage");
       y[k] = member_number (p, "accuracy");
     }
-    char *name = several ? g_strdup_printf ("%s on %s", json_object_get_string_member (cv, "label"),
-                                            json_object_get_string_member (cv, "dataset"))
-                         : g_strdup (json_object_get_string_member (cv, "label"));
+    char *name = g_strdup_printf ("%s on %s", label, json_object_get_string_member (cv, "dataset"));
     g_ptr_array_add (owned, x);
     g_ptr_array_add (owned, y);
     g_ptr_array_add (owned, name);
-    const char *label = json_object_get_string_member (cv, "label");
-    if (!g_hash_table_contains (colour_of, label))
-      g_hash_table_insert (colour_of, (gpointer) label, GUINT_TO_POINTER (g_hash_table_size (colour_of)));
     guint style = 0;
     for (guint d = 0; d < json_array_get_length (datasets); d++)
       if (g_strcmp0 (dataset_name (report, d), json_object_get_string_member (cv, "dataset")) == 0)
         style = d;
-    series[i] = (MtPlotSeries) { name, np, x, y, GPOINTER_TO_UINT (g_hash_table_lookup (colour_of, label)), style };
+    series[shown++] = (MtPlotSeries) { name, np, x, y, GPOINTER_TO_UINT (g_hash_table_lookup (colour_of, label)), style };
   }
-  return mt_plot_lines ("Selective classification", "coverage (test)", "accuracy on covered samples",
-                        n, series, TRUE);
+  g_autofree char *title = truncated
+    ? g_strdup_printf ("Selective classification (the first %d confidences; all in the tables)", MT_PLOT_COLOURS)
+    : g_strdup ("Selective classification");
+  /* The key: one entry per confidence (colour) and per test set (line style). */
+  g_autofree const char **colours = g_new0 (const char *, g_hash_table_size (colour_of) + 1);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, colour_of);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    colours[GPOINTER_TO_UINT (v)] = k;
+  guint nd = json_array_get_length (datasets);
+  g_autofree const char **styles = g_new0 (const char *, nd + 1);
+  for (guint d = 0; d < nd; d++)
+    styles[d] = dataset_name (report, d);
+  MtPlotKey key = { g_hash_table_size (colour_of), colours, nd, styles };
+  return mt_plot_lines (title, "coverage (test)", "accuracy on covered samples", shown, series, TRUE, &key);
 }

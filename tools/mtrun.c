@@ -79,10 +79,9 @@ usage (FILE *out)
            "  --help               this text; 'mtrun COMMAND --help' for a command's options\n");
 }
 
-int
-main (int argc, char **argv)
+static int
+dispatch (int argc, char **argv)
 {
-  setlocale (LC_ALL, "");
   if (argc < 2) {
     usage (stderr);
     return MTRUN_EXIT_USAGE;
@@ -112,4 +111,13 @@ main (int argc, char **argv)
   const char *cmds[] = { "run", "status", "dot", "cache", "inspect", NULL };
   g_autofree char *hint = mt_suggest_hint (cmd, cmds);
   return mtrun_fail (MTRUN_EXIT_USAGE, "unknown command '%s'%s (see mtrun --help)", cmd, hint);
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  int status = dispatch (argc, argv);
+  mt_plot_release_fonts ();
+  return status;
 }
