@@ -24,7 +24,7 @@ make -j"$(nproc)"
 
 # The main job: MaskTune on the bundled MNIST digits.
 ./mtrun run pipelines/masktune_mnist.pipe
-for node in train_preview masked_preview panels erm masktune; do
+for node in train_preview masked_preview panels erm masktune report; do
   ./mtrun cache export -q -p pipelines/masktune_mnist.pipe "$node" out/
 done
-echo "setup: done; results in out/ (out/panels.image.png, out/masktune.model.safetensors, ...)"
+echo "setup: done; results in out/ (out/report.table.md, out/report.accuracy.png, out/panels.image.png, ...)"
