@@ -1,0 +1,14 @@
+/* The cache manifest reader: what decides whether a cached result is trusted. */
+#include "mt-fuzz.h"
+#include "masktune.h"
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr (GError) err = NULL;
+  MtManifest *m = mt_manifest_parse ((const char *) data, size, "fuzz.json", &err);
+  g_assert ((m != NULL) != (err != NULL));
+  if (m)
+    mt_manifest_free (m);
+  return 0;
+}
