@@ -10,7 +10,12 @@ typedef struct {
 struct _MtDiag {
   char *filename;
   GArray *entries;
+  GHashTable *seen;  /* "line:col:text" of every entry */
 };
+
+/* Past this many, the rest of a file's errors are counted, not listed: the first ones
+ * are the ones to fix, and a wrong file should not flood the terminal. */
+#define MT_DIAG_SHOWN 25
 
 static void
 entry_clear (gpointer p)
@@ -25,6 +30,7 @@ mt_diag_new (const char *filename)
   d->filename = g_strdup (filename);
   d->entries = g_array_new (FALSE, FALSE, sizeof (Entry));
   g_array_set_clear_func (d->entries, entry_clear);
+  d->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return d;
 }
 
@@ -34,6 +40,7 @@ mt_diag_free (MtDiag *d)
   if (!d)
     return;
   g_array_unref (d->entries);
+  g_hash_table_unref (d->seen);
   g_free (d->filename);
   g_free (d);
 }
@@ -46,12 +53,9 @@ mt_diag_error (MtDiag *d, int line, int col, const char *format, ...)
   Entry e = { line, col, d->entries->len, g_strdup_vprintf (format, ap) };
   va_end (ap);
   /* The same message at the same place (e.g. from error recovery) is said once. */
-  for (guint i = 0; i < d->entries->len; i++) {
-    Entry *o = &g_array_index (d->entries, Entry, i);
-    if (o->line == line && o->col == col && g_strcmp0 (o->text, e.text) == 0) {
-      g_free (e.text);
-      return;
-    }
+  if (!g_hash_table_add (d->seen, g_strdup_printf ("%d:%d:%s", line, col, e.text))) {
+    g_free (e.text);
+    return;
   }
   g_array_append_val (d->entries, e);
 }
@@ -78,7 +82,8 @@ mt_diag_format (MtDiag *d)
 {
   g_array_sort (d->entries, cmp_entry);
   GString *s = g_string_new (NULL);
-  for (guint i = 0; i < d->entries->len; i++) {
+  guint shown = MIN (d->entries->len, MT_DIAG_SHOWN);
+  for (guint i = 0; i < shown; i++) {
     Entry *e = &g_array_index (d->entries, Entry, i);
     if (i)
       g_string_append_c (s, '\n');
@@ -87,6 +92,8 @@ mt_diag_format (MtDiag *d)
     else
       g_string_append_printf (s, "%s: error: %s", d->filename, e->text);
   }
+  if (d->entries->len > shown)
+    g_string_append_printf (s, "\n%s: … and %u more errors", d->filename, d->entries->len - shown);
   return g_string_free (s, FALSE);
 }
 

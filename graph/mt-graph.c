@@ -561,8 +561,21 @@ mt_graph_load_file (const char *path, MtRegistry *reg, const char *const *overri
   gsize len = 0;
   if (!g_file_get_contents (path, &src, &len, error))
     return NULL;
-  if (strlen (src) != len) {
-    g_set_error (error, MT_ERROR, MT_ERROR_PARSE, "%s: error: the file contains a NUL byte", path);
+  /* A binary file gets one line, not an error per stray byte. */
+  gsize head = MIN (len, 4096), odd = 0, first = len;
+  for (gsize i = 0; i < len; i++) {
+    guchar c = (guchar) src[i];
+    gboolean control = c == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f;
+    if (control && first == len)
+      first = i;
+    if (control && i < head)
+      odd++;
+    if (c == 0)
+      break;
+  }
+  if (first < len && (src[first] == 0 || odd * 20 > head)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_PARSE, "%s: error: binary data (byte 0x%02x at offset %" G_GSIZE_FORMAT
+                 "), not a .pipe file", path, (guchar) src[first], first);
     return NULL;
   }
   return mt_graph_load_string (path, src, reg, overrides, error);

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <zlib.h>
 
+/* Data up to this size are read straight into the tensor. */
+#define IDX_DIRECT_READ ((gsize) 64 << 20)
+
 static const struct {
   guint8 code;
   MtDType dtype;
@@ -85,15 +88,41 @@ read_idx (gzFile f, const char *path, GError **error)
     memcpy (&d, dims_be + 4 * i, 4);
     d = GUINT32_FROM_BE (d);
     /* Refuse sizes no real file has before allocating for them. */
-    if (d > G_MAXINT32 || !g_size_checked_mul (&numel, numel, d) || numel > ((gsize) 1 << 36)) {
+    if (d > G_MAXINT32 || !g_size_checked_mul (&numel, numel, d) || numel > ((gsize) 1 << 32)) {
       g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: implausible IDX dimensions", path);
       return NULL;
     }
     shape[i] = d;
   }
-  g_autoptr (MtTensor) t = mt_tensor_new (dtype, ndim, shape);
-  if (!read_exact (f, t->data, t->nbytes, path, "data", error))
+  /* The header is not trusted with memory: past a size any real file reaches quickly,
+   * the data are read in chunks, so a short file claiming terabytes costs only what
+   * it holds before the truncation is reported. */
+  gsize nbytes = numel * mt_dtype_size (dtype);
+  if (nbytes > G_MAXUINT32) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: implausible IDX dimensions (%" G_GSIZE_FORMAT
+                 " bytes of data)", path, nbytes);
     return NULL;
+  }
+  g_autoptr (MtTensor) t = NULL;
+  if (nbytes <= IDX_DIRECT_READ) {
+    t = mt_tensor_new (dtype, ndim, shape);
+    if (!read_exact (f, t->data, t->nbytes, path, "data", error))
+      return NULL;
+  } else {
+    g_autoptr (GByteArray) buf = g_byte_array_new ();
+    while (buf->len < nbytes) {
+      gsize chunk = MIN (nbytes - buf->len, (gsize) IDX_DIRECT_READ);
+      guint old_len = buf->len;
+      g_byte_array_set_size (buf, old_len + (guint) chunk);
+      g_autoptr (GError) short_read = NULL;
+      if (!read_exact (f, buf->data + old_len, chunk, path, "data", &short_read)) {
+        g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: truncated: the data need %" G_GSIZE_FORMAT
+                     " bytes, the file holds fewer than %u", path, nbytes, buf->len);
+        return NULL;
+      }
+    }
+    t = mt_tensor_new_from_data (dtype, ndim, shape, buf->data);
+  }
   guint8 extra;
   int more = gzread (f, &extra, 1);
   if (more != 0) {

@@ -369,7 +369,32 @@ START_TEST (nul_byte_and_missing_file)
   ck_assert (g_file_set_contents (p, "a = fill()\0x", 12, NULL));
   g_autoptr (GError) err = NULL;
   ck_assert_ptr_null (mt_graph_load_file (p, mt_test_registry (), NULL, &err));
-  ck_assert_msg (strstr (err->message, "NUL byte"), "%s", err->message);
+  ck_assert_msg (strstr (err->message, "nul.pipe: error: binary data (byte 0x00 at offset 10), not a .pipe file"),
+                 "%s", err->message);
+  g_clear_error (&err);
+  /* Mostly control bytes: one line, however many there are. */
+  g_autofree char *bin = g_build_filename (dir, "bin.pipe", NULL);
+  char junk[600];
+  for (guint i = 0; i < sizeof junk; i++)
+    junk[i] = (char) (1 + i % 30);
+  ck_assert (g_file_set_contents (bin, junk, sizeof junk, NULL));
+  ck_assert_ptr_null (mt_graph_load_file (bin, mt_test_registry (), NULL, &err));
+  ck_assert_msg (strstr (err->message, "binary data (byte 0x01 at offset 0)") && !strchr (err->message, '\n'),
+                 "%s", err->message);
+  g_clear_error (&err);
+  /* Text with hundreds of errors: the first 25, then a count. */
+  GString *many = g_string_new (NULL);
+  for (int i = 0; i < 300; i++)
+    g_string_append_printf (many, "n%d = nosuchtype()\n", i);
+  g_autofree char *mp = g_build_filename (dir, "many.pipe", NULL);
+  ck_assert (g_file_set_contents (mp, many->str, -1, NULL));
+  g_string_free (many, TRUE);
+  ck_assert_ptr_null (mt_graph_load_file (mp, mt_test_registry (), NULL, &err));
+  guint lines = 1;
+  for (const char *q = err->message; *q; q++)
+    lines += *q == '\n';
+  ck_assert_uint_eq (lines, 26);
+  ck_assert_msg (strstr (err->message, "many.pipe: … and 275 more errors"), "%s", err->message);
   g_clear_error (&err);
   g_autofree char *missing = g_build_filename (dir, "missing.pipe", NULL);
   ck_assert_ptr_null (mt_graph_load_file (missing, mt_test_registry (), NULL, &err));

@@ -71,9 +71,13 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
     measure_columns (g);
   if (!g) {
     fprintf (stderr, "%s\n", err->message);
-    guint n = 1;
+    guint n = 1, more = 0;
     for (const char *p = err->message; *p; p++)
       n += *p == '\n';
+    /* The list stops after the first errors with "… and N more errors". */
+    const char *tail = strstr (err->message, "… and ");
+    if (tail && sscanf (tail, "… and %u more", &more) == 1)
+      n += more - 1;
     *status = mtrun_fail (MTRUN_EXIT_FAILURE, "%s: %u error%s, nothing was run", (*argv)[1], n,
                           n == 1 ? "" : "s");
   }
