@@ -165,7 +165,10 @@ train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainC
   g_autoptr (JsonBuilder) jb = json_builder_new ();
   json_builder_begin_object (jb);
   json_builder_set_member_name (jb, "epochs");
-  json_builder_add_value (jb, json_node_init_array (json_node_alloc (), st->log));
+  /* Timings go to the run's messages and the manifest, never into the output: a
+   * rerun (or a resumed one) must produce the same bytes. */
+  g_autoptr (JsonArray) epochs = mt_train_log_without_timing (st);
+  json_builder_add_value (jb, json_node_init_array (json_node_alloc (), epochs));
   json_builder_set_member_name (jb, "best_epoch");
   json_builder_add_int_value (jb, st->best_epoch);
   json_builder_set_member_name (jb, "best_accuracy");
@@ -312,7 +315,7 @@ mt_trainer_class_init (MtTrainerClass *klass)
   g_object_class_install_property (oc, PROP_VAL_FRACTION,
     g_param_spec_double ("val-fraction", "Validation", "fraction held out to validate and pick the best epoch",
                          0.0, 0.9, 0.1, rw));
-  mt_node_class_set_metadata (nc, "1", "Trains a model with SGD and cross-entropy (ERM)");
+  mt_node_class_set_metadata (nc, "2", "Trains a model with SGD and cross-entropy (ERM)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
   add_outputs (nc);
 }
@@ -396,7 +399,7 @@ mt_finetuner_class_init (MtFinetunerClass *klass)
   oc->get_property = finetuner_get;
   nc->run = finetuner_run;
   install_common (oc, 1, -1.0, -1.0, "learning rate (-1: the model's final learning rate)");
-  mt_node_class_set_metadata (nc, "1", "Continues training a model on new data (MaskTune's fine-tuning)");
+  mt_node_class_set_metadata (nc, "2", "Continues training a model on new data (MaskTune's fine-tuning)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to fine-tune");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the data, e.g. the masked dataset");
   mt_node_class_add_input (nc, "state", MT_KIND_STATE, FALSE, "optimizer state to continue from (trainer's state)");

@@ -264,6 +264,22 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   return TRUE;
 }
 
+JsonArray *
+mt_train_log_without_timing (MtTrainState *st)
+{
+  JsonArray *entries = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (st->log); i++) {
+    JsonObject *e = json_array_get_object_element (st->log, i);
+    JsonObject *copy = json_object_new ();
+    g_autoptr (GList) keys = json_object_get_members (e);
+    for (GList *k = keys; k; k = k->next)
+      if (g_strcmp0 (k->data, "seconds") != 0 && g_strcmp0 (k->data, "images_per_second") != 0)
+        json_object_set_member (copy, k->data, json_node_copy (json_object_get_member (e, k->data)));
+    json_array_add_object_element (entries, copy);
+  }
+  return entries;
+}
+
 MtBundle *
 mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
 {
@@ -291,16 +307,7 @@ mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
   mt_bundle_set_metadata (b, "epochs_done", done);
   mt_bundle_set_metadata (b, "best_epoch", be);
   mt_bundle_set_metadata (b, "has_momentum", st->momentum ? "true" : "false");
-  g_autoptr (JsonArray) entries = json_array_new ();
-  for (guint i = 0; i < json_array_get_length (st->log); i++) {
-    JsonObject *e = json_array_get_object_element (st->log, i);
-    JsonObject *copy = json_object_new ();
-    g_autoptr (GList) keys = json_object_get_members (e);
-    for (GList *k = keys; k; k = k->next)
-      if (with_timing || (g_strcmp0 (k->data, "seconds") != 0 && g_strcmp0 (k->data, "images_per_second") != 0))
-        json_object_set_member (copy, k->data, json_node_copy (json_object_get_member (e, k->data)));
-    json_array_add_object_element (entries, copy);
-  }
+  g_autoptr (JsonArray) entries = with_timing ? json_array_ref (st->log) : mt_train_log_without_timing (st);
   g_autoptr (JsonNode) log = json_node_init_array (json_node_alloc (), entries);
   g_autofree char *log_text = json_to_string (log, FALSE);
   mt_bundle_set_metadata (b, "log", log_text);

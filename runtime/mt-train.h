@@ -62,6 +62,9 @@ double        mt_train_evaluate   (MtModel *model, MtBundle *data, const gint64 
 float        *mt_train_predict    (MtModel *model, const MtTensor *images, int batch_size,
                                    void (*progress) (double fraction, gpointer user_data),
                                    gpointer user_data);
+/* The per-epoch log without its timings (seconds, images per second): what outputs
+ * hold, so that their bytes do not depend on how fast the machine was. */
+JsonArray    *mt_train_log_without_timing (MtTrainState *st);
 /* Optimizer state as a bundle ("<param>.momentum_buffer", "best.<name>", metadata) and
  * back. The model must be the one the state belongs to. */
 /* @with_timing keeps each epoch's seconds in the log: for checkpoints, not for outputs,

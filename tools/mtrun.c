@@ -2,6 +2,8 @@
 #include "config.h"
 #include "mtrun.h"
 
+#include <signal.h>
+
 #include <locale.h>
 #include <stdio.h>
 
@@ -117,6 +119,9 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* Past a file-size limit a write should fail with EFBIG, reported like a full disk,
+   * not kill the process. */
+  signal (SIGXFSZ, SIG_IGN);
   int status = dispatch (argc, argv);
   mt_plot_release_fonts ();
   return status;

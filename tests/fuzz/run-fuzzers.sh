@@ -13,21 +13,22 @@ seconds=${1:-300}
 targets=${*:-pipe idx npy safetensors manifest}
 top=$PWD/_build-fuzz
 
-if [ ! -x "$top/build/tests/fuzz/fuzz-npy" ] || [ -n "${REBUILD:-}" ]; then
+build=$top/src/build
+if [ ! -x "$build/tests/fuzz/fuzz-npy" ] || [ -n "${REBUILD:-}" ]; then
   rm -rf "$top" && mkdir -p "$top/src"
   git archive HEAD | tar -x -C "$top/src"
   (cd "$top/src" && ./autogen.sh >/dev/null 2>&1 && mkdir build && cd build &&
    CC=clang ../configure -q --enable-fuzzing --without-cuda >/dev/null &&
    make -s -j"$(nproc)" >/dev/null 2>&1) || { echo "run-fuzzers: the build failed"; exit 1; }
-  mv "$top/src/build" "$top/build"
 fi
 
 run_one () {
   t=$1
+  rm -rf "$top/work/$t" "$top/findings/$t"
   mkdir -p "$top/work/$t" "$top/findings/$t"
   cp tests/fuzz/corpus/"$t"/* "$top/work/$t/"
   # Leaks are checked by make check's sanitizer run; here only crashes and UB count.
-  ASAN_OPTIONS=detect_leaks=0 "$top/build/tests/fuzz/fuzz-$t" -max_total_time="$seconds" \
+  ASAN_OPTIONS=detect_leaks=0 "$build/tests/fuzz/fuzz-$t" -max_total_time="$seconds" \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$top/findings/$t/" "$top/work/$t" > "$top/$t.log" 2>&1 || true
 }
