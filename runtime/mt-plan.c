@@ -34,7 +34,8 @@ static char *
 old_display (MtManifest *prev, const char *name)
 {
   JsonObject *o = json_node_get_object (prev->root);
-  JsonObject *props = json_object_get_object_member (o, "properties");
+  JsonNode *pn = json_object_get_member (o, "properties");
+  JsonObject *props = pn && JSON_NODE_HOLDS_OBJECT (pn) ? json_node_get_object (pn) : NULL;
   JsonNode *v = props ? json_object_get_member (props, name) : NULL;
   if (!v)
     return g_strdup ("(unset)");

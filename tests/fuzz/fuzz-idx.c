@@ -19,6 +19,7 @@ cleanup (void)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  mt_fuzz_init ();
   if (!path) {
     g_autofree char *dir = g_dir_make_tmp ("mt-fuzz-idx-XXXXXX", NULL);
     g_assert (dir);

@@ -5,6 +5,7 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  mt_fuzz_init ();
   g_autoptr (GError) err = NULL;
   MtManifest *m = mt_manifest_parse ((const char *) data, size, "fuzz.json", &err);
   g_assert ((m != NULL) != (err != NULL));

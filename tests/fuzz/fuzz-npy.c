@@ -7,6 +7,7 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  mt_fuzz_init ();
   g_autoptr (GError) err = NULL;
   g_autoptr (MtTensor) t = mt_npy_decode (data, size, "fuzz.npy", &err);
   g_assert ((t != NULL) != (err != NULL));

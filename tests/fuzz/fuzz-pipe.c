@@ -7,6 +7,7 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  mt_fuzz_init ();
   /* A file with a NUL byte is refused before parsing (mt_graph_load_file). */
   if (memchr (data, 0, size))
     return 0;

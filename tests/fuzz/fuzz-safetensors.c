@@ -6,6 +6,7 @@
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  mt_fuzz_init ();
   g_autoptr (GError) err = NULL;
   g_autoptr (MtBundle) b = mt_safetensors_decode (data, size, "fuzz.safetensors", &err);
   g_assert ((b != NULL) != (err != NULL));

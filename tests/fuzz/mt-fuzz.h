@@ -7,4 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* A reader must answer bad input with a GError, never with a GLib warning or critical
+ * (a failed precondition): those abort here, so the fuzzer reports them as crashes. */
+static inline void
+mt_fuzz_init (void)
+{
+  static gboolean done;
+  if (!done) {
+    g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+    done = TRUE;
+  }
+}
