@@ -45,3 +45,4 @@
 #include "mt-cache-key.h"
 #include "mt-plan.h"
 #include "mt-executor.h"
+#include "mt-cuda.h"

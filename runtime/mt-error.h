@@ -17,6 +17,7 @@ typedef enum {
   MT_ERROR_PLUGIN,     /* a plugin was rejected */
   MT_ERROR_INVALID,    /* an argument is out of its domain */
   MT_ERROR_CANCELLED,  /* the run was cancelled */
+  MT_ERROR_UNSUPPORTED,  /* this build or machine cannot do it (no CUDA device, ...) */
 } MtErrorCode;
 
 GQuark mt_error_quark (void);

@@ -12,6 +12,7 @@ typedef struct {
   char *until;
   gboolean dry_run;
   int jobs;
+  char *device;
 } RunArgs;
 
 static RunArgs args;
@@ -28,6 +29,7 @@ static const GOptionEntry run_entries[] = {
   { "only", 0, 0, G_OPTION_ARG_STRING, &args.only, "Run only NODE (its inputs must be cached)", "NODE" },
   { "until", 0, 0, G_OPTION_ARG_STRING, &args.until, "Run NODE and what it depends on, nothing after", "NODE" },
   { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &args.dry_run, "Say what would run and why, run nothing", NULL },
+  { "device", 0, 0, G_OPTION_ARG_STRING, &args.device, "auto, cpu or cuda (default auto: CUDA when usable)", "DEVICE" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -444,6 +446,16 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
     print_plan (plan, mtrun_global.json);
     return 0;
   }
+  MtDeviceChoice choice = MT_DEVICE_CHOICE_AUTO;
+  if (args.device && !mt_device_choice_from_string (args.device, &choice))
+    return mtrun_fail (MTRUN_EXIT_USAGE, "--device %s: expected auto, cpu or cuda", args.device);
+  g_autofree char *notice = NULL;
+  const char *backend = mt_device_resolve (choice, &notice, &err);
+  if (!backend)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+  if (notice && !mtrun_global.quiet && !mtrun_global.json)
+    fprintf (stderr, "mtrun: %s\n", notice);
+
   /* Shared for the whole run: gc waits for no one, and never runs under us. */
   if (!mt_cache_lock_shared (cache, &err))
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
@@ -455,7 +467,7 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   Display d = { g, isatty (STDERR_FILENO), FALSE, 0, 0, 0, progress, cache, headlines };
   MtRunOptions opts = {
     .jobs = (guint) args.jobs, .forced = forced, .selected = selected, .lookup_only = lookup_only,
-    .backend = "cpu", .on_event = on_event, .user_data = &d,
+    .backend = backend, .on_event = on_event, .user_data = &d,
   };
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = mt_executor_run (g, cache, &opts, &err);
