@@ -1,4 +1,5 @@
 #include "mt-cache.h"
+#include "mt-json.h"
 #include "mt-error.h"
 #include "mt-fault.h"
 #include "mt-fileutil.h"
@@ -179,42 +180,6 @@ is_hex_digest (const char *s)
     g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "%s: bad manifest: %s", what, m_); \
     return NULL; } G_STMT_END
 
-/* Typed reads of untrusted JSON: a member of the wrong type reads as missing (json-glib's
- * own getters warn instead). */
-static JsonObject *
-get_object (JsonObject *o, const char *name)
-{
-  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
-  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
-}
-
-static JsonArray *
-get_array (JsonObject *o, const char *name)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  return n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
-}
-
-static const char *
-get_string (JsonObject *o, const char *name, const char *def)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : def;
-}
-
-static gboolean
-get_number (JsonObject *o, const char *name, double *out)
-{
-  JsonNode *n = json_object_get_member (o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE (n))
-    return FALSE;
-  GType t = json_node_get_value_type (n);
-  if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
-    return FALSE;
-  *out = t == G_TYPE_INT64 ? (double) json_node_get_int (n) : json_node_get_double (n);
-  return TRUE;
-}
-
 MtManifest *
 mt_manifest_parse (const char *json, gsize len, const char *what, GError **error)
 {
@@ -226,43 +191,43 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
   if (!root || !JSON_NODE_HOLDS_OBJECT (root))
     MF_FAIL ("not a JSON object");
   JsonObject *o = json_node_get_object (root);
-  if (g_strcmp0 (get_string (o, "format", ""), "masktune-manifest-1") != 0)
+  if (g_strcmp0 (mt_json_string (o, "format", ""), "masktune-manifest-1") != 0)
     MF_FAIL ("unknown format");
 
   g_autoptr (MtManifest) m = g_new0 (MtManifest, 1);
   m->root = json_node_copy (root);
-  m->key = g_strdup (get_string (o, "key", NULL));
-  m->node = g_strdup (get_string (o, "node", ""));
-  m->type = g_strdup (get_string (o, "type", ""));
-  m->class_version = g_strdup (get_string (o, "class_version", ""));
-  m->fingerprint = g_strdup (get_string (o, "fingerprint", NULL));
-  m->started = g_strdup (get_string (o, "started", ""));
-  if (!get_number (o, "duration", &m->duration))
+  m->key = g_strdup (mt_json_string (o, "key", NULL));
+  m->node = g_strdup (mt_json_string (o, "node", ""));
+  m->type = g_strdup (mt_json_string (o, "type", ""));
+  m->class_version = g_strdup (mt_json_string (o, "class_version", ""));
+  m->fingerprint = g_strdup (mt_json_string (o, "fingerprint", NULL));
+  m->started = g_strdup (mt_json_string (o, "started", ""));
+  if (!mt_json_number (o, "duration", &m->duration))
     m->duration = 0;
   if (!is_hex_digest (m->key))
     MF_FAIL ("no valid key");
 
   m->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  JsonObject *kp = get_object (o, "key_properties");
+  JsonObject *kp = mt_json_object (o, "key_properties");
   if (kp) {
     g_autoptr (GList) names = json_object_get_members (kp);
     for (GList *l = names; l; l = l->next)
       g_hash_table_insert (m->properties, g_strdup (l->data),
-                           g_strdup (get_string (kp, l->data, "")));
+                           g_strdup (mt_json_string (kp, l->data, "")));
   }
   m->inputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  JsonObject *ins = get_object (o, "inputs");
+  JsonObject *ins = mt_json_object (o, "inputs");
   if (ins) {
     g_autoptr (GList) names = json_object_get_members (ins);
     for (GList *l = names; l; l = l->next) {
-      JsonObject *io = get_object (ins, l->data);
+      JsonObject *io = mt_json_object (ins, l->data);
       if (io)
         g_hash_table_insert (m->inputs, g_strdup (l->data),
-                             g_strdup (get_string (io, "digest", "")));
+                             g_strdup (mt_json_string (io, "digest", "")));
     }
   }
   m->outputs = g_ptr_array_new_with_free_func (output_free);
-  JsonArray *outs = get_array (o, "outputs");
+  JsonArray *outs = mt_json_array (o, "outputs");
   if (!outs)
     MF_FAIL ("no outputs");
   for (guint i = 0; i < json_array_get_length (outs); i++) {
@@ -272,12 +237,12 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
       MF_FAIL ("output %u is not an object", i);
     MtCacheOutput *out = g_new0 (MtCacheOutput, 1);
     g_ptr_array_add (m->outputs, out);
-    out->port = g_strdup (get_string (oo, "port", NULL));
-    out->kind = g_strdup (get_string (oo, "kind", ""));
-    out->digest = g_strdup (get_string (oo, "digest", NULL));
-    out->file = g_strdup (get_string (oo, "file", NULL));
+    out->port = g_strdup (mt_json_string (oo, "port", NULL));
+    out->kind = g_strdup (mt_json_string (oo, "kind", ""));
+    out->digest = g_strdup (mt_json_string (oo, "digest", NULL));
+    out->file = g_strdup (mt_json_string (oo, "file", NULL));
     double size = -1;
-    out->size = get_number (oo, "size", &size) && size >= 0 && size < 9e15 && size == (gint64) size ? (gint64) size : -1;
+    out->size = mt_json_number (oo, "size", &size) && size >= 0 && size < 9e15 && size == (gint64) size ? (gint64) size : -1;
     /* The file must be the object named by its digest: nothing else in the cache is trusted. */
     if (!out->port || !is_hex_digest (out->digest) || !out->file || out->size < 0 ||
         !g_str_has_prefix (out->file, "objects/") || strstr (out->file, "..") ||

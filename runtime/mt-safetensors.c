@@ -1,4 +1,5 @@
 #include "mt-safetensors.h"
+#include "mt-json.h"
 #include "mt-error.h"
 
 #include <json-glib/json-glib.h>
@@ -149,9 +150,9 @@ mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError *
     if (!JSON_NODE_HOLDS_OBJECT (n))
       ST_FAIL ("entry '%s' is not an object", name);
     JsonObject *to = json_node_get_object (n);
-    const char *dts = json_object_get_string_member_with_default (to, "dtype", NULL);
-    JsonArray *shp = json_object_has_member (to, "shape") ? json_object_get_array_member (to, "shape") : NULL;
-    JsonArray *offs = json_object_has_member (to, "data_offsets") ? json_object_get_array_member (to, "data_offsets") : NULL;
+    const char *dts = mt_json_string (to, "dtype", NULL);
+    JsonArray *shp = mt_json_array (to, "shape");
+    JsonArray *offs = mt_json_array (to, "data_offsets");
     if (!dts || !shp || !offs || json_array_get_length (offs) != 2)
       ST_FAIL ("entry '%s' needs dtype, shape and data_offsets [begin, end]", name);
     gboolean known = FALSE;
@@ -169,12 +170,13 @@ mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError *
     gint64 shape[MT_TENSOR_MAX_DIMS];
     gsize nbytes = mt_dtype_size (dtype);
     for (guint d = 0; d < ndim; d++) {
-      shape[d] = json_array_get_int_element (shp, d);
-      if (shape[d] < 0 || !g_size_checked_mul (&nbytes, nbytes, (gsize) shape[d]))
+      if (!mt_json_array_int (shp, d, &shape[d]) || shape[d] < 0 ||
+          !g_size_checked_mul (&nbytes, nbytes, (gsize) shape[d]))
         ST_FAIL ("entry '%s' has a bad shape", name);
     }
-    gint64 begin = json_array_get_int_element (offs, 0);
-    gint64 end = json_array_get_int_element (offs, 1);
+    gint64 begin = -1, end = -1;
+    if (!mt_json_array_int (offs, 0, &begin) || !mt_json_array_int (offs, 1, &end))
+      ST_FAIL ("entry '%s' has data_offsets that are not integers", name);
     if (begin < 0 || end < begin || (guint64) end > buflen)
       ST_FAIL ("entry '%s' has data_offsets [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] outside the %" G_GUINT64_FORMAT "-byte data (truncated?)",
                name, begin, end, buflen);
