@@ -264,7 +264,9 @@ START_TEST (crash_safety_fault_points)
     ck_assert_msg (strstr (err, "simulating a crash"), "%s", err);
     ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
     g_clear_pointer (&out, g_free);
-    ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, NULL), 0);
+    g_clear_pointer (&err, g_free);
+    rc = mt_test_mtrun (f.dir, f.env, &out, &err, "run", "--json", f.pipe, NULL);
+    ck_assert_msg (rc == 0, "%s: the rerun exited %d:\n%s\n%s", points[i], rc, out, err);
     ck_assert_msg (strstr (out, "\"ok\":true"), "%s", out);
     g_clear_pointer (&out, g_free);
     ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
