@@ -12,6 +12,7 @@
 
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
+#include "mt-cuda-ops.h"
 #endif
 
 START_TEST (device_choice)
@@ -295,6 +296,110 @@ START_TEST (parity_saliency_and_masking)
   cudaFree (da); cudaFree (dg); cudaFree (dw); cudaFree (dcam); cudaFree (dmap); cudaFree (dheat); cudaFree (dkeep);
 }
 END_TEST
+
+START_TEST (parity_layers)
+{
+  if (!gpu_ready ())
+    return;
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtCudaContext) ctx = mt_cuda_context_new (NULL, &err);
+  ck_assert_msg (ctx, "%s", err ? err->message : "");
+
+  /* Linear 512 -> 256 on a batch of 64: forward and the three gradients. */
+  int n = 64, in = 512, out = 256;
+  g_autofree float *x = g_new (float, n * in), *w = g_new (float, out * in), *b = g_new (float, out);
+  g_autofree float *dy = g_new (float, n * out), *y = g_new (float, n * out), *dx = g_new (float, n * in);
+  g_autofree float *dw = g_new (float, out * in), *db = g_new (float, out);
+  random_floats (x, n * in, 11, -1, 1);
+  random_floats (w, out * in, 12, -0.05f, 0.05f);
+  random_floats (b, out, 13, -0.1f, 0.1f);
+  random_floats (dy, n * out, 14, -1, 1);
+  mt_linear_forward (x, n, in, out, w, b, y);
+  mt_linear_backward (x, n, in, out, w, dy, dx, dw, db);
+  float *gx = to_device (x, n * in * 4), *gw = to_device (w, out * in * 4), *gb = to_device (b, out * 4);
+  float *gdy = to_device (dy, n * out * 4), *gy = to_device (NULL, n * out * 4), *gdx = to_device (NULL, n * in * 4);
+  float *gdw = to_device (NULL, out * in * 4), *gdb = to_device (NULL, out * 4);
+  ck_assert_msg (mt_cuda_linear_forward (ctx, gx, n, in, out, gw, gb, gy, &err) &&
+                 mt_cuda_linear_backward (ctx, gx, n, in, out, gw, gdy, gdx, gdw, gdb, &err), "%s", err ? err->message : "");
+  g_autofree float *got = g_new (float, n * in > out * in ? n * in : out * in);
+  to_host (got, gy, n * out * 4);
+  assert_close (y, got, n * out, 1e-5, "linear forward");
+  to_host (got, gdx, n * in * 4);
+  assert_close (dx, got, n * in, 1e-5, "linear dx");
+  to_host (got, gdw, out * in * 4);
+  assert_close (dw, got, out * in, 1e-5, "linear dweight");
+  to_host (got, gdb, out * 4);
+  assert_close (db, got, out, 1e-5, "linear dbias");
+  cudaFree (gx); cudaFree (gw); cudaFree (gb); cudaFree (gdy); cudaFree (gy); cudaFree (gdx); cudaFree (gdw); cudaFree (gdb);
+
+  /* SmallCNN's second convolution (16 -> 16, 3x3, pad 1) on 28x28, forward and backward. */
+  MtConvSpec cs = { 16, 16, 3, 1, 1 };
+  int cn = 8, h = 28, wd = 28;
+  gsize xs = (gsize) cn * 16 * h * wd, ws = 16 * 16 * 9;
+  g_autofree float *cx = g_new (float, xs), *cw = g_new (float, ws), *cb = g_new (float, 16);
+  g_autofree float *cy = g_new (float, xs), *cdy = g_new (float, xs), *cdx = g_new (float, xs);
+  g_autofree float *cdw = g_new (float, ws), *cdb = g_new (float, 16);
+  random_floats (cx, xs, 15, -1, 1);
+  random_floats (cw, ws, 16, -0.2f, 0.2f);
+  random_floats (cb, 16, 17, -0.1f, 0.1f);
+  random_floats (cdy, xs, 18, -1, 1);
+  g_autofree float *work = g_new (float, mt_conv2d_workspace (&cs, cn, h, wd));
+  mt_conv2d_forward (&cs, cx, cn, h, wd, cw, cb, cy, work);
+  mt_conv2d_backward (&cs, cx, cn, h, wd, cw, cdy, cdx, cdw, cdb, work);
+  float *dcx = to_device (cx, xs * 4), *dcw = to_device (cw, ws * 4), *dcb = to_device (cb, 64);
+  float *dcy = to_device (NULL, xs * 4), *dcdy = to_device (cdy, xs * 4), *dcdx = to_device (NULL, xs * 4);
+  float *dcdw = to_device (NULL, ws * 4), *dcdb = to_device (NULL, 64);
+  ck_assert_msg (mt_cuda_conv2d_forward (ctx, &cs, dcx, cn, h, wd, dcw, dcb, dcy, &err) &&
+                 mt_cuda_conv2d_backward (ctx, &cs, dcx, cn, h, wd, dcw, dcdy, dcdx, dcdw, dcdb, &err),
+                 "%s", err ? err->message : "");
+  g_autofree float *cgot = g_new (float, xs);
+  to_host (cgot, dcy, xs * 4);
+  assert_close (cy, cgot, xs, 1e-5, "conv forward");
+  to_host (cgot, dcdx, xs * 4);
+  assert_close (cdx, cgot, xs, 1e-5, "conv dx");
+  to_host (cgot, dcdw, ws * 4);
+  assert_close (cdw, cgot, ws, 1e-4, "conv dweight");
+  to_host (cgot, dcdb, 64);
+  assert_close (cdb, cgot, 16, 1e-4, "conv dbias");
+  cudaFree (dcx); cudaFree (dcw); cudaFree (dcb); cudaFree (dcy); cudaFree (dcdy); cudaFree (dcdx); cudaFree (dcdw);
+  cudaFree (dcdb);
+
+  /* Batch norm in training mode: output, saved statistics, running statistics, gradients. */
+  MtBnSpec bs = { 0.1, 1e-5 };
+  int bc = 16, hw = 14 * 14;
+  gsize bl = (gsize) cn * bc * hw;
+  g_autofree float *g = g_new (float, bc), *be = g_new (float, bc), *rm = g_new0 (float, bc), *rv = g_new (float, bc);
+  g_autofree float *by = g_new (float, bl), *sm = g_new (float, bc), *si = g_new (float, bc);
+  g_autofree float *bdx = g_new (float, bl), *dg = g_new (float, bc), *dbe = g_new (float, bc);
+  random_floats (g, bc, 19, 0.5f, 1.5f);
+  random_floats (be, bc, 20, -0.5f, 0.5f);
+  for (int i = 0; i < bc; i++)
+    rv[i] = 1.0f;
+  float *drm = to_device (rm, bc * 4), *drv = to_device (rv, bc * 4);
+  mt_batchnorm_forward_train (&bs, cx, cn, bc, hw, g, be, by, sm, si, rm, rv);
+  mt_batchnorm_backward_train (cx, cn, bc, hw, g, sm, si, cdy, bdx, dg, dbe);
+  float *dbx = to_device (cx, bl * 4), *dgm = to_device (g, bc * 4), *dbt = to_device (be, bc * 4);
+  float *dby = to_device (NULL, bl * 4), *dsm = to_device (NULL, bc * 4), *dsi = to_device (NULL, bc * 4);
+  float *dbdy = to_device (cdy, bl * 4), *dbdx = to_device (NULL, bl * 4), *ddg = to_device (NULL, bc * 4);
+  float *ddbe = to_device (NULL, bc * 4);
+  ck_assert_msg (mt_cuda_batchnorm_forward_train (ctx, &bs, dbx, cn, bc, hw, dgm, dbt, dby, dsm, dsi, drm, drv, &err) &&
+                 mt_cuda_batchnorm_backward_train (ctx, &bs, dbx, cn, bc, hw, dgm, dsm, dsi, dbdy, dbdx, ddg, ddbe, &err),
+                 "%s", err ? err->message : "");
+  g_autofree float *bgot = g_new (float, bl);
+  to_host (bgot, dby, bl * 4);
+  assert_close (by, bgot, bl, 1e-5, "batch norm forward");
+  to_host (bgot, drm, bc * 4);
+  assert_close (rm, bgot, bc, 1e-5, "running mean");
+  to_host (bgot, drv, bc * 4);
+  assert_close (rv, bgot, bc, 1e-5, "running var");
+  to_host (bgot, dbdx, bl * 4);
+  assert_close (bdx, bgot, bl, 1e-4, "batch norm dx");
+  to_host (bgot, ddg, bc * 4);
+  assert_close (dg, bgot, bc, 1e-4, "batch norm dgamma");
+  cudaFree (drm); cudaFree (drv); cudaFree (dbx); cudaFree (dgm); cudaFree (dbt); cudaFree (dby); cudaFree (dsm);
+  cudaFree (dsi); cudaFree (dbdy); cudaFree (dbdx); cudaFree (ddg); cudaFree (ddbe);
+}
+END_TEST
 #endif
 
 int
@@ -309,6 +414,7 @@ main (void)
   tcase_add_test (tc, parity_elementwise);
   tcase_add_test (tc, parity_pooling_and_loss);
   tcase_add_test (tc, parity_saliency_and_masking);
+  tcase_add_test (tc, parity_layers);
 #endif
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
