@@ -137,9 +137,13 @@ mt_context_has_input (MtContext *ctx, const char *port)
 guint
 mt_context_get_n_inputs (MtContext *ctx, const char *port)
 {
+  int idx = -1;
+  if (!mt_node_class_find_input (node_class (ctx), port, &idx))
+    return 0;
+  /* A list's bindings are its items 0 .. n-1, all bound. */
   guint n = 0;
-  while (find_binding (ctx, port, n) >= 0 && ctx->input_paths->pdata[find_binding (ctx, port, n)])
-    n++;
+  for (guint i = 0; i < ctx->gn->inputs->len; i++)
+    n += g_array_index (ctx->gn->inputs, MtGraphInput, i).port == idx && ctx->input_paths->pdata[i];
   return n;
 }
 

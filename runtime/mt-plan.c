@@ -1,4 +1,5 @@
 #include "mt-plan.h"
+#include "mt-json.h"
 
 static void
 item_free (gpointer p)
@@ -34,8 +35,7 @@ static char *
 old_display (MtManifest *prev, const char *name)
 {
   JsonObject *o = json_node_get_object (prev->root);
-  JsonNode *pn = json_object_get_member (o, "properties");
-  JsonObject *props = pn && JSON_NODE_HOLDS_OBJECT (pn) ? json_node_get_object (pn) : NULL;
+  JsonObject *props = mt_json_object (o, "properties");
   JsonNode *v = props ? json_object_get_member (props, name) : NULL;
   if (!v)
     return g_strdup ("(unset)");

@@ -211,16 +211,39 @@ mt_report_validate (JsonObject *report, GError **error)
 
 /* ---- Markdown ------------------------------------------------------------------------- */
 
-static void
-table_header (GString *s, guint n, const char *const *cols, const gboolean *numeric)
+/* A Markdown table's header, a column at a time: the names row and the rule row that
+ * right-aligns numeric columns. */
+typedef struct {
+  GString *names, *rule;
+} Header;
+
+static Header
+header_new (void)
 {
-  g_string_append (s, "|");
-  for (guint i = 0; i < n; i++)
-    g_string_append_printf (s, " %s |", cols[i]);
-  g_string_append (s, "\n|");
-  for (guint i = 0; i < n; i++)
-    g_string_append (s, numeric[i] ? "---:|" : "---|");
-  g_string_append_c (s, '\n');
+  return (Header) { g_string_new ("|"), g_string_new ("|") };
+}
+
+static void
+header_add (Header *h, gboolean numeric, const char *name)
+{
+  g_string_append_printf (h->names, " %s |", name);
+  g_string_append (h->rule, numeric ? "---:|" : "---|");
+}
+
+/* header_add, taking @name. */
+static void
+header_take (Header *h, gboolean numeric, char *name)
+{
+  header_add (h, numeric, name);
+  g_free (name);
+}
+
+static void
+header_end (Header *h, GString *s)
+{
+  g_string_append_printf (s, "%s\n%s\n", h->names->str, h->rule->str);
+  g_string_free (h->names, TRUE);
+  g_string_free (h->rule, TRUE);
 }
 
 char *
@@ -228,21 +251,15 @@ mt_report_headline (JsonObject *report)
 {
   JsonArray *models = json_object_get_array_member (report, "models");
   guint nd = json_array_get_length (json_object_get_array_member (report, "datasets"));
-  g_autoptr (GPtrArray) cols = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) numeric = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  gboolean f = FALSE, t = TRUE;
-  g_ptr_array_add (cols, g_strdup ("model"));
-  g_array_append_val (numeric, f);
+  Header h = header_new ();
+  header_add (&h, FALSE, "model");
   for (guint d = 0; d < nd; d++) {
-    g_ptr_array_add (cols, g_strdup_printf ("%s acc %%", dataset_name (report, d)));
-    g_array_append_val (numeric, t);
-    if (dataset_has_groups (report, d)) {
-      g_ptr_array_add (cols, g_strdup_printf ("%s worst group %%", dataset_name (report, d)));
-      g_array_append_val (numeric, t);
-    }
+    header_take (&h, TRUE, g_strdup_printf ("%s acc %%", dataset_name (report, d)));
+    if (dataset_has_groups (report, d))
+      header_take (&h, TRUE, g_strdup_printf ("%s worst group %%", dataset_name (report, d)));
   }
   GString *s = g_string_new (NULL);
-  table_header (s, cols->len, (const char *const *) cols->pdata, (gboolean *) numeric->data);
+  header_end (&h, s);
   for (guint m = 0; m < json_array_get_length (models); m++) {
     const char *model = json_array_get_string_element (models, m);
     g_string_append_printf (s, "| %s |", model);
@@ -273,21 +290,16 @@ append_groups (GString *s, JsonObject *report)
     JsonArray *counts = json_object_get_array_member (first, "group_count");
     guint ng = json_array_get_length (counts);
     g_string_append_printf (s, "\n### Groups of %s (accuracy %%; samples in brackets)\n\n", ds);
-    g_autoptr (GPtrArray) cols = g_ptr_array_new_with_free_func (g_free);
-    g_autoptr (GArray) numeric = g_array_new (FALSE, FALSE, sizeof (gboolean));
-    gboolean f = FALSE, t = TRUE;
-    g_ptr_array_add (cols, g_strdup ("model"));
-    g_array_append_val (numeric, f);
+    Header h = header_new ();
+    header_add (&h, FALSE, "model");
     for (guint g = 0; g < ng; g++) {
       if (json_array_get_int_element (counts, g) == 0)
         continue;  /* a group this set does not have */
       g_autofree char *gn = group_name ((int) g);
-      g_ptr_array_add (cols, g_strdup_printf ("%s (%" G_GINT64_FORMAT ")", gn, json_array_get_int_element (counts, g)));
-      g_array_append_val (numeric, t);
+      header_take (&h, TRUE, g_strdup_printf ("%s (%" G_GINT64_FORMAT ")", gn, json_array_get_int_element (counts, g)));
     }
-    g_ptr_array_add (cols, g_strdup ("worst group"));
-    g_array_append_val (numeric, f);
-    table_header (s, cols->len, (const char *const *) cols->pdata, (gboolean *) numeric->data);
+    header_add (&h, FALSE, "worst group");
+    header_end (&h, s);
     for (guint m = 0; m < json_array_get_length (models); m++) {
       const char *model = json_array_get_string_element (models, m);
       JsonObject *r = find_result (report, model, ds);
@@ -313,7 +325,10 @@ append_details (GString *s, JsonObject *report)
   g_string_append (s, "\n## Per model and test set\n\n");
   const char *cols[] = { "model", "test set", "n", "accuracy %", "loss", "per class %", "confusion (rows: true class)" };
   const gboolean numeric[] = { FALSE, FALSE, TRUE, TRUE, TRUE, FALSE, FALSE };
-  table_header (s, G_N_ELEMENTS (cols), cols, numeric);
+  Header h = header_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (cols); i++)
+    header_add (&h, numeric[i], cols[i]);
+  header_end (&h, s);
   for (guint i = 0; i < json_array_get_length (results); i++) {
     JsonObject *r = json_array_get_object_element (results, i);
     g_autofree char *acc = percent (member_number (r, "accuracy"));
@@ -351,18 +366,12 @@ append_selective (GString *s, JsonObject *report)
                    "expected coverage; thresholds picked on the validation samples named below. "
                    "\"a × b\" is MaskTune's combined confidence, max softmax(p_a · p_b).\n\n");
   guint nc = json_array_get_length (covs);
-  g_autoptr (GPtrArray) cols = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) numeric = g_array_new (FALSE, FALSE, sizeof (gboolean));
-  gboolean f = FALSE, t = TRUE;
-  g_ptr_array_add (cols, g_strdup ("confidence"));
-  g_array_append_val (numeric, f);
-  g_ptr_array_add (cols, g_strdup ("test set"));
-  g_array_append_val (numeric, f);
-  for (guint i = 0; i < nc; i++) {
-    g_ptr_array_add (cols, g_strdup_printf ("%g%%", json_node_get_double (json_array_get_element (covs, i))));
-    g_array_append_val (numeric, t);
-  }
-  table_header (s, cols->len, (const char *const *) cols->pdata, (gboolean *) numeric->data);
+  Header h = header_new ();
+  header_add (&h, FALSE, "confidence");
+  header_add (&h, FALSE, "test set");
+  for (guint i = 0; i < nc; i++)
+    header_take (&h, TRUE, g_strdup_printf ("%g%%", json_node_get_double (json_array_get_element (covs, i))));
+  header_end (&h, s);
   for (guint i = 0; i < json_array_get_length (curves); i++) {
     JsonObject *cv = json_array_get_object_element (curves, i);
     JsonArray *pts = json_object_get_array_member (cv, "points");

@@ -73,6 +73,14 @@ mt_test_mtrun (const char *cwd, const char *const *env, char **out, char **err, 
   return 128 + WTERMSIG (status);
 }
 
+int
+mt_test_wait_pid (GPid pid)
+{
+  int status = 0;
+  ck_assert (waitpid (pid, &status, 0) == pid);
+  return status;
+}
+
 guint
 mt_test_count_lines (const char *path, const char *line)
 {

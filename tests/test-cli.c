@@ -309,14 +309,6 @@ spawn_mtrun (Fixture *f, const char *const *args)
   return pid;
 }
 
-static int
-wait_pid (GPid pid)
-{
-  int status = 0;
-  ck_assert (waitpid (pid, &status, 0) == pid);
-  return status;
-}
-
 START_TEST (kill_9_mid_run)
 {
   Fixture f;
@@ -329,7 +321,7 @@ START_TEST (kill_9_mid_run)
   ck_assert_uint_eq (mt_test_count_lines (f.log, "slow"), 1);
   g_usleep (200000);
   kill (pid, SIGKILL);
-  int status = wait_pid (pid);
+  int status = mt_test_wait_pid (pid);
   ck_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
 
   g_autofree char *out = NULL;
@@ -348,7 +340,7 @@ START_TEST (two_concurrent_runs_share_one_cache)
   const char *args[] = { "run", "-q", f.pipe, NULL };
   GPid p1 = spawn_mtrun (&f, args);
   GPid p2 = spawn_mtrun (&f, args);
-  int s1 = wait_pid (p1), s2 = wait_pid (p2);
+  int s1 = mt_test_wait_pid (p1), s2 = mt_test_wait_pid (p2);
   ck_assert_msg (WIFEXITED (s1) && WEXITSTATUS (s1) == 0, "first run failed");
   ck_assert_msg (WIFEXITED (s2) && WEXITSTATUS (s2) == 0, "second run failed");
   /* Per-key locks: each node was computed once, the other process reused it. */
@@ -374,7 +366,7 @@ START_TEST (gc_refuses_while_a_run_holds_the_cache)
   g_autofree char *err = NULL;
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "cache", "gc", NULL), 1);
   ck_assert_msg (strstr (err, "is in use by a running mtrun"), "%s", err);
-  int status = wait_pid (pid);
+  int status = mt_test_wait_pid (pid);
   ck_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "gc", "-q", NULL), 0);
   fixture_clear (&f);
