@@ -5,8 +5,8 @@
  *   make bench/bench-cpu && ./bench/bench-cpu [ITERATIONS]
  *
  * One training image costs about 16.8 MFLOP (5.6 forward, twice that backward). */
-#include "masktune.h"
-#include "mt-cpu.h"
+#include "tests/mt-internal.h"
+#include "ml/cpu/mt-cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,11 +76,11 @@ run (int threads, int iters, double peak)
       for (int it = 0; it < n_it; it++) {
         if (phase == 0) {
           const float *logits = mt_model_forward (m, x, BATCH, TRUE);
-          mt_cross_entropy (logits, y, BATCH, 2, dlogits, NULL);
+          mt_cpu_cross_entropy (logits, y, BATCH, 2, dlogits, NULL);
           mt_model_backward (m, dlogits, NULL);
           for (guint p = 0; p < mt_model_n_params (m); p++) {
             MtParam *mp = mt_model_param (m, p);
-            mt_sgd_step (mp->data, mp->grad, mom[p], mp->len, 0.01, 0.9, 1e-4, it == 0);
+            mt_cpu_sgd_step (mp->data, mp->grad, mom[p], mp->len, 0.01, 0.9, 1e-4, it == 0);
           }
         } else {
           const float *logits = mt_model_forward (m, x, BATCH, FALSE);

@@ -1,4 +1,4 @@
-#include "mt-ast.h"
+#include "graph/mt-ast.h"
 
 MtAstValue *
 mt_ast_value_new (MtAstValueKind kind, int line, int col)

@@ -1,5 +1,5 @@
-#include "mt-diag.h"
-#include "mt-error.h"
+#include "graph/mt-diag.h"
+#include "base/mt-error.h"
 
 typedef struct {
   int line, col;

@@ -1,56 +1,21 @@
-#include "mt-graph.h"
-#include "mt-diag.h"
-#include "mt-error.h"
-#include "mt-parser.h"
-#include "mt-suggest.h"
-#include "mt-value.h"
+#include "graph/mt-graph.h"
+#include "runtime/mt-property.h"
+#include "graph/mt-diag.h"
+#include "base/mt-error.h"
+#include "graph/mt-parser.h"
+#include "base/mt-suggest.h"
+#include "graph/mt-value.h"
 
 #include <string.h>
 
 typedef struct {
-  MtGraph *g;
+  MtDag *g;
   MtRegistry *reg;
   MtDiag *diag;
   GHashTable *params;     /* name -> MtAstValue* (borrowed or owned by overrides) */
   GPtrArray *owned;       /* values from --set */
-  GHashTable *stmt_of;    /* MtGraphNode* -> MtAstStmt* */
+  GHashTable *stmt_of;    /* MtDagNode* -> MtAstStmt* */
 } Builder;
-
-static void
-graph_input_clear (gpointer p)
-{
-  g_free (((MtGraphInput *) p)->name);
-}
-
-static void
-graph_node_free (gpointer p)
-{
-  MtGraphNode *n = p;
-  g_free (n->name);
-  g_free (n->type_name);
-  g_clear_object (&n->node);
-  g_array_unref (n->inputs);
-  g_ptr_array_unref (n->dependents);
-  g_free (n);
-}
-
-void
-mt_graph_free (MtGraph *g)
-{
-  if (!g)
-    return;
-  g_hash_table_unref (g->by_name);
-  g_ptr_array_unref (g->nodes);
-  g_free (g->filename);
-  g_free (g->path);
-  g_free (g);
-}
-
-MtGraphNode *
-mt_graph_find (MtGraph *g, const char *name)
-{
-  return g_hash_table_lookup (g->by_name, name);
-}
 
 static const char **
 hash_keys (GHashTable *h)
@@ -83,7 +48,7 @@ binding_names (MtNode *node)
   guint n = 0;
   g_autofree GParamSpec **ps = mt_node_class_list_params (klass, &n);
   for (guint i = 0; i < n; i++) {
-    g_autofree char *pn = mt_pspec_pipe_name (ps[i]);
+    g_autofree char *pn = mt_property_pipe_name (ps[i]);
     g_strv_builder_add (b, pn);
   }
   return g_strv_builder_end (b);
@@ -115,17 +80,17 @@ resolve_param (Builder *b, const MtAstValue *v)
 }
 
 static void
-set_property (Builder *b, MtGraphNode *gn, GParamSpec *pspec, const MtAstValue *v, int line, int col)
+set_property (Builder *b, MtDagNode *gn, GParamSpec *pspec, const MtAstValue *v, int line, int col)
 {
   g_autofree char *msg = NULL;
   GValue gv = G_VALUE_INIT;
-  g_autofree char *pn = mt_pspec_pipe_name (pspec);
+  g_autofree char *pn = mt_property_pipe_name (pspec);
   if (v->kind == MT_AST_REF) {
     g_autofree char *hint = g_hash_table_contains (b->params, v->s)
       ? g_strdup_printf ("; write $%s for the parameter, or \"%s\" for a string", v->s, v->s)
       : g_strdup_printf ("; write \"%s\" for a string", v->s);
     mt_diag_error (b->diag, line, col, "property '%s' of %s takes %s, not the node name '%s'%s",
-                   pn, gn->type_name, mt_pspec_type_name (pspec), v->s, hint);
+                   pn, gn->type_name, mt_property_type_name (pspec), v->s, hint);
     return;
   }
   if (!mt_value_from_ast (v, pspec, &gv, &msg)) {
@@ -138,7 +103,7 @@ set_property (Builder *b, MtGraphNode *gn, GParamSpec *pspec, const MtAstValue *
 
 /* Resolves one source of input @port into @gi; FALSE (reported) when it cannot. */
 static gboolean
-bind_source (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, MtGraphInput *gi)
+bind_source (Builder *b, MtDagNode *gn, int port, const MtAstValue *v, MtDagInput *gi)
 {
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   MtPortSpec *in = mt_node_class_get_inputs (klass)->pdata[port];
@@ -151,7 +116,7 @@ bind_source (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, MtGraph
                      in->name, gn->type_name, mt_ast_value_kind_name (v->kind));
     return FALSE;
   }
-  MtGraphNode *src = mt_graph_find (b->g, v->s);
+  MtDagNode *src = mt_dag_find (b->g, v->s);
   if (!src) {
     g_autofree const char **names = hash_keys (b->g->by_name);
     g_autofree char *hint = mt_suggest_hint (v->s, names);
@@ -208,11 +173,11 @@ bind_source (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, MtGraph
 
 /* Binds input @port to @v: one node, or for a list port a list of nodes (or just one). */
 static void
-bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, GArray *bindings)
+bind_input (Builder *b, MtDagNode *gn, int port, const MtAstValue *v, GArray *bindings)
 {
   MtPortSpec *in = mt_node_class_get_inputs (MT_NODE_GET_CLASS (gn->node))->pdata[port];
   if (!in->list || v->kind != MT_AST_LIST) {
-    MtGraphInput gi = { .port = port };
+    MtDagInput gi = { .port = port };
     if (bind_source (b, gn, port, v, &gi))
       g_array_append_val (bindings, gi);
     return;
@@ -223,19 +188,19 @@ bind_input (Builder *b, MtGraphNode *gn, int port, const MtAstValue *v, GArray *
   }
   for (guint i = 0; i < v->items->len; i++) {
     const MtAstValue *item = resolve_param (b, v->items->pdata[i]);
-    MtGraphInput gi = { .port = port, .item = (int) i };
+    MtDagInput gi = { .port = port, .item = (int) i };
     if (item && bind_source (b, gn, port, item, &gi))
       g_array_append_val (bindings, gi);
   }
 }
 
 static void
-bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
+bind_args (Builder *b, MtDagNode *gn, MtAstStmt *st)
 {
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   GPtrArray *ins = mt_node_class_get_inputs (klass);
   g_autoptr (GHashTable) bound = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (GArray) bindings = g_array_new (FALSE, TRUE, sizeof (MtGraphInput));
+  g_autoptr (GArray) bindings = g_array_new (FALSE, TRUE, sizeof (MtDagInput));
   guint positional = 0;
 
   for (guint i = 0; i < st->args->len; i++) {
@@ -272,7 +237,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
       if (v)
         bind_input (b, gn, port, v, bindings);
     } else if ((pspec = find_param (gn->node, arg->key))) {
-      g_autofree char *pn = mt_pspec_pipe_name (pspec);
+      g_autofree char *pn = mt_property_pipe_name (pspec);
       if (!g_hash_table_add (bound, g_strdup (pn))) {
         mt_diag_error (b->diag, arg->line, arg->col, "property '%s' is set twice", arg->key);
         continue;
@@ -300,7 +265,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
     MtPortSpec *in = ins->pdata[k];
     gboolean any = FALSE;
     for (guint i = 0; i < bindings->len; i++) {
-      MtGraphInput gi = g_array_index (bindings, MtGraphInput, i);
+      MtDagInput gi = g_array_index (bindings, MtDagInput, i);
       if (gi.port != (int) k)
         continue;
       gi.name = in->list ? g_strdup_printf ("%s[%d]", in->name, gi.item) : g_strdup (in->name);
@@ -308,7 +273,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
       any = TRUE;
     }
     if (!any && !in->list) {
-      MtGraphInput gi = { .port = (int) k, .name = g_strdup (in->name) };
+      MtDagInput gi = { .port = (int) k, .name = g_strdup (in->name) };
       g_array_append_val (gn->inputs, gi);
     }
   }
@@ -317,7 +282,7 @@ bind_args (Builder *b, MtGraphNode *gn, MtAstStmt *st)
 static void
 apply_node_override (Builder *b, const char *name, const char *prop, const char *text)
 {
-  MtGraphNode *gn = mt_graph_find (b->g, name);
+  MtDagNode *gn = mt_dag_find (b->g, name);
   if (!gn) {
     g_autofree const char **names = hash_keys (b->g->by_name);
     g_autofree char *hint = mt_suggest_hint (name, names);
@@ -350,92 +315,13 @@ apply_node_override (Builder *b, const char *name, const char *prop, const char 
   g_value_unset (&gv);
 }
 
-/* Kahn's algorithm, taking ready nodes in file order so the order is stable. Nodes
- * left over lie on or behind a cycle; one cycle is spelled out. */
-static void
-sort_topologically (Builder *b, GPtrArray *file_order)
-{
-  guint n = file_order->len;
-  g_autofree guint *missing = g_new0 (guint, n);
-  g_autoptr (GHashTable) pos = g_hash_table_new (NULL, NULL);
-  for (guint i = 0; i < n; i++)
-    g_hash_table_insert (pos, file_order->pdata[i], GUINT_TO_POINTER (i));
-  for (guint i = 0; i < n; i++) {
-    MtGraphNode *gn = file_order->pdata[i];
-    g_autoptr (GHashTable) srcs = g_hash_table_new (NULL, NULL);
-    for (guint k = 0; k < gn->inputs->len; k++) {
-      MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
-      if (gi->src && g_hash_table_add (srcs, gi->src)) {
-        missing[i]++;
-        g_ptr_array_add (gi->src->dependents, gn);
-      }
-    }
-  }
-  g_autofree gboolean *done = g_new0 (gboolean, n);
-  for (;;) {
-    gboolean progressed = FALSE;
-    for (guint i = 0; i < n; i++) {
-      if (done[i] || missing[i] > 0)
-        continue;
-      MtGraphNode *gn = file_order->pdata[i];
-      done[i] = TRUE;
-      gn->index = b->g->nodes->len;
-      g_ptr_array_add (b->g->nodes, gn);
-      for (guint k = 0; k < gn->dependents->len; k++)
-        missing[GPOINTER_TO_UINT (g_hash_table_lookup (pos, gn->dependents->pdata[k]))]--;
-      progressed = TRUE;
-      break;  /* restart: keeps earlier file positions first */
-    }
-    if (!progressed)
-      break;
-  }
-  if (b->g->nodes->len == n)
-    return;
-
-  /* Walk back along unfinished inputs from the first stuck node until a node repeats. */
-  guint start = 0;
-  while (done[start])
-    start++;
-  g_autoptr (GPtrArray) path = g_ptr_array_new ();
-  MtGraphNode *cur = file_order->pdata[start];
-  while (!g_ptr_array_find (path, cur, NULL)) {
-    g_ptr_array_add (path, cur);
-    MtGraphNode *next = NULL;
-    for (guint k = 0; k < cur->inputs->len && !next; k++) {
-      MtGraphInput *gi = &g_array_index (cur->inputs, MtGraphInput, k);
-      if (gi->src && !done[GPOINTER_TO_UINT (g_hash_table_lookup (pos, gi->src))])
-        next = gi->src;
-    }
-    cur = next;
-  }
-  guint at = 0;
-  g_ptr_array_find (path, cur, &at);
-  GString *s = g_string_new (NULL);
-  /* Print in data-flow direction: source first. */
-  for (guint i = path->len; i > at; i--)
-    g_string_append_printf (s, "%s -> ", ((MtGraphNode *) path->pdata[i - 1])->name);
-  g_string_append (s, ((MtGraphNode *) path->pdata[path->len - 1])->name);
-  MtGraphNode *report = cur;
-  for (guint i = at; i < path->len; i++) {
-    MtGraphNode *c = path->pdata[i];
-    if (c->line < report->line)
-      report = c;
-  }
-  mt_diag_error (b->diag, report->line, report->col, "cycle in the pipeline: %s", s->str);
-  g_string_free (s, TRUE);
-}
-
-MtGraph *
+MtDag *
 mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
                       const char *const *overrides, GError **error)
 {
   g_autoptr (MtDiag) diag = mt_diag_new (filename);
   g_autoptr (MtAstFile) ast = mt_parse (filename, src, diag);
-  g_autoptr (MtGraph) g = g_new0 (MtGraph, 1);
-  g->filename = g_strdup (filename);
-  g->path = g_canonicalize_filename (filename, NULL);
-  g->nodes = g_ptr_array_new_with_free_func (graph_node_free);
-  g->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (MtDag) g = mt_dag_new (filename);
 
   Builder b = { g, reg, diag, g_hash_table_new (g_str_hash, g_str_equal),
                 g_ptr_array_new_with_free_func ((GDestroyNotify) mt_ast_value_free),
@@ -493,36 +379,29 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     MtAstStmt *st = ast->stmts->pdata[i];
     if (st->kind != MT_AST_STMT_NODE)
       continue;
-    MtGraphNode *prev = g_hash_table_lookup (g->by_name, st->name);
+    MtDagNode *prev = g_hash_table_lookup (g->by_name, st->name);
     if (prev) {
       mt_diag_error (diag, st->line, st->col, "duplicate node name '%s' (first defined at line %d)",
                      st->name, prev->line);
       continue;
     }
-    MtGraphNode *gn = g_new0 (MtGraphNode, 1);
-    gn->name = g_strdup (st->name);
-    gn->type_name = g_strdup (st->type);
-    gn->line = st->line;
-    gn->col = st->col;
-    gn->dependents = g_ptr_array_new ();
-    gn->inputs = g_array_new (FALSE, TRUE, sizeof (MtGraphInput));
-    g_array_set_clear_func (gn->inputs, graph_input_clear);
     GType type = mt_registry_lookup (reg, st->type);
+    MtNode *node = NULL;
     if (!type) {
       g_autofree const char **names = mt_registry_list (reg);
       g_autofree char *hint = mt_suggest_hint (st->type, names);
       mt_diag_error (diag, st->type_line, st->type_col, "unknown node type '%s'%s", st->type, hint);
     } else {
-      gn->node = g_object_new (type, NULL);
-      mt_node_set_name (gn->node, gn->name);
+      node = g_object_new (type, NULL);
+      mt_node_set_name (node, st->name);
     }
-    g_hash_table_insert (g->by_name, gn->name, gn);
+    MtDagNode *gn = mt_dag_node_new (g, st->name, st->type, st->line, st->col, node);
     g_hash_table_insert (b.stmt_of, gn, st);
     g_ptr_array_add (file_order, gn);
   }
 
   for (guint i = 0; i < file_order->len; i++) {
-    MtGraphNode *gn = file_order->pdata[i];
+    MtDagNode *gn = file_order->pdata[i];
     if (gn->node)
       bind_args (&b, gn, g_hash_table_lookup (b.stmt_of, gn));
   }
@@ -536,15 +415,18 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     apply_node_override (&b, name, prop, eq + 1);
   }
 
-  if (mt_diag_count (diag) == 0)
-    sort_topologically (&b, file_order);
+  if (mt_diag_count (diag) == 0) {
+    g_autofree char *cycle = NULL;
+    MtDagNode *at = NULL;
+    if (!mt_dag_sort (g, file_order, &cycle, &at))
+      mt_diag_error (diag, at->line, at->col, "cycle in the pipeline: %s", cycle);
+  }
 
   gboolean ok = mt_diag_check (diag, error);
-  if (!ok || g->nodes->len != file_order->len) {
-    /* Nodes are owned by g->nodes only once sorted; free the rest here. */
+  if (!ok) {
+    /* Nodes are owned by g->nodes only once sorted; a failed build sorted none. */
     for (guint i = 0; i < file_order->len; i++)
-      if (!g_ptr_array_find (g->nodes, file_order->pdata[i], NULL))
-        graph_node_free (file_order->pdata[i]);
+      mt_dag_node_free (file_order->pdata[i]);
   }
   g_hash_table_unref (b.params);
   g_ptr_array_unref (b.owned);
@@ -554,7 +436,7 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
   return g_steal_pointer (&g);
 }
 
-MtGraph *
+MtDag *
 mt_graph_load_file (const char *path, MtRegistry *reg, const char *const *overrides, GError **error)
 {
   g_autofree char *src = NULL;
@@ -579,78 +461,4 @@ mt_graph_load_file (const char *path, MtRegistry *reg, const char *const *overri
     return NULL;
   }
   return mt_graph_load_string (path, src, reg, overrides, error);
-}
-
-static void
-collect (GHashTable *set, MtGraphNode *n, gboolean down)
-{
-  if (!g_hash_table_add (set, n))
-    return;
-  if (down) {
-    for (guint i = 0; i < n->dependents->len; i++)
-      collect (set, n->dependents->pdata[i], TRUE);
-  } else {
-    for (guint i = 0; i < n->inputs->len; i++) {
-      MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, i);
-      if (gi->src)
-        collect (set, gi->src, FALSE);
-    }
-  }
-}
-
-GHashTable *
-mt_graph_descendants (MtGraph *g, MtGraphNode *n)
-{
-  GHashTable *set = g_hash_table_new (NULL, NULL);
-  collect (set, n, TRUE);
-  return set;
-}
-
-GHashTable *
-mt_graph_ancestors (MtGraph *g, MtGraphNode *n)
-{
-  GHashTable *set = g_hash_table_new (NULL, NULL);
-  collect (set, n, FALSE);
-  return set;
-}
-
-static char *
-dot_escape (const char *s)
-{
-  GString *o = g_string_new (NULL);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      g_string_append_c (o, '\\');
-    g_string_append_c (o, *s);
-  }
-  return g_string_free (o, FALSE);
-}
-
-char *
-mt_graph_to_dot (MtGraph *g)
-{
-  GString *s = g_string_new ("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n");
-  for (guint i = 0; i < g->nodes->len; i++) {
-    MtGraphNode *n = g->nodes->pdata[i];
-    g_autofree char *name = dot_escape (n->name);
-    g_autofree char *type = dot_escape (n->type_name);
-    g_string_append_printf (s, "  \"%s\" [label=\"%s\\n%s\"];\n", name, name, type);
-  }
-  for (guint i = 0; i < g->nodes->len; i++) {
-    MtGraphNode *n = g->nodes->pdata[i];
-    GPtrArray *ins = mt_node_class_get_inputs (MT_NODE_GET_CLASS (n->node));
-    for (guint k = 0; k < n->inputs->len; k++) {
-      MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, k);
-      if (!gi->src)
-        continue;
-      MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
-      MtPortSpec *in = ins->pdata[gi->port];
-      g_autofree char *a = dot_escape (gi->src->name);
-      g_autofree char *b = dot_escape (n->name);
-      g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s → %s\\n(%s)\"];\n", a, b, out->name, gi->name,
-                              mt_kind_name (in->kind));
-    }
-  }
-  g_string_append (s, "}\n");
-  return g_string_free (s, FALSE);
 }

@@ -1,4 +1,4 @@
-#include "mt-lexer.h"
+#include "graph/mt-lexer.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Tokens of the .pipe language. */
 #pragma once
 
-#include "mt-diag.h"
+#include "graph/mt-diag.h"
 
 G_BEGIN_DECLS
 

@@ -1,6 +1,6 @@
-#include "mt-parser.h"
-#include "mt-error.h"
-#include "mt-lexer.h"
+#include "graph/mt-parser.h"
+#include "base/mt-error.h"
+#include "graph/mt-lexer.h"
 
 GPtrArray *mt_ast_stmt_array_new (void);
 

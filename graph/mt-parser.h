@@ -1,8 +1,8 @@
 /* The .pipe parser: text to syntax tree, with every syntax error reported to a MtDiag. */
 #pragma once
 
-#include "mt-ast.h"
-#include "mt-diag.h"
+#include "graph/mt-ast.h"
+#include "graph/mt-diag.h"
 
 G_BEGIN_DECLS
 

@@ -1,8 +1,8 @@
-#include "mt-biaser.h"
-#include "mt-dataset.h"
-#include "mt-enum.h"
-#include "mt-error.h"
-#include "mt-rng.h"
+#include "nodes/mt-biaser.h"
+#include "ml/mt-dataset.h"
+#include "runtime/mt-enum.h"
+#include "base/mt-error.h"
+#include "base/mt-rng.h"
 
 #include <math.h>
 #include <string.h>
@@ -22,23 +22,33 @@ struct _MtBiaser {
 
 G_DEFINE_FINAL_TYPE (MtBiaser, mt_biaser, MT_TYPE_NODE)
 
+#define DEFAULT_CONFLICT_RATIO 0.01
+#define DEFAULT_PATCH MT_PATCH_SQUARE
+#define DEFAULT_SIZE 4
+#define DEFAULT_POSITION MT_POS_TOP_LEFT
+#define DEFAULT_MODE MT_BIAS_MODE_BIASED
+#define DEFAULT_SELECTION MT_SELECT_FIRST
+/* Labels 0-4 are class 0, 5-9 class 1; the patch is red. */
+static const gint64 biaser_default_class_map[10] = { 0, 0, 0, 0, 0, 1, 1, 1, 1, 1 };
+static const gint64 biaser_default_color[3] = { 255, 0, 0 };
+
 enum { PROP_0, PROP_CLASS_MAP, PROP_CONFLICT_RATIO, PROP_PATCH, PROP_SIZE, PROP_POSITION,
        PROP_COLOR, PROP_MODE, PROP_SELECTION, PROP_SEED };
 
-MT_DEFINE_ENUM_TYPE (patch_kind_type, "MtPatchKind",
+MT_DEFINE_ENUM_TYPE (biaser_patch_kind_type, "MtPatchKind",
              { MT_PATCH_SQUARE, "MT_PATCH_SQUARE", "square" },
              { MT_PATCH_BACKGROUND, "MT_PATCH_BACKGROUND", "background" },
              { MT_PATCH_FOREGROUND, "MT_PATCH_FOREGROUND", "foreground" })
-MT_DEFINE_ENUM_TYPE (position_type, "MtPatchPosition",
+MT_DEFINE_ENUM_TYPE (biaser_position_type, "MtPatchPosition",
              { MT_POS_TOP_LEFT, "MT_POS_TOP_LEFT", "top_left" },
              { MT_POS_TOP_RIGHT, "MT_POS_TOP_RIGHT", "top_right" },
              { MT_POS_BOTTOM_LEFT, "MT_POS_BOTTOM_LEFT", "bottom_left" },
              { MT_POS_BOTTOM_RIGHT, "MT_POS_BOTTOM_RIGHT", "bottom_right" },
              { MT_POS_CENTER, "MT_POS_CENTER", "center" })
-MT_DEFINE_ENUM_TYPE (mode_type, "MtBiasMode",
+MT_DEFINE_ENUM_TYPE (biaser_mode_type, "MtBiasMode",
              { MT_BIAS_MODE_BIASED, "MT_BIAS_MODE_BIASED", "biased" },
              { MT_BIAS_MODE_RAW, "MT_BIAS_MODE_RAW", "raw" })
-MT_DEFINE_ENUM_TYPE (selection_type, "MtSelection",
+MT_DEFINE_ENUM_TYPE (biaser_selection_type, "MtSelection",
              { MT_SELECT_FIRST, "MT_SELECT_FIRST", "first" },
              { MT_SELECT_RANDOM, "MT_SELECT_RANDOM", "random" })
 
@@ -51,16 +61,16 @@ mt_biaser_patched_count (gint64 n, double fraction)
 }
 
 static const gint64 *
-int_list (GVariant *v, gsize *n)
+biaser_int_list (GVariant *v, gsize *n)
 {
   return g_variant_get_fixed_array (v, n, sizeof (gint64));
 }
 
 static gboolean
-check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError **error)
+biaser_check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError **error)
 {
   gsize n = 0;
-  const gint64 *c = int_list (self->color, &n);
+  const gint64 *c = biaser_int_list (self->color, &n);
   if (n != 3) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "color must be [R, G, B], got %" G_GSIZE_FORMAT " values", n);
     return FALSE;
@@ -72,7 +82,7 @@ check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError **error
     }
     rgb[k] = (guint8) c[k];
   }
-  const gint64 *map = int_list (self->class_map, &n);
+  const gint64 *map = biaser_int_list (self->class_map, &n);
   if (n != 10) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
                  "class_map must give a class for each of the 10 labels, got %" G_GSIZE_FORMAT " values", n);
@@ -96,7 +106,7 @@ check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError **error
 
 /* Marks in @patched (zeroed by the caller) which samples of each class carry the patch. */
 static void
-choose (MtBiaser *self, const gint64 *classes, gint64 n, gint64 n_classes, guint8 *patched)
+biaser_choose (MtBiaser *self, const gint64 *classes, gint64 n, gint64 n_classes, guint8 *patched)
 {
   if (self->mode == MT_BIAS_MODE_RAW)
     return;
@@ -119,7 +129,7 @@ choose (MtBiaser *self, const gint64 *classes, gint64 n, gint64 n_classes, guint
 }
 
 static void
-patch_origin (MtBiaser *self, gint64 h, gint64 w, gint64 *y0, gint64 *x0)
+biaser_patch_origin (MtBiaser *self, gint64 h, gint64 w, gint64 *y0, gint64 *x0)
 {
   gint64 s = self->size;
   switch (self->position) {
@@ -133,7 +143,7 @@ patch_origin (MtBiaser *self, gint64 h, gint64 w, gint64 *y0, gint64 *x0)
 
 /* Writes sample @i as RGB into @dst, with the patch when asked. */
 static void
-paint (MtBiaser *self, const guint8 *src, gint64 c, gint64 h, gint64 w, gboolean patch,
+biaser_paint (MtBiaser *self, const guint8 *src, gint64 c, gint64 h, gint64 w, gboolean patch,
        const guint8 rgb[3], guint8 *dst)
 {
   gint64 hw = h * w;
@@ -143,7 +153,7 @@ paint (MtBiaser *self, const guint8 *src, gint64 c, gint64 h, gint64 w, gboolean
     return;
   if (self->patch == MT_PATCH_SQUARE) {
     gint64 y0 = 0, x0 = 0;
-    patch_origin (self, h, w, &y0, &x0);
+    biaser_patch_origin (self, h, w, &y0, &x0);
     for (int k = 0; k < 3; k++)
       for (gint64 y = y0; y < y0 + self->size; y++)
         memset (dst + k * hw + y * w + x0, rgb[k], self->size);
@@ -162,12 +172,12 @@ paint (MtBiaser *self, const guint8 *src, gint64 c, gint64 h, gint64 w, gboolean
 }
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+biaser_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtBiaser *self = MT_BIASER (node);
   guint8 rgb[3];
   gint64 n_classes = 0;
-  if (!check_settings (self, rgb, &n_classes, error))
+  if (!biaser_check_settings (self, rgb, &n_classes, error))
     return FALSE;
   g_autoptr (MtBundle) in = mt_context_load_bundle (ctx, "dataset", error);
   if (!in || !mt_dataset_check (in, "biaser input", error))
@@ -181,7 +191,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   }
   gsize nmap = 0;
-  const gint64 *map = int_list (self->class_map, &nmap);
+  const gint64 *map = biaser_int_list (self->class_map, &nmap);
   const gint64 *digits = labels->data;
   gint64 vshape[] = { n };
   g_autoptr (MtTensor) classes = mt_tensor_new (MT_DTYPE_I64, 1, vshape);
@@ -195,7 +205,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
     cls[i] = map[digits[i]];
   }
   g_autoptr (MtTensor) patched = mt_tensor_new (MT_DTYPE_U8, 1, vshape);  /* zeroed */
-  choose (self, cls, n, n_classes, patched->data);
+  biaser_choose (self, cls, n, n_classes, patched->data);
 
   gint64 ishape[] = { n, 3, h, w };
   g_autoptr (MtTensor) out = mt_tensor_new (MT_DTYPE_U8, 4, ishape);
@@ -203,7 +213,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtTensor) digits_out = mt_tensor_new_from_data (MT_DTYPE_I64, 1, vshape, digits);
   const guint8 *pat = patched->data;
   for (gint64 i = 0; i < n; i++) {
-    paint (self, (const guint8 *) images->data + i * c * h * w, c, h, w, pat[i], rgb,
+    biaser_paint (self, (const guint8 *) images->data + i * c * h * w, c, h, w, pat[i], rgb,
            (guint8 *) out->data + i * 3 * h * w);
     ((gint64 *) groups->data)[i] = cls[i] * 2 + pat[i];
     if ((i & 4095) == 0)
@@ -237,7 +247,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
+biaser_set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 {
   MtBiaser *self = MT_BIASER (obj);
   switch (id) {
@@ -261,7 +271,7 @@ set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+biaser_get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 {
   MtBiaser *self = MT_BIASER (obj);
   switch (id) {
@@ -279,7 +289,7 @@ get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 }
 
 static void
-finalize (GObject *obj)
+biaser_finalize (GObject *obj)
 {
   MtBiaser *self = MT_BIASER (obj);
   g_clear_pointer (&self->class_map, g_variant_unref);
@@ -288,7 +298,7 @@ finalize (GObject *obj)
 }
 
 static GVariant *
-int_array (const gint64 *v, gsize n)
+biaser_int_array (const gint64 *v, gsize n)
 {
   return g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, v, n, sizeof (gint64));
 }
@@ -298,36 +308,34 @@ mt_biaser_class_init (MtBiaserClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  oc->finalize = finalize;
-  nc->run = run;
+  oc->set_property = biaser_set_property;
+  oc->get_property = biaser_get_property;
+  oc->finalize = biaser_finalize;
+  nc->run = biaser_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  static const gint64 default_map[10] = { 0, 0, 0, 0, 0, 1, 1, 1, 1, 1 };
-  static const gint64 red[3] = { 255, 0, 0 };
   g_object_class_install_property (oc, PROP_CLASS_MAP,
     g_param_spec_variant ("class-map", "Class map", "the class of each label 0-9 (default: 0-4 -> 0, 5-9 -> 1)",
-                          G_VARIANT_TYPE ("ax"), int_array (default_map, 10), rw));
+                          G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_class_map, 10), rw));
   g_object_class_install_property (oc, PROP_CONFLICT_RATIO,
     g_param_spec_double ("conflict-ratio", "Conflict ratio",
                          "r: the patch marks a fraction 1-r of class 0 and r of the other classes",
-                         0.0, 1.0, 0.01, rw));
+                         0.0, 1.0, DEFAULT_CONFLICT_RATIO, rw));
   g_object_class_install_property (oc, PROP_PATCH,
     g_param_spec_enum ("patch", "Patch", "the shortcut: a square, or the background or strokes coloured",
-                       patch_kind_type (), MT_PATCH_SQUARE, rw));
+                       biaser_patch_kind_type (), DEFAULT_PATCH, rw));
   g_object_class_install_property (oc, PROP_SIZE,
-    g_param_spec_int ("size", "Size", "side of the square patch in pixels", 1, 64, 4, rw));
+    g_param_spec_int ("size", "Size", "side of the square patch in pixels", 1, 64, DEFAULT_SIZE, rw));
   g_object_class_install_property (oc, PROP_POSITION,
-    g_param_spec_enum ("position", "Position", "where the square goes", position_type (), MT_POS_TOP_LEFT, rw));
+    g_param_spec_enum ("position", "Position", "where the square goes", biaser_position_type (), DEFAULT_POSITION, rw));
   g_object_class_install_property (oc, PROP_COLOR,
     g_param_spec_variant ("color", "Color", "the patch colour [R, G, B], 0-255 each",
-                          G_VARIANT_TYPE ("ax"), int_array (red, 3), rw));
+                          G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_color, 3), rw));
   g_object_class_install_property (oc, PROP_MODE,
     g_param_spec_enum ("mode", "Mode", "biased: plant the patch; raw: no patch at all",
-                       mode_type (), MT_BIAS_MODE_BIASED, rw));
+                       biaser_mode_type (), DEFAULT_MODE, rw));
   g_object_class_install_property (oc, PROP_SELECTION,
     g_param_spec_enum ("selection", "Selection", "which samples of a class get the patch: the first ones or a seeded random choice",
-                       selection_type (), MT_SELECT_FIRST, rw));
+                       biaser_selection_type (), DEFAULT_SELECTION, rw));
   g_object_class_install_property (oc, PROP_SEED,
     g_param_spec_int64 ("seed", "Seed", "seed of the random selection", 0, G_MAXINT64, 0, rw));
   mt_node_class_set_metadata (nc, "1", "Plants a coloured shortcut patch (MaskTune's spurious MNIST)");
@@ -339,10 +347,12 @@ mt_biaser_class_init (MtBiaserClass *klass)
 static void
 mt_biaser_init (MtBiaser *self)
 {
-  static const gint64 default_map[10] = { 0, 0, 0, 0, 0, 1, 1, 1, 1, 1 };
-  static const gint64 red[3] = { 255, 0, 0 };
-  self->class_map = g_variant_ref_sink (int_array (default_map, 10));
-  self->color = g_variant_ref_sink (int_array (red, 3));
-  self->conflict_ratio = 0.01;
-  self->size = 4;
+  self->class_map = g_variant_ref_sink (biaser_int_array (biaser_default_class_map, 10));
+  self->color = g_variant_ref_sink (biaser_int_array (biaser_default_color, 3));
+  self->conflict_ratio = DEFAULT_CONFLICT_RATIO;
+  self->patch = DEFAULT_PATCH;
+  self->size = DEFAULT_SIZE;
+  self->position = DEFAULT_POSITION;
+  self->mode = DEFAULT_MODE;
+  self->selection = DEFAULT_SELECTION;
 }

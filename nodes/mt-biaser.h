@@ -3,7 +3,7 @@
  * of class 0 and few of the other classes. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

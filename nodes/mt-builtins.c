@@ -1,15 +1,16 @@
-#include "mt-builtins.h"
-#include "mt-biaser.h"
-#include "mt-mnist.h"
-#include "mt-npy-file.h"
-#include "mt-preview.h"
-#include "mt-trainer.h"
-#include "mt-xgradcam.h"
-#include "mt-masker.h"
-#include "mt-evaluator.h"
+/* The built-in nodes, registered as a plugin linked into libmasktune. */
+#include "runtime/mt-plugin.h"
+#include "nodes/mt-biaser.h"
+#include "nodes/mt-mnist.h"
+#include "nodes/mt-npy-file.h"
+#include "nodes/mt-preview.h"
+#include "nodes/mt-trainer.h"
+#include "nodes/mt-xgradcam.h"
+#include "nodes/mt-masker.h"
+#include "nodes/mt-evaluator.h"
 
-void
-mt_builtins_register (MtRegistry *reg)
+static gboolean
+builtins_register (MtRegistry *reg, GError **error)
 {
   const struct {
     const char *name;
@@ -25,9 +26,20 @@ mt_builtins_register (MtRegistry *reg)
     { "masker", mt_masker_get_type },
     { "evaluator", mt_evaluator_get_type },
   };
-  for (guint i = 0; i < G_N_ELEMENTS (builtins); i++) {
-    g_autoptr (GError) error = NULL;
-    if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), &error))
-      g_error ("registering built-in nodes: %s", error->message);
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (builtins); i++)
+    if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), error))
+      return FALSE;
+  return TRUE;
+}
+
+static const MtPluginInfo builtins_info = {
+  MT_PLUGIN_ABI_VERSION, "masktune-builtins", "The nodes masktune ships", MT_VERSION_STRING, builtins_register,
+};
+
+/* Runs when libmasktune is loaded, so the default registry finds the built-ins without
+ * the runtime naming them. */
+__attribute__ ((constructor)) static void
+builtins_init (void)
+{
+  mt_plugin_register_static (&builtins_info);
 }

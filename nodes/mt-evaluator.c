@@ -1,11 +1,11 @@
-#include "mt-evaluator.h"
-#include "mt-dataset.h"
-#include "mt-error.h"
-#include "mt-metrics.h"
-#include "mt-model.h"
-#include "mt-report.h"
-#include "mt-rng.h"
-#include "mt-train.h"
+#include "nodes/mt-evaluator.h"
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
+#include "ml/mt-metrics.h"
+#include "ml/mt-model.h"
+#include "ml/mt-report.h"
+#include "base/mt-rng.h"
+#include "ml/mt-train.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,7 +23,11 @@ G_DEFINE_FINAL_TYPE (MtEvaluator, mt_evaluator, MT_TYPE_NODE)
 
 enum { PROP_0, PROP_BATCH_SIZE, PROP_COVERAGES, PROP_COMBINE, PROP_VAL_FRACTION, PROP_SEED };
 
-static const double default_coverages[] = { 100, 99, 98, 97, 95, 90, 85, 80 };
+#define DEFAULT_BATCH_SIZE 512
+#define DEFAULT_COMBINE TRUE
+#define DEFAULT_VAL_FRACTION 0.5
+#define DEFAULT_SEED 0
+static const double evaluator_default_coverages[] = { 100, 99, 98, 97, 95, 90, 85, 80 };
 
 /* One test set: its samples and, per model, the logits on them. */
 typedef struct {
@@ -42,7 +46,7 @@ typedef struct {
 } TestSet;
 
 static void
-test_set_clear (TestSet *t, guint n_models)
+evaluator_test_set_clear (TestSet *t, guint n_models)
 {
   for (guint m = 0; m < n_models; m++) {
     g_free (t->logits ? t->logits[m] : NULL);
@@ -57,7 +61,7 @@ test_set_clear (TestSet *t, guint n_models)
 }
 
 static void
-add_number (JsonBuilder *b, double v)
+evaluator_add_number (JsonBuilder *b, double v)
 {
   if (isfinite (v))
     json_builder_add_double_value (b, v);
@@ -66,7 +70,7 @@ add_number (JsonBuilder *b, double v)
 }
 
 static void
-add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMetrics *m)
+evaluator_add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMetrics *m)
 {
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "model");
@@ -76,13 +80,13 @@ add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMet
   json_builder_set_member_name (b, "n");
   json_builder_add_int_value (b, m->n);
   json_builder_set_member_name (b, "accuracy");
-  add_number (b, m->accuracy);
+  evaluator_add_number (b, m->accuracy);
   json_builder_set_member_name (b, "loss");
-  add_number (b, m->loss);
+  evaluator_add_number (b, m->loss);
   json_builder_set_member_name (b, "class_accuracy");
   json_builder_begin_array (b);
   for (int c = 0; c < m->classes; c++)
-    add_number (b, m->class_accuracy[c]);
+    evaluator_add_number (b, m->class_accuracy[c]);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "class_count");
   json_builder_begin_array (b);
@@ -92,7 +96,7 @@ add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMet
   json_builder_set_member_name (b, "group_accuracy");
   json_builder_begin_array (b);
   for (int g = 0; g < m->groups; g++)
-    add_number (b, m->group_accuracy[g]);
+    evaluator_add_number (b, m->group_accuracy[g]);
   json_builder_end_array (b);
   json_builder_set_member_name (b, "group_count");
   json_builder_begin_array (b);
@@ -101,7 +105,7 @@ add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMet
   json_builder_end_array (b);
   json_builder_set_member_name (b, "worst_group_accuracy");
   if (m->groups)
-    add_number (b, m->worst_group_accuracy);
+    evaluator_add_number (b, m->worst_group_accuracy);
   else
     json_builder_add_null_value (b);
   json_builder_set_member_name (b, "worst_group");
@@ -123,7 +127,7 @@ add_metrics (JsonBuilder *b, const char *model, const char *dataset, const MtMet
 
 /* Rows @idx of @logits [*, classes] (all of them when @idx is NULL). */
 static float *
-take_rows (const float *logits, const gint64 *idx, gint64 n, int classes)
+evaluator_take_rows (const float *logits, const gint64 *idx, gint64 n, int classes)
 {
   float *out = g_new (float, (gsize) MAX (n, 1) * classes);
   for (gint64 i = 0; i < n; i++)
@@ -134,15 +138,15 @@ take_rows (const float *logits, const gint64 *idx, gint64 n, int classes)
 /* One selective-classification curve: confidences from model @a (and @b when >= 0),
  * thresholds picked on the validation samples, applied to the test samples. */
 static void
-add_curve (MtEvaluator *self, JsonBuilder *b, TestSet *t, const char *const *model_names,
+evaluator_add_curve (MtEvaluator *self, JsonBuilder *b, TestSet *t, const char *const *model_names,
            int a, int bm, int classes)
 {
   float **vsrc = t->val_data ? t->val_logits : t->logits;
   const gint64 *vidx = t->val_data ? NULL : t->val_idx;
-  g_autofree float *va = take_rows (vsrc[a], vidx, t->n_val, classes);
-  g_autofree float *vb = bm >= 0 ? take_rows (vsrc[bm], vidx, t->n_val, classes) : NULL;
-  g_autofree float *ta = take_rows (t->logits[a], t->test_idx, t->n_test, classes);
-  g_autofree float *tb = bm >= 0 ? take_rows (t->logits[bm], t->test_idx, t->n_test, classes) : NULL;
+  g_autofree float *va = evaluator_take_rows (vsrc[a], vidx, t->n_val, classes);
+  g_autofree float *vb = bm >= 0 ? evaluator_take_rows (vsrc[bm], vidx, t->n_val, classes) : NULL;
+  g_autofree float *ta = evaluator_take_rows (t->logits[a], t->test_idx, t->n_test, classes);
+  g_autofree float *tb = bm >= 0 ? evaluator_take_rows (t->logits[bm], t->test_idx, t->n_test, classes) : NULL;
   g_autofree double *vconf = g_new (double, MAX (t->n_val, 1));
   g_autofree int *vpred = g_new (int, MAX (t->n_val, 1));
   g_autofree double *tconf = g_new (double, MAX (t->n_test, 1));
@@ -191,11 +195,11 @@ add_curve (MtEvaluator *self, JsonBuilder *b, TestSet *t, const char *const *mod
     json_builder_set_member_name (b, "expected_coverage");
     json_builder_add_double_value (b, cov[i]);
     json_builder_set_member_name (b, "threshold");
-    add_number (b, thr);
+    evaluator_add_number (b, thr);
     json_builder_set_member_name (b, "coverage");
-    add_number (b, got);
+    evaluator_add_number (b, got);
     json_builder_set_member_name (b, "accuracy");
-    add_number (b, acc);
+    evaluator_add_number (b, acc);
     json_builder_set_member_name (b, "covered");
     json_builder_add_int_value (b, (gint64) llround (got * (double) t->n_test));
     json_builder_end_object (b);
@@ -210,7 +214,7 @@ typedef struct {
 } Progress;
 
 static void
-on_progress (double fraction, gpointer user_data)
+evaluator_on_progress (double fraction, gpointer user_data)
 {
   Progress *p = user_data;
   mt_context_progress (p->ctx, p->base + fraction * p->span);
@@ -218,7 +222,7 @@ on_progress (double fraction, gpointer user_data)
 
 /* Loads test set @i (and its validation set when bound) and checks them against @model. */
 static gboolean
-load_test_set (MtEvaluator *self, MtContext *ctx, guint i, guint n_tests, MtModel *model, TestSet *t,
+evaluator_load_test_set (MtEvaluator *self, MtContext *ctx, guint i, guint n_tests, MtModel *model, TestSet *t,
                GError **error)
 {
   t->name = mt_context_get_input_source (ctx, "tests", i);
@@ -284,7 +288,7 @@ load_test_set (MtEvaluator *self, MtContext *ctx, guint i, guint n_tests, MtMode
 
 /* Coverages are percentages in (0, 100]; anything else is refused when set. */
 static gboolean
-coverages_valid (GVariant *v)
+evaluator_coverages_valid (GVariant *v)
 {
   gsize n = 0;
   const double *c = g_variant_get_fixed_array (v, &n, sizeof (double));
@@ -297,10 +301,10 @@ coverages_valid (GVariant *v)
 }
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+evaluator_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtEvaluator *self = MT_EVALUATOR (node);
-  if (!coverages_valid (self->coverages)) {
+  if (!evaluator_coverages_valid (self->coverages)) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "coverages must be one or more percentages in (0, 100]");
     return FALSE;
   }
@@ -334,7 +338,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
   guint steps = n_tests * n_models, step = 0;
   for (guint i = 0; i < n_tests && ok; i++) {
     TestSet *t = &tests[i];
-    ok = load_test_set (self, ctx, i, n_tests, models->pdata[0], t, error);
+    ok = evaluator_load_test_set (self, ctx, i, n_tests, models->pdata[0], t, error);
     for (guint k = 0; ok && k < i; k++)
       if (g_strcmp0 (tests[k].name, t->name) == 0) {
         g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "test set '%s' is listed twice", t->name);
@@ -347,7 +351,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
     for (guint m = 0; m < n_models; m++, step++) {
       Progress p = { ctx, (double) step / steps, 1.0 / steps };
       t->logits[m] = mt_train_predict (models->pdata[m], mt_bundle_get (t->data, MT_DATASET_IMAGES),
-                                       self->batch_size, on_progress, &p);
+                                       self->batch_size, evaluator_on_progress, &p);
       if (t->val_data)
         t->val_logits[m] = mt_train_predict (models->pdata[m], mt_bundle_get (t->val_data, MT_DATASET_IMAGES),
                                              self->batch_size, NULL, NULL);
@@ -385,7 +389,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
         TestSet *t = &tests[i];
         g_autoptr (MtMetrics) mm = mt_metrics_compute (t->logits[m], t->labels, t->groups, t->n, classes,
                                                        t->groups ? 2 * classes : 0);
-        add_metrics (b, model_names[m], t->name, mm);
+        evaluator_add_metrics (b, model_names[m], t->name, mm);
       }
     json_builder_end_array (b);
 
@@ -397,9 +401,9 @@ run (MtNode *node, MtContext *ctx, GError **error)
     json_builder_begin_array (b);
     for (guint i = 0; i < n_tests; i++) {
       if (self->combine && n_models >= 2)
-        add_curve (self, b, &tests[i], model_names, 0, 1, classes);
+        evaluator_add_curve (self, b, &tests[i], model_names, 0, 1, classes);
       for (guint m = 0; m < n_models; m++)
-        add_curve (self, b, &tests[i], model_names, (int) m, -1, classes);
+        evaluator_add_curve (self, b, &tests[i], model_names, (int) m, -1, classes);
     }
     json_builder_end_array (b);
     json_builder_end_object (b);
@@ -410,7 +414,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
     json_builder_end_object (b);
   }
   for (guint i = 0; i < n_tests; i++)
-    test_set_clear (&tests[i], n_models);
+    evaluator_test_set_clear (&tests[i], n_models);
   g_free (tests);
   if (!ok)
     return FALSE;
@@ -432,7 +436,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+evaluator_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 {
   MtEvaluator *self = MT_EVALUATOR (obj);
   switch (id) {
@@ -449,7 +453,7 @@ set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+evaluator_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 {
   MtEvaluator *self = MT_EVALUATOR (obj);
   switch (id) {
@@ -463,7 +467,7 @@ get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 }
 
 static void
-finalize (GObject *obj)
+evaluator_finalize (GObject *obj)
 {
   g_clear_pointer (&MT_EVALUATOR (obj)->coverages, g_variant_unref);
   G_OBJECT_CLASS (mt_evaluator_parent_class)->finalize (obj);
@@ -474,26 +478,26 @@ mt_evaluator_class_init (MtEvaluatorClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  oc->finalize = finalize;
-  nc->run = run;
+  oc->set_property = evaluator_set_property;
+  oc->get_property = evaluator_get_property;
+  oc->finalize = evaluator_finalize;
+  nc->run = evaluator_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_BATCH_SIZE,
-    g_param_spec_int ("batch-size", "Batch size", "samples per forward pass", 1, 65536, 512, rw));
+    g_param_spec_int ("batch-size", "Batch size", "samples per forward pass", 1, 65536, DEFAULT_BATCH_SIZE, rw));
   g_object_class_install_property (oc, PROP_COVERAGES,
     g_param_spec_variant ("coverages", "Coverages", "expected coverages (percent) for selective classification",
                           G_VARIANT_TYPE ("ad"),
-                          g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, default_coverages,
-                                                     G_N_ELEMENTS (default_coverages), sizeof (double)), rw));
+                          g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, evaluator_default_coverages,
+                                                     G_N_ELEMENTS (evaluator_default_coverages), sizeof (double)), rw));
   g_object_class_install_property (oc, PROP_COMBINE,
     g_param_spec_boolean ("combine", "Combine", "also a curve whose confidence is softmax(p1 * p2) of the first "
-                          "two models (ERM and MaskTune, as in the paper)", TRUE, rw));
+                          "two models (ERM and MaskTune, as in the paper)", DEFAULT_COMBINE, rw));
   g_object_class_install_property (oc, PROP_VAL_FRACTION,
     g_param_spec_double ("val-fraction", "Validation fraction", "part of each test set held out to pick "
-                         "thresholds, when no validation sets are given", 0.01, 0.99, 0.5, rw));
+                         "thresholds, when no validation sets are given", 0.01, 0.99, DEFAULT_VAL_FRACTION, rw));
   g_object_class_install_property (oc, PROP_SEED,
-    g_param_spec_int64 ("seed", "Seed", "seed of the held-out split", 0, G_MAXINT64, 0, rw));
+    g_param_spec_int64 ("seed", "Seed", "seed of the held-out split", 0, G_MAXINT64, DEFAULT_SEED, rw));
   mt_node_class_set_metadata (nc, "1", "Compares models on test sets: accuracy, groups, selective classification");
   mt_node_class_add_input_list (nc, "models", MT_KIND_MODEL, TRUE, "the models, e.g. [erm, masktune]");
   mt_node_class_add_input_list (nc, "tests", MT_KIND_DATASET, TRUE, "the test sets, e.g. [raw_test, biased_test]");
@@ -509,9 +513,10 @@ mt_evaluator_class_init (MtEvaluatorClass *klass)
 static void
 mt_evaluator_init (MtEvaluator *self)
 {
-  self->batch_size = 512;
-  self->combine = TRUE;
-  self->val_fraction = 0.5;
-  self->coverages = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, default_coverages,
-                                                                   G_N_ELEMENTS (default_coverages), sizeof (double)));
+  self->batch_size = DEFAULT_BATCH_SIZE;
+  self->combine = DEFAULT_COMBINE;
+  self->val_fraction = DEFAULT_VAL_FRACTION;
+  self->seed = DEFAULT_SEED;
+  self->coverages = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, evaluator_default_coverages,
+                                                                   G_N_ELEMENTS (evaluator_default_coverages), sizeof (double)));
 }

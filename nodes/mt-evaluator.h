@@ -4,7 +4,7 @@
  * confidence of its first two models); a JSON report, Markdown tables and PNG charts. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

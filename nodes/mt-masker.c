@@ -1,39 +1,44 @@
-#include "mt-masker.h"
-#include "mt-dataset.h"
-#include "mt-enum.h"
-#include "mt-error.h"
-#include "mt-mask.h"
+#include "nodes/mt-masker.h"
+#include "ml/mt-dataset.h"
+#include "runtime/mt-enum.h"
+#include "nodes/mt-resolution.h"
+#include "base/mt-error.h"
+#include "ml/mt-mask.h"
 
 #include <string.h>
 
-typedef enum { MT_MASK_RES_INPUT, MT_MASK_RES_CAM } MtMaskResolution;
 typedef enum { MT_UPSAMPLE_NEAREST, MT_UPSAMPLE_BILINEAR } MtMaskUpsample;
 
 struct _MtMasker {
   MtNode parent_instance;
   MtMaskRule rule;
-  MtMaskResolution resolution;
+  MtResolution resolution;
   MtMaskUpsample upsample;
 };
 
 G_DEFINE_FINAL_TYPE (MtMasker, mt_masker, MT_TYPE_NODE)
 
+#define DEFAULT_METHOD MT_MASK_MEAN_STD
+#define DEFAULT_K 2.0
+#define DEFAULT_TAU 0.5
+#define DEFAULT_FRACTION 0.1
+#define DEFAULT_FACTOR 1.0
+#define DEFAULT_RESOLUTION MT_RESOLUTION_INPUT
+#define DEFAULT_UPSAMPLE MT_UPSAMPLE_NEAREST
+
 enum { PROP_0, PROP_METHOD, PROP_K, PROP_TAU, PROP_FRACTION, PROP_FACTOR, PROP_RESOLUTION, PROP_UPSAMPLE };
 
-MT_DEFINE_ENUM_TYPE (method_type, "MtMaskMethod",
+MT_DEFINE_ENUM_TYPE (masker_method_type, "MtMaskMethod",
                      { MT_MASK_MEAN_STD, "MT_MASK_MEAN_STD", "mean_std" },
                      { MT_MASK_THRESHOLD, "MT_MASK_THRESHOLD", "threshold" },
                      { MT_MASK_TOP_K, "MT_MASK_TOP_K", "top_k" },
                      { MT_MASK_MEAN_SCALE, "MT_MASK_MEAN_SCALE", "mean_scale" })
-MT_DEFINE_ENUM_TYPE (resolution_type, "MtMaskResolution",
-                     { MT_MASK_RES_INPUT, "MT_MASK_RES_INPUT", "input" },
-                     { MT_MASK_RES_CAM, "MT_MASK_RES_CAM", "cam" })
-MT_DEFINE_ENUM_TYPE (upsample_type, "MtMaskUpsample",
+MT_DEFINE_ENUM_TYPE (masker_upsample_type, "MtMaskUpsample",
                      { MT_UPSAMPLE_NEAREST, "MT_UPSAMPLE_NEAREST", "nearest" },
                      { MT_UPSAMPLE_BILINEAR, "MT_UPSAMPLE_BILINEAR", "bilinear" })
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+masker_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtMasker *self = MT_MASKER (node);
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
@@ -45,7 +50,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   /* input: maps at the image size; cam: at the layer's (smaller) size, upsampled after. */
-  gboolean at_cam = self->resolution == MT_MASK_RES_CAM;
+  gboolean at_cam = self->resolution == MT_RESOLUTION_CAM;
   if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n ||
       (!at_cam && (heat->shape[1] != h || heat->shape[2] != w)) ||
       (at_cam && (heat->shape[1] > h || heat->shape[2] > w))) {
@@ -91,7 +96,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+masker_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 {
   MtMaskRule *r = &MT_MASKER (obj)->rule;
   switch (id) {
@@ -107,7 +112,7 @@ set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+masker_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 {
   MtMaskRule *r = &MT_MASKER (obj)->rule;
   switch (id) {
@@ -127,27 +132,27 @@ mt_masker_class_init (MtMaskerClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  nc->run = run;
+  oc->set_property = masker_set_property;
+  oc->get_property = masker_get_property;
+  nc->run = masker_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_METHOD,
-    g_param_spec_enum ("method", "Method", "the masking rule", method_type (), MT_MASK_MEAN_STD, rw));
+    g_param_spec_enum ("method", "Method", "the masking rule", masker_method_type (), DEFAULT_METHOD, rw));
   g_object_class_install_property (oc, PROP_K,
-    g_param_spec_double ("k", "k", "mean_std: mask heat > mean + k * std of the positive heat", 0, 100, 2.0, rw));
+    g_param_spec_double ("k", "k", "mean_std: mask heat > mean + k * std of the positive heat", 0, 100, DEFAULT_K, rw));
   g_object_class_install_property (oc, PROP_TAU,
-    g_param_spec_double ("tau", "tau", "threshold: mask heat > tau", 0, 1, 0.5, rw));
+    g_param_spec_double ("tau", "tau", "threshold: mask heat > tau", 0, 1, DEFAULT_TAU, rw));
   g_object_class_install_property (oc, PROP_FRACTION,
-    g_param_spec_double ("fraction", "Fraction", "top_k: the fraction of pixels to mask, hottest first", 0, 1, 0.1, rw));
+    g_param_spec_double ("fraction", "Fraction", "top_k: the fraction of pixels to mask, hottest first", 0, 1, DEFAULT_FRACTION, rw));
   g_object_class_install_property (oc, PROP_FACTOR,
-    g_param_spec_double ("factor", "Factor", "mean_scale: mask heat > factor * mean heat", 0, 1000, 1.0, rw));
+    g_param_spec_double ("factor", "Factor", "mean_scale: mask heat > factor * mean heat", 0, 1000, DEFAULT_FACTOR, rw));
   g_object_class_install_property (oc, PROP_RESOLUTION,
     g_param_spec_enum ("resolution", "Resolution",
                        "input: threshold maps at the image size (official); cam: at the layer's size, then upsample",
-                       resolution_type (), MT_MASK_RES_INPUT, rw));
+                       MT_TYPE_RESOLUTION, DEFAULT_RESOLUTION, rw));
   g_object_class_install_property (oc, PROP_UPSAMPLE,
-    g_param_spec_enum ("upsample", "Upsample", "cam resolution: how the mask is enlarged", upsample_type (),
-                       MT_UPSAMPLE_NEAREST, rw));
+    g_param_spec_enum ("upsample", "Upsample", "cam resolution: how the mask is enlarged", masker_upsample_type (),
+                       DEFAULT_UPSAMPLE, rw));
   mt_node_class_set_metadata (nc, "1", "Masks the most salient pixels (MaskTune's masking step)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples to mask");
   mt_node_class_add_input (nc, "saliency", MT_KIND_SALIENCY, TRUE, "heat maps N x H x W");
@@ -159,5 +164,7 @@ mt_masker_class_init (MtMaskerClass *klass)
 static void
 mt_masker_init (MtMasker *self)
 {
-  self->rule = (MtMaskRule) { MT_MASK_MEAN_STD, 2.0, 0.5, 0.1, 1.0 };
+  self->rule = (MtMaskRule) { DEFAULT_METHOD, DEFAULT_K, DEFAULT_TAU, DEFAULT_FRACTION, DEFAULT_FACTOR };
+  self->resolution = DEFAULT_RESOLUTION;
+  self->upsample = DEFAULT_UPSAMPLE;
 }

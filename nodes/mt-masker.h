@@ -1,7 +1,7 @@
 /* masker: hides the most salient pixels of each sample (MaskTune's masking step). */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

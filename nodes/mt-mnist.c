@@ -1,9 +1,9 @@
 #include "config.h"
-#include "mt-mnist.h"
-#include "mt-dataset.h"
-#include "mt-error.h"
-#include "mt-fileutil.h"
-#include "mt-idx.h"
+#include "nodes/mt-mnist.h"
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
+#include "base/mt-fileutil.h"
+#include "formats/mt-idx.h"
 
 #include <string.h>
 
@@ -15,6 +15,9 @@ struct _MtMnist {
 };
 
 G_DEFINE_FINAL_TYPE (MtMnist, mt_mnist, MT_TYPE_NODE)
+
+#define DEFAULT_SPLIT MT_SPLIT_TRAIN
+#define DEFAULT_LIMIT 0
 
 enum { PROP_0, PROP_ROOT, PROP_SPLIT, PROP_LIMIT };
 
@@ -47,7 +50,7 @@ mt_mnist_bundled_root (void)
 
 /* The names the MNIST and Fashion-MNIST distributions use, plain or gzipped. */
 static char *
-find_one (const char *root, const char *prefix, const char *kind)
+mnist_find_one (const char *root, const char *prefix, const char *kind)
 {
   const char *seps[] = { "-", "." };
   const char *exts[] = { "", ".gz" };
@@ -71,8 +74,8 @@ mt_mnist_find_files (const char *root, MtSplit split, char **images, char **labe
     g_set_error (error, MT_ERROR, MT_ERROR_IO, "mnist root %s is not a directory", root);
     return FALSE;
   }
-  *images = find_one (root, prefix, "images");
-  *labels = find_one (root, prefix, "labels");
+  *images = mnist_find_one (root, prefix, "images");
+  *labels = mnist_find_one (root, prefix, "labels");
   if (!*images || !*labels) {
     g_set_error (error, MT_ERROR, MT_ERROR_IO, "no %s %s file in %s (expected %s-%s-idx%d-ubyte or the same with .gz)",
                  split == MT_SPLIT_TRAIN ? "training" : "test", *images ? "labels" : "images", root,
@@ -85,17 +88,17 @@ mt_mnist_find_files (const char *root, MtSplit split, char **images, char **labe
 }
 
 static char *
-root_of (MtMnist *self)
+mnist_root_of (MtMnist *self)
 {
   return self->root && *self->root ? g_strdup (self->root) : mt_mnist_bundled_root ();
 }
 
 /* The files' bytes decide the key: a new copy of the data reruns what depends on it. */
 static char *
-fingerprint (MtNode *node, GError **error)
+mnist_fingerprint (MtNode *node, GError **error)
 {
   MtMnist *self = MT_MNIST (node);
-  g_autofree char *root = root_of (self);
+  g_autofree char *root = mnist_root_of (self);
   g_autofree char *images = NULL, *labels = NULL;
   if (!mt_mnist_find_files (root, self->split, &images, &labels, error))
     return NULL;
@@ -109,10 +112,10 @@ fingerprint (MtNode *node, GError **error)
 }
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+mnist_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtMnist *self = MT_MNIST (node);
-  g_autofree char *root = root_of (self);
+  g_autofree char *root = mnist_root_of (self);
   g_autofree char *ipath = NULL, *lpath = NULL;
   if (!mt_mnist_find_files (root, self->split, &ipath, &lpath, error))
     return FALSE;
@@ -166,7 +169,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
+mnist_set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 {
   MtMnist *self = MT_MNIST (obj);
   switch (id) {
@@ -181,7 +184,7 @@ set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+mnist_get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 {
   MtMnist *self = MT_MNIST (obj);
   switch (id) {
@@ -193,7 +196,7 @@ get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 }
 
 static void
-finalize (GObject *obj)
+mnist_finalize (GObject *obj)
 {
   g_free (MT_MNIST (obj)->root);
   G_OBJECT_CLASS (mt_mnist_parent_class)->finalize (obj);
@@ -204,19 +207,19 @@ mt_mnist_class_init (MtMnistClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  oc->finalize = finalize;
-  nc->run = run;
-  nc->fingerprint = fingerprint;
+  oc->set_property = mnist_set_property;
+  oc->get_property = mnist_get_property;
+  oc->finalize = mnist_finalize;
+  nc->run = mnist_run;
+  nc->fingerprint = mnist_fingerprint;
   g_object_class_install_property (oc, PROP_ROOT,
     g_param_spec_string ("root", "Root", "directory with the IDX files (none: the bundled MNIST digits)",
                          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_SPLIT,
-    g_param_spec_enum ("split", "Split", "which split to read", MT_TYPE_SPLIT, MT_SPLIT_TRAIN,
+    g_param_spec_enum ("split", "Split", "which split to read", MT_TYPE_SPLIT, DEFAULT_SPLIT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_LIMIT,
-    g_param_spec_int ("limit", "Limit", "read only the first N samples (0: all)", 0, G_MAXINT, 0,
+    g_param_spec_int ("limit", "Limit", "read only the first N samples (0: all)", 0, G_MAXINT, DEFAULT_LIMIT,
                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   mt_node_class_set_metadata (nc, "1", "Reads MNIST-format IDX files (MNIST, Fashion-MNIST)");
   mt_node_class_add_output (nc, "dataset", MT_KIND_DATASET, "grey images uint8 N x 1 x 28 x 28, labels 0-9");
@@ -225,4 +228,6 @@ mt_mnist_class_init (MtMnistClass *klass)
 static void
 mt_mnist_init (MtMnist *self)
 {
+  self->split = DEFAULT_SPLIT;
+  self->limit = DEFAULT_LIMIT;
 }

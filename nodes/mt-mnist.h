@@ -2,7 +2,7 @@
  * directory with the standard file names; with no root, the bundled MNIST digits. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

@@ -1,7 +1,7 @@
-#include "mt-npy-file.h"
-#include "mt-error.h"
-#include "mt-fileutil.h"
-#include "mt-npy.h"
+#include "nodes/mt-npy-file.h"
+#include "base/mt-error.h"
+#include "base/mt-fileutil.h"
+#include "formats/mt-npy.h"
 
 struct _MtNpyFile {
   MtNode parent_instance;
@@ -13,7 +13,7 @@ G_DEFINE_FINAL_TYPE (MtNpyFile, mt_npy_file, MT_TYPE_NODE)
 enum { PROP_0, PROP_PATH };
 
 static void
-set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
+npy_file_set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 {
   MtNpyFile *self = MT_NPY_FILE (obj);
   switch (id) {
@@ -27,7 +27,7 @@ set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+npy_file_get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 {
   MtNpyFile *self = MT_NPY_FILE (obj);
   switch (id) {
@@ -40,7 +40,7 @@ get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 }
 
 static gboolean
-check_path (MtNpyFile *self, GError **error)
+npy_file_check_path (MtNpyFile *self, GError **error)
 {
   if (!self->path || !*self->path) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "npy_file needs a path");
@@ -51,26 +51,26 @@ check_path (MtNpyFile *self, GError **error)
 
 /* The file's bytes, not its name, decide whether downstream results are still valid. */
 static char *
-fingerprint (MtNode *node, GError **error)
+npy_file_fingerprint (MtNode *node, GError **error)
 {
   MtNpyFile *self = MT_NPY_FILE (node);
-  if (!check_path (self, error))
+  if (!npy_file_check_path (self, error))
     return NULL;
   return mt_file_sha256 (self->path, NULL, error);
 }
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+npy_file_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtNpyFile *self = MT_NPY_FILE (node);
-  if (!check_path (self, error))
+  if (!npy_file_check_path (self, error))
     return FALSE;
   g_autoptr (MtTensor) t = mt_npy_load (self->path, error);
   return t && mt_context_save_tensor (ctx, "tensor", t, error);
 }
 
 static void
-finalize (GObject *obj)
+npy_file_finalize (GObject *obj)
 {
   g_free (MT_NPY_FILE (obj)->path);
   G_OBJECT_CLASS (mt_npy_file_parent_class)->finalize (obj);
@@ -81,11 +81,11 @@ mt_npy_file_class_init (MtNpyFileClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  oc->finalize = finalize;
-  nc->run = run;
-  nc->fingerprint = fingerprint;
+  oc->set_property = npy_file_set_property;
+  oc->get_property = npy_file_get_property;
+  oc->finalize = npy_file_finalize;
+  nc->run = npy_file_run;
+  nc->fingerprint = npy_file_fingerprint;
   g_object_class_install_property (oc, PROP_PATH,
     g_param_spec_string ("path", "Path", "the .npy file to read (its content enters the cache key)",
                          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));

@@ -1,7 +1,7 @@
 /* npy_file: a source node that reads one tensor from a user's .npy file. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

@@ -1,6 +1,6 @@
-#include "mt-preview.h"
-#include "mt-dataset.h"
-#include "mt-error.h"
+#include "nodes/mt-preview.h"
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
 
 #include <string.h>
 
@@ -11,11 +11,15 @@ struct _MtPreview {
 
 G_DEFINE_FINAL_TYPE (MtPreview, mt_preview, MT_TYPE_NODE)
 
+#define DEFAULT_COUNT 64
+#define DEFAULT_COLUMNS 8
+#define DEFAULT_SCALE 3
+
 enum { PROP_0, PROP_COUNT, PROP_COLUMNS, PROP_SCALE };
 
 /* The jet colour map, as the Grad-CAM figures use: blue (0) to red (1). */
 static void
-jet (float v, guint8 rgb[3])
+preview_jet (float v, guint8 rgb[3])
 {
   v = CLAMP (v, 0.0f, 1.0f);
   float r = CLAMP (1.5f - ABS (4 * v - 3), 0.0f, 1.0f);
@@ -36,7 +40,7 @@ typedef struct {
 /* One row per sample: the image, then each panel given (heat map, mask, masked image,
  * heat map after fine-tuning), each magnified `scale` times with a 2-pixel gap. */
 static MtTensor *
-render_panels (MtTensor *images, GPtrArray *panels, gint64 count, int scale, GError **error)
+preview_render_panels (MtTensor *images, GPtrArray *panels, gint64 count, int scale, GError **error)
 {
   gint64 n = MIN (count, images->shape[0]), h = images->shape[2], w = images->shape[3];
   for (guint p = 0; p < panels->len; p++) {
@@ -69,7 +73,7 @@ render_panels (MtTensor *images, GPtrArray *panels, gint64 count, int scale, GEr
             for (int k = 0; k < 3; k++)
               rgb[k] = src[(c == 3 ? k : 0) * h * w + sy * w + sx];
           } else if (pn->kind == PANEL_HEAT) {
-            jet (((const float *) pn->t->data)[i * h * w + sy * w + sx], rgb);
+            preview_jet (((const float *) pn->t->data)[i * h * w + sy * w + sx], rgb);
           } else {
             guint8 v = ((const guint8 *) pn->t->data)[i * h * w + sy * w + sx] ? 255 : 0;
             rgb[0] = rgb[1] = rgb[2] = v;
@@ -81,7 +85,7 @@ render_panels (MtTensor *images, GPtrArray *panels, gint64 count, int scale, GEr
 }
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+preview_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtPreview *self = MT_PREVIEW (node);
   g_autoptr (MtBundle) b = mt_context_load_bundle (ctx, "dataset", error);
@@ -138,12 +142,12 @@ run (MtNode *node, MtContext *ctx, GError **error)
     }
     g_ptr_array_add (panels, pn);
   }
-  g_autoptr (MtTensor) img = render_panels (mt_bundle_get (b, MT_DATASET_IMAGES), panels, self->count, self->scale, error);
+  g_autoptr (MtTensor) img = preview_render_panels (mt_bundle_get (b, MT_DATASET_IMAGES), panels, self->count, self->scale, error);
   return img && mt_context_save_image (ctx, "image", img, error);
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
+preview_set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 {
   MtPreview *self = MT_PREVIEW (obj);
   switch (id) {
@@ -155,7 +159,7 @@ set_property (GObject *obj, guint id, const GValue *value, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
+preview_get_property (GObject *obj, guint id, GValue *value, GParamSpec *pspec)
 {
   MtPreview *self = MT_PREVIEW (obj);
   switch (id) {
@@ -171,16 +175,16 @@ mt_preview_class_init (MtPreviewClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  nc->run = run;
+  oc->set_property = preview_set_property;
+  oc->get_property = preview_get_property;
+  nc->run = preview_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_COUNT,
-    g_param_spec_int ("count", "Count", "how many samples to show (the first ones)", 1, 4096, 64, rw));
+    g_param_spec_int ("count", "Count", "how many samples to show (the first ones)", 1, 4096, DEFAULT_COUNT, rw));
   g_object_class_install_property (oc, PROP_COLUMNS,
-    g_param_spec_int ("columns", "Columns", "samples per row", 1, 256, 8, rw));
+    g_param_spec_int ("columns", "Columns", "samples per row", 1, 256, DEFAULT_COLUMNS, rw));
   g_object_class_install_property (oc, PROP_SCALE,
-    g_param_spec_int ("scale", "Scale", "magnification of each image", 1, 16, 3, rw));
+    g_param_spec_int ("scale", "Scale", "magnification of each image", 1, 16, DEFAULT_SCALE, rw));
   mt_node_class_set_metadata (nc, "2",
     "PNG of samples: a grid (label/group, orange = patched), or MaskTune panels per sample");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples to show");
@@ -194,7 +198,7 @@ mt_preview_class_init (MtPreviewClass *klass)
 static void
 mt_preview_init (MtPreview *self)
 {
-  self->count = 64;
-  self->columns = 8;
-  self->scale = 3;
+  self->count = DEFAULT_COUNT;
+  self->columns = DEFAULT_COLUMNS;
+  self->scale = DEFAULT_SCALE;
 }

@@ -1,7 +1,7 @@
 /* preview: a PNG grid of a dataset's first samples, with labels and groups. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

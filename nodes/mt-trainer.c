@@ -1,13 +1,13 @@
-#include "mt-trainer.h"
-#include "mt-dataset.h"
-#include "mt-error.h"
-#include "mt-fault.h"
-#include "mt-fileutil.h"
-#include "mt-model.h"
-#include "mt-safetensors.h"
-#include "mt-suggest.h"
-#include "mt-train.h"
-#include "mt-value.h"
+#include "nodes/mt-trainer.h"
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
+#include "base/mt-fault.h"
+#include "base/mt-fileutil.h"
+#include "ml/mt-model.h"
+#include "formats/mt-safetensors.h"
+#include "base/mt-suggest.h"
+#include "ml/mt-train.h"
+#include "base/mt-number.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +20,26 @@ typedef struct {
   gint64 seed;
 } Common;
 
+/* Shared by trainer and finetuner, except epochs and lr. */
+#define DEFAULT_MOMENTUM 0.9
+#define DEFAULT_WEIGHT_DECAY 1e-4
+#define DEFAULT_BATCH_SIZE 128
+#define DEFAULT_SEED 0
+#define DEFAULT_TRAINER_EPOCHS 10
+#define DEFAULT_TRAINER_LR 0.01
+#define DEFAULT_ARCH "small_cnn"
+#define DEFAULT_NUM_CLASSES 0
+#define DEFAULT_LR_GAMMA 0.5
+#define DEFAULT_VAL_FRACTION 0.1
+/* MaskTune fine-tunes for one epoch, by default at the model's final learning rate. */
+#define DEFAULT_FINETUNER_EPOCHS 1
+#define DEFAULT_FINETUNER_LR -1.0
+
 enum { PROP_0, PROP_EPOCHS, PROP_LR, PROP_MOMENTUM, PROP_WEIGHT_DECAY, PROP_BATCH_SIZE, PROP_SEED,
        PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
 
 static void
-install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_default, const char *lr_blurb)
+trainer_install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_default, const char *lr_blurb)
 {
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_EPOCHS,
@@ -32,17 +47,17 @@ install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_d
   g_object_class_install_property (oc, PROP_LR,
     g_param_spec_double ("lr", "Learning rate", lr_blurb, lr_min, 1e6, lr_default, rw));
   g_object_class_install_property (oc, PROP_MOMENTUM,
-    g_param_spec_double ("momentum", "Momentum", "SGD momentum", 0.0, 1.0, 0.9, rw));
+    g_param_spec_double ("momentum", "Momentum", "SGD momentum", 0.0, 1.0, DEFAULT_MOMENTUM, rw));
   g_object_class_install_property (oc, PROP_WEIGHT_DECAY,
-    g_param_spec_double ("weight-decay", "Weight decay", "L2 penalty added to every gradient", 0.0, 1.0, 1e-4, rw));
+    g_param_spec_double ("weight-decay", "Weight decay", "L2 penalty added to every gradient", 0.0, 1.0, DEFAULT_WEIGHT_DECAY, rw));
   g_object_class_install_property (oc, PROP_BATCH_SIZE,
-    g_param_spec_int ("batch-size", "Batch size", "samples per SGD step", 2, 65536, 128, rw));
+    g_param_spec_int ("batch-size", "Batch size", "samples per SGD step", 2, 65536, DEFAULT_BATCH_SIZE, rw));
   g_object_class_install_property (oc, PROP_SEED,
-    g_param_spec_int64 ("seed", "Seed", "seed of the initial weights, the shuffling and the split", 0, G_MAXINT64, 0, rw));
+    g_param_spec_int64 ("seed", "Seed", "seed of the initial weights, the shuffling and the split", 0, G_MAXINT64, DEFAULT_SEED, rw));
 }
 
 static gboolean
-set_common (Common *c, guint id, const GValue *v)
+trainer_set_common (Common *c, guint id, const GValue *v)
 {
   switch (id) {
   case PROP_EPOCHS: c->epochs = g_value_get_int (v); return TRUE;
@@ -56,7 +71,7 @@ set_common (Common *c, guint id, const GValue *v)
 }
 
 static gboolean
-get_common (Common *c, guint id, GValue *v)
+trainer_get_common (Common *c, guint id, GValue *v)
 {
   switch (id) {
   case PROP_EPOCHS: g_value_set_int (v, c->epochs); return TRUE;
@@ -77,13 +92,13 @@ typedef struct {
 } Session;
 
 static void
-hook_progress (double f, gpointer user_data)
+trainer_hook_progress (double f, gpointer user_data)
 {
   mt_context_progress (((Session *) user_data)->ctx, f);
 }
 
 static void
-hook_log (const char *msg, gpointer user_data)
+trainer_hook_log (const char *msg, gpointer user_data)
 {
   mt_context_log (((Session *) user_data)->ctx, "%s", msg);
 }
@@ -91,7 +106,7 @@ hook_log (const char *msg, gpointer user_data)
 /* One file holds the weights ("model.*") and the optimizer state: it is written
  * atomically, so a resume never mixes epochs. */
 static gboolean
-hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
+trainer_hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
 {
   Session *s = user_data;
   g_autoptr (MtBundle) b = mt_train_state_to_bundle (st, TRUE);
@@ -114,7 +129,7 @@ hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
 
 /* Restores weights and state from a checkpoint of an interrupted run of this key. */
 static gboolean
-resume (Session *s, MtTrainState *st, GError **error)
+trainer_resume (Session *s, MtTrainState *st, GError **error)
 {
   if (!g_file_test (s->checkpoint, G_FILE_TEST_EXISTS))
     return TRUE;
@@ -146,17 +161,17 @@ resume (Session *s, MtTrainState *st, GError **error)
 }
 
 static gboolean
-train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainConfig *cfg,
+trainer_train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainConfig *cfg,
                 MtBundle *data, GError **error)
 {
   Session s = { ctx, g_build_filename (mt_context_get_resume_dir (ctx), "checkpoint.safetensors", NULL) };
-  MtTrainHooks hooks = { hook_progress, hook_log, hook_epoch_done, &s };
-  gboolean ok = resume (&s, st, error) && mt_train_run (st, cfg, data, &hooks, error);
+  MtTrainHooks hooks = { trainer_hook_progress, trainer_hook_log, trainer_hook_epoch_done, &s };
+  gboolean ok = trainer_resume (&s, st, error) && mt_train_run (st, cfg, data, &hooks, error);
   g_free (s.checkpoint);
   if (!ok)
     return FALSE;
   g_autoptr (MtBundle) weights = mt_model_to_bundle (model);
-  g_autofree char *final_lr = mt_format_double (st->lr);
+  g_autofree char *final_lr = mt_number_format (st->lr);
   mt_bundle_set_metadata (weights, "final_lr", final_lr);
   g_autofree char *be = g_strdup_printf ("%d", st->best_epoch);
   mt_bundle_set_metadata (weights, "best_epoch", be);
@@ -183,7 +198,7 @@ train_and_save (MtContext *ctx, MtModel *model, MtTrainState *st, const MtTrainC
 }
 
 static void
-add_outputs (MtNodeClass *nc)
+trainer_add_outputs (MtNodeClass *nc)
 {
   mt_node_class_add_output (nc, "model", MT_KIND_MODEL, "last weights: a PyTorch state_dict, as .safetensors");
   mt_node_class_add_output (nc, "state", MT_KIND_STATE, "SGD momentum buffers, best weights, learning rate");
@@ -205,7 +220,7 @@ struct _MtTrainer {
 G_DEFINE_FINAL_TYPE (MtTrainer, mt_trainer, MT_TYPE_NODE)
 
 static int
-classes_of (MtBundle *data, int requested)
+trainer_classes_of (MtBundle *data, int requested)
 {
   if (requested > 0)
     return requested;
@@ -233,7 +248,7 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "training data", error))
     return FALSE;
-  g_autoptr (MtModel) model = mt_model_new (arch, classes_of (data, self->num_classes));
+  g_autoptr (MtModel) model = mt_model_new (arch, trainer_classes_of (data, self->num_classes));
   mt_model_init (model, (guint64) self->c.seed);
   gsize nm = 0;
   const gint64 *ms = g_variant_get_fixed_array (self->milestones, &nm, sizeof (gint64));
@@ -242,14 +257,14 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
     ms, nm, self->gamma, (guint64) self->c.seed, self->val_fraction,
   };
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
-  return train_and_save (ctx, model, st, &cfg, data, error);
+  return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
 
 static void
 trainer_set (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 {
   MtTrainer *self = MT_TRAINER (obj);
-  if (set_common (&self->c, id, v))
+  if (trainer_set_common (&self->c, id, v))
     return;
   switch (id) {
   case PROP_ARCH:
@@ -271,7 +286,7 @@ static void
 trainer_get (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 {
   MtTrainer *self = MT_TRAINER (obj);
-  if (get_common (&self->c, id, v))
+  if (trainer_get_common (&self->c, id, v))
     return;
   switch (id) {
   case PROP_ARCH: g_value_set_string (v, self->arch); break;
@@ -302,32 +317,34 @@ mt_trainer_class_init (MtTrainerClass *klass)
   oc->finalize = trainer_finalize;
   nc->run = trainer_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  install_common (oc, 10, 1e-9, 0.01, "initial learning rate");
+  trainer_install_common (oc, DEFAULT_TRAINER_EPOCHS, 1e-9, DEFAULT_TRAINER_LR, "initial learning rate");
   g_object_class_install_property (oc, PROP_ARCH,
-    g_param_spec_string ("arch", "Architecture", "the model: small_cnn", "small_cnn", rw));
+    g_param_spec_string ("arch", "Architecture", "the model: small_cnn", DEFAULT_ARCH, rw));
   g_object_class_install_property (oc, PROP_NUM_CLASSES,
-    g_param_spec_int ("num-classes", "Classes", "output classes (0: from the dataset)", 0, 100000, 0, rw));
+    g_param_spec_int ("num-classes", "Classes", "output classes (0: from the dataset)", 0, 100000, DEFAULT_NUM_CLASSES, rw));
   g_object_class_install_property (oc, PROP_LR_MILESTONES,
     g_param_spec_variant ("lr-milestones", "Milestones", "epochs at which the learning rate is multiplied by lr_gamma",
                           G_VARIANT_TYPE ("ax"), g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, NULL, 0, sizeof (gint64)), rw));
   g_object_class_install_property (oc, PROP_LR_GAMMA,
-    g_param_spec_double ("lr-gamma", "Gamma", "learning-rate factor at each milestone", 0.0, 1.0, 0.5, rw));
+    g_param_spec_double ("lr-gamma", "Gamma", "learning-rate factor at each milestone", 0.0, 1.0, DEFAULT_LR_GAMMA, rw));
   g_object_class_install_property (oc, PROP_VAL_FRACTION,
     g_param_spec_double ("val-fraction", "Validation", "fraction held out to validate and pick the best epoch",
-                         0.0, 0.9, 0.1, rw));
+                         0.0, 0.9, DEFAULT_VAL_FRACTION, rw));
   mt_node_class_set_metadata (nc, "2", "Trains a model with SGD and cross-entropy (ERM)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
-  add_outputs (nc);
+  trainer_add_outputs (nc);
 }
 
 static void
 mt_trainer_init (MtTrainer *self)
 {
-  self->c = (Common) { 10, 0.01, 0.9, 1e-4, 128, 0 };
-  self->arch = g_strdup ("small_cnn");
+  self->c = (Common) { DEFAULT_TRAINER_EPOCHS, DEFAULT_TRAINER_LR, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY,
+                       DEFAULT_BATCH_SIZE, DEFAULT_SEED };
+  self->arch = g_strdup (DEFAULT_ARCH);
+  self->num_classes = DEFAULT_NUM_CLASSES;
   self->milestones = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, NULL, 0, sizeof (gint64)));
-  self->gamma = 0.5;
-  self->val_fraction = 0.1;
+  self->gamma = DEFAULT_LR_GAMMA;
+  self->val_fraction = DEFAULT_VAL_FRACTION;
 }
 
 /* ---- finetuner ----------------------------------------------------------------- */
@@ -373,20 +390,20 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
     self->c.epochs, lr, self->c.momentum, self->c.weight_decay, self->c.batch_size,
     NULL, 0, 1.0, (guint64) self->c.seed, 0.0,
   };
-  return train_and_save (ctx, model, st, &cfg, data, error);
+  return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
 
 static void
 finetuner_set (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 {
-  if (!set_common (&MT_FINETUNER (obj)->c, id, v))
+  if (!trainer_set_common (&MT_FINETUNER (obj)->c, id, v))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
 }
 
 static void
 finetuner_get (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 {
-  if (!get_common (&MT_FINETUNER (obj)->c, id, v))
+  if (!trainer_get_common (&MT_FINETUNER (obj)->c, id, v))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
 }
 
@@ -398,16 +415,18 @@ mt_finetuner_class_init (MtFinetunerClass *klass)
   oc->set_property = finetuner_set;
   oc->get_property = finetuner_get;
   nc->run = finetuner_run;
-  install_common (oc, 1, -1.0, -1.0, "learning rate (-1: the model's final learning rate)");
+  trainer_install_common (oc, DEFAULT_FINETUNER_EPOCHS, -1.0, DEFAULT_FINETUNER_LR,
+                          "learning rate (-1: the model's final learning rate)");
   mt_node_class_set_metadata (nc, "2", "Continues training a model on new data (MaskTune's fine-tuning)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to fine-tune");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the data, e.g. the masked dataset");
   mt_node_class_add_input (nc, "state", MT_KIND_STATE, FALSE, "optimizer state to continue from (trainer's state)");
-  add_outputs (nc);
+  trainer_add_outputs (nc);
 }
 
 static void
 mt_finetuner_init (MtFinetuner *self)
 {
-  self->c = (Common) { 1, -1.0, 0.9, 1e-4, 128, 0 };
+  self->c = (Common) { DEFAULT_FINETUNER_EPOCHS, DEFAULT_FINETUNER_LR, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY,
+                       DEFAULT_BATCH_SIZE, DEFAULT_SEED };
 }

@@ -2,7 +2,7 @@
  * few epochs on new data (MaskTune's fine-tuning on the masked dataset). */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

@@ -1,42 +1,43 @@
-#include "mt-xgradcam.h"
-#include "mt-dataset.h"
-#include "mt-enum.h"
-#include "mt-error.h"
-#include "mt-model.h"
-#include "mt-saliency.h"
+#include "nodes/mt-xgradcam.h"
+#include "ml/mt-dataset.h"
+#include "runtime/mt-enum.h"
+#include "nodes/mt-resolution.h"
+#include "base/mt-error.h"
+#include "ml/mt-model.h"
+#include "ml/mt-saliency.h"
 
 #include <string.h>
 
 typedef enum { MT_TARGET_PREDICTED, MT_TARGET_LABEL } MtCamTarget;
-
-typedef enum { MT_RES_INPUT, MT_RES_CAM } MtCamResolution;
 
 struct _MtXgradcam {
   MtNode parent_instance;
   MtCamMethod method;
   MtCamTarget target;
   int batch_size;
-  MtCamResolution resolution;
+  MtResolution resolution;
 };
 
 G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
 
+#define DEFAULT_METHOD MT_CAM_XGRADCAM
+#define DEFAULT_TARGET MT_TARGET_PREDICTED
+#define DEFAULT_BATCH_SIZE 256
+#define DEFAULT_RESOLUTION MT_RESOLUTION_INPUT
+
 enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE, PROP_RESOLUTION };
 
-MT_DEFINE_ENUM_TYPE (method_type, "MtCamMethod",
+MT_DEFINE_ENUM_TYPE (xgradcam_method_type, "MtCamMethod",
                      { MT_CAM_XGRADCAM, "MT_CAM_XGRADCAM", "xgradcam" },
                      { MT_CAM_GRADCAM, "MT_CAM_GRADCAM", "gradcam" },
                      { MT_CAM_GRADCAM_PP, "MT_CAM_GRADCAM_PP", "gradcam_pp" },
                      { MT_CAM_LAYERCAM, "MT_CAM_LAYERCAM", "layercam" })
-MT_DEFINE_ENUM_TYPE (target_type, "MtCamTarget",
+MT_DEFINE_ENUM_TYPE (xgradcam_target_type, "MtCamTarget",
                      { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
                      { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" })
-MT_DEFINE_ENUM_TYPE (resolution_type, "MtCamResolution",
-                     { MT_RES_INPUT, "MT_RES_INPUT", "input" },
-                     { MT_RES_CAM, "MT_RES_CAM", "cam" })
 
 static gboolean
-run (MtNode *node, MtContext *ctx, GError **error)
+xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtXgradcam *self = MT_XGRADCAM (node);
   g_autoptr (MtBundle) weights = mt_context_load_bundle (ctx, "model", error);
@@ -59,7 +60,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
   /* At the input's size, or at the layer's own (for masking at that resolution). */
   int lc = 0, lh = 0, lw = 0;
   mt_model_activation (model, arch->target_layer, &lc, &lh, &lw);
-  if (self->resolution == MT_RES_CAM) {
+  if (self->resolution == MT_RESOLUTION_CAM) {
     h = lh;
     w = lw;
   }
@@ -97,7 +98,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
       gsize off = (gsize) i * c * ah * aw;
       mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
       mt_cam_scale (cam, ah * aw);
-      if (self->resolution == MT_RES_CAM)
+      if (self->resolution == MT_RESOLUTION_CAM)
         memcpy (out + (gsize) (start + i) * h * w, cam, (gsize) ah * aw * sizeof (float));
       else
         mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
@@ -108,7 +109,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
 }
 
 static void
-set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
+xgradcam_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 {
   MtXgradcam *self = MT_XGRADCAM (obj);
   switch (id) {
@@ -121,7 +122,7 @@ set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
 }
 
 static void
-get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
+xgradcam_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 {
   MtXgradcam *self = MT_XGRADCAM (obj);
   switch (id) {
@@ -138,19 +139,19 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
-  oc->set_property = set_property;
-  oc->get_property = get_property;
-  nc->run = run;
+  oc->set_property = xgradcam_set_property;
+  oc->get_property = xgradcam_get_property;
+  nc->run = xgradcam_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_METHOD,
-    g_param_spec_enum ("method", "Method", "how channels are weighted", method_type (), MT_CAM_XGRADCAM, rw));
+    g_param_spec_enum ("method", "Method", "how channels are weighted", xgradcam_method_type (), DEFAULT_METHOD, rw));
   g_object_class_install_property (oc, PROP_TARGET,
-    g_param_spec_enum ("target", "Target", "the class whose logit is explained", target_type (), MT_TARGET_PREDICTED, rw));
+    g_param_spec_enum ("target", "Target", "the class whose logit is explained", xgradcam_target_type (), DEFAULT_TARGET, rw));
   g_object_class_install_property (oc, PROP_BATCH_SIZE,
-    g_param_spec_int ("batch-size", "Batch size", "samples per pass", 1, 65536, 256, rw));
+    g_param_spec_int ("batch-size", "Batch size", "samples per pass", 1, 65536, DEFAULT_BATCH_SIZE, rw));
   g_object_class_install_property (oc, PROP_RESOLUTION,
     g_param_spec_enum ("resolution", "Resolution", "input: maps upsampled to the image size; cam: at the layer's size",
-                       resolution_type (), MT_RES_INPUT, rw));
+                       MT_TYPE_RESOLUTION, DEFAULT_RESOLUTION, rw));
   mt_node_class_set_metadata (nc, "1", "Saliency maps at the model's target layer (XGradCAM, Grad-CAM, ...)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to explain");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
@@ -160,5 +161,8 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
 static void
 mt_xgradcam_init (MtXgradcam *self)
 {
-  self->batch_size = 256;
+  self->method = DEFAULT_METHOD;
+  self->target = DEFAULT_TARGET;
+  self->batch_size = DEFAULT_BATCH_SIZE;
+  self->resolution = DEFAULT_RESOLUTION;
 }

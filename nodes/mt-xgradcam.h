@@ -2,7 +2,7 @@
  * Grad-CAM++ and LayerCAM by `method`), one float32 map per sample at input size. */
 #pragma once
 
-#include "mt-node.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 

@@ -1,5 +1,6 @@
-#include "mt-cache-key.h"
-#include "mt-value.h"
+#include "runtime/mt-cache-key.h"
+#include "runtime/mt-property.h"
+#include "base/mt-number.h"
 
 void
 mt_key_info_free (MtKeyInfo *k)
@@ -16,7 +17,7 @@ mt_key_info_free (MtKeyInfo *k)
 }
 
 MtKeyInfo *
-mt_key_compute (MtGraphNode *gn, const char *const *input_digests, GError **error)
+mt_key_compute (MtDagNode *gn, const char *const *input_digests, GError **error)
 {
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   g_autoptr (MtKeyInfo) k = g_new0 (MtKeyInfo, 1);
@@ -42,11 +43,11 @@ mt_key_compute (MtGraphNode *gn, const char *const *input_digests, GError **erro
     GValue v = G_VALUE_INIT;
     g_value_init (&v, G_PARAM_SPEC_VALUE_TYPE (ps[i]));
     g_object_get_property (G_OBJECT (gn->node), ps[i]->name, &v);
-    char *canon = mt_value_canonical (&v);
-    char *name = mt_pspec_pipe_name (ps[i]);
+    char *canon = mt_property_canonical (&v);
+    char *name = mt_property_pipe_name (ps[i]);
     g_string_append_printf (enc, "property\t%s\t%s\n", name, canon);
-    g_hash_table_insert (k->display, g_strdup (name), mt_value_to_display (&v));
-    json_object_set_member (pj, name, mt_value_to_json (&v));
+    g_hash_table_insert (k->display, g_strdup (name), mt_property_to_display (&v));
+    json_object_set_member (pj, name, mt_property_to_json (&v));
     g_hash_table_insert (k->props, name, canon);
     g_value_unset (&v);
   }
@@ -56,7 +57,7 @@ mt_key_compute (MtGraphNode *gn, const char *const *input_digests, GError **erro
   }
   gboolean complete = TRUE;
   for (guint i = 0; i < gn->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, i);
     const char *d = input_digests ? input_digests[i] : NULL;
     if (gi->src && !d)
       complete = FALSE;

@@ -2,7 +2,7 @@
  * version, every property value, optional fingerprint, and its inputs' content digests. */
 #pragma once
 
-#include "mt-graph.h"
+#include "runtime/mt-dag.h"
 
 G_BEGIN_DECLS
 
@@ -18,7 +18,7 @@ typedef struct {
 
 /* @input_digests has one entry per declared input port: the digest of the bound
  * source output, or NULL when unknown yet (or the port is unbound). */
-MtKeyInfo *mt_key_compute   (MtGraphNode *gn, const char *const *input_digests, GError **error);
+MtKeyInfo *mt_key_compute   (MtDagNode *gn, const char *const *input_digests, GError **error);
 void       mt_key_info_free (MtKeyInfo *k);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtKeyInfo, mt_key_info_free)

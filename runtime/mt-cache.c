@@ -1,8 +1,8 @@
-#include "mt-cache.h"
-#include "mt-json.h"
-#include "mt-error.h"
-#include "mt-fault.h"
-#include "mt-fileutil.h"
+#include "runtime/mt-cache.h"
+#include "base/mt-json.h"
+#include "base/mt-error.h"
+#include "base/mt-fault.h"
+#include "base/mt-fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,123 +134,6 @@ entry_path (MtCache *c, const char *key)
   return g_build_filename (c->dir, "entries", name, NULL);
 }
 
-static void
-output_free (gpointer p)
-{
-  MtCacheOutput *o = p;
-  g_free (o->port);
-  g_free (o->kind);
-  g_free (o->digest);
-  g_free (o->file);
-  g_free (o);
-}
-
-void
-mt_manifest_free (MtManifest *m)
-{
-  if (!m)
-    return;
-  if (m->root)
-    json_node_unref (m->root);
-  g_free (m->key);
-  g_free (m->node);
-  g_free (m->type);
-  g_free (m->class_version);
-  g_free (m->fingerprint);
-  g_free (m->started);
-  g_clear_pointer (&m->properties, g_hash_table_unref);
-  g_clear_pointer (&m->inputs, g_hash_table_unref);
-  g_clear_pointer (&m->outputs, g_ptr_array_unref);
-  g_free (m);
-}
-
-static gboolean
-is_hex_digest (const char *s)
-{
-  if (!s || strlen (s) != 64)
-    return FALSE;
-  for (; *s; s++)
-    if (!g_ascii_isxdigit (*s) || g_ascii_isupper (*s))
-      return FALSE;
-  return TRUE;
-}
-
-#define MF_FAIL(...) G_STMT_START { \
-    g_autofree char *m_ = g_strdup_printf (__VA_ARGS__); \
-    g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "%s: bad manifest: %s", what, m_); \
-    return NULL; } G_STMT_END
-
-MtManifest *
-mt_manifest_parse (const char *json, gsize len, const char *what, GError **error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, json, (gssize) len, &jerr))
-    MF_FAIL ("%s", jerr->message);
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
-    MF_FAIL ("not a JSON object");
-  JsonObject *o = json_node_get_object (root);
-  if (g_strcmp0 (mt_json_string (o, "format", ""), "masktune-manifest-1") != 0)
-    MF_FAIL ("unknown format");
-
-  g_autoptr (MtManifest) m = g_new0 (MtManifest, 1);
-  m->root = json_node_copy (root);
-  m->key = g_strdup (mt_json_string (o, "key", NULL));
-  m->node = g_strdup (mt_json_string (o, "node", ""));
-  m->type = g_strdup (mt_json_string (o, "type", ""));
-  m->class_version = g_strdup (mt_json_string (o, "class_version", ""));
-  m->fingerprint = g_strdup (mt_json_string (o, "fingerprint", NULL));
-  m->started = g_strdup (mt_json_string (o, "started", ""));
-  if (!mt_json_number (o, "duration", &m->duration))
-    m->duration = 0;
-  if (!is_hex_digest (m->key))
-    MF_FAIL ("no valid key");
-
-  m->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  JsonObject *kp = mt_json_object (o, "key_properties");
-  if (kp) {
-    g_autoptr (GList) names = json_object_get_members (kp);
-    for (GList *l = names; l; l = l->next)
-      g_hash_table_insert (m->properties, g_strdup (l->data),
-                           g_strdup (mt_json_string (kp, l->data, "")));
-  }
-  m->inputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  JsonObject *ins = mt_json_object (o, "inputs");
-  if (ins) {
-    g_autoptr (GList) names = json_object_get_members (ins);
-    for (GList *l = names; l; l = l->next) {
-      JsonObject *io = mt_json_object (ins, l->data);
-      if (io)
-        g_hash_table_insert (m->inputs, g_strdup (l->data),
-                             g_strdup (mt_json_string (io, "digest", "")));
-    }
-  }
-  m->outputs = g_ptr_array_new_with_free_func (output_free);
-  JsonArray *outs = mt_json_array (o, "outputs");
-  if (!outs)
-    MF_FAIL ("no outputs");
-  for (guint i = 0; i < json_array_get_length (outs); i++) {
-    JsonNode *on = json_array_get_element (outs, i);
-    JsonObject *oo = JSON_NODE_HOLDS_OBJECT (on) ? json_node_get_object (on) : NULL;
-    if (!oo)
-      MF_FAIL ("output %u is not an object", i);
-    MtCacheOutput *out = g_new0 (MtCacheOutput, 1);
-    g_ptr_array_add (m->outputs, out);
-    out->port = g_strdup (mt_json_string (oo, "port", NULL));
-    out->kind = g_strdup (mt_json_string (oo, "kind", ""));
-    out->digest = g_strdup (mt_json_string (oo, "digest", NULL));
-    out->file = g_strdup (mt_json_string (oo, "file", NULL));
-    double size = -1;
-    out->size = mt_json_number (oo, "size", &size) && size >= 0 && size < 9e15 && size == (gint64) size ? (gint64) size : -1;
-    /* The file must be the object named by its digest: nothing else in the cache is trusted. */
-    if (!out->port || !is_hex_digest (out->digest) || !out->file || out->size < 0 ||
-        !g_str_has_prefix (out->file, "objects/") || strstr (out->file, "..") ||
-        !strstr (out->file, out->digest))
-      MF_FAIL ("output %u is malformed", i);
-  }
-  return g_steal_pointer (&m);
-}
 
 MtManifest *
 mt_cache_lookup (MtCache *c, const char *key, GError **error)
@@ -278,17 +161,6 @@ char *
 mt_cache_output_path (MtCache *c, const MtCacheOutput *o)
 {
   return g_build_filename (c->dir, o->file, NULL);
-}
-
-const MtCacheOutput *
-mt_manifest_find_output (MtManifest *m, const char *port)
-{
-  for (guint i = 0; i < m->outputs->len; i++) {
-    MtCacheOutput *o = m->outputs->pdata[i];
-    if (g_strcmp0 (o->port, port) == 0)
-      return o;
-  }
-  return NULL;
 }
 
 gboolean
@@ -446,7 +318,7 @@ mt_cache_get_ref (MtCache *c, const char *pipeline, const char *node)
   if (!g_file_get_contents (p, &data, NULL, NULL))
     return NULL;
   g_strchomp (data);
-  if (!is_hex_digest (data)) {
+  if (!mt_sha256_is_valid (data)) {
     g_free (data);
     return NULL;
   }
@@ -459,41 +331,58 @@ cmp_str (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-GPtrArray *
-mt_cache_list_keys (MtCache *c, GError **error)
+/* The names in @dir (relative to the cache), sorted; empty when it cannot be read. The one
+ * directory walk of the cache: entries, refs, objects and the scratch folders. */
+static GPtrArray *
+cache_names (const char *dir, GError **error)
 {
-  g_autofree char *dir = g_build_filename (c->dir, "entries", NULL);
   g_autoptr (GDir) d = g_dir_open (dir, 0, error);
   if (!d)
     return NULL;
-  GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
   const char *name;
   while ((name = g_dir_read_name (d)))
+    g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, cmp_str);
+  return names;
+}
+
+GPtrArray *
+mt_cache_list_keys (MtCache *c, GError **error)
+{
+  g_return_val_if_fail (c != NULL, NULL);
+  g_autofree char *dir = g_build_filename (c->dir, "entries", NULL);
+  g_autoptr (GPtrArray) names = cache_names (dir, error);
+  if (!names)
+    return NULL;
+  GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = names->pdata[i];
     if (g_str_has_suffix (name, ".json") && strlen (name) == 64 + 5)
       g_ptr_array_add (keys, g_strndup (name, 64));
-  g_ptr_array_sort (keys, cmp_str);
+  }
   return keys;
 }
 
 GHashTable *
 mt_cache_ref_keys (MtCache *c)
 {
+  g_return_val_if_fail (c != NULL, NULL);
   GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *dir = g_build_filename (c->dir, "refs", NULL);
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *pid;
-  while (d && (pid = g_dir_read_name (d))) {
-    g_autofree char *sub = g_build_filename (dir, pid, NULL);
-    g_autoptr (GDir) sd = g_dir_open (sub, 0, NULL);
-    const char *node;
-    while (sd && (node = g_dir_read_name (sd))) {
+  g_autoptr (GPtrArray) pids = cache_names (dir, NULL);
+  for (guint i = 0; pids && i < pids->len; i++) {
+    g_autofree char *sub = g_build_filename (dir, pids->pdata[i], NULL);
+    g_autoptr (GPtrArray) nodes = cache_names (sub, NULL);
+    for (guint k = 0; nodes && k < nodes->len; k++) {
+      const char *node = nodes->pdata[k];
       if (g_strcmp0 (node, "PIPELINE") == 0 || strstr (node, ".tmp-"))
         continue;
       g_autofree char *p = g_build_filename (sub, node, NULL);
       char *data = NULL;
       if (g_file_get_contents (p, &data, NULL, NULL)) {
         g_strchomp (data);
-        if (is_hex_digest (data))
+        if (mt_sha256_is_valid (data))
           g_hash_table_add (set, data);
         else
           g_free (data);
@@ -501,4 +390,93 @@ mt_cache_ref_keys (MtCache *c)
     }
   }
   return set;
+}
+
+typedef struct {
+  gboolean dry_run;
+  MtCacheGcFunc func;
+  gpointer user_data;
+  gint64 bytes;
+  guint count;
+} CacheGc;
+
+/* Removes @path (file or tree) unless dry-run; counts it and its size. */
+static void
+cache_gc_drop (CacheGc *gc, const char *path, const char *why)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
+    gc->bytes += st.st_size;
+  gc->count++;
+  if (gc->func)
+    gc->func (path, why, gc->user_data);
+  if (!gc->dry_run)
+    mt_file_remove_tree (path, NULL);
+}
+
+gboolean
+mt_cache_gc (MtCache *c, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
+             gint64 *bytes, guint *count, GError **error)
+{
+  g_return_val_if_fail (c != NULL, FALSE);
+  /* Exclusive: no run may be half-way through referencing an object we delete. */
+  if (!mt_cache_lock_exclusive (c, error))
+    return FALSE;
+  CacheGc gc = { dry_run, func, user_data, 0, 0 };
+
+  /* 1. Entries that no pipeline's latest run uses any more, and unreadable ones. */
+  g_autoptr (GHashTable) live = mt_cache_ref_keys (c);
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (c, error);
+  if (!keys)
+    return FALSE;
+  g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < keys->len; i++) {
+    const char *key = keys->pdata[i];
+    g_autofree char *p = entry_path (c, key);
+    g_autoptr (MtManifest) m = mt_cache_lookup (c, key, NULL);
+    if (!m) {
+      cache_gc_drop (&gc, p, "unreadable manifest");
+    } else if (!g_hash_table_contains (live, key)) {
+      cache_gc_drop (&gc, p, "superseded: no pipeline's latest run uses it");
+    } else {
+      for (guint k = 0; k < m->outputs->len; k++)
+        g_hash_table_add (used, g_strdup (((MtCacheOutput *) m->outputs->pdata[k])->file));
+    }
+  }
+  /* 2. Objects no remaining entry refers to. */
+  g_autofree char *objdir = g_build_filename (c->dir, "objects", NULL);
+  g_autoptr (GPtrArray) subs = cache_names (objdir, NULL);
+  for (guint i = 0; subs && i < subs->len; i++) {
+    g_autofree char *sp = g_build_filename (objdir, subs->pdata[i], NULL);
+    g_autoptr (GPtrArray) files = cache_names (sp, NULL);
+    for (guint k = 0; files && k < files->len; k++) {
+      g_autofree char *rel = g_build_filename ("objects", subs->pdata[i], files->pdata[k], NULL);
+      if (!g_hash_table_contains (used, rel)) {
+        g_autofree char *p = g_build_filename (c->dir, rel, NULL);
+        cache_gc_drop (&gc, p, "unreferenced object");
+      }
+    }
+  }
+  /* 3. Leftovers of interrupted runs: temp files, lock files, stray manifest temps. */
+  const char *scratch[] = { "tmp", "locks" };
+  for (guint s = 0; s < G_N_ELEMENTS (scratch); s++) {
+    g_autofree char *sp = g_build_filename (c->dir, scratch[s], NULL);
+    g_autoptr (GPtrArray) files = cache_names (sp, NULL);
+    for (guint k = 0; files && k < files->len; k++) {
+      g_autofree char *p = g_build_filename (sp, files->pdata[k], NULL);
+      cache_gc_drop (&gc, p, s == 0 ? "left by an interrupted run" : "unused lock file");
+    }
+  }
+  g_autofree char *ed = g_build_filename (c->dir, "entries", NULL);
+  g_autoptr (GPtrArray) entries = cache_names (ed, NULL);
+  for (guint k = 0; entries && k < entries->len; k++)
+    if (strstr (entries->pdata[k], ".tmp-")) {
+      g_autofree char *p = g_build_filename (ed, entries->pdata[k], NULL);
+      cache_gc_drop (&gc, p, "half-written manifest of an interrupted run");
+    }
+  if (bytes)
+    *bytes = gc.bytes;
+  if (count)
+    *count = gc.count;
+  return TRUE;
 }

@@ -12,33 +12,11 @@
  * A manifest is trusted only after each output's size and digest are checked. */
 #pragma once
 
-#include <json-glib/json-glib.h>
+#include "runtime/mt-manifest.h"
 
 G_BEGIN_DECLS
 
 typedef struct _MtCache MtCache;
-
-typedef struct {
-  char *port;
-  char *kind;
-  char *digest;
-  gint64 size;
-  char *file;      /* relative to the cache directory */
-} MtCacheOutput;
-
-typedef struct {
-  JsonNode *root;  /* the whole manifest */
-  char *key;
-  char *node;
-  char *type;
-  char *class_version;
-  char *fingerprint;        /* or NULL */
-  GHashTable *properties;   /* name -> canonical value text */
-  GHashTable *inputs;       /* port -> digest */
-  GPtrArray *outputs;       /* MtCacheOutput* in port order */
-  char *started;
-  double duration;
-} MtManifest;
 
 /* The default directory: $MT_CACHE_DIR, else ./.mtcache. */
 char       *mt_cache_default_dir   (void);
@@ -59,7 +37,6 @@ MtManifest *mt_cache_lookup        (MtCache *cache, const char *key, GError **er
 /* Checks that every output exists with its recorded size, and with @full its digest. */
 gboolean    mt_cache_verify        (MtCache *cache, MtManifest *m, gboolean full, GError **error);
 char       *mt_cache_output_path   (MtCache *cache, const MtCacheOutput *o);
-const MtCacheOutput *mt_manifest_find_output (MtManifest *m, const char *port);
 
 /* A fresh private directory under tmp/ for one node run. */
 char       *mt_cache_make_tmp_dir  (MtCache *cache, const char *key, GError **error);
@@ -80,10 +57,16 @@ GPtrArray  *mt_cache_list_keys     (MtCache *cache, GError **error);
 /* Keys named by any ref. */
 GHashTable *mt_cache_ref_keys      (MtCache *cache);
 
-MtManifest *mt_manifest_parse      (const char *json, gsize len, const char *what, GError **error);
-void        mt_manifest_free       (MtManifest *m);
+/* Called for each item gc removes (or would remove), with why. */
+typedef void (*MtCacheGcFunc) (const char *path, const char *why, gpointer user_data);
+/* Removes entries no pipeline's latest run uses, unreadable manifests, unreferenced
+ * objects and leftovers of interrupted runs; with @dry_run only reports them. Holds the
+ * exclusive lock (fails at once while a run uses the cache). *bytes and *count: what
+ * was (or would be) freed. */
+gboolean    mt_cache_gc            (MtCache *cache, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
+                                    gint64 *bytes, guint *count, GError **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtManifest, mt_manifest_free)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtCache, mt_cache_close)
 
 G_END_DECLS

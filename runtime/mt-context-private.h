@@ -2,8 +2,8 @@
  * which files the node wrote. */
 #pragma once
 
-#include "mt-context.h"
-#include "mt-graph.h"
+#include "runtime/mt-context.h"
+#include "runtime/mt-dag.h"
 
 G_BEGIN_DECLS
 
@@ -11,7 +11,7 @@ typedef void (*MtContextProgressFunc) (MtContext *ctx, double fraction, gpointer
 typedef void (*MtContextLogFunc) (MtContext *ctx, const char *message, gpointer user_data);
 
 /* @input_paths: one entry per binding of @gn->inputs (NULL where unbound). */
-MtContext  *mt_context_new (MtGraphNode *gn, const char *const *input_paths, const char *tmp_dir,
+MtContext  *mt_context_new (MtDagNode *gn, const char *const *input_paths, const char *tmp_dir,
                             const char *resume_dir, GCancellable *cancellable);
 void        mt_context_free (MtContext *ctx);
 void        mt_context_set_callbacks (MtContext *ctx, MtContextProgressFunc progress,

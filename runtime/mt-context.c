@@ -1,13 +1,13 @@
-#include "mt-context-private.h"
-#include "mt-error.h"
-#include "mt-npy.h"
-#include "mt-png.h"
-#include "mt-safetensors.h"
+#include "runtime/mt-context-private.h"
+#include "base/mt-error.h"
+#include "formats/mt-npy.h"
+#include "formats/mt-png.h"
+#include "formats/mt-safetensors.h"
 
 #include <glib/gstdio.h>
 
 struct _MtContext {
-  MtGraphNode *gn;
+  MtDagNode *gn;
   GPtrArray *input_paths;   /* char*, NULL where unbound */
   char *tmp_dir;
   char *resume_dir;
@@ -21,7 +21,7 @@ struct _MtContext {
 };
 
 MtContext *
-mt_context_new (MtGraphNode *gn, const char *const *input_paths, const char *tmp_dir,
+mt_context_new (MtDagNode *gn, const char *const *input_paths, const char *tmp_dir,
                 const char *resume_dir, GCancellable *cancellable)
 {
   MtContext *ctx = g_new0 (MtContext, 1);
@@ -99,7 +99,7 @@ find_binding (MtContext *ctx, const char *port, guint item)
   if (!mt_node_class_find_input (node_class (ctx), port, &idx))
     return -1;
   for (guint i = 0; i < ctx->gn->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (ctx->gn->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (ctx->gn->inputs, MtDagInput, i);
     if (gi->port == idx && gi->item == (int) item)
       return (int) i;
   }
@@ -143,7 +143,7 @@ mt_context_get_n_inputs (MtContext *ctx, const char *port)
   /* A list's bindings are its items 0 .. n-1, all bound. */
   guint n = 0;
   for (guint i = 0; i < ctx->gn->inputs->len; i++)
-    n += g_array_index (ctx->gn->inputs, MtGraphInput, i).port == idx && ctx->input_paths->pdata[i];
+    n += g_array_index (ctx->gn->inputs, MtDagInput, i).port == idx && ctx->input_paths->pdata[i];
   return n;
 }
 
@@ -153,7 +153,7 @@ mt_context_get_input_source (MtContext *ctx, const char *port, guint item)
   int b = find_binding (ctx, port, item);
   if (b < 0)
     return NULL;
-  MtGraphInput *gi = &g_array_index (ctx->gn->inputs, MtGraphInput, b);
+  MtDagInput *gi = &g_array_index (ctx->gn->inputs, MtDagInput, b);
   return gi->src ? gi->src->name : NULL;
 }
 

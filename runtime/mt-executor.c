@@ -1,16 +1,16 @@
-#include "mt-executor.h"
-#include "mt-cache-key.h"
-#include "mt-context-private.h"
-#include "mt-error.h"
-#include "mt-fileutil.h"
-#include "mt-plan.h"
-#include "mt-version.h"
+#include "runtime/mt-executor.h"
+#include "runtime/mt-cache-key.h"
+#include "runtime/mt-context-private.h"
+#include "base/mt-error.h"
+#include "base/mt-fileutil.h"
+#include "runtime/mt-plan.h"
+#include "base/mt-version.h"
 
 #include <string.h>
 #include <glib/gstdio.h>
 
 typedef struct {
-  MtGraph *g;
+  MtDag *g;
   MtCache *cache;
   const MtRunOptions *opts;
   GAsyncQueue *queue;       /* Msg* from workers to the scheduling thread */
@@ -71,7 +71,7 @@ static MtManifest *
 lookup_valid (Exec *ex, guint index, const char *key)
 {
   g_autoptr (GError) err = NULL;
-  MtGraphNode *gn = ex->g->nodes->pdata[index];
+  MtDagNode *gn = ex->g->nodes->pdata[index];
   MtManifest *m = mt_cache_lookup (ex->cache, key, &err);
   if (!m && !err)
     return NULL;
@@ -85,112 +85,9 @@ lookup_valid (Exec *ex, guint index, const char *key)
   return NULL;
 }
 
-static JsonNode *
-build_manifest (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki, const char *const *digests,
-                MtContext *ctx, GPtrArray *committed, const char *started, double seconds)
-{
-  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, "masktune-manifest-1");
-  json_builder_set_member_name (b, "key");
-  json_builder_add_string_value (b, ki->key);
-  json_builder_set_member_name (b, "key_encoding");
-  json_builder_add_string_value (b, MT_KEY_ENCODING);
-  json_builder_set_member_name (b, "node");
-  json_builder_add_string_value (b, gn->name);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, gn->type_name);
-  json_builder_set_member_name (b, "class_version");
-  json_builder_add_string_value (b, mt_node_class_get_version (klass));
-  json_builder_set_member_name (b, "pipeline");
-  json_builder_add_string_value (b, ex->g->path);
-  json_builder_set_member_name (b, "properties");
-  json_builder_add_value (b, json_node_copy (ki->props_json));
-  json_builder_set_member_name (b, "key_properties");
-  json_builder_begin_object (b);
-  g_autoptr (GList) names = g_hash_table_get_keys (ki->props);
-  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
-  for (GList *l = names; l; l = l->next) {
-    json_builder_set_member_name (b, l->data);
-    json_builder_add_string_value (b, g_hash_table_lookup (ki->props, l->data));
-  }
-  json_builder_end_object (b);
-  if (ki->fingerprint) {
-    json_builder_set_member_name (b, "fingerprint");
-    json_builder_add_string_value (b, ki->fingerprint);
-  }
-  json_builder_set_member_name (b, "inputs");
-  json_builder_begin_object (b);
-  for (guint i = 0; i < gn->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
-    if (!gi->src)
-      continue;
-    MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
-    json_builder_set_member_name (b, gi->name);
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "digest");
-    json_builder_add_string_value (b, digests[i]);
-    json_builder_set_member_name (b, "from");
-    g_autofree char *from = g_strdup_printf ("%s.%s", gi->src->name, out->name);
-    json_builder_add_string_value (b, from);
-    json_builder_end_object (b);
-  }
-  json_builder_end_object (b);
-  json_builder_set_member_name (b, "outputs");
-  json_builder_begin_array (b);
-  GPtrArray *outs = mt_node_class_get_outputs (klass);
-  for (guint i = 0; i < outs->len; i++) {
-    MtPortSpec *spec = outs->pdata[i];
-    MtCacheOutput *c = committed->pdata[i];
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "port");
-    json_builder_add_string_value (b, spec->name);
-    json_builder_set_member_name (b, "kind");
-    json_builder_add_string_value (b, mt_kind_name (spec->kind));
-    json_builder_set_member_name (b, "format");
-    json_builder_add_string_value (b, mt_kind_extension (spec->kind));
-    json_builder_set_member_name (b, "file");
-    json_builder_add_string_value (b, c->file);
-    json_builder_set_member_name (b, "digest");
-    json_builder_add_string_value (b, c->digest);
-    json_builder_set_member_name (b, "size");
-    json_builder_add_int_value (b, c->size);
-    JsonObject *meta = mt_context_get_output_meta (ctx, spec->name);
-    if (meta) {
-      g_autoptr (GList) keys = json_object_get_members (meta);
-      for (GList *l = keys; l; l = l->next) {
-        json_builder_set_member_name (b, l->data);
-        json_builder_add_value (b, json_node_copy (json_object_get_member (meta, l->data)));
-      }
-    }
-    json_builder_end_object (b);
-  }
-  json_builder_end_array (b);
-  json_builder_set_member_name (b, "backend");
-  json_builder_add_string_value (b, ex->opts->backend ? ex->opts->backend : "cpu");
-  json_builder_set_member_name (b, "started");
-  json_builder_add_string_value (b, started);
-  json_builder_set_member_name (b, "duration");
-  json_builder_add_double_value (b, seconds);
-  json_builder_set_member_name (b, "masktune_version");
-  json_builder_add_string_value (b, MT_VERSION_STRING);
-  json_builder_end_object (b);
-  return json_builder_get_root (b);
-}
 
 static void
-committed_free (gpointer p)
-{
-  MtCacheOutput *o = p;
-  g_free (o->digest);
-  g_free (o->file);
-  g_free (o);
-}
-
-static void
-describe_node (JsonBuilder *b, MtGraphNode *n)
+describe_node (JsonBuilder *b, MtDagNode *n)
 {
   g_autoptr (MtKeyInfo) ki = mt_key_compute (n, NULL, NULL);
   json_builder_begin_object (b);
@@ -205,7 +102,7 @@ describe_node (JsonBuilder *b, MtGraphNode *n)
   json_builder_set_member_name (b, "inputs");
   json_builder_begin_object (b);
   for (guint i = 0; i < n->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (n->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (n->inputs, MtDagInput, i);
     if (!gi->src)
       continue;
     MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
@@ -219,7 +116,7 @@ describe_node (JsonBuilder *b, MtGraphNode *n)
 
 /* The pipeline, masktune's version, the node and everything upstream of it. */
 static JsonNode *
-provenance (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki)
+provenance (Exec *ex, MtDagNode *gn, MtKeyInfo *ki)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
@@ -234,9 +131,9 @@ provenance (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki)
   describe_node (b, gn);
   json_builder_set_member_name (b, "upstream");
   json_builder_begin_array (b);
-  g_autoptr (GHashTable) up = mt_graph_ancestors (ex->g, gn);
+  g_autoptr (GHashTable) up = mt_dag_ancestors (ex->g, gn);
   for (guint i = 0; i < ex->g->nodes->len; i++) {
-    MtGraphNode *n = ex->g->nodes->pdata[i];
+    MtDagNode *n = ex->g->nodes->pdata[i];
     if (n != gn && g_hash_table_contains (up, n))
       describe_node (b, n);
   }
@@ -248,7 +145,7 @@ provenance (Exec *ex, MtGraphNode *gn, MtKeyInfo *ki)
 /* Runs the node in a private temp dir, moves each output into objects/, then writes
  * the manifest last: a crash anywhere before that leaves no entry to trust. */
 static MtManifest *
-compute (Exec *ex, Job *job, MtGraphNode *gn, MtKeyInfo *ki, const char *const *digests,
+compute (Exec *ex, Job *job, MtDagNode *gn, MtKeyInfo *ki, const char *const *digests,
          const char *const *paths, gint64 *t0, gint64 *t1, GError **error)
 {
   g_autofree char *tmp = mt_cache_make_tmp_dir (ex->cache, ki->key, error);
@@ -269,7 +166,7 @@ compute (Exec *ex, Job *job, MtGraphNode *gn, MtKeyInfo *ki, const char *const *
 
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
   GPtrArray *outs = mt_node_class_get_outputs (klass);
-  g_autoptr (GPtrArray) committed = g_ptr_array_new_with_free_func (committed_free);
+  g_autoptr (GPtrArray) committed = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_cache_output_free);
   if (!ok) {
     g_propagate_error (error, g_steal_pointer (&err));
   } else {
@@ -290,7 +187,7 @@ compute (Exec *ex, Job *job, MtGraphNode *gn, MtKeyInfo *ki, const char *const *
   }
   MtManifest *m = NULL;
   if (ok) {
-    g_autoptr (JsonNode) root = build_manifest (ex, gn, ki, digests, ctx, committed, started, seconds);
+    g_autoptr (JsonNode) root = mt_manifest_build (ex->g, gn, ki, digests, ctx, committed, ex->opts->backend, started, seconds);
     if (mt_cache_write_manifest (ex->cache, root, error)) {
       g_autofree char *text = json_to_string (root, FALSE);
       m = mt_manifest_parse (text, strlen (text), "new manifest", error);
@@ -306,12 +203,12 @@ worker (gpointer data, gpointer user_data)
 {
   Exec *ex = user_data;
   Job job = { ex, GPOINTER_TO_UINT (data) - 1, 0 };
-  MtGraphNode *gn = ex->g->nodes->pdata[job.index];
+  MtDagNode *gn = ex->g->nodes->pdata[job.index];
   guint n_in = gn->inputs->len;
   g_autofree const char **digests = g_new0 (const char *, n_in + 1);
   g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
   for (guint k = 0; k < n_in; k++) {
-    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
+    MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, k);
     char *path = NULL;
     if (gi->src) {
       MtManifest *m = ex->results->pdata[gi->src->index];
@@ -406,7 +303,7 @@ emit_skip (Exec *ex, guint index, const char *reason)
 }
 
 gboolean
-mt_executor_run (MtGraph *g, MtCache *cache, const MtRunOptions *opts, GError **error)
+mt_executor_run (MtDag *g, MtCache *cache, const MtRunOptions *opts, GError **error)
 {
   guint n = g->nodes->len;
   Exec ex = { g, cache, opts, g_async_queue_new (), g_ptr_array_new_full (n, (GDestroyNotify) mt_manifest_free),
@@ -419,16 +316,16 @@ mt_executor_run (MtGraph *g, MtCache *cache, const MtRunOptions *opts, GError **
   g_autofree guint *waiting = g_new0 (guint, n);
   guint total = 0;
   for (guint i = 0; i < n; i++) {
-    MtGraphNode *gn = g->nodes->pdata[i];
+    MtDagNode *gn = g->nodes->pdata[i];
     active[i] = !opts->selected || g_hash_table_contains (opts->selected, gn) ||
                 (opts->lookup_only && g_hash_table_contains (opts->lookup_only, gn));
     total += active[i];
   }
   for (guint i = 0; i < n; i++) {
-    MtGraphNode *gn = g->nodes->pdata[i];
+    MtDagNode *gn = g->nodes->pdata[i];
     g_autoptr (GHashTable) srcs = g_hash_table_new (NULL, NULL);
     for (guint k = 0; k < gn->inputs->len; k++) {
-      MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
+      MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, k);
       if (gi->src && g_hash_table_add (srcs, gi->src))
         waiting[i]++;
     }
@@ -450,7 +347,7 @@ mt_executor_run (MtGraph *g, MtCache *cache, const MtRunOptions *opts, GError **
     if (running == 0)
       break;
     Msg *msg = g_async_queue_pop (ex.queue);
-    MtGraphNode *gn = g->nodes->pdata[msg->index];
+    MtDagNode *gn = g->nodes->pdata[msg->index];
     switch (msg->type) {
     case MT_EVENT_CACHED:
     case MT_EVENT_FINISHED:
@@ -459,7 +356,7 @@ mt_executor_run (MtGraph *g, MtCache *cache, const MtRunOptions *opts, GError **
       running--;
       finished++;
       for (guint k = 0; k < gn->dependents->len; k++)
-        waiting[((MtGraphNode *) gn->dependents->pdata[k])->index]--;
+        waiting[((MtDagNode *) gn->dependents->pdata[k])->index]--;
       break;
     case MT_EVENT_FAILED:
       emit (&ex, msg, NULL);

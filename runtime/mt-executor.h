@@ -2,8 +2,8 @@
  * parallel on a thread pool, taking results from the cache where it can. */
 #pragma once
 
-#include "mt-cache.h"
-#include "mt-graph.h"
+#include "runtime/mt-cache.h"
+#include "runtime/mt-dag.h"
 
 G_BEGIN_DECLS
 
@@ -20,7 +20,7 @@ typedef enum {
 
 typedef struct {
   MtEventType type;
-  MtGraphNode *node;
+  MtDagNode *node;
   const char *reason;
   const char *message;
   MtManifest *manifest;
@@ -33,14 +33,14 @@ typedef void (*MtEventFunc) (const MtEvent *event, gpointer user_data);
 
 typedef struct {
   guint jobs;               /* parallel nodes; 0 = number of cores */
-  GHashTable *forced;       /* MtGraphNode* set to recompute (with their dependents) */
-  GHashTable *selected;     /* MtGraphNode* set to run; NULL = all */
-  GHashTable *lookup_only;  /* MtGraphNode* set that must come from the cache */
+  GHashTable *forced;       /* MtDagNode* set to recompute (with their dependents) */
+  GHashTable *selected;     /* MtDagNode* set to run; NULL = all */
+  GHashTable *lookup_only;  /* MtDagNode* set that must come from the cache */
   const char *backend;      /* recorded in manifests; "cpu" by default */
   MtEventFunc on_event;     /* called on the thread that called mt_executor_run */
   gpointer user_data;
 } MtRunOptions;
 
-gboolean mt_executor_run (MtGraph *g, MtCache *cache, const MtRunOptions *opts, GError **error);
+gboolean mt_executor_run (MtDag *g, MtCache *cache, const MtRunOptions *opts, GError **error);
 
 G_END_DECLS

@@ -1,5 +1,5 @@
-#include "mt-plan.h"
-#include "mt-json.h"
+#include "runtime/mt-plan.h"
+#include "base/mt-json.h"
 
 static void
 item_free (gpointer p)
@@ -47,7 +47,7 @@ old_display (MtManifest *prev, const char *name)
 }
 
 GPtrArray *
-mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInfo *cur,
+mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn, MtKeyInfo *cur,
                  const char *const *input_digests)
 {
   GPtrArray *r = g_ptr_array_new_with_free_func (g_free);
@@ -57,7 +57,7 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInf
 
   /* Inputs whose producers have still to run explain everything downstream. */
   for (guint i = 0; i < gn->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, i);
     if (gi->src && !input_digests[i])
       g_ptr_array_add (r, g_strdup_printf ("input '%s' will be recomputed by '%s'", gi->name, gi->src->name));
   }
@@ -87,7 +87,7 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInf
     g_ptr_array_add (r, g_strdup ("its source data changed"));
 
   for (guint i = 0; i < gn->inputs->len; i++) {
-    MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, i);
     const char *port = gi->name;
     const char *old = g_hash_table_lookup (prev->inputs, port);
     if (gi->src && input_digests[i] && g_strcmp0 (old, input_digests[i]) != 0)
@@ -101,7 +101,7 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn, MtKeyInf
 }
 
 MtPlan *
-mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced)
+mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
 {
   MtPlan *plan = g_new0 (MtPlan, 1);
   plan->items = g_ptr_array_new_with_free_func (item_free);
@@ -110,7 +110,7 @@ mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced)
   g_ptr_array_set_size (results, g->nodes->len);
 
   for (guint i = 0; i < g->nodes->len; i++) {
-    MtGraphNode *gn = g->nodes->pdata[i];
+    MtDagNode *gn = g->nodes->pdata[i];
     MtPlanItem *it = g_new0 (MtPlanItem, 1);
     it->node = gn;
     it->reasons = g_ptr_array_new_with_free_func (g_free);
@@ -118,7 +118,7 @@ mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced)
 
     g_autofree const char **digests = g_new0 (const char *, gn->inputs->len + 1);
     for (guint k = 0; k < gn->inputs->len; k++) {
-      MtGraphInput *gi = &g_array_index (gn->inputs, MtGraphInput, k);
+      MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, k);
       MtManifest *m = gi->src ? results->pdata[gi->src->index] : NULL;
       if (m) {
         MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];

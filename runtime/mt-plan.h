@@ -2,9 +2,9 @@
  * (which property, input, fingerprint or class version changed since its last run). */
 #pragma once
 
-#include "mt-cache.h"
-#include "mt-cache-key.h"
-#include "mt-graph.h"
+#include "runtime/mt-cache.h"
+#include "runtime/mt-cache-key.h"
+#include "runtime/mt-dag.h"
 
 G_BEGIN_DECLS
 
@@ -15,7 +15,7 @@ typedef enum {
 } MtPlanState;
 
 typedef struct {
-  MtGraphNode *node;
+  MtDagNode *node;
   MtPlanState state;
   char *key;           /* NULL while an upstream node has still to run */
   GPtrArray *reasons;  /* char* */
@@ -25,14 +25,14 @@ typedef struct {
   GPtrArray *items;    /* MtPlanItem*, in topological order */
 } MtPlan;
 
-/* @forced: set of MtGraphNode* to recompute regardless (already closed over dependents). */
-MtPlan    *mt_plan_compute (MtGraph *g, MtCache *cache, GHashTable *forced);
+/* @forced: set of MtDagNode* to recompute regardless (already closed over dependents). */
+MtPlan    *mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced);
 void       mt_plan_free    (MtPlan *p);
 const char *mt_plan_state_name (MtPlanState s);   /* "cached", "run", "error" */
 
 /* Why @gn must run, compared with its last run in @pipeline. @pending_src[i] names the
  * upstream node for input i whose result is not known yet, or is NULL. */
-GPtrArray *mt_plan_explain (MtCache *cache, const char *pipeline, MtGraphNode *gn,
+GPtrArray *mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn,
                             MtKeyInfo *current, const char *const *input_digests);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtPlan, mt_plan_free)

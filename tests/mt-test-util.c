@@ -1,4 +1,4 @@
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <stdlib.h>
 #include <string.h>

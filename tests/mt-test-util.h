@@ -2,7 +2,7 @@
 #pragma once
 
 #include <check.h>
-#include "masktune.h"
+#include "tests/mt-internal.h"
 
 /* A fresh temporary directory (removed at exit by the caller's choice). */
 char       *mt_test_tmpdir (void);

@@ -1,7 +1,7 @@
 /* mtrun as a user runs it: exit codes, errors, run/rerun, --force/--only/--until,
  * status, dot, cache commands, crash safety (simulated crashes and kill -9), and two
  * concurrent runs on one cache. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <signal.h>
 #include <string.h>

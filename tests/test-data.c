@@ -1,6 +1,6 @@
 /* Data: IDX files and every malformed case, the mnist node (synthetic, bundled and
  * Fashion-MNIST data), the biaser's counts, pixels, colours and seeds, and previews. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +34,7 @@ run_pipe (Run *r, const char *src, GError **error)
     r->cache = mt_cache_open (cdir, error);
     r->results = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) mt_manifest_free);
   }
-  g_autoptr (MtGraph) g = mt_graph_load_string ("t.pipe", src, mt_registry_get_default (), NULL, error);
+  g_autoptr (MtDag) g = mt_graph_load_string ("t.pipe", src, mt_registry_get_default (), NULL, error);
   if (!g)
     return FALSE;
   MtRunOptions opts = { .jobs = 2, .on_event = on_event, .user_data = r };

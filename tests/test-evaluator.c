@@ -1,7 +1,7 @@
 /* The evaluator: list inputs in the language, the report's figures against independent
  * computations, its JSON schema, its charts as PNG files, selective classification on
  * real predictions, and MaskTune beating ERM on the biased test set end to end. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@ static const char *graph_src =
   "m1 = trainer(b, epochs=1)\n"
   "m2 = finetuner(m1, b)\n";
 
-static MtGraph *
+static MtDag *
 load (const char *extra, GError **error)
 {
   MtRegistry *reg = mt_test_registry ();
@@ -27,21 +27,21 @@ load (const char *extra, GError **error)
 START_TEST (list_inputs_bind_in_order)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = load ("e = evaluator(models=[m2, m1.model,], tests=t)\n", &err);
+  g_autoptr (MtDag) g = load ("e = evaluator(models=[m2, m1.model,], tests=t)\n", &err);
   ck_assert_msg (g != NULL, "%s", err ? err->message : "");
-  MtGraphNode *e = mt_graph_find (g, "e");
+  MtDagNode *e = mt_dag_find (g, "e");
   /* models[0], models[1], tests[0]; the optional validation list has no binding. */
   ck_assert_uint_eq (e->inputs->len, 3);
   const char *names[] = { "models[0]", "models[1]", "tests[0]" };
   const char *srcs[] = { "m2", "m1", "t" };
   for (guint i = 0; i < 3; i++) {
-    MtGraphInput *gi = &g_array_index (e->inputs, MtGraphInput, i);
+    MtDagInput *gi = &g_array_index (e->inputs, MtDagInput, i);
     ck_assert_str_eq (gi->name, names[i]);
     ck_assert_str_eq (gi->src->name, srcs[i]);
   }
   /* The evaluator runs after both models. */
-  ck_assert_uint_gt (e->index, mt_graph_find (g, "m2")->index);
-  g_autofree char *dot = mt_graph_to_dot (g);
+  ck_assert_uint_gt (e->index, mt_dag_find (g, "m2")->index);
+  g_autofree char *dot = mt_dag_to_dot (g);
   ck_assert_msg (strstr (dot, "models[1]"), "%s", dot);
 }
 END_TEST
@@ -49,14 +49,14 @@ END_TEST
 START_TEST (list_order_enters_the_key)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) a = load ("e = evaluator(models=[m1, m2], tests=[t])\n", &err);
-  g_autoptr (MtGraph) b = load ("e = evaluator(models=[m2, m1], tests=[t])\n", &err);
+  g_autoptr (MtDag) a = load ("e = evaluator(models=[m1, m2], tests=[t])\n", &err);
+  g_autoptr (MtDag) b = load ("e = evaluator(models=[m2, m1], tests=[t])\n", &err);
   ck_assert (a && b);
   const char *da[] = { "1111", "2222", "3333", NULL };
   const char *db[] = { "2222", "1111", "3333", NULL };
-  g_autoptr (MtKeyInfo) ka = mt_key_compute (mt_graph_find (a, "e"), da, &err);
-  g_autoptr (MtKeyInfo) kb = mt_key_compute (mt_graph_find (b, "e"), db, &err);
-  g_autoptr (MtKeyInfo) ka2 = mt_key_compute (mt_graph_find (a, "e"), da, &err);
+  g_autoptr (MtKeyInfo) ka = mt_key_compute (mt_dag_find (a, "e"), da, &err);
+  g_autoptr (MtKeyInfo) kb = mt_key_compute (mt_dag_find (b, "e"), db, &err);
+  g_autoptr (MtKeyInfo) ka2 = mt_key_compute (mt_dag_find (a, "e"), da, &err);
   ck_assert (ka && kb && ka2);
   ck_assert_str_eq (ka->key, ka2->key);
   ck_assert_str_ne (ka->key, kb->key);
@@ -67,7 +67,7 @@ static void
 expect_error (const char *extra, const char *message)
 {
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = load (extra, &err);
+  g_autoptr (MtDag) g = load (extra, &err);
   ck_assert_msg (g == NULL, "accepted: %s", extra);
   ck_assert_msg (strstr (err->message, message), "for %s\nexpected: %s\ngot: %s", extra, message, err->message);
 }

@@ -1,7 +1,7 @@
 /* .npy, .safetensors and PNG: round trips, every malformed-file case we detect, and
  * files that NumPy's own parser (and the safetensors rules) accept. */
 #define _GNU_SOURCE
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* Metrics on hand-made predictions (exact), and selective-classification thresholds and
  * coverages on a constructed case. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <math.h>
 

@@ -1,15 +1,15 @@
 /* The .pipe language: valid files, every error with its line and column, value
  * conversion and validation against GParamSpecs, and --set overrides. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <math.h>
 #include <string.h>
 
-static MtGraph *
+static MtDag *
 load (const char *src, const char *const *sets, char **message)
 {
   g_autoptr (GError) err = NULL;
-  MtGraph *g = mt_graph_load_string ("t.pipe", src, mt_test_registry (), sets, &err);
+  MtDag *g = mt_graph_load_string ("t.pipe", src, mt_test_registry (), sets, &err);
   if (message)
     *message = err ? g_strdup (err->message) : NULL;
   return g;
@@ -21,7 +21,7 @@ static void
 expect_errors (const char *src, const char *const *expected)
 {
   g_autofree char *msg = NULL;
-  g_autoptr (MtGraph) g = load (src, NULL, &msg);
+  g_autoptr (MtDag) g = load (src, NULL, &msg);
   ck_assert_msg (g == NULL, "accepted:\n%s", src);
   g_auto (GStrv) lines = g_strsplit (msg, "\n", -1);
   guint n = 0;
@@ -55,15 +55,15 @@ START_TEST (parse_valid_pipeline)
     "s = add(parts.lo, b=parts.hi)\n"
     "d = delay(x=s, ms=0, fail=false)\n";
   g_autofree char *msg = NULL;
-  g_autoptr (MtGraph) g = load (src, NULL, &msg);
+  g_autoptr (MtDag) g = load (src, NULL, &msg);
   ck_assert_msg (g != NULL, "%s", msg);
   ck_assert_uint_eq (g->nodes->len, 5);
   /* Topological order; among ready nodes, file order. */
   const char *order[] = { "a", "b", "parts", "s", "d" };
   for (guint i = 0; i < 5; i++)
-    ck_assert_str_eq (((MtGraphNode *) g->nodes->pdata[i])->name, order[i]);
+    ck_assert_str_eq (((MtDagNode *) g->nodes->pdata[i])->name, order[i]);
 
-  MtGraphNode *b = mt_graph_find (g, "b");
+  MtDagNode *b = mt_dag_find (g, "b");
   double factor = 0;
   int mode = 0;
   g_object_get (b->node, "factor", &factor, "mode", &mode, NULL);
@@ -72,7 +72,7 @@ START_TEST (parse_valid_pipeline)
   ck_assert_int_eq (b->line, 5);
   ck_assert_int_eq (b->col, 1);
 
-  MtGraphNode *a = mt_graph_find (g, "a");
+  MtDagNode *a = mt_dag_find (g, "a");
   GVariant *shape = NULL;
   double value = 0;
   g_object_get (a->node, "shape", &shape, "value", &value, NULL);
@@ -81,22 +81,22 @@ START_TEST (parse_valid_pipeline)
   g_variant_unref (shape);
   ck_assert_double_eq_tol (value, -0.2, 1e-12);
 
-  MtGraphNode *s = mt_graph_find (g, "s");
-  MtGraphInput *in0 = &g_array_index (s->inputs, MtGraphInput, 0);
-  MtGraphInput *in1 = &g_array_index (s->inputs, MtGraphInput, 1);
+  MtDagNode *s = mt_dag_find (g, "s");
+  MtDagInput *in0 = &g_array_index (s->inputs, MtDagInput, 0);
+  MtDagInput *in1 = &g_array_index (s->inputs, MtDagInput, 1);
   ck_assert_str_eq (in0->src->name, "parts");
   ck_assert_int_eq (in0->src_port, 0);
   ck_assert_int_eq (in1->src_port, 1);
-  ck_assert_uint_eq (mt_graph_find (g, "parts")->dependents->len, 1);
+  ck_assert_uint_eq (mt_dag_find (g, "parts")->dependents->len, 1);
 }
 END_TEST
 
 START_TEST (optional_input_may_stay_unbound)
 {
   g_autofree char *msg = NULL;
-  g_autoptr (MtGraph) g = load ("a = fill()\ns = add(a)\n", NULL, &msg);
+  g_autoptr (MtDag) g = load ("a = fill()\ns = add(a)\n", NULL, &msg);
   ck_assert_msg (g != NULL, "%s", msg);
-  ck_assert_ptr_null (g_array_index (mt_graph_find (g, "s")->inputs, MtGraphInput, 1).src);
+  ck_assert_ptr_null (g_array_index (mt_dag_find (g, "s")->inputs, MtDagInput, 1).src);
 }
 END_TEST
 
@@ -148,7 +148,7 @@ START_TEST (error_cycle)
   expect_error ("a = scale(c)\nb = scale(a)\nc = scale(b)\n",
                 "t.pipe:1:1: error: cycle in the pipeline: ");
   g_autofree char *msg = NULL;
-  g_autoptr (MtGraph) g = load ("x = fill()\na = scale(c)\nb = scale(a)\nc = scale(b)\n", NULL, &msg);
+  g_autoptr (MtDag) g = load ("x = fill()\na = scale(c)\nb = scale(a)\nc = scale(b)\n", NULL, &msg);
   ck_assert_ptr_null (g);
   ck_assert_msg (strstr (msg, "a -> b -> c -> a") || strstr (msg, "c -> a -> b -> c") ||
                  strstr (msg, "b -> c -> a -> b"), "%s", msg);
@@ -229,26 +229,26 @@ START_TEST (overrides)
   const char *src = "param f = 2\na = fill(value=1)\nb = scale(a, factor=$f)\n";
   const char *sets[] = { "f=5", "a.value=0.25", NULL };
   g_autofree char *msg = NULL;
-  g_autoptr (MtGraph) g = load (src, sets, &msg);
+  g_autoptr (MtDag) g = load (src, sets, &msg);
   ck_assert_msg (g != NULL, "%s", msg);
   double f = 0, v = 0;
-  g_object_get (mt_graph_find (g, "b")->node, "factor", &f, NULL);
-  g_object_get (mt_graph_find (g, "a")->node, "value", &v, NULL);
+  g_object_get (mt_dag_find (g, "b")->node, "factor", &f, NULL);
+  g_object_get (mt_dag_find (g, "a")->node, "value", &v, NULL);
   ck_assert_double_eq (f, 5);
   ck_assert_double_eq (v, 0.25);
 
   const char *bad1[] = { "ff=5", NULL };
-  mt_graph_free (load (src, bad1, &msg));
+  mt_dag_free (load (src, bad1, &msg));
   ck_assert_msg (strstr (msg, "t.pipe: error: --set ff=5: the pipeline has no param 'ff'; did you mean 'f'?"), "%s", msg);
   g_free (msg);
   const char *bad2[] = { "a.valeu=1", "zz.value=1", "a.value=oops", NULL };
-  mt_graph_free (load (src, bad2, &msg));
+  mt_dag_free (load (src, bad2, &msg));
   ck_assert_msg (strstr (msg, "node type 'fill' has no property 'valeu'; did you mean 'value'?"), "%s", msg);
   ck_assert_msg (strstr (msg, "--set zz.value: unknown node 'zz'"), "%s", msg);
   ck_assert_msg (strstr (msg, "--set a.value=oops: expected a number, found a string"), "%s", msg);
   g_free (msg);
   const char *bad3[] = { "a.value=1e9", NULL };
-  mt_graph_free (load (src, bad3, &msg));
+  mt_dag_free (load (src, bad3, &msg));
   ck_assert_msg (strstr (msg, "is out of range"), "%s", msg);
   g_free (msg);
   msg = NULL;
@@ -322,7 +322,7 @@ START_TEST (value_conversion)
   g_ptr_array_add (list->items, a);
   g_ptr_array_add (list->items, b);
   ck_assert (mt_value_from_ast (list, pv, &v, &m));
-  g_autofree char *canon = mt_value_canonical (&v);
+  g_autofree char *canon = mt_property_canonical (&v);
   ck_assert_str_eq (canon, "v:[1.0, 0.5]");
   g_value_unset (&v);
   ck_assert (!mt_value_from_ast (list, pstrv, &v, &m));
@@ -335,8 +335,8 @@ START_TEST (value_conversion)
   g_value_init (&y, G_TYPE_DOUBLE);
   g_value_set_double (&x, 0.1);
   g_value_set_double (&y, nextafter (0.1, 1.0));
-  g_autofree char *cx = mt_value_canonical (&x);
-  g_autofree char *cy = mt_value_canonical (&y);
+  g_autofree char *cx = mt_property_canonical (&x);
+  g_autofree char *cy = mt_property_canonical (&y);
   ck_assert_str_ne (cx, cy);
 
   g_param_spec_unref (pi);
@@ -405,8 +405,8 @@ END_TEST
 
 START_TEST (dot_output)
 {
-  g_autoptr (MtGraph) g = load ("a = fill()\np = split(a)\ns = add(p.lo, b=p.hi)\n", NULL, NULL);
-  g_autofree char *dot = mt_graph_to_dot (g);
+  g_autoptr (MtDag) g = load ("a = fill()\np = split(a)\ns = add(p.lo, b=p.hi)\n", NULL, NULL);
+  g_autofree char *dot = mt_dag_to_dot (g);
   ck_assert (g_str_has_prefix (dot, "digraph pipeline {"));
   ck_assert_msg (strstr (dot, "\"p\" -> \"s\" [label=\"lo → a\\n(tensor)\"]"), "%s", dot);
   ck_assert_msg (strstr (dot, "\"p\" -> \"s\" [label=\"hi → b\\n(tensor)\"]"), "%s", dot);

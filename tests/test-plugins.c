@@ -1,6 +1,6 @@
 /* Plugins: loading, the reasons a plugin is rejected, registry rules, and the example
  * mask plugin at work in a pipeline. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <string.h>
 
@@ -78,7 +78,7 @@ START_TEST (example_mask_plugin_runs)
   ck_assert_uint_eq (mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR")), 2);
   g_autofree char *dir = mt_test_tmpdir ();
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("m.pipe",
+  g_autoptr (MtDag) g = mt_graph_load_string ("m.pipe",
     "d = toy_data(n=3)\ns = toy_saliency(d)\nm = threshold_mask(s, threshold=0.5)\n", reg, NULL, &err);
   ck_assert_msg (g != NULL, "%s", err ? err->message : "");
   g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
@@ -117,7 +117,7 @@ START_TEST (random_mask_plugin)
   ck_assert (mt_registry_lookup (reg, "random_mask") != 0);
   g_autofree char *dir = mt_test_tmpdir ();
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("r.pipe",
+  g_autoptr (MtDag) g = mt_graph_load_string ("r.pipe",
     "d = mnist(limit=50)\nb = biaser(d)\nr = random_mask(b, min_size=5, max_size=9, seed=4)\n", reg, NULL, &err);
   ck_assert_msg (g != NULL, "%s", err ? err->message : "");
   g_autofree char *cdir = g_build_filename (dir, "cache", NULL);

@@ -2,7 +2,7 @@
  * that ends where an uninterrupted run does; a full disk (a file-size limit) that fails
  * cleanly; four processes on one cache running the same and overlapping pipelines;
  * bad input of every kind getting one clear line and leaving the cache sound. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>

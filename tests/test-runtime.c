@@ -1,6 +1,6 @@
 /* The runtime: cache keys, early cutoff, execution order and parallelism, status
  * reasons, corrupt entries, failures, --only, and source fingerprints. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -67,7 +67,7 @@ run_pipe (const char *dir, const char *src, const char *const *sets, guint jobs,
   ev->warnings = g_ptr_array_new_with_free_func (g_free);
   ev->order = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *pipe = mt_test_write (dir, "p.pipe", src);
-  g_autoptr (MtGraph) g = mt_graph_load_file (pipe, mt_test_registry (), sets, error);
+  g_autoptr (MtDag) g = mt_graph_load_file (pipe, mt_test_registry (), sets, error);
   ck_assert_msg (g != NULL, "%s", *error ? (*error)->message : "");
   g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
   g_autoptr (MtCache) cache = mt_cache_open (cdir, error);
@@ -231,11 +231,11 @@ static MtPlan *
 plan_for (const char *dir, const char *src, const char *const *sets, GHashTable *forced_names)
 {
   if (!graphs)
-    graphs = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_graph_free);
+    graphs = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_dag_free);
   g_autofree char *pipe = g_build_filename (dir, "p.pipe", NULL);
   ck_assert (g_file_set_contents (pipe, src, -1, NULL));
   g_autoptr (GError) err = NULL;
-  MtGraph *g = mt_graph_load_file (pipe, mt_test_registry (), sets, &err);
+  MtDag *g = mt_graph_load_file (pipe, mt_test_registry (), sets, &err);
   ck_assert (g != NULL);
   g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
   g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
@@ -246,7 +246,7 @@ plan_for (const char *dir, const char *src, const char *const *sets, GHashTable 
     gpointer k;
     g_hash_table_iter_init (&it, forced_names);
     while (g_hash_table_iter_next (&it, &k, NULL))
-      g_hash_table_add (forced, mt_graph_find (g, k));
+      g_hash_table_add (forced, mt_dag_find (g, k));
   }
   g_ptr_array_add (graphs, g);
   return mt_plan_compute (g, cache, forced);

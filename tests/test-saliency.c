@@ -2,8 +2,8 @@
  * target-layer gradient against finite differences of the logit, bilinear upsampling
  * against known values, every masking rule on hand-made maps (ties and the
  * no-positive case included), and the masker node's outputs. */
-#include "mt-test-util.h"
-#include "mt-context-private.h"
+#include "tests/mt-test-util.h"
+#include "runtime/mt-context-private.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -171,7 +171,7 @@ START_TEST (xgradcam_node_against_definition)
    * here from A and G, G from the double-precision reference ops. */
   g_autofree char *dir = mt_test_tmpdir ();
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("x.pipe",
+  g_autoptr (MtDag) g = mt_graph_load_string ("x.pipe",
     "d = mnist(limit=96)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0, seed=5)\n"
     "c = xgradcam(m, b)\n", mt_registry_get_default (), NULL, &err);
   ck_assert (g != NULL);
@@ -329,10 +329,10 @@ START_TEST (masker_node)
   ck_assert (mt_safetensors_save (ds, dpath, NULL));
   ck_assert (mt_npy_save (heat, hpath, NULL));
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("m.pipe",
+  g_autoptr (MtDag) g = mt_graph_load_string ("m.pipe",
     "d = toy_data()\ns = toy_saliency(d)\nm = masker(d, s, method=\"threshold\", tau=0.25)\n", mt_test_registry (), NULL, &err);
   ck_assert_msg (g != NULL, "%s", err ? err->message : "");
-  MtGraphNode *mn = mt_graph_find (g, "m");
+  MtDagNode *mn = mt_dag_find (g, "m");
   const char *paths[] = { dpath, hpath };
   g_autofree char *tmp = g_build_filename (dir, "out", NULL);
   g_mkdir_with_parents (tmp, 0755);
@@ -364,7 +364,7 @@ START_TEST (preview_panels)
 {
   g_autofree char *dir = mt_test_tmpdir ();
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("p.pipe",
+  g_autoptr (MtDag) g = mt_graph_load_string ("p.pipe",
     "d = mnist(limit=64)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0)\n"
     "c = xgradcam(m, b)\nk = masker(b, c, method=\"top_k\", fraction=0.25)\n"
     "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2)\n"

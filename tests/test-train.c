@@ -2,7 +2,7 @@
  * network's gradient, the schedule, real training on the bundled digits (which learns
  * the shortcut), PyTorch loading our weights, resuming a killed run, divergence, and
  * fine-tuning from the optimizer state. */
-#include "mt-test-util.h"
+#include "tests/mt-test-util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -92,7 +92,7 @@ static double
 loss_of (MtModel *m, const float *x, const gint64 *y, int n)
 {
   const float *logits = mt_model_forward (m, x, n, TRUE);
-  return mt_cross_entropy (logits, y, n, 2, NULL, NULL);
+  return mt_cpu_cross_entropy (logits, y, n, 2, NULL, NULL);
 }
 
 START_TEST (whole_network_gradient)
@@ -110,7 +110,7 @@ START_TEST (whole_network_gradient)
   gint64 y[6] = { 0, 1, 1, 0, 1, 0 };
   g_autofree float *dlogits = g_new (float, n * 2);
   const float *logits = mt_model_forward (m, x, n, TRUE);
-  mt_cross_entropy (logits, y, n, 2, dlogits, NULL);
+  mt_cpu_cross_entropy (logits, y, n, 2, dlogits, NULL);
   mt_model_backward (m, dlogits, NULL);
   int checked = 0;
   for (guint i = 0; i < mt_model_n_params (m); i++) {

@@ -1,5 +1,5 @@
 /* mtrun cache ls | show | export | verify | gc */
-#include "mtrun.h"
+#include "tools/mtrun.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -225,86 +225,21 @@ cmd_verify (MtCache *cache)
   return bad->len ? MTRUN_EXIT_FAILURE : 0;
 }
 
-/* Removes @path (file or tree) unless dry-run; adds its size to *bytes. */
 static void
-drop (const char *path, const char *why, gint64 *bytes, guint *count)
+print_gc_item (const char *path, const char *why, gpointer user_data)
 {
-  GStatBuf st;
-  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
-    *bytes += st.st_size;
-  (*count)++;
   if (!mtrun_global.quiet)
     printf ("%s %s (%s)\n", gc_dry_run ? "would remove" : "removed", path, why);
-  if (!gc_dry_run)
-    mt_file_remove_tree (path, NULL);
 }
 
 static int
 cmd_gc (MtCache *cache)
 {
   g_autoptr (GError) err = NULL;
-  /* Exclusive: no run may be half-way through referencing an object we delete. */
-  if (!mt_cache_lock_exclusive (cache, &err))
-    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  const char *dir = mt_cache_get_dir (cache);
   gint64 bytes = 0;
   guint count = 0;
-
-  /* 1. Entries that no pipeline's latest run uses any more, and unreadable ones. */
-  g_autoptr (GHashTable) live = mt_cache_ref_keys (cache);
-  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
-  if (!keys)
+  if (!mt_cache_gc (cache, gc_dry_run, print_gc_item, NULL, &bytes, &count, &err))
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; i < keys->len; i++) {
-    const char *key = keys->pdata[i];
-    g_autofree char *name = g_strconcat (key, ".json", NULL);
-    g_autofree char *p = g_build_filename (dir, "entries", name, NULL);
-    g_autoptr (MtManifest) m = mt_cache_lookup (cache, key, NULL);
-    if (!m) {
-      drop (p, "unreadable manifest", &bytes, &count);
-    } else if (!g_hash_table_contains (live, key)) {
-      drop (p, "superseded: no pipeline's latest run uses it", &bytes, &count);
-    } else {
-      for (guint k = 0; k < m->outputs->len; k++)
-        g_hash_table_add (used, g_strdup (((MtCacheOutput *) m->outputs->pdata[k])->file));
-    }
-  }
-  /* 2. Objects no remaining entry refers to. */
-  g_autofree char *objdir = g_build_filename (dir, "objects", NULL);
-  g_autoptr (GDir) od = g_dir_open (objdir, 0, NULL);
-  const char *sub;
-  while (od && (sub = g_dir_read_name (od))) {
-    g_autofree char *sp = g_build_filename (objdir, sub, NULL);
-    g_autoptr (GDir) sd = g_dir_open (sp, 0, NULL);
-    const char *f;
-    while (sd && (f = g_dir_read_name (sd))) {
-      g_autofree char *rel = g_build_filename ("objects", sub, f, NULL);
-      if (!g_hash_table_contains (used, rel)) {
-        g_autofree char *p = g_build_filename (dir, rel, NULL);
-        drop (p, "unreferenced object", &bytes, &count);
-      }
-    }
-  }
-  /* 3. Leftovers of interrupted runs: temp files, lock files, stray manifest temps. */
-  const char *scratch[] = { "tmp", "locks" };
-  for (guint s = 0; s < G_N_ELEMENTS (scratch); s++) {
-    g_autofree char *sp = g_build_filename (dir, scratch[s], NULL);
-    g_autoptr (GDir) sd = g_dir_open (sp, 0, NULL);
-    const char *f;
-    while (sd && (f = g_dir_read_name (sd))) {
-      g_autofree char *p = g_build_filename (sp, f, NULL);
-      drop (p, s == 0 ? "left by an interrupted run" : "unused lock file", &bytes, &count);
-    }
-  }
-  g_autofree char *ed = g_build_filename (dir, "entries", NULL);
-  g_autoptr (GDir) edd = g_dir_open (ed, 0, NULL);
-  const char *f;
-  while (edd && (f = g_dir_read_name (edd)))
-    if (strstr (f, ".tmp-")) {
-      g_autofree char *p = g_build_filename (ed, f, NULL);
-      drop (p, "half-written manifest of an interrupted run", &bytes, &count);
-    }
   if (!mtrun_global.quiet)
     printf ("%s %u item%s, %.1f MiB\n", gc_dry_run ? "would free" : "freed", count, count == 1 ? "" : "s",
             bytes / 1048576.0);

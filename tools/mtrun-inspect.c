@@ -1,5 +1,5 @@
 /* mtrun inspect [TYPE]: the node types there are, and what each takes. */
-#include "mtrun.h"
+#include "tools/mtrun.h"
 
 #include <stdio.h>
 
@@ -40,11 +40,11 @@ describe (MtRegistry *reg, const char *name)
   if (n == 0)
     printf ("  (none)\n");
   for (guint i = 0; i < n; i++) {
-    g_autofree char *pn = mt_pspec_pipe_name (ps[i]);
-    g_autofree char *def = mt_value_to_display (g_param_spec_get_default_value (ps[i]));
-    g_autofree char *range = mt_pspec_describe_range (ps[i]);
+    g_autofree char *pn = mt_property_pipe_name (ps[i]);
+    g_autofree char *def = mt_property_to_display (g_param_spec_get_default_value (ps[i]));
+    g_autofree char *range = mt_property_describe_range (ps[i]);
     printf ("  %-16s %s\n", pn, g_param_spec_get_blurb (ps[i]));
-    printf ("  %-16s   %s, default %s%s%s\n", "", mt_pspec_type_name (ps[i]), def,
+    printf ("  %-16s   %s, default %s%s%s\n", "", mt_property_type_name (ps[i]), def,
             range ? ", " : "", range ? range : "");
   }
   g_type_class_unref (klass);

@@ -1,5 +1,5 @@
 /* mtrun run / status / dot: the commands that take a pipeline file. */
-#include "mtrun.h"
+#include "tools/mtrun.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -37,17 +37,17 @@ static const GOptionEntry run_entries[] = {
 static int name_w = 14, type_w = 12;
 
 static void
-measure_columns (MtGraph *g)
+measure_columns (MtDag *g)
 {
   for (guint i = 0; i < g->nodes->len; i++) {
-    MtGraphNode *n = g->nodes->pdata[i];
+    MtDagNode *n = g->nodes->pdata[i];
     name_w = MAX (name_w, (int) g_utf8_strlen (n->name, -1));
     type_w = MAX (type_w, (int) g_utf8_strlen (n->type_name, -1));
   }
 }
 
 /* Parses options and the one FILE.pipe argument; returns the graph or NULL (after printing). */
-static MtGraph *
+static MtDag *
 load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
                const GOptionEntry *extra, int *status)
 {
@@ -68,7 +68,7 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
     return NULL;
   }
   MtRegistry *reg = mtrun_registry ();
-  MtGraph *g = mt_graph_load_file ((*argv)[1], reg, (const char *const *) args.sets, &err);
+  MtDag *g = mt_graph_load_file ((*argv)[1], reg, (const char *const *) args.sets, &err);
   if (g)
     measure_columns (g);
   if (!g) {
@@ -86,10 +86,10 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
   return g;
 }
 
-static MtGraphNode *
-find_node (MtGraph *g, const char *name, const char *option, int *status)
+static MtDagNode *
+find_node (MtDag *g, const char *name, const char *option, int *status)
 {
-  MtGraphNode *n = mt_graph_find (g, name);
+  MtDagNode *n = mt_dag_find (g, name);
   if (!n) {
     g_autofree const char **names = (const char **) g_hash_table_get_keys_as_array (g->by_name, NULL);
     g_autofree char *hint = mt_suggest_hint (name, names);
@@ -100,18 +100,18 @@ find_node (MtGraph *g, const char *name, const char *option, int *status)
 
 /* --force closes over dependents: what reads a recomputed node is recomputed too. */
 static GHashTable *
-forced_set (MtGraph *g, int *status)
+forced_set (MtDag *g, int *status)
 {
   if (!args.force)
     return NULL;
   GHashTable *set = g_hash_table_new (NULL, NULL);
   for (guint i = 0; args.force[i]; i++) {
-    MtGraphNode *n = find_node (g, args.force[i], "--force", status);
+    MtDagNode *n = find_node (g, args.force[i], "--force", status);
     if (!n) {
       g_hash_table_unref (set);
       return NULL;
     }
-    g_autoptr (GHashTable) d = mt_graph_descendants (g, n);
+    g_autoptr (GHashTable) d = mt_dag_descendants (g, n);
     GHashTableIter it;
     gpointer k;
     g_hash_table_iter_init (&it, d);
@@ -124,7 +124,7 @@ forced_set (MtGraph *g, int *status)
 /* ---- progress display ------------------------------------------------------- */
 
 typedef struct {
-  MtGraph *g;
+  MtDag *g;
   gboolean tty;
   gboolean bar_shown;
   guint cached, ran, failed;
@@ -149,7 +149,7 @@ draw_bar (Display *d)
   for (guint i = 0; i < d->g->nodes->len; i++) {
     if (d->progress[i] < 0)
       continue;
-    MtGraphNode *gn = d->g->nodes->pdata[i];
+    MtDagNode *gn = d->g->nodes->pdata[i];
     int filled = (int) (d->progress[i] * 20);
     g_string_append_printf (s, "%s%s [", s->len ? "  " : "", gn->name);
     for (int k = 0; k < 20; k++)
@@ -372,7 +372,7 @@ int
 mtrun_cmd_status (int argc, char **argv)
 {
   int status = 0;
-  g_autoptr (MtGraph) g = load_pipeline (&argc, &argv, "status",
+  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "status",
                                          "Shows, per node, whether its result is cached or it will run, and why.",
                                          NULL, &status);
   if (!g)
@@ -393,12 +393,12 @@ int
 mtrun_cmd_dot (int argc, char **argv)
 {
   int status = 0;
-  g_autoptr (MtGraph) g = load_pipeline (&argc, &argv, "dot",
+  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "dot",
                                          "Prints the pipeline as a Graphviz graph: mtrun dot p.pipe | dot -Tsvg > p.svg",
                                          NULL, &status);
   if (!g)
     return status;
-  g_autofree char *dot = mt_graph_to_dot (g);
+  g_autofree char *dot = mt_dag_to_dot (g);
   fputs (dot, stdout);
   return 0;
 }
@@ -407,7 +407,7 @@ int
 mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
 {
   int status = 0;
-  g_autoptr (MtGraph) g = load_pipeline (&argc, &argv, "run", "Runs a pipeline, reusing cached results.",
+  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "run", "Runs a pipeline, reusing cached results.",
                                          run_entries, &status);
   if (!g)
     return status;
@@ -422,15 +422,15 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   g_autoptr (GHashTable) selected = NULL;
   g_autoptr (GHashTable) lookup_only = NULL;
   if (args.until) {
-    MtGraphNode *n = find_node (g, args.until, "--until", &status);
+    MtDagNode *n = find_node (g, args.until, "--until", &status);
     if (!n)
       return status;
-    selected = mt_graph_ancestors (g, n);
+    selected = mt_dag_ancestors (g, n);
   } else if (args.only) {
-    MtGraphNode *n = find_node (g, args.only, "--only", &status);
+    MtDagNode *n = find_node (g, args.only, "--only", &status);
     if (!n)
       return status;
-    lookup_only = mt_graph_ancestors (g, n);
+    lookup_only = mt_dag_ancestors (g, n);
     g_hash_table_remove (lookup_only, n);
     selected = g_hash_table_new (NULL, NULL);
     g_hash_table_add (selected, n);

@@ -1,6 +1,6 @@
 /* mtrun: run MaskTune pipelines (.pipe files) and manage their cache. */
 #include "config.h"
-#include "mtrun.h"
+#include "tools/mtrun.h"
 
 #include <signal.h>
 

@@ -1,7 +1,18 @@
 /* Shared pieces of the mtrun subcommands. */
 #pragma once
 
-#include "masktune.h"
+#include "include/masktune.h"
+#include "base/mt-fileutil.h"
+#include "base/mt-suggest.h"
+#include "formats/mt-png.h"
+#include "formats/mt-safetensors.h"
+#include "ml/mt-backend.h"
+#include "ml/mt-plot.h"
+#include "runtime/mt-cache.h"
+#include "runtime/mt-executor.h"
+#include "runtime/mt-plan.h"
+#include "runtime/mt-property.h"
+#include "graph/mt-graph.h"
 
 G_BEGIN_DECLS
 

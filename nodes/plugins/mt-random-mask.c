@@ -20,6 +20,10 @@ struct _MtRandomMask {
 
 G_DEFINE_FINAL_TYPE (MtRandomMask, mt_random_mask, MT_TYPE_NODE)
 
+#define DEFAULT_MIN_SIZE 4
+#define DEFAULT_MAX_SIZE 12
+#define DEFAULT_SEED 0
+
 enum { PROP_0, PROP_MIN_SIZE, PROP_MAX_SIZE, PROP_SEED };
 
 static gboolean
@@ -87,11 +91,11 @@ mt_random_mask_class_init (MtRandomMaskClass *klass)
   nc->run = run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_MIN_SIZE,
-    g_param_spec_int ("min-size", "Min size", "smallest square side in pixels", 1, 1024, 4, rw));
+    g_param_spec_int ("min-size", "Min size", "smallest square side in pixels", 1, 1024, DEFAULT_MIN_SIZE, rw));
   g_object_class_install_property (oc, PROP_MAX_SIZE,
-    g_param_spec_int ("max-size", "Max size", "largest square side in pixels", 1, 1024, 12, rw));
+    g_param_spec_int ("max-size", "Max size", "largest square side in pixels", 1, 1024, DEFAULT_MAX_SIZE, rw));
   g_object_class_install_property (oc, PROP_SEED,
-    g_param_spec_int64 ("seed", "Seed", "seed of the sizes and places", 0, G_MAXINT64, 0, rw));
+    g_param_spec_int64 ("seed", "Seed", "seed of the sizes and places", 0, G_MAXINT64, DEFAULT_SEED, rw));
   mt_node_class_set_metadata (nc, "1", "Cutout baseline: masks one random square per sample");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples to mask");
   mt_node_class_add_output (nc, "dataset", MT_KIND_DATASET, "the masked samples (0 in every channel)");
@@ -101,8 +105,9 @@ mt_random_mask_class_init (MtRandomMaskClass *klass)
 static void
 mt_random_mask_init (MtRandomMask *self)
 {
-  self->min_size = 4;
-  self->max_size = 12;
+  self->min_size = DEFAULT_MIN_SIZE;
+  self->max_size = DEFAULT_MAX_SIZE;
+  self->seed = DEFAULT_SEED;
 }
 
 static gboolean

@@ -18,6 +18,9 @@ struct _MtThresholdMask {
 
 G_DEFINE_FINAL_TYPE (MtThresholdMask, mt_threshold_mask, MT_TYPE_NODE)
 
+#define DEFAULT_THRESHOLD 0.5
+#define DEFAULT_RELATIVE TRUE
+
 enum { PROP_0, PROP_THRESHOLD, PROP_RELATIVE };
 
 static void
@@ -84,10 +87,10 @@ mt_threshold_mask_class_init (MtThresholdMaskClass *klass)
   nc->run = run;
   g_object_class_install_property (oc, PROP_THRESHOLD,
     g_param_spec_double ("threshold", "Threshold", "mask pixels whose saliency is at least this",
-                         0.0, G_MAXDOUBLE, 0.5, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+                         0.0, G_MAXDOUBLE, DEFAULT_THRESHOLD, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_RELATIVE,
     g_param_spec_boolean ("relative", "Relative", "threshold is a fraction of each sample's peak saliency",
-                          TRUE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+                          DEFAULT_RELATIVE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   mt_node_class_set_metadata (nc, "1", "Example plugin: mask pixels above a saliency threshold");
   mt_node_class_add_input (nc, "saliency", MT_KIND_SALIENCY, TRUE, "heat maps, float32 N x H x W");
   mt_node_class_add_output (nc, "mask", MT_KIND_MASK, "1 where masked, uint8 N x H x W");
@@ -96,8 +99,8 @@ mt_threshold_mask_class_init (MtThresholdMaskClass *klass)
 static void
 mt_threshold_mask_init (MtThresholdMask *self)
 {
-  self->threshold = 0.5;
-  self->relative = TRUE;
+  self->threshold = DEFAULT_THRESHOLD;
+  self->relative = DEFAULT_RELATIVE;
 }
 
 static gboolean

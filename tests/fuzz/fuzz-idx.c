@@ -1,7 +1,7 @@
 /* The IDX reader (MNIST, Fashion-MNIST, user files), plain and gzip-compressed. It reads
  * files through zlib, so the input goes through a file in a private directory. */
-#include "mt-fuzz.h"
-#include "masktune.h"
+#include "tests/fuzz/mt-fuzz.h"
+#include "tests/mt-internal.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Replays files (or every file of directories) through a fuzz harness: the regression
  * side of fuzzing, for builds without libFuzzer. Exit status 0 when all ran. */
-#include "mt-fuzz.h"
+#include "tests/fuzz/mt-fuzz.h"
 
 #include <glib.h>
 #include <stdio.h>

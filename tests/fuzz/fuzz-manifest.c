@@ -1,6 +1,6 @@
 /* The cache manifest reader: what decides whether a cached result is trusted. */
-#include "mt-fuzz.h"
-#include "masktune.h"
+#include "tests/fuzz/mt-fuzz.h"
+#include "tests/mt-internal.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

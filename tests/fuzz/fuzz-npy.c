@@ -1,6 +1,6 @@
 /* The .npy reader. A file it accepts must survive a write and a second read unchanged. */
-#include "mt-fuzz.h"
-#include "masktune.h"
+#include "tests/fuzz/mt-fuzz.h"
+#include "tests/mt-internal.h"
 
 #include <string.h>
 

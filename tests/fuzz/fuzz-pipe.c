@@ -1,6 +1,6 @@
 /* The .pipe language: lexer, parser, literal conversion, graph building, diagnostics. */
-#include "mt-fuzz.h"
-#include "masktune.h"
+#include "tests/fuzz/mt-fuzz.h"
+#include "tests/mt-internal.h"
 
 #include <string.h>
 
@@ -14,10 +14,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *src = g_strndup ((const char *) data, size);
   MtRegistry *reg = mt_registry_get_default ();
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtGraph) g = mt_graph_load_string ("fuzz.pipe", src, reg, NULL, &err);
+  g_autoptr (MtDag) g = mt_graph_load_string ("fuzz.pipe", src, reg, NULL, &err);
   g_assert ((g != NULL) != (err != NULL));
   if (g) {
-    g_autofree char *dot = mt_graph_to_dot (g);
+    g_autofree char *dot = mt_dag_to_dot (g);
   }
   /* The same text as a --set value. */
   g_autoptr (GError) err2 = NULL;

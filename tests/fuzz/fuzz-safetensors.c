@@ -1,7 +1,7 @@
 /* The .safetensors reader (datasets, models, optimizer state). Accepted files must
  * round-trip through the writer. */
-#include "mt-fuzz.h"
-#include "masktune.h"
+#include "tests/fuzz/mt-fuzz.h"
+#include "tests/mt-internal.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

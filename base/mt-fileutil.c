@@ -1,0 +1,166 @@
+#include "base/mt-fileutil.h"
+#include "base/mt-error.h"
+#include "base/mt-fault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+char *
+mt_file_sha256 (const char *path, goffset *size, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot open %s: %s", path, g_strerror (e));
+    return NULL;
+  }
+  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  guchar buf[1 << 16];
+  goffset total = 0;
+  for (;;) {
+    gssize n = read (fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      close (fd);
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot read %s: %s", path, g_strerror (e));
+      return NULL;
+    }
+    if (n == 0)
+      break;
+    g_checksum_update (sum, buf, n);
+    total += n;
+  }
+  close (fd);
+  if (size)
+    *size = total;
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+gboolean
+mt_fd_write_all (int fd, const void *data, gsize len, const char *what, GError **error)
+{
+  const guint8 *p = data;
+  while (len > 0) {
+    gssize n = write (fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot write %s: %s", what, g_strerror (e));
+      return FALSE;
+    }
+    p += n;
+    len -= n;
+  }
+  return TRUE;
+}
+
+gboolean
+mt_file_sync (const char *path, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0 || fsync (fd) != 0) {
+    int e = errno;
+    if (fd >= 0)
+      close (fd);
+    /* Some filesystems refuse fsync on directories; that is no loss of safety we can fix. */
+    if (e == EINVAL || e == EROFS)
+      return TRUE;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot sync %s: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  close (fd);
+  return TRUE;
+}
+
+gboolean
+mt_file_write_atomic (const char *path, const void *data, gsize len, GError **error)
+{
+  g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d-%u", path, (int) getpid (), g_random_int ());
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = g_open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot create %s: %s", tmp, g_strerror (e));
+    return FALSE;
+  }
+  /* Fault point: a crash after half the bytes must leave only a temp file behind. */
+  gsize first = mt_fault_active ("atomic-write") ? len / 2 : len;
+  if (!mt_fd_write_all (fd, data, first, tmp, error))
+    goto fail;
+  mt_fault_point ("atomic-write");
+  if (fsync (fd) != 0) {
+    int e = errno;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot sync %s: %s", tmp, g_strerror (e));
+    goto fail;
+  }
+  close (fd);
+  fd = -1;
+  if (g_rename (tmp, path) != 0) {
+    int e = errno;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot rename %s to %s: %s", tmp, path, g_strerror (e));
+    goto fail;
+  }
+  return mt_file_sync (dir, error);
+
+fail:
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp);
+  return FALSE;
+}
+
+gboolean
+mt_file_remove_tree (const char *path, GError **error)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) != 0)
+    return TRUE;
+  if (S_ISDIR (st.st_mode)) {
+    g_autoptr (GDir) dir = g_dir_open (path, 0, error);
+    if (!dir)
+      return FALSE;
+    const char *name;
+    while ((name = g_dir_read_name (dir))) {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (!mt_file_remove_tree (child, error))
+        return FALSE;
+    }
+    if (g_rmdir (path) != 0) {
+      int e = errno;
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot remove %s: %s", path, g_strerror (e));
+      return FALSE;
+    }
+  } else if (g_unlink (path) != 0) {
+    int e = errno;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot remove %s: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+mt_file_copy (const char *src, const char *dst, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (src, &data, &len, error))
+    return FALSE;
+  return mt_file_write_atomic (dst, data, len, error);
+}
+
+gboolean
+mt_sha256_is_valid (const char *s)
+{
+  if (!s || strlen (s) != 64)
+    return FALSE;
+  for (; *s; s++)
+    if (!g_ascii_isxdigit (*s) || g_ascii_isupper (*s))
+      return FALSE;
+  return TRUE;
+}

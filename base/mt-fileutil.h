@@ -1,0 +1,29 @@
+/* File helpers the cache and the format writers share: digests, durable writes. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* SHA-256 of a file's bytes as 64 lowercase hex digits; sets *size when non-NULL. */
+char    *mt_file_sha256 (const char *path, goffset *size, GError **error);
+/* TRUE when @s is 64 lowercase hex digits, as digests and cache keys are written. */
+gboolean mt_sha256_is_valid (const char *s);
+
+/* Writes @len bytes to @path through a temporary file, fsync, rename and a
+ * directory fsync, so readers see the old file or the whole new one. */
+gboolean mt_file_write_atomic (const char *path, const void *data, gsize len, GError **error);
+
+/* fsync a file or directory by path. */
+gboolean mt_file_sync (const char *path, GError **error);
+
+/* Full write(2) loop with EINTR handling. */
+gboolean mt_fd_write_all (int fd, const void *data, gsize len, const char *what, GError **error);
+
+/* Recursively removes a directory tree (rm -rf); missing is not an error. */
+gboolean mt_file_remove_tree (const char *path, GError **error);
+
+/* Copy @src to @dst (dst is replaced atomically). */
+gboolean mt_file_copy (const char *src, const char *dst, GError **error);
+
+G_END_DECLS

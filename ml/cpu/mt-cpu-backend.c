@@ -1,0 +1,177 @@
+/* The CPU backend's table: host memory, and the float32 ops of mt-ops.h. */
+#include "ml/cpu/mt-cpu.h"
+#include "ml/cpu/mt-ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void *
+cpu_alloc (MtBackend *be, gsize bytes)
+{
+  gsize rounded = MAX ((bytes + 63) & ~(gsize) 63, 64);
+  void *p = aligned_alloc (64, rounded);
+  if (!p)
+    g_error ("out of memory (%" G_GSIZE_FORMAT " bytes)", bytes);
+  memset (p, 0, rounded);
+  return p;
+}
+
+static void
+cpu_free (MtBackend *be, void *p)
+{
+  free (p);
+}
+
+static void
+cpu_copy (MtBackend *be, void *dst, const void *src, gsize bytes)
+{
+  memcpy (dst, src, bytes);
+}
+
+static gboolean
+cpu_sync (MtBackend *be, GError **error)
+{
+  return TRUE;
+}
+
+static void
+cpu_destroy (MtBackend *be)
+{
+  g_free (be);
+}
+
+static gsize
+cpu_conv2d_workspace (MtBackend *be, const MtConvSpec *s, int n, int h, int w)
+{
+  return mt_cpu_conv2d_workspace (s, n, h, w);
+}
+
+static void
+cpu_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                    const float *weight, const float *bias, float *y, float *work)
+{
+  mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+}
+
+static void
+cpu_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                     const float *weight, const float *dy, float *dx, float *dweight, float *dbias, float *work)
+{
+  mt_cpu_conv2d_backward (s, x, n, h, w, weight, dy, dx, dweight, dbias, work);
+}
+
+static void
+cpu_bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                      const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
+                      float *running_mean, float *running_var)
+{
+  mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+}
+
+static void
+cpu_bn_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                     const float *gamma, const float *beta, float *y, const float *running_mean,
+                     const float *running_var)
+{
+  mt_cpu_batchnorm_forward_eval (s, x, n, c, hw, gamma, beta, y, running_mean, running_var);
+}
+
+static void
+cpu_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                       const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                       float *dgamma, float *dbeta)
+{
+  mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+}
+
+static void
+cpu_bn_backward_eval (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                      const float *running_var, const float *dy, float *dx)
+{
+  mt_cpu_batchnorm_backward_eval (s, n, c, hw, gamma, running_var, dy, dx);
+}
+
+static void
+cpu_relu_forward (MtBackend *be, const float *x, gsize len, float *y)
+{
+  mt_cpu_relu_forward (x, len, y);
+}
+
+static void
+cpu_relu_backward (MtBackend *be, const float *y, const float *dy, gsize len, float *dx)
+{
+  mt_cpu_relu_backward (y, dy, len, dx);
+}
+
+static void
+cpu_maxpool2_forward (MtBackend *be, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
+{
+  mt_cpu_maxpool2_forward (x, n, c, h, w, y, argmax);
+}
+
+static void
+cpu_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx)
+{
+  mt_cpu_maxpool2_backward (argmax, n, c, h, w, dy, dx);
+}
+
+static void
+cpu_linear_forward (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                    const float *bias, float *y)
+{
+  mt_cpu_linear_forward (x, n, in, out, weight, bias, y);
+}
+
+static void
+cpu_linear_backward (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                     const float *dy, float *dx, float *dweight, float *dbias)
+{
+  mt_cpu_linear_backward (x, n, in, out, weight, dy, dx, dweight, dbias);
+}
+
+static double
+cpu_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
+                   float *dlogits, int *correct)
+{
+  return mt_cpu_cross_entropy (logits, labels, n, classes, dlogits, correct);
+}
+
+static void
+cpu_sgd_step (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
+              double lr, double momentum, double weight_decay, gboolean first_step)
+{
+  mt_cpu_sgd_step (param, grad, momentum_buf, len, lr, momentum, weight_decay, first_step);
+}
+
+static const MtBackendOps cpu_ops = {
+  .alloc = cpu_alloc,
+  .free = cpu_free,
+  .upload = cpu_copy,
+  .download = cpu_copy,
+  .sync = cpu_sync,
+  .destroy = cpu_destroy,
+  .conv2d_workspace = cpu_conv2d_workspace,
+  .conv2d_forward = cpu_conv2d_forward,
+  .conv2d_backward = cpu_conv2d_backward,
+  .batchnorm_forward_train = cpu_bn_forward_train,
+  .batchnorm_forward_eval = cpu_bn_forward_eval,
+  .batchnorm_backward_train = cpu_bn_backward_train,
+  .batchnorm_backward_eval = cpu_bn_backward_eval,
+  .relu_forward = cpu_relu_forward,
+  .relu_backward = cpu_relu_backward,
+  .maxpool2_forward = cpu_maxpool2_forward,
+  .maxpool2_backward = cpu_maxpool2_backward,
+  .linear_forward = cpu_linear_forward,
+  .linear_backward = cpu_linear_backward,
+  .cross_entropy = cpu_cross_entropy,
+  .sgd_step = cpu_sgd_step,
+};
+
+MtBackend *
+mt_cpu_backend_new (GError **error)
+{
+  MtBackend *be = g_new0 (MtBackend, 1);
+  be->ops = &cpu_ops;
+  be->name = "cpu";
+  return be;
+}

@@ -1,0 +1,239 @@
+/* Batch normalisation, 2-D (per channel over N, H, W) and 1-D (h = w = 1). Each row of
+ * a plane is summed in float (vectorised), the rows in double, so that large batches
+ * keep float32 accuracy at vector speed. */
+#include "ml/cpu/mt-ops.h"
+#include "ml/cpu/mt-ref-ops.h"
+#include "ml/cpu/mt-cpu.h"
+
+#include <math.h>
+
+void
+mt_cpu_batchnorm_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                            const float *gamma, const float *beta, float *y,
+                            float *save_mean, float *save_invstd,
+                            float *running_mean, float *running_var)
+{
+  gsize m = (gsize) n * hw;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++) {
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      float part = 0;
+#pragma omp simd reduction(+:part)
+      for (int p = 0; p < hw; p++)
+        part += xp[p];
+      sum += part;
+    }
+    double mean = sum / (double) m;
+    float mean_f = (float) mean;
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      float part = 0;
+#pragma omp simd reduction(+:part)
+      for (int p = 0; p < hw; p++) {
+        float d = xp[p] - mean_f;
+        part += d * d;
+      }
+      sq += part;
+    }
+    double var = sq / (double) m;  /* biased: what normalises */
+    double invstd = 1.0 / sqrt (var + s->eps);
+    save_mean[ch] = (float) mean;
+    save_invstd[ch] = (float) invstd;
+    float g = gamma[ch] * (float) invstd, b = beta[ch] - (float) mean * g;
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      float *yp = y + ((gsize) i * c + ch) * hw;
+#pragma omp simd
+      for (int p = 0; p < hw; p++)
+        yp[p] = xp[p] * g + b;
+    }
+    /* Running variance is the unbiased estimate, as PyTorch keeps it. */
+    double unbiased = m > 1 ? sq / (double) (m - 1) : var;
+    running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean);
+    running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+  }
+}
+
+void
+mt_cpu_batchnorm_forward_eval (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                           const float *gamma, const float *beta, float *y,
+                           const float *running_mean, const float *running_var)
+{
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++) {
+    float invstd = (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
+    float g = gamma[ch] * invstd, b = beta[ch] - running_mean[ch] * g;
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      float *yp = y + ((gsize) i * c + ch) * hw;
+#pragma omp simd
+      for (int p = 0; p < hw; p++)
+        yp[p] = xp[p] * g + b;
+    }
+  }
+}
+
+void
+mt_cpu_batchnorm_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+                             const float *save_mean, const float *save_invstd, const float *dy,
+                             float *dx, float *dgamma, float *dbeta)
+{
+  gsize m = (gsize) n * hw;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    float mean = save_mean[ch], invstd = save_invstd[ch];
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      const float *dyp = dy + ((gsize) i * c + ch) * hw;
+      float a = 0, b = 0;
+#pragma omp simd reduction(+:a, b)
+      for (int p = 0; p < hw; p++) {
+        a += dyp[p];
+        b += dyp[p] * (xp[p] - mean);
+      }
+      sum_dy += a;
+      sum_dy_xhat += (double) b * invstd;
+    }
+    dgamma[ch] = (float) sum_dy_xhat;
+    dbeta[ch] = (float) sum_dy;
+    if (!dx)
+      continue;
+    /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+    float k = gamma[ch] * invstd;
+    float mdy = (float) (sum_dy / (double) m), mdx = (float) (sum_dy_xhat / (double) m);
+    for (int i = 0; i < n; i++) {
+      const float *xp = x + ((gsize) i * c + ch) * hw;
+      const float *dyp = dy + ((gsize) i * c + ch) * hw;
+      float *dxp = dx + ((gsize) i * c + ch) * hw;
+#pragma omp simd
+      for (int p = 0; p < hw; p++)
+        dxp[p] = k * (dyp[p] - mdy - (xp[p] - mean) * invstd * mdx);
+    }
+  }
+}
+
+void
+mt_cpu_batchnorm_backward_eval (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                            const float *running_var, const float *dy, float *dx)
+{
+  for (int ch = 0; ch < c; ch++) {
+    float k = gamma[ch] * (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
+    for (int i = 0; i < n; i++) {
+      const float *dyp = dy + ((gsize) i * c + ch) * hw;
+      float *dxp = dx + ((gsize) i * c + ch) * hw;
+      for (int p = 0; p < hw; p++)
+        dxp[p] = dyp[p] * k;
+    }
+  }
+}
+
+/* ---- the double-precision reference ---------------------------------------------- */
+
+static void
+ref_moments (const double *x, int n, int c, int hw, int ch, double *mean, double *var)
+{
+  double m = 0, v = 0;
+  for (int i = 0; i < n; i++)
+    for (int p = 0; p < hw; p++)
+      m += x[((gsize) i * c + ch) * hw + p];
+  m /= (double) n * hw;
+  for (int i = 0; i < n; i++)
+    for (int p = 0; p < hw; p++) {
+      double d = x[((gsize) i * c + ch) * hw + p] - m;
+      v += d * d;
+    }
+  *mean = m;
+  *var = v / ((double) n * hw);
+}
+
+void
+mt_ref_batchnorm_forward (double eps, const double *x, int n, int c, int hw,
+                          const double *gamma, const double *beta, double *y)
+{
+  for (int ch = 0; ch < c; ch++) {
+    double mean, var;
+    ref_moments (x, n, c, hw, ch, &mean, &var);
+    for (int i = 0; i < n; i++)
+      for (int p = 0; p < hw; p++) {
+        gsize j = ((gsize) i * c + ch) * hw + p;
+        y[j] = gamma[ch] * (x[j] - mean) / sqrt (var + eps) + beta[ch];
+      }
+  }
+}
+
+/* The textbook derivative of y = gamma * (x - mean) / sqrt(var + eps) + beta, with
+ * mean and var depending on every x of the channel. */
+void
+mt_ref_batchnorm_backward (double eps, const double *x, int n, int c, int hw,
+                           const double *gamma, const double *dy, double *dx,
+                           double *dgamma, double *dbeta)
+{
+  double m = (double) n * hw;
+  for (int ch = 0; ch < c; ch++) {
+    double mean, var;
+    ref_moments (x, n, c, hw, ch, &mean, &var);
+    double sd = sqrt (var + eps);
+    double dvar = 0, dmean = 0, dg = 0, db = 0;
+    for (int i = 0; i < n; i++)
+      for (int p = 0; p < hw; p++) {
+        gsize j = ((gsize) i * c + ch) * hw + p;
+        double xhat = (x[j] - mean) / sd;
+        dg += dy[j] * xhat;
+        db += dy[j];
+        double dxhat = dy[j] * gamma[ch];
+        dvar += dxhat * (x[j] - mean) * -0.5 * pow (var + eps, -1.5);
+        dmean += -dxhat / sd;
+      }
+    for (int i = 0; i < n; i++)
+      for (int p = 0; p < hw; p++) {
+        gsize j = ((gsize) i * c + ch) * hw + p;
+        double dxhat = dy[j] * gamma[ch];
+        dx[j] = dxhat / sd + dvar * 2 * (x[j] - mean) / m + dmean / m;
+      }
+    dgamma[ch] = dg;
+    dbeta[ch] = db;
+  }
+}
+
+/* What training mode does to the running statistics: an exponential average with
+ * @momentum of the batch mean and the unbiased batch variance. */
+void
+mt_ref_batchnorm_update_running (double momentum, const double *x, int n, int c, int hw,
+                                 double *running_mean, double *running_var)
+{
+  double count = (double) n * hw;
+  for (int ch = 0; ch < c; ch++) {
+    double mean, var;
+    ref_moments (x, n, c, hw, ch, &mean, &var);
+    running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * mean;
+    running_var[ch] = (1 - momentum) * running_var[ch] + momentum * var * count / (count - 1);
+  }
+}
+
+void
+mt_ref_batchnorm_forward_eval (double eps, const double *x, int n, int c, int hw, const double *gamma,
+                               const double *beta, const double *running_mean, const double *running_var,
+                               double *y)
+{
+  for (int i = 0; i < n; i++)
+    for (int ch = 0; ch < c; ch++)
+      for (int p = 0; p < hw; p++) {
+        gsize at = ((gsize) i * c + ch) * hw + p;
+        y[at] = gamma[ch] * (x[at] - running_mean[ch]) / sqrt (running_var[ch] + eps) + beta[ch];
+      }
+}
+
+void
+mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const double *gamma,
+                                const double *running_var, const double *dy, double *dx)
+{
+  for (int i = 0; i < n; i++)
+    for (int ch = 0; ch < c; ch++)
+      for (int p = 0; p < hw; p++) {
+        gsize at = ((gsize) i * c + ch) * hw + p;
+        dx[at] = dy[at] * gamma[ch] / sqrt (running_var[ch] + eps);
+      }
+}

@@ -1,0 +1,66 @@
+/* The CPU backend's float32 operations, each forward beside its backward, with the
+ * semantics and shapes of ml/mt-backend.h (the table that exposes them is
+ * ml/cpu/mt-cpu-backend.c; nothing else calls them). A plain double-precision reference
+ * of each lives beside it in the same file (declared in mt-ref-ops.h); the tests hold the
+ * two together and check the references against finite differences. */
+#pragma once
+
+#include "ml/mt-backend.h"
+
+G_BEGIN_DECLS
+
+/* ---- 2-D convolution: y[n, oc] = b[oc] + sum_c,kh,kw w[oc, c, kh, kw] * x[n, c, ...] */
+/* Scratch floats the convolution needs for a batch of @n (im2col columns, per thread). */
+gsize mt_cpu_conv2d_workspace (const MtConvSpec *s, int n, int h, int w);
+void  mt_cpu_conv2d_forward   (const MtConvSpec *s, const float *x, int n, int h, int w,
+                           const float *weight, const float *bias, float *y, float *work);
+/* dx may be NULL (the first layer needs none); dweight and dbias are overwritten. */
+void  mt_cpu_conv2d_backward  (const MtConvSpec *s, const float *x, int n, int h, int w,
+                           const float *weight, const float *dy, float *dx,
+                           float *dweight, float *dbias, float *work);
+
+/* ---- batch normalisation over (N, H, W) per channel; 1-D is the case h = w = 1 */
+/* Training: normalise with the batch's mean and biased variance, save mean and 1/std
+ * for backward, and update the running statistics (running variance unbiased). */
+void mt_cpu_batchnorm_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                 const float *gamma, const float *beta, float *y,
+                                 float *save_mean, float *save_invstd,
+                                 float *running_mean, float *running_var);
+/* Evaluation: normalise with the running statistics. */
+void mt_cpu_batchnorm_forward_eval  (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                 const float *gamma, const float *beta, float *y,
+                                 const float *running_mean, const float *running_var);
+void mt_cpu_batchnorm_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+                                  const float *save_mean, const float *save_invstd, const float *dy,
+                                  float *dx, float *dgamma, float *dbeta);
+/* Backward through the evaluation-mode normalisation (a per-channel affine map). */
+void mt_cpu_batchnorm_backward_eval (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                                 const float *running_var, const float *dy, float *dx);
+
+/* ---- ReLU (in place allowed) ---- */
+void mt_cpu_relu_forward  (const float *x, gsize len, float *y);
+/* Uses the forward's output: dx = dy where y > 0. */
+void mt_cpu_relu_backward (const float *y, const float *dy, gsize len, float *dx);
+
+/* ---- 2x2 max-pooling, stride 2 (PyTorch MaxPool2d(2)); argmax saves the winners ---- */
+void mt_cpu_maxpool2_forward  (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax);
+void mt_cpu_maxpool2_backward (const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx);
+
+/* ---- linear: y = x W^T + b, W is [out, in] ---- */
+void mt_cpu_linear_forward  (const float *x, int n, int in, int out, const float *weight,
+                         const float *bias, float *y);
+void mt_cpu_linear_backward (const float *x, int n, int in, int out, const float *weight,
+                         const float *dy, float *dx, float *dweight, float *dbias);
+
+/* ---- softmax cross-entropy, mean over the batch ---- */
+/* Returns the loss; writes d loss / d logits when dlogits is not NULL; counts correct
+ * argmax predictions in *correct when not NULL. */
+double mt_cpu_cross_entropy (const float *logits, const gint64 *labels, int n, int classes,
+                         float *dlogits, int *correct);
+
+/* ---- SGD with momentum and weight decay, PyTorch's update rule:
+ *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
+void mt_cpu_sgd_step (float *param, const float *grad, float *momentum_buf, gsize len,
+                  double lr, double momentum, double weight_decay, gboolean first_step);
+
+G_END_DECLS

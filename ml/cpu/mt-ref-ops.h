@@ -1,0 +1,45 @@
+/* Plain double-precision references of the backend ops (ml/mt-backend.h): direct loops,
+ * no tricks, written from the definitions, each in the
+ * file of the CPU op it defines. test-ops checks their gradients against central finite
+ * differences; test-backend-ops holds every backend's ops to them. */
+#pragma once
+
+#include "ml/cpu/mt-ops.h"
+
+G_BEGIN_DECLS
+
+/* Element (n, c, h, w) of an NCHW array of shape [*, C, H, W]. */
+#define X4(a, n, c, h, w, C, H, W) (a)[(((gsize) (n) * (C) + (c)) * (H) + (h)) * (W) + (w)]
+
+void   mt_ref_conv2d_forward  (const MtConvSpec *s, const double *x, int n, int h, int w,
+                               const double *weight, const double *bias, double *y);
+void   mt_ref_conv2d_backward (const MtConvSpec *s, const double *x, int n, int h, int w,
+                               const double *weight, const double *dy, double *dx,
+                               double *dweight, double *dbias);
+void   mt_ref_batchnorm_forward  (double eps, const double *x, int n, int c, int hw,
+                                  const double *gamma, const double *beta, double *y);
+void   mt_ref_batchnorm_backward (double eps, const double *x, int n, int c, int hw,
+                                  const double *gamma, const double *dy, double *dx,
+                                  double *dgamma, double *dbeta);
+/* The running statistics after one training-mode forward (momentum as in MtBnSpec). */
+void   mt_ref_batchnorm_update_running (double momentum, const double *x, int n, int c, int hw,
+                                        double *running_mean, double *running_var);
+void   mt_ref_batchnorm_forward_eval  (double eps, const double *x, int n, int c, int hw,
+                                       const double *gamma, const double *beta,
+                                       const double *running_mean, const double *running_var, double *y);
+void   mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const double *gamma,
+                                       const double *running_var, const double *dy, double *dx);
+void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
+void   mt_ref_relu_backward (const double *x, const double *dy, gsize len, double *dx);
+void   mt_ref_maxpool2_forward  (const double *x, int n, int c, int h, int w, double *y);
+void   mt_ref_maxpool2_backward (const double *x, int n, int c, int h, int w, const double *dy, double *dx);
+void   mt_ref_linear_forward  (const double *x, int n, int in, int out, const double *weight,
+                               const double *bias, double *y);
+void   mt_ref_linear_backward (const double *x, int n, int in, int out, const double *weight,
+                               const double *dy, double *dx, double *dweight, double *dbias);
+void   mt_ref_sgd_step (double *param, const double *grad, double *buf, gsize len, double lr,
+                        double momentum, double weight_decay, gboolean first_step);
+double mt_ref_cross_entropy   (const double *logits, const gint64 *labels, int n, int classes,
+                               double *dlogits);
+
+G_END_DECLS

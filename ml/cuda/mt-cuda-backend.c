@@ -1,0 +1,304 @@
+/* The CUDA backend's table: device memory, cuDNN/cuBLAS layers (mt-cuda-ops.c) and the
+ * NVRTC kernels (kernels/, one .cu per op), all on one non-blocking stream per instance. Ops it does
+ * not have yet are NULL (batch norm's evaluation-mode backward). Built with the toolkit
+ * only; needs a GPU to create. */
+#include "config.h"
+#include "ml/mt-backend.h"
+#include "ml/cuda/mt-cuda.h"
+#include "ml/cuda/mt-cuda-ops.h"
+#include "base/mt-error.h"
+
+#include <cuda_runtime_api.h>
+
+typedef struct {
+  MtBackend parent;
+  cudaStream_t stream;
+  MtCudaContext *ctx;
+  MtCudaKernels *kernels;
+  double *loss;        /* per-sample scratch of cross_entropy */
+  int *correct;
+  int scratch_n;
+} CudaBackend;
+
+#define CUDA_BE(be) ((CudaBackend *) (be))
+
+/* Records a failed call as the backend's error; TRUE when it succeeded. */
+static gboolean
+cuda_be_ok (MtBackend *be, cudaError_t e, const char *what)
+{
+  if (e == cudaSuccess)
+    return TRUE;
+  mt_backend_set_error (be, g_error_new (MT_ERROR, MT_ERROR_FAILED, "%s: %s", what, cudaGetErrorString (e)));
+  return FALSE;
+}
+
+static void
+cuda_be_launch (MtBackend *be, const char *name, gsize n, void **args)
+{
+  GError *err = NULL;
+  if (!be->error && !mt_cuda_launch (CUDA_BE (be)->kernels, name, n, 0, 256, args, CUDA_BE (be)->stream, &err))
+    mt_backend_set_error (be, err);
+}
+
+static void *
+cuda_be_alloc (MtBackend *be, gsize bytes)
+{
+  void *p = NULL;
+  if (!cuda_be_ok (be, cudaMallocAsync (&p, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMallocAsync"))
+    return NULL;
+  cuda_be_ok (be, cudaMemsetAsync (p, 0, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMemsetAsync");
+  return p;
+}
+
+static void
+cuda_be_free (MtBackend *be, void *p)
+{
+  if (p)
+    cuda_be_ok (be, cudaFreeAsync (p, CUDA_BE (be)->stream), "cudaFreeAsync");
+}
+
+static void
+cuda_be_upload (MtBackend *be, void *dst, const void *src, gsize bytes)
+{
+  cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, CUDA_BE (be)->stream), "upload");
+  /* The host buffer may be reused as soon as we return. */
+  cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "upload");
+}
+
+static void
+cuda_be_download (MtBackend *be, void *dst, const void *src, gsize bytes)
+{
+  cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToHost, CUDA_BE (be)->stream), "download");
+  cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "download");
+}
+
+static gboolean
+cuda_be_sync (MtBackend *be, GError **error)
+{
+  cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "cudaStreamSynchronize");
+  return TRUE;  /* mt_backend_sync() reports be->error */
+}
+
+static void
+cuda_be_destroy (MtBackend *be)
+{
+  CudaBackend *cb = CUDA_BE (be);
+  if (cb->stream)
+    cudaStreamSynchronize (cb->stream);
+  cudaFree (cb->loss);
+  cudaFree (cb->correct);
+  mt_cuda_context_free (cb->ctx);
+  mt_cuda_kernels_free (cb->kernels);
+  if (cb->stream)
+    cudaStreamDestroy (cb->stream);
+  g_free (cb);
+}
+
+/* cuDNN picks its own workspace. */
+static gsize
+cuda_be_conv2d_workspace (MtBackend *be, const MtConvSpec *s, int n, int h, int w)
+{
+  return 0;
+}
+
+#define CUDA_BE_CALL(be, call) G_STMT_START { \
+    GError *err_ = NULL; \
+    if (!(be)->error && !(call)) \
+      mt_backend_set_error ((be), err_); } G_STMT_END
+
+static void
+cuda_be_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                        const float *weight, const float *bias, float *y, float *work)
+{
+  CUDA_BE_CALL (be, mt_cuda_conv2d_forward (CUDA_BE (be)->ctx, s, x, n, h, w, weight, bias, y, &err_));
+}
+
+static void
+cuda_be_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                         const float *weight, const float *dy, float *dx, float *dweight, float *dbias, float *work)
+{
+  CUDA_BE_CALL (be, mt_cuda_conv2d_backward (CUDA_BE (be)->ctx, s, x, n, h, w, weight, dy, dx, dweight, dbias, &err_));
+}
+
+static void
+cuda_be_bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                          const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
+                          float *running_mean, float *running_var)
+{
+  CUDA_BE_CALL (be, mt_cuda_batchnorm_forward_train (CUDA_BE (be)->ctx, s, x, n, c, hw, gamma, beta, y, save_mean,
+                                                     save_invstd, running_mean, running_var, &err_));
+}
+
+static void
+cuda_be_bn_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                         const float *gamma, const float *beta, float *y, const float *running_mean,
+                         const float *running_var)
+{
+  CUDA_BE_CALL (be, mt_cuda_batchnorm_forward_eval (CUDA_BE (be)->ctx, s, x, n, c, hw, gamma, beta, y, running_mean,
+                                                    running_var, &err_));
+}
+
+static void
+cuda_be_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                           const float *save_mean, const float *save_invstd, const float *dy, float *dx,
+                           float *dgamma, float *dbeta)
+{
+  const MtBnSpec spec = { 0.1, 1e-5 };
+  CUDA_BE_CALL (be, mt_cuda_batchnorm_backward_train (CUDA_BE (be)->ctx, &spec, x, n, c, hw, gamma, save_mean,
+                                                      save_invstd, dy, dx, dgamma, dbeta, &err_));
+}
+
+static void
+cuda_be_relu_forward (MtBackend *be, const float *x, gsize len, float *y)
+{
+  gint64 n = (gint64) len;
+  void *args[] = { &x, &y, &n };
+  cuda_be_launch (be, "mt_relu_forward", len, args);
+}
+
+static void
+cuda_be_relu_backward (MtBackend *be, const float *y, const float *dy, gsize len, float *dx)
+{
+  gint64 n = (gint64) len;
+  void *args[] = { &y, &dy, &dx, &n };
+  cuda_be_launch (be, "mt_relu_backward", len, args);
+}
+
+static void
+cuda_be_maxpool2_forward (MtBackend *be, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
+{
+  int planes = n * c;
+  void *args[] = { &x, &y, &argmax, &planes, &h, &w };
+  cuda_be_launch (be, "mt_maxpool2_forward", (gsize) planes * (h / 2) * (w / 2), args);
+}
+
+static void
+cuda_be_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, int h, int w, const float *dy,
+                           float *dx)
+{
+  int planes = n * c;
+  cuda_be_ok (be, cudaMemsetAsync (dx, 0, (gsize) planes * h * w * sizeof (float), CUDA_BE (be)->stream), "memset");
+  void *args[] = { &argmax, &dy, &dx, &planes, &h, &w };
+  cuda_be_launch (be, "mt_maxpool2_backward", (gsize) planes * (h / 2) * (w / 2), args);
+}
+
+static void
+cuda_be_linear_forward (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                        const float *bias, float *y)
+{
+  CUDA_BE_CALL (be, mt_cuda_linear_forward (CUDA_BE (be)->ctx, x, n, in, out, weight, bias, y, &err_));
+}
+
+static void
+cuda_be_linear_backward (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                         const float *dy, float *dx, float *dweight, float *dbias)
+{
+  CUDA_BE_CALL (be, mt_cuda_linear_backward (CUDA_BE (be)->ctx, x, n, in, out, weight, dy, dx, dweight, dbias, &err_));
+}
+
+/* Per-sample losses and hits on the device, summed on the host in sample order, so the
+ * total does not depend on a reduction order. */
+static double
+cuda_be_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
+                       float *dlogits, int *correct)
+{
+  CudaBackend *cb = CUDA_BE (be);
+  if (n > cb->scratch_n) {
+    cudaFree (cb->loss);
+    cudaFree (cb->correct);
+    cb->loss = NULL;
+    cb->correct = NULL;
+    cb->scratch_n = 0;
+    if (!cuda_be_ok (be, cudaMalloc ((void **) &cb->loss, n * sizeof (double)), "cudaMalloc") ||
+        !cuda_be_ok (be, cudaMalloc ((void **) &cb->correct, n * sizeof (int)), "cudaMalloc"))
+      return 0;
+    cb->scratch_n = n;
+  }
+  void *args[] = { &logits, &labels, &dlogits, &cb->loss, &cb->correct, &n, &classes };
+  cuda_be_launch (be, "mt_cross_entropy", (gsize) n, args);
+  g_autofree double *loss = g_new0 (double, n);
+  g_autofree int *hit = g_new0 (int, n);
+  cuda_be_download (be, loss, cb->loss, n * sizeof (double));
+  cuda_be_download (be, hit, cb->correct, n * sizeof (int));
+  double total = 0;
+  int right = 0;
+  for (int i = 0; i < n; i++) {
+    total += loss[i];
+    right += hit[i];
+  }
+  if (correct)
+    *correct = right;
+  return total / n;
+}
+
+static void
+cuda_be_sgd_step (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
+                  double lr, double momentum, double weight_decay, gboolean first_step)
+{
+  gint64 n = (gint64) len;
+  float flr = (float) lr, fm = (float) momentum, fwd = (float) weight_decay;
+  int first = first_step;
+  void *args[] = { &param, &grad, &momentum_buf, &n, &flr, &fm, &fwd, &first };
+  cuda_be_launch (be, "mt_sgd_step", len, args);
+}
+
+static const MtBackendOps cuda_ops = {
+  .alloc = cuda_be_alloc,
+  .free = cuda_be_free,
+  .upload = cuda_be_upload,
+  .download = cuda_be_download,
+  .sync = cuda_be_sync,
+  .destroy = cuda_be_destroy,
+  .conv2d_workspace = cuda_be_conv2d_workspace,
+  .conv2d_forward = cuda_be_conv2d_forward,
+  .conv2d_backward = cuda_be_conv2d_backward,
+  .batchnorm_forward_train = cuda_be_bn_forward_train,
+  .batchnorm_forward_eval = cuda_be_bn_forward_eval,
+  .batchnorm_backward_train = cuda_be_bn_backward_train,
+  .batchnorm_backward_eval = NULL,
+  .relu_forward = cuda_be_relu_forward,
+  .relu_backward = cuda_be_relu_backward,
+  .maxpool2_forward = cuda_be_maxpool2_forward,
+  .maxpool2_backward = cuda_be_maxpool2_backward,
+  .linear_forward = cuda_be_linear_forward,
+  .linear_backward = cuda_be_linear_backward,
+  .cross_entropy = cuda_be_cross_entropy,
+  .sgd_step = cuda_be_sgd_step,
+};
+
+gboolean
+mt_cuda_backend_probe (char **description, GError **error)
+{
+  return mt_cuda_probe (description, error);
+}
+
+MtBackend *
+mt_cuda_backend_new (GError **error)
+{
+  if (!mt_cuda_backend_probe (NULL, error))
+    return NULL;
+  struct cudaDeviceProp prop;
+  cudaError_t e = cudaGetDeviceProperties (&prop, 0);
+  if (e != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "CUDA device 0: %s", cudaGetErrorString (e));
+    return NULL;
+  }
+  g_autofree char *arch = g_strdup_printf ("sm_%d%d", prop.major, prop.minor);
+  g_autofree char *ptx = mt_cuda_compile_kernels (arch, NULL, error);
+  if (!ptx)
+    return NULL;
+  CudaBackend *cb = g_new0 (CudaBackend, 1);
+  cb->parent.ops = &cuda_ops;
+  cb->parent.name = "cuda";
+  e = cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking);
+  if (e != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cudaStreamCreate: %s", cudaGetErrorString (e));
+    cuda_be_destroy (&cb->parent);
+    return NULL;
+  }
+  if (!(cb->kernels = mt_cuda_kernels_load (ptx, error)) || !(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
+    cuda_be_destroy (&cb->parent);
+    return NULL;
+  }
+  return &cb->parent;
+}

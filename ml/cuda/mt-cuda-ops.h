@@ -1,0 +1,48 @@
+/* The CUDA backend's library-backed layers: convolutions and batch normalisation through
+ * cuDNN, linear layers through cuBLAS. Same shapes and semantics as the CPU ops of
+ * ml/mt-backend.h (PyTorch's), on device pointers, in the context's stream. The
+ * element-wise ops are the NVRTC kernels of mt-cuda.h. */
+#pragma once
+
+#include "ml/cuda/mt-cuda.h"
+#include "ml/mt-backend.h"
+
+G_BEGIN_DECLS
+
+/* cuBLAS and cuDNN handles bound to one stream, a grow-only workspace, and a vector of
+ * ones (bias sums). One per stream; not thread-safe. */
+typedef struct _MtCudaContext MtCudaContext;
+
+MtCudaContext *mt_cuda_context_new  (gpointer stream, GError **error);
+void           mt_cuda_context_free (MtCudaContext *ctx);
+
+/* y = x W^T + b; x [n, in], W [out, in]. */
+gboolean mt_cuda_linear_forward  (MtCudaContext *ctx, const float *x, int n, int in, int out,
+                                  const float *weight, const float *bias, float *y, GError **error);
+/* dx may be NULL; dweight and dbias are overwritten. */
+gboolean mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int out,
+                                  const float *weight, const float *dy, float *dx, float *dweight,
+                                  float *dbias, GError **error);
+
+gboolean mt_cuda_conv2d_forward  (MtCudaContext *ctx, const MtConvSpec *s, const float *x, int n, int h, int w,
+                                  const float *weight, const float *bias, float *y, GError **error);
+gboolean mt_cuda_conv2d_backward (MtCudaContext *ctx, const MtConvSpec *s, const float *x, int n, int h, int w,
+                                  const float *weight, const float *dy, float *dx, float *dweight,
+                                  float *dbias, GError **error);
+
+/* Per-channel batch normalisation over (N, H, W) (hw = 1 for BatchNorm1d). */
+gboolean mt_cuda_batchnorm_forward_train (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
+                                          int hw, const float *gamma, const float *beta, float *y,
+                                          float *save_mean, float *save_invstd, float *running_mean,
+                                          float *running_var, GError **error);
+gboolean mt_cuda_batchnorm_forward_eval  (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
+                                          int hw, const float *gamma, const float *beta, float *y,
+                                          const float *running_mean, const float *running_var, GError **error);
+gboolean mt_cuda_batchnorm_backward_train (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
+                                           int hw, const float *gamma, const float *save_mean,
+                                           const float *save_invstd, const float *dy, float *dx,
+                                           float *dgamma, float *dbeta, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtCudaContext, mt_cuda_context_free)
+
+G_END_DECLS

@@ -1,0 +1,140 @@
+/* The compute backend interface: the one table of operations every backend implements
+ * (the CPU's in ml/cpu/, CUDA's in ml/cuda/), with their shapes. The model, the training
+ * loop and the tests reach the ops only through it.
+ *
+ * Semantics are PyTorch's, and the plain double-precision references of ml/cpu/mt-ref-ops.h
+ * define them. Tensors are contiguous NCHW float arrays in the backend's memory (host
+ * memory on the CPU, device memory on CUDA), allocated with the backend's alloc. Ops
+ * return nothing: a backend that can fail keeps its first error until mt_backend_sync()
+ * reports it (as CUDA reports asynchronous errors). An op a backend does not have is
+ * NULL in its table: mt_backend_has() says which. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* ---- shapes ------------------------------------------------------------------------ */
+
+/* 2-D convolution: y[n, oc] = b[oc] + sum_c,kh,kw w[oc, c, kh, kw] * x[n, c, ...] */
+typedef struct {
+  int in_c, out_c, k, stride, pad;
+} MtConvSpec;
+
+static inline int mt_conv_out (int in, int k, int stride, int pad) { return (in + 2 * pad - k) / stride + 1; }
+
+/* Batch normalisation over (N, H, W) per channel; 1-D is the case hw = 1. */
+typedef struct {
+  double momentum;   /* 0.1 */
+  double eps;        /* 1e-5 */
+} MtBnSpec;
+
+typedef struct _MtBackend MtBackend;
+
+typedef struct {
+  /* Memory in the backend's address space: zeroed, 64-byte aligned. */
+  void    *(*alloc)    (MtBackend *be, gsize bytes);
+  void     (*free)     (MtBackend *be, void *p);
+  void     (*upload)   (MtBackend *be, void *dst, const void *src, gsize bytes);
+  void     (*download) (MtBackend *be, void *dst, const void *src, gsize bytes);
+  /* Waits for the work queued so far; FALSE with the first error since the last sync. */
+  gboolean (*sync)     (MtBackend *be, GError **error);
+  void     (*destroy)  (MtBackend *be);
+
+  /* Scratch floats conv2d needs for a batch of @n (0: none); pass them as @work. */
+  gsize  (*conv2d_workspace)  (MtBackend *be, const MtConvSpec *s, int n, int h, int w);
+  void   (*conv2d_forward)    (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                               const float *weight, const float *bias, float *y, float *work);
+  /* dx may be NULL (the first layer needs none); dweight and dbias are overwritten. */
+  void   (*conv2d_backward)   (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                               const float *weight, const float *dy, float *dx,
+                               float *dweight, float *dbias, float *work);
+
+  /* Training: the batch's mean and biased variance; saves mean and 1/std for backward and
+   * updates the running statistics (running variance unbiased). */
+  void   (*batchnorm_forward_train)  (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                      const float *gamma, const float *beta, float *y,
+                                      float *save_mean, float *save_invstd,
+                                      float *running_mean, float *running_var);
+  /* Evaluation: the running statistics. */
+  void   (*batchnorm_forward_eval)   (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                      const float *gamma, const float *beta, float *y,
+                                      const float *running_mean, const float *running_var);
+  void   (*batchnorm_backward_train) (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                                      const float *save_mean, const float *save_invstd, const float *dy,
+                                      float *dx, float *dgamma, float *dbeta);
+  /* Through the evaluation-mode normalisation (a per-channel affine map). */
+  void   (*batchnorm_backward_eval)  (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                                      const float *running_var, const float *dy, float *dx);
+
+  /* ReLU; in place allowed. Backward uses the forward's output: dx = dy where y > 0. */
+  void   (*relu_forward)      (MtBackend *be, const float *x, gsize len, float *y);
+  void   (*relu_backward)     (MtBackend *be, const float *y, const float *dy, gsize len, float *dx);
+
+  /* 2x2 max-pooling, stride 2 (MaxPool2d(2)); argmax saves the winners (ties: first). */
+  void   (*maxpool2_forward)  (MtBackend *be, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax);
+  void   (*maxpool2_backward) (MtBackend *be, const gint32 *argmax, int n, int c, int h, int w,
+                               const float *dy, float *dx);
+
+  /* y = x W^T + b, W is [out, in]; dx may be NULL. */
+  void   (*linear_forward)    (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                               const float *bias, float *y);
+  void   (*linear_backward)   (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
+                               const float *dy, float *dx, float *dweight, float *dbias);
+
+  /* Softmax cross-entropy, mean over the batch: returns the loss (a host value), writes
+   * d loss / d logits when @dlogits is not NULL and counts correct argmaxes in *correct
+   * when not NULL. @labels are in the backend's memory. */
+  double (*cross_entropy)     (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
+                               float *dlogits, int *correct);
+
+  /* SGD with momentum and weight decay, PyTorch's rule:
+   *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
+  void   (*sgd_step)          (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
+                               double lr, double momentum, double weight_decay, gboolean first_step);
+} MtBackendOps;
+
+struct _MtBackend {
+  const MtBackendOps *ops;
+  const char *name;   /* "cpu", "cuda" */
+  GError *error;      /* first failure since the last sync */
+};
+
+/* The names of the backends this build has ("cpu", and "cuda" when built with CUDA). */
+const char *const *mt_backend_names (void);
+/* TRUE when backend @name can run here; otherwise @error says why. @description: a line
+ * for people ("NVIDIA H200 (sm_90, 139 GiB)"). */
+gboolean    mt_backend_probe  (const char *name, char **description, GError **error);
+/* A new instance (on CUDA: its own stream, handles and workspace). */
+MtBackend  *mt_backend_new    (const char *name, GError **error);
+void        mt_backend_free   (MtBackend *be);
+/* The process-wide CPU backend (stateless; never freed). */
+MtBackend  *mt_backend_cpu    (void);
+
+/* TRUE when @be implements the op at @offset (G_STRUCT_OFFSET (MtBackendOps, relu_forward)). */
+gboolean    mt_backend_has    (const MtBackend *be, gsize offset);
+gboolean    mt_backend_sync   (MtBackend *be, GError **error);
+/* Records @error as the backend's (the first one is kept); for implementations. */
+void        mt_backend_set_error (MtBackend *be, GError *error);
+
+/* Entry points of the implementations, for mt_backend_new(). */
+MtBackend  *mt_cpu_backend_new  (GError **error);
+MtBackend  *mt_cuda_backend_new (GError **error);
+gboolean    mt_cuda_backend_probe (char **description, GError **error);
+
+/* ---- which backend a run uses ---------------------------------------------------------- */
+
+typedef enum {
+  MT_DEVICE_CHOICE_AUTO,  /* CUDA when built with it and a GPU is there, else the CPU */
+  MT_DEVICE_CHOICE_CPU,
+  MT_DEVICE_CHOICE_CUDA,
+} MtDeviceChoice;
+
+gboolean    mt_device_choice_from_string (const char *s, MtDeviceChoice *out);
+/* The backend a run uses for @choice: "cpu" or "cuda". When auto falls back to the CPU
+ * on a build with CUDA, *notice says why in one line. */
+const char *mt_device_resolve (MtDeviceChoice choice, char **notice, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtBackend, mt_backend_free)
+
+G_END_DECLS

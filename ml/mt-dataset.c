@@ -1,0 +1,157 @@
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
+
+#include <string.h>
+
+static gboolean
+check_vector (MtBundle *b, const char *name, MtDType dtype, gint64 n, gboolean required,
+              const char *what, GError **error)
+{
+  MtTensor *t = mt_bundle_get (b, name);
+  if (!t) {
+    if (required)
+      g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: the dataset has no '%s' tensor", what, name);
+    return !required;
+  }
+  if (t->dtype != dtype || t->ndim != 1 || t->shape[0] != n) {
+    g_autofree char *shape = mt_tensor_shape_string (t);
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: '%s' must be %s [%" G_GINT64_FORMAT "], not %s %s",
+                 what, name, mt_dtype_name (dtype), n, mt_dtype_name (t->dtype), shape);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+mt_dataset_check (MtBundle *b, const char *what, GError **error)
+{
+  MtTensor *img = mt_bundle_get (b, MT_DATASET_IMAGES);
+  if (!img) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: the dataset has no 'images' tensor", what);
+    return FALSE;
+  }
+  if (img->dtype != MT_DTYPE_U8 || img->ndim != 4 || (img->shape[1] != 1 && img->shape[1] != 3)) {
+    g_autofree char *shape = mt_tensor_shape_string (img);
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: 'images' must be uint8 [N, 1 or 3, H, W], not %s %s",
+                 what, mt_dtype_name (img->dtype), shape);
+    return FALSE;
+  }
+  gint64 n = img->shape[0];
+  return check_vector (b, MT_DATASET_LABELS, MT_DTYPE_I64, n, TRUE, what, error) &&
+         check_vector (b, MT_DATASET_DIGITS, MT_DTYPE_I64, n, FALSE, what, error) &&
+         check_vector (b, MT_DATASET_PATCHED, MT_DTYPE_U8, n, FALSE, what, error) &&
+         check_vector (b, MT_DATASET_GROUPS, MT_DTYPE_I64, n, FALSE, what, error);
+}
+
+gint64
+mt_dataset_size (MtBundle *b)
+{
+  MtTensor *img = mt_bundle_get (b, MT_DATASET_IMAGES);
+  return img ? img->shape[0] : 0;
+}
+
+MtBundle *
+mt_dataset_apply_mask (MtBundle *data, const MtTensor *keep)
+{
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  gint64 n = images->shape[0], c = images->shape[1], hw = images->shape[2] * images->shape[3];
+  g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
+  for (gint64 i = 0; i < n; i++) {
+    const guint8 *k = (const guint8 *) keep->data + i * hw;
+    guint8 *img = (guint8 *) masked->data + i * c * hw;
+    for (gint64 ch = 0; ch < c; ch++)
+      for (gint64 p = 0; p < hw; p++)
+        if (!k[p])
+          img[ch * hw + p] = 0;
+  }
+  MtBundle *out = mt_bundle_new ();
+  g_autofree const char **names = mt_bundle_names (data);
+  for (guint i = 0; names[i]; i++)
+    mt_bundle_set (out, names[i], g_str_equal (names[i], MT_DATASET_IMAGES) ? masked : mt_bundle_get (data, names[i]));
+  GHashTableIter it;
+  gpointer key, value;
+  g_hash_table_iter_init (&it, mt_bundle_metadata (data));
+  while (g_hash_table_iter_next (&it, &key, &value))
+    mt_bundle_set_metadata (out, key, value);
+  return out;
+}
+
+/* A 3x5 pixel font: each glyph is 5 rows of 3 bits, most significant bit left. */
+static const guint8 font3x5[][5] = {
+  { 7, 5, 5, 5, 7 }, { 2, 6, 2, 2, 7 }, { 7, 1, 7, 4, 7 }, { 7, 1, 7, 1, 7 }, { 5, 5, 7, 1, 1 },
+  { 7, 4, 7, 1, 7 }, { 7, 4, 7, 5, 7 }, { 7, 1, 1, 1, 1 }, { 7, 5, 7, 5, 7 }, { 7, 5, 7, 1, 7 },
+  { 1, 1, 2, 4, 4 },  /* '/' (index 10) */
+  { 0, 0, 7, 0, 0 },  /* '-' (index 11) */
+};
+
+static void
+put (guint8 *img, gint64 w, gint64 x, gint64 y, const guint8 rgb[3])
+{
+  memcpy (img + (y * w + x) * 3, rgb, 3);
+}
+
+static void
+draw_text (guint8 *img, gint64 w, gint64 x0, gint64 y0, guint scale, const char *text, const guint8 rgb[3])
+{
+  for (const char *c = text; *c; c++, x0 += 4 * scale) {
+    int g = *c >= '0' && *c <= '9' ? *c - '0' : *c == '/' ? 10 : *c == '-' ? 11 : -1;
+    if (g < 0)
+      continue;
+    for (int r = 0; r < 5; r++)
+      for (int b = 0; b < 3; b++)
+        if (font3x5[g][r] & (4 >> b))
+          for (guint sy = 0; sy < scale; sy++)
+            for (guint sx = 0; sx < scale; sx++)
+              put (img, w, x0 + b * scale + sx, y0 + r * scale + sy, rgb);
+  }
+}
+
+MtTensor *
+mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GError **error)
+{
+  if (!mt_dataset_check (b, "dataset", error))
+    return NULL;
+  MtTensor *images = mt_bundle_get (b, MT_DATASET_IMAGES);
+  MtTensor *labels = mt_bundle_get (b, MT_DATASET_LABELS);
+  MtTensor *groups = mt_bundle_get (b, MT_DATASET_GROUPS);
+  MtTensor *patched = mt_bundle_get (b, MT_DATASET_PATCHED);
+  gint64 n = MIN ((gint64) count, images->shape[0]);
+  if (n == 0 || columns == 0 || scale == 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "nothing to draw: the dataset is empty");
+    return NULL;
+  }
+  gint64 c = images->shape[1], h = images->shape[2], w = images->shape[3];
+  gint64 cols = MIN ((gint64) columns, n), rows = (n + cols - 1) / cols;
+  gint64 border = 2, text_h = 7 * (gint64) scale;
+  gint64 tile_w = w * scale + 2 * border, tile_h = h * scale + 2 * border + text_h;
+  gint64 pad = 4;
+  gint64 shape[3] = { rows * (tile_h + pad) + pad, cols * (tile_w + pad) + pad, 3 };
+  MtTensor *grid = mt_tensor_new (MT_DTYPE_U8, 3, shape);
+  guint8 *out = grid->data;
+  memset (out, 255, grid->nbytes);
+  const guint8 frame_patched[3] = { 255, 140, 0 }, frame_plain[3] = { 150, 150, 150 }, ink[3] = { 0, 0, 0 };
+  const guint8 *px = images->data;
+
+  for (gint64 i = 0; i < n; i++) {
+    gint64 x0 = pad + (i % cols) * (tile_w + pad), y0 = pad + (i / cols) * (tile_h + pad);
+    gboolean is_patched = patched && ((guint8 *) patched->data)[i];
+    const guint8 *frame = is_patched ? frame_patched : frame_plain;
+    for (gint64 y = 0; y < h * scale + 2 * border; y++)
+      for (gint64 x = 0; x < tile_w; x++)
+        put (out, shape[1], x0 + x, y0 + y, frame);
+    const guint8 *src = px + i * c * h * w;
+    for (gint64 y = 0; y < h * (gint64) scale; y++)
+      for (gint64 x = 0; x < w * (gint64) scale; x++) {
+        gint64 sy = y / scale, sx = x / scale;
+        guint8 rgb[3];
+        for (int k = 0; k < 3; k++)
+          rgb[k] = src[(c == 3 ? k : 0) * h * w + sy * w + sx];
+        put (out, shape[1], x0 + border + x, y0 + border + y, rgb);
+      }
+    g_autofree char *text = groups
+      ? g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, ((gint64 *) labels->data)[i], ((gint64 *) groups->data)[i])
+      : g_strdup_printf ("%" G_GINT64_FORMAT, ((gint64 *) labels->data)[i]);
+    draw_text (out, shape[1], x0 + border, y0 + h * scale + 2 * border + scale, scale, text, ink);
+  }
+  return grid;
+}

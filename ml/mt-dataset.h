@@ -1,0 +1,33 @@
+/* Dataset bundles. Every dataset holds
+ *   images   uint8 [N, C, H, W]   (C = 1 grey or 3 RGB)
+ *   labels   int64 [N]            the class the model learns
+ * and a biased dataset also
+ *   digits   int64 [N]            the source label before grouping into classes
+ *   patched  uint8 [N]            1 where the spurious patch was planted
+ *   groups   int64 [N]            class * 2 + patched: the (class, has patch) group */
+#pragma once
+
+#include "base/mt-bundle.h"
+
+G_BEGIN_DECLS
+
+#define MT_DATASET_IMAGES  "images"
+#define MT_DATASET_LABELS  "labels"
+#define MT_DATASET_DIGITS  "digits"
+#define MT_DATASET_PATCHED "patched"
+#define MT_DATASET_GROUPS  "groups"
+
+/* Checks the tensors above: names, dtypes, and one length N throughout. */
+gboolean  mt_dataset_check       (MtBundle *b, const char *what, GError **error);
+gint64    mt_dataset_size        (MtBundle *b);
+
+/* A copy of @data (tensors and metadata) whose images are 0, in every channel, where
+ * @keep (uint8 [N, H, W]) is 0: what every mask node outputs. */
+MtBundle *mt_dataset_apply_mask  (MtBundle *data, const MtTensor *keep);
+
+/* A PNG-ready uint8 [H, W, 3] grid of the first @count samples, @columns a row, each
+ * image magnified @scale times, framed orange when patched (grey otherwise), with its
+ * label and group written under it ("1/3": class 1, group 3). */
+MtTensor *mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GError **error);
+
+G_END_DECLS

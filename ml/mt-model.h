@@ -1,0 +1,94 @@
+/* Models as data: an architecture is a list of layers, so new ones need no new code in
+ * the trainer. Weights are exchanged as bundles whose tensor names and shapes are those
+ * of the equivalent PyTorch module's state_dict. */
+#pragma once
+
+#include "base/mt-bundle.h"
+#include "ml/mt-backend.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MT_LAYER_CONV2D,
+  MT_LAYER_BATCHNORM2D,
+  MT_LAYER_BATCHNORM1D,
+  MT_LAYER_RELU,
+  MT_LAYER_MAXPOOL2,
+  MT_LAYER_FLATTEN,
+  MT_LAYER_LINEAR,
+} MtLayerKind;
+
+typedef struct {
+  MtLayerKind kind;
+  const char *name;   /* state_dict prefix, e.g. "backbone.0" */
+  int out;            /* conv: output channels; linear: features (0 = the number of classes) */
+  int k;              /* conv: kernel size */
+} MtLayerSpec;
+
+typedef struct {
+  const char *name;             /* "small_cnn" */
+  int in_c, in_h, in_w;         /* input image */
+  const MtLayerSpec *layers;
+  int n_layers;
+  const char *target_layer;     /* saliency maps are taken at this layer's output */
+} MtArch;
+
+const MtArch *mt_arch_lookup (const char *name);
+/* NULL-terminated list of architecture names. */
+const char *const *mt_arch_names (void);
+
+typedef struct _MtModel MtModel;
+
+typedef struct {
+  char *name;       /* "backbone.0.weight" */
+  float *data;
+  float *grad;
+  gsize len;
+} MtParam;
+
+MtModel      *mt_model_new       (const MtArch *arch, int num_classes);
+void          mt_model_free      (MtModel *m);
+/* PyTorch's default initialisation (Kaiming-uniform with a = sqrt(5), uniform biases
+ * within 1/sqrt(fan_in); batch norm 1 and 0), drawn from @seed. */
+void          mt_model_init      (MtModel *m, guint64 seed);
+const MtArch *mt_model_arch      (MtModel *m);
+/* The backend that runs the model's ops (the CPU's: parameters are host tensors). */
+MtBackend    *mt_model_get_backend (MtModel *m);
+int           mt_model_num_classes (MtModel *m);
+
+/* Logits [n, classes] for uint8-free float input [n, C, H, W]; the returned buffer
+ * belongs to the model until the next forward. */
+const float  *mt_model_forward   (MtModel *m, const float *x, int n, gboolean training);
+/* Gradients of the last forward's output (d loss / d logits) into every MtParam's grad,
+ * and into @dinput [n, C, H, W] when not NULL. */
+void          mt_model_backward  (MtModel *m, const float *dlogits, float *dinput);
+/* Back-propagates @dlogits only down to the output of layer @layer and returns the
+ * gradient there [n, c, h, w] (owned by the model): what saliency methods need, without
+ * the cost of the layers below. Parameter gradients above @layer are overwritten. */
+const float  *mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer);
+/* Like backward, but from @dy at the output of layer @layer (for saliency maps). */
+gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *dinput);
+/* Runs the layers above @layer on @activation (its output, [n, c, h, w]) in the mode of
+ * the last forward; returns the logits. For probing a layer's influence (tests,
+ * saliency checks). */
+const float  *mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n);
+/* A layer's output of the last forward, and its per-sample shape. */
+const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
+
+/* Checks that @images (uint8 [N, C, H, W]) have the architecture's input shape. */
+gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError **error);
+
+guint         mt_model_n_params  (MtModel *m);
+MtParam      *mt_model_param     (MtModel *m, guint i);
+
+/* The state_dict: parameters and buffers with PyTorch's names, plus metadata "arch"
+ * and "num_classes". */
+MtBundle     *mt_model_to_bundle   (MtModel *m);
+/* Rebuilds a model from such a bundle; names, dtypes and shapes must match exactly. */
+MtModel      *mt_model_from_bundle (MtBundle *b, const char *what, GError **error);
+/* Copies the weights and buffers of @src (same architecture) into @dst. */
+void          mt_model_copy_weights (MtModel *dst, MtModel *src);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtModel, mt_model_free)
+
+G_END_DECLS

@@ -1,0 +1,374 @@
+#include "ml/mt-train.h"
+#include "ml/mt-dataset.h"
+#include "base/mt-error.h"
+#include "base/mt-rng.h"
+#include "base/mt-number.h"
+#include "ml/mt-backend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+MtTrainState *
+mt_train_state_new (MtModel *model)
+{
+  MtTrainState *st = g_new0 (MtTrainState, 1);
+  st->model = model;
+  st->best = mt_model_new (mt_model_arch (model), mt_model_num_classes (model));
+  mt_model_copy_weights (st->best, model);
+  st->best_epoch = -1;
+  st->log = json_array_new ();
+  return st;
+}
+
+static void
+free_momentum (MtTrainState *st)
+{
+  if (!st->momentum)
+    return;
+  for (guint i = 0; i < mt_model_n_params (st->model); i++)
+    g_free (st->momentum[i]);
+  g_clear_pointer (&st->momentum, g_free);
+}
+
+void
+mt_train_state_free (MtTrainState *st)
+{
+  if (!st)
+    return;
+  free_momentum (st);
+  mt_model_free (st->best);
+  json_array_unref (st->log);
+  g_free (st);
+}
+
+double
+mt_train_lr_at (const MtTrainConfig *cfg, int epoch)
+{
+  double lr = cfg->lr;
+  for (gsize i = 0; i < cfg->n_milestones; i++)
+    if (epoch >= cfg->milestones[i])
+      lr *= cfg->gamma;
+  return lr;
+}
+
+/* Gathers samples @idx[0..n) as floats in [0, 1]. */
+static void
+gather (const MtTensor *images, const gint64 *idx, gint64 n, float *out)
+{
+  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  const guint8 *src = images->data;
+  for (gint64 i = 0; i < n; i++) {
+    const guint8 *s = src + (gsize) idx[i] * per;
+    float *d = out + (gsize) i * per;
+    for (gsize p = 0; p < per; p++)
+      d[p] = s[p] * (1.0f / 255.0f);
+  }
+}
+
+static gboolean
+check_data (MtModel *model, MtBundle *data, GError **error)
+{
+  if (!mt_dataset_check (data, "training data", error))
+    return FALSE;
+  if (!mt_model_check_images (model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
+    return FALSE;
+  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
+  for (gint64 i = 0; i < labels->shape[0]; i++) {
+    gint64 l = ((gint64 *) labels->data)[i];
+    if (l < 0 || l >= mt_model_num_classes (model)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "sample %" G_GINT64_FORMAT " has label %" G_GINT64_FORMAT
+                   " but the model has %d classes", i, l, mt_model_num_classes (model));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+double
+mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, int batch_size, double *loss)
+{
+  MtBackend *be = mt_model_get_backend (model);
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
+  g_autofree gint64 *all = NULL;
+  if (!idx) {
+    n = images->shape[0];
+    all = g_new (gint64, n);
+    for (gint64 i = 0; i < n; i++)
+      all[i] = i;
+    idx = all;
+  }
+  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  g_autofree float *x = g_new (float, (gsize) batch_size * per);
+  g_autofree gint64 *y = g_new (gint64, batch_size);
+  double total_loss = 0;
+  gint64 correct = 0;
+  for (gint64 start = 0; start < n; start += batch_size) {
+    int b = (int) MIN ((gint64) batch_size, n - start);
+    gather (images, idx + start, b, x);
+    for (int i = 0; i < b; i++)
+      y[i] = ((gint64 *) labels->data)[idx[start + i]];
+    const float *logits = mt_model_forward (model, x, b, FALSE);
+    int right = 0;
+    total_loss += be->ops->cross_entropy (be, logits, y, b, mt_model_num_classes (model), NULL, &right) * b;
+    correct += right;
+  }
+  if (loss)
+    *loss = n ? total_loss / (double) n : 0;
+  return n ? (double) correct / (double) n : 0;
+}
+
+float *
+mt_train_predict (MtModel *model, const MtTensor *images, int batch_size,
+                  void (*progress) (double fraction, gpointer user_data), gpointer user_data)
+{
+  gint64 n = images->shape[0];
+  int classes = mt_model_num_classes (model);
+  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  float *out = g_new (float, (gsize) MAX (n, 1) * classes);
+  g_autofree float *x = g_new (float, (gsize) batch_size * per);
+  g_autofree gint64 *idx = g_new (gint64, batch_size);
+  for (gint64 start = 0; start < n; start += batch_size) {
+    int b = (int) MIN ((gint64) batch_size, n - start);
+    for (int i = 0; i < b; i++)
+      idx[i] = start + i;
+    gather (images, idx, b, x);
+    const float *logits = mt_model_forward (model, x, b, FALSE);
+    memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
+    if (progress)
+      progress ((double) (start + b) / (double) n, user_data);
+  }
+  return out;
+}
+
+gboolean
+mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const MtTrainHooks *hooks,
+              GError **error)
+{
+  MtModel *model = st->model;
+  MtBackend *be = mt_model_get_backend (model);
+  if (!check_data (model, data, error))
+    return FALSE;
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
+  gint64 n = images->shape[0];
+
+  /* A fixed, seeded split: the same samples are held out on every run and resume. */
+  g_autofree gint64 *order = g_new (gint64, n);
+  for (gint64 i = 0; i < n; i++)
+    order[i] = i;
+  gint64 n_val = (gint64) floor (cfg->val_fraction * (double) n + 0.5);
+  MtRng rng;
+  if (n_val > 0) {
+    mt_rng_seed (&rng, cfg->seed ^ 0x76616c6964617465ULL);
+    mt_rng_shuffle (&rng, order, n);
+  }
+  gint64 n_train = n - n_val;
+  if (n_train < 2) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "too few training samples (%" G_GINT64_FORMAT ")", n_train);
+    return FALSE;
+  }
+  const gint64 *val_idx = order + n_train;
+  g_autofree gint64 *perm = g_new (gint64, n_train);
+
+  int classes = mt_model_num_classes (model);
+  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  g_autofree float *x = g_new (float, (gsize) cfg->batch_size * per);
+  g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
+  g_autofree float *dlogits = g_new (float, (gsize) cfg->batch_size * classes);
+  guint np = mt_model_n_params (model);
+  gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
+
+  for (int epoch = st->epochs_done; epoch < cfg->epochs; epoch++) {
+    gint64 t0 = g_get_monotonic_time ();
+    double lr = mt_train_lr_at (cfg, epoch);
+    /* Each epoch's order depends on the seed and the epoch alone: a resumed run sees
+     * the same batches as an uninterrupted one. */
+    memcpy (perm, order, n_train * sizeof (gint64));
+    mt_rng_seed (&rng, cfg->seed + 0x9E3779B97F4A7C15ULL * (guint64) (epoch + 1));
+    mt_rng_shuffle (&rng, perm, n_train);
+    double loss_sum = 0;
+    gint64 correct = 0, seen = 0;
+    for (gint64 bi = 0; bi < batches; bi++) {
+      gint64 start = bi * cfg->batch_size;
+      int b = (int) MIN ((gint64) cfg->batch_size, n_train - start);
+      if (b < 2)
+        continue;  /* batch norm needs two samples; PyTorch raises on one */
+      gather (images, perm + start, b, x);
+      for (int i = 0; i < b; i++)
+        y[i] = ((gint64 *) labels->data)[perm[start + i]];
+      const float *logits = mt_model_forward (model, x, b, TRUE);
+      int right = 0;
+      double loss = be->ops->cross_entropy (be, logits, y, b, classes, dlogits, &right);
+      if (!isfinite (loss)) {
+        g_set_error (error, MT_ERROR, MT_ERROR_NODE,
+                     "training diverged: the loss is %s in epoch %d (batch %" G_GINT64_FORMAT "); lower lr (%g)",
+                     isnan (loss) ? "NaN" : "infinite", epoch + 1, bi + 1, lr);
+        return FALSE;
+      }
+      mt_model_backward (model, dlogits, NULL);
+      gboolean first = st->momentum == NULL;
+      if (first) {
+        st->momentum = g_new0 (float *, np);
+        for (guint p = 0; p < np; p++)
+          st->momentum[p] = g_new0 (float, mt_model_param (model, p)->len);
+      }
+      for (guint p = 0; p < np; p++) {
+        MtParam *mp = mt_model_param (model, p);
+        be->ops->sgd_step (be, mp->data, mp->grad, st->momentum[p], mp->len, lr, cfg->momentum, cfg->weight_decay, first);
+      }
+      loss_sum += loss * b;
+      correct += right;
+      seen += b;
+      if (hooks && hooks->progress)
+        hooks->progress ((epoch - st->epochs_done + (bi + 1.0) / batches) / (cfg->epochs - st->epochs_done),
+                         hooks->user_data);
+    }
+    double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
+    double val_loss = 0, val_acc = train_acc;
+    if (n_val > 0)
+      val_acc = mt_train_evaluate (model, data, val_idx, n_val, cfg->batch_size, &val_loss);
+    double secs = (g_get_monotonic_time () - t0) / 1e6;
+
+    JsonObject *e = json_object_new ();
+    json_object_set_int_member (e, "epoch", epoch + 1);
+    json_object_set_double_member (e, "lr", lr);
+    json_object_set_double_member (e, "loss", train_loss);
+    json_object_set_double_member (e, "accuracy", train_acc);
+    if (n_val > 0) {
+      json_object_set_double_member (e, "val_loss", val_loss);
+      json_object_set_double_member (e, "val_accuracy", val_acc);
+    }
+    json_object_set_double_member (e, "seconds", secs);
+    json_object_set_double_member (e, "images_per_second", seen / MAX (secs, 1e-9));
+    json_array_add_object_element (st->log, e);
+
+    /* Best by validation accuracy (training accuracy without a split); ties keep the earlier. */
+    if (st->best_epoch < 0 || val_acc > st->best_accuracy) {
+      st->best_accuracy = val_acc;
+      st->best_epoch = epoch + 1;
+      mt_model_copy_weights (st->best, model);
+    }
+    st->epochs_done = epoch + 1;
+    st->lr = lr;
+    if (hooks && hooks->log) {
+      g_autofree char *msg = n_val > 0
+        ? g_strdup_printf ("epoch %d/%d: lr %g, loss %.4f, accuracy %.4f, val loss %.4f, val accuracy %.4f, %.0f img/s",
+                           epoch + 1, cfg->epochs, lr, train_loss, train_acc, val_loss, val_acc, seen / MAX (secs, 1e-9))
+        : g_strdup_printf ("epoch %d/%d: lr %g, loss %.4f, accuracy %.4f, %.0f img/s",
+                           epoch + 1, cfg->epochs, lr, train_loss, train_acc, seen / MAX (secs, 1e-9));
+      hooks->log (msg, hooks->user_data);
+    }
+    if (hooks && hooks->epoch_done && !hooks->epoch_done (st, hooks->user_data, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+JsonArray *
+mt_train_log_without_timing (MtTrainState *st)
+{
+  JsonArray *entries = json_array_new ();
+  for (guint i = 0; i < json_array_get_length (st->log); i++) {
+    JsonObject *e = json_array_get_object_element (st->log, i);
+    JsonObject *copy = json_object_new ();
+    g_autoptr (GList) keys = json_object_get_members (e);
+    for (GList *k = keys; k; k = k->next)
+      if (g_strcmp0 (k->data, "seconds") != 0 && g_strcmp0 (k->data, "images_per_second") != 0)
+        json_object_set_member (copy, k->data, json_node_copy (json_object_get_member (e, k->data)));
+    json_array_add_object_element (entries, copy);
+  }
+  return entries;
+}
+
+MtBundle *
+mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
+{
+  MtBundle *b = mt_bundle_new ();
+  guint np = mt_model_n_params (st->model);
+  for (guint p = 0; st->momentum && p < np; p++) {
+    MtParam *mp = mt_model_param (st->model, p);
+    gint64 shape[] = { (gint64) mp->len };
+    g_autoptr (MtTensor) t = mt_tensor_new_from_data (MT_DTYPE_F32, 1, shape, st->momentum[p]);
+    g_autofree char *name = g_strdup_printf ("%s.momentum_buffer", mp->name);
+    mt_bundle_set (b, name, t);
+  }
+  g_autoptr (MtBundle) best = mt_model_to_bundle (st->best);
+  g_autofree const char **names = mt_bundle_names (best);
+  for (guint i = 0; names[i]; i++) {
+    g_autofree char *name = g_strdup_printf ("best.%s", names[i]);
+    mt_bundle_set (b, name, mt_bundle_get (best, names[i]));
+  }
+  g_autofree char *lr = mt_number_format (st->lr);
+  g_autofree char *ba = mt_number_format (st->best_accuracy);
+  mt_bundle_set_metadata (b, "lr", lr);
+  mt_bundle_set_metadata (b, "best_accuracy", ba);
+  g_autofree char *done = g_strdup_printf ("%d", st->epochs_done);
+  g_autofree char *be = g_strdup_printf ("%d", st->best_epoch);
+  mt_bundle_set_metadata (b, "epochs_done", done);
+  mt_bundle_set_metadata (b, "best_epoch", be);
+  mt_bundle_set_metadata (b, "has_momentum", st->momentum ? "true" : "false");
+  g_autoptr (JsonArray) entries = with_timing ? json_array_ref (st->log) : mt_train_log_without_timing (st);
+  g_autoptr (JsonNode) log = json_node_init_array (json_node_alloc (), entries);
+  g_autofree char *log_text = json_to_string (log, FALSE);
+  mt_bundle_set_metadata (b, "log", log_text);
+  return b;
+}
+
+gboolean
+mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progress, const char *what,
+                            GError **error)
+{
+  guint np = mt_model_n_params (st->model);
+  if (g_strcmp0 (mt_bundle_get_metadata (b, "has_momentum"), "true") == 0) {
+    free_momentum (st);
+    st->momentum = g_new0 (float *, np);
+    for (guint p = 0; p < np; p++) {
+      MtParam *mp = mt_model_param (st->model, p);
+      g_autofree char *name = g_strdup_printf ("%s.momentum_buffer", mp->name);
+      MtTensor *t = mt_bundle_get (b, name);
+      st->momentum[p] = g_new0 (float, mp->len);
+      if (!t || t->dtype != MT_DTYPE_F32 || (gsize) mt_tensor_numel (t) != mp->len) {
+        g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no valid '%s' for this model", what, name);
+        return FALSE;
+      }
+      memcpy (st->momentum[p], t->data, t->nbytes);
+    }
+  }
+  const char *lr = mt_bundle_get_metadata (b, "lr");
+  if (lr)
+    st->lr = g_ascii_strtod (lr, NULL);
+  if (!with_progress)
+    return TRUE;
+  /* Resuming: the best weights, the epoch count and the log come back too. */
+  g_autoptr (MtBundle) best = mt_model_to_bundle (st->best);
+  g_autofree const char **names = mt_bundle_names (best);
+  for (guint i = 0; names[i]; i++) {
+    g_autofree char *name = g_strdup_printf ("best.%s", names[i]);
+    MtTensor *src = mt_bundle_get (b, name);
+    if (!src) {
+      g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no '%s'", what, name);
+      return FALSE;
+    }
+    mt_bundle_set (best, names[i], src);
+  }
+  MtModel *restored = mt_model_from_bundle (best, what, error);
+  if (!restored)
+    return FALSE;
+  mt_model_copy_weights (st->best, restored);
+  mt_model_free (restored);
+  st->epochs_done = atoi (mt_bundle_get_metadata (b, "epochs_done") ? mt_bundle_get_metadata (b, "epochs_done") : "0");
+  st->best_epoch = atoi (mt_bundle_get_metadata (b, "best_epoch") ? mt_bundle_get_metadata (b, "best_epoch") : "-1");
+  const char *ba = mt_bundle_get_metadata (b, "best_accuracy");
+  st->best_accuracy = ba ? g_ascii_strtod (ba, NULL) : 0;
+  const char *log = mt_bundle_get_metadata (b, "log");
+  if (log) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    if (json_parser_load_from_data (p, log, -1, NULL) && JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p))) {
+      json_array_unref (st->log);
+      st->log = json_array_ref (json_node_get_array (json_parser_get_root (p)));
+    }
+  }
+  return TRUE;
+}

@@ -1,3 +1,0 @@
-#include "mt-error.h"
-
-G_DEFINE_QUARK (mt-error-quark, mt_error)

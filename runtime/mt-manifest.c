@@ -1,0 +1,224 @@
+#include "runtime/mt-manifest.h"
+#include "runtime/mt-context-private.h"
+#include "base/mt-error.h"
+#include "base/mt-fileutil.h"
+#include "base/mt-json.h"
+#include "base/mt-version.h"
+
+#include <string.h>
+
+JsonNode *
+mt_manifest_build (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, const char *const *digests,
+                   MtContext *ctx, GPtrArray *committed, const char *backend, const char *started, double seconds)
+{
+  g_return_val_if_fail (g != NULL && gn != NULL && ki != NULL && committed != NULL, NULL);
+  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "format");
+  json_builder_add_string_value (b, MT_MANIFEST_FORMAT);
+  json_builder_set_member_name (b, "key");
+  json_builder_add_string_value (b, ki->key);
+  json_builder_set_member_name (b, "key_encoding");
+  json_builder_add_string_value (b, MT_KEY_ENCODING);
+  json_builder_set_member_name (b, "node");
+  json_builder_add_string_value (b, gn->name);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, gn->type_name);
+  json_builder_set_member_name (b, "class_version");
+  json_builder_add_string_value (b, mt_node_class_get_version (klass));
+  json_builder_set_member_name (b, "pipeline");
+  json_builder_add_string_value (b, g->path);
+  json_builder_set_member_name (b, "properties");
+  json_builder_add_value (b, json_node_copy (ki->props_json));
+  json_builder_set_member_name (b, "key_properties");
+  json_builder_begin_object (b);
+  g_autoptr (GList) names = g_hash_table_get_keys (ki->props);
+  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
+  for (GList *l = names; l; l = l->next) {
+    json_builder_set_member_name (b, l->data);
+    json_builder_add_string_value (b, g_hash_table_lookup (ki->props, l->data));
+  }
+  json_builder_end_object (b);
+  if (ki->fingerprint) {
+    json_builder_set_member_name (b, "fingerprint");
+    json_builder_add_string_value (b, ki->fingerprint);
+  }
+  json_builder_set_member_name (b, "inputs");
+  json_builder_begin_object (b);
+  for (guint i = 0; i < gn->inputs->len; i++) {
+    MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, i);
+    if (!gi->src)
+      continue;
+    MtPortSpec *out = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->pdata[gi->src_port];
+    json_builder_set_member_name (b, gi->name);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "digest");
+    json_builder_add_string_value (b, digests[i]);
+    json_builder_set_member_name (b, "from");
+    g_autofree char *from = g_strdup_printf ("%s.%s", gi->src->name, out->name);
+    json_builder_add_string_value (b, from);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "outputs");
+  json_builder_begin_array (b);
+  GPtrArray *outs = mt_node_class_get_outputs (klass);
+  for (guint i = 0; i < outs->len; i++) {
+    MtPortSpec *spec = outs->pdata[i];
+    MtCacheOutput *c = committed->pdata[i];
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "port");
+    json_builder_add_string_value (b, spec->name);
+    json_builder_set_member_name (b, "kind");
+    json_builder_add_string_value (b, mt_kind_name (spec->kind));
+    json_builder_set_member_name (b, "format");
+    json_builder_add_string_value (b, mt_kind_extension (spec->kind));
+    json_builder_set_member_name (b, "file");
+    json_builder_add_string_value (b, c->file);
+    json_builder_set_member_name (b, "digest");
+    json_builder_add_string_value (b, c->digest);
+    json_builder_set_member_name (b, "size");
+    json_builder_add_int_value (b, c->size);
+    JsonObject *meta = mt_context_get_output_meta (ctx, spec->name);
+    if (meta) {
+      g_autoptr (GList) keys = json_object_get_members (meta);
+      for (GList *l = keys; l; l = l->next) {
+        json_builder_set_member_name (b, l->data);
+        json_builder_add_value (b, json_node_copy (json_object_get_member (meta, l->data)));
+      }
+    }
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "backend");
+  json_builder_add_string_value (b, backend ? backend : "cpu");
+  json_builder_set_member_name (b, "started");
+  json_builder_add_string_value (b, started);
+  json_builder_set_member_name (b, "duration");
+  json_builder_add_double_value (b, seconds);
+  json_builder_set_member_name (b, "masktune_version");
+  json_builder_add_string_value (b, MT_VERSION_STRING);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+void
+mt_cache_output_free (MtCacheOutput *o)
+{
+  if (!o)
+    return;
+  g_free (o->port);
+  g_free (o->kind);
+  g_free (o->digest);
+  g_free (o->file);
+  g_free (o);
+}
+
+void
+mt_manifest_free (MtManifest *m)
+{
+  if (!m)
+    return;
+  if (m->root)
+    json_node_unref (m->root);
+  g_free (m->key);
+  g_free (m->node);
+  g_free (m->type);
+  g_free (m->class_version);
+  g_free (m->fingerprint);
+  g_free (m->started);
+  g_clear_pointer (&m->properties, g_hash_table_unref);
+  g_clear_pointer (&m->inputs, g_hash_table_unref);
+  g_clear_pointer (&m->outputs, g_ptr_array_unref);
+  g_free (m);
+}
+
+
+#define MF_FAIL(...) G_STMT_START { \
+    g_autofree char *m_ = g_strdup_printf (__VA_ARGS__); \
+    g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "%s: bad manifest: %s", what, m_); \
+    return NULL; } G_STMT_END
+
+MtManifest *
+mt_manifest_parse (const char *json, gsize len, const char *what, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) jerr = NULL;
+  if (!json_parser_load_from_data (parser, json, (gssize) len, &jerr))
+    MF_FAIL ("%s", jerr->message);
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    MF_FAIL ("not a JSON object");
+  JsonObject *o = json_node_get_object (root);
+  if (g_strcmp0 (mt_json_string (o, "format", ""), MT_MANIFEST_FORMAT) != 0)
+    MF_FAIL ("unknown format");
+
+  g_autoptr (MtManifest) m = g_new0 (MtManifest, 1);
+  m->root = json_node_copy (root);
+  m->key = g_strdup (mt_json_string (o, "key", NULL));
+  m->node = g_strdup (mt_json_string (o, "node", ""));
+  m->type = g_strdup (mt_json_string (o, "type", ""));
+  m->class_version = g_strdup (mt_json_string (o, "class_version", ""));
+  m->fingerprint = g_strdup (mt_json_string (o, "fingerprint", NULL));
+  m->started = g_strdup (mt_json_string (o, "started", ""));
+  if (!mt_json_number (o, "duration", &m->duration))
+    m->duration = 0;
+  if (!mt_sha256_is_valid (m->key))
+    MF_FAIL ("no valid key");
+
+  m->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  JsonObject *kp = mt_json_object (o, "key_properties");
+  if (kp) {
+    g_autoptr (GList) names = json_object_get_members (kp);
+    for (GList *l = names; l; l = l->next)
+      g_hash_table_insert (m->properties, g_strdup (l->data),
+                           g_strdup (mt_json_string (kp, l->data, "")));
+  }
+  m->inputs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  JsonObject *ins = mt_json_object (o, "inputs");
+  if (ins) {
+    g_autoptr (GList) names = json_object_get_members (ins);
+    for (GList *l = names; l; l = l->next) {
+      JsonObject *io = mt_json_object (ins, l->data);
+      if (io)
+        g_hash_table_insert (m->inputs, g_strdup (l->data),
+                             g_strdup (mt_json_string (io, "digest", "")));
+    }
+  }
+  m->outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_cache_output_free);
+  JsonArray *outs = mt_json_array (o, "outputs");
+  if (!outs)
+    MF_FAIL ("no outputs");
+  for (guint i = 0; i < json_array_get_length (outs); i++) {
+    JsonNode *on = json_array_get_element (outs, i);
+    JsonObject *oo = JSON_NODE_HOLDS_OBJECT (on) ? json_node_get_object (on) : NULL;
+    if (!oo)
+      MF_FAIL ("output %u is not an object", i);
+    MtCacheOutput *out = g_new0 (MtCacheOutput, 1);
+    g_ptr_array_add (m->outputs, out);
+    out->port = g_strdup (mt_json_string (oo, "port", NULL));
+    out->kind = g_strdup (mt_json_string (oo, "kind", ""));
+    out->digest = g_strdup (mt_json_string (oo, "digest", NULL));
+    out->file = g_strdup (mt_json_string (oo, "file", NULL));
+    double size = -1;
+    out->size = mt_json_number (oo, "size", &size) && size >= 0 && size < 9e15 && size == (gint64) size ? (gint64) size : -1;
+    /* The file must be the object named by its digest: nothing else in the cache is trusted. */
+    if (!out->port || !mt_sha256_is_valid (out->digest) || !out->file || out->size < 0 ||
+        !g_str_has_prefix (out->file, "objects/") || strstr (out->file, "..") ||
+        !strstr (out->file, out->digest))
+      MF_FAIL ("output %u is malformed", i);
+  }
+  return g_steal_pointer (&m);
+}
+
+const MtCacheOutput *
+mt_manifest_find_output (MtManifest *m, const char *port)
+{
+  for (guint i = 0; i < m->outputs->len; i++) {
+    MtCacheOutput *o = m->outputs->pdata[i];
+    if (g_strcmp0 (o->port, port) == 0)
+      return o;
+  }
+  return NULL;
+}

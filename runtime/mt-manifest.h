@@ -1,0 +1,58 @@
+/* The manifest of a cache entry (entries/<key>.json): what a node run produced, and from
+ * what. Written by the executor once every output is committed; read back, untrusted, by
+ * lookups, status, verify, export and gc. One file for the format both ways.
+ *
+ *   { "format": "masktune-manifest-1", "key", "key_encoding", "node", "type",
+ *     "class_version", "pipeline", "properties", "key_properties", "fingerprint"?,
+ *     "inputs": { port: { "digest", "from" } },
+ *     "outputs": [ { "port", "kind", "format", "file", "digest", "size", ... } ],
+ *     "backend", "started", "duration", "masktune_version" } */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "runtime/mt-cache-key.h"
+#include "runtime/mt-context.h"
+#include "runtime/mt-dag.h"
+
+G_BEGIN_DECLS
+
+#define MT_MANIFEST_FORMAT "masktune-manifest-1"
+
+typedef struct {
+  char *port;
+  char *kind;
+  char *digest;
+  gint64 size;
+  char *file;      /* relative to the cache directory */
+} MtCacheOutput;
+
+typedef struct {
+  JsonNode *root;  /* the whole manifest */
+  char *key;
+  char *node;
+  char *type;
+  char *class_version;
+  char *fingerprint;        /* or NULL */
+  GHashTable *properties;   /* name -> canonical value text */
+  GHashTable *inputs;       /* port -> digest */
+  GPtrArray *outputs;       /* MtCacheOutput* in port order */
+  char *started;
+  double duration;
+} MtManifest;
+
+void        mt_cache_output_free   (MtCacheOutput *o);
+
+/* The manifest of @gn's run: @digests per input binding, @committed the MtCacheOutput* of
+ * each output port in order, @ctx the finished run (for the outputs' dtype and shape). */
+JsonNode   *mt_manifest_build      (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, const char *const *digests,
+                                    MtContext *ctx, GPtrArray *committed, const char *backend,
+                                    const char *started, double seconds);
+/* Parses and checks a manifest; @what names it in errors. */
+MtManifest *mt_manifest_parse      (const char *json, gsize len, const char *what, GError **error);
+void        mt_manifest_free       (MtManifest *m);
+const MtCacheOutput *mt_manifest_find_output (MtManifest *m, const char *port);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtManifest, mt_manifest_free)
+
+G_END_DECLS

@@ -1,0 +1,237 @@
+#include "runtime/mt-node.h"
+#include "base/mt-error.h"
+
+#include <string.h>
+
+typedef struct {
+  char *name;
+} MtNodePrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MtNode, mt_node, G_TYPE_OBJECT)
+
+/* Per-class port tables live in type qdata, so subclasses inherit their parent's. */
+typedef struct {
+  char *version;
+  char *description;
+  GPtrArray *inputs;
+  GPtrArray *outputs;
+} ClassInfo;
+
+static GQuark class_info_quark;
+static GMutex class_info_lock;
+
+static void
+port_spec_free (gpointer p)
+{
+  MtPortSpec *s = p;
+  g_free (s->name);
+  g_free (s->blurb);
+  g_free (s);
+}
+
+static void
+copy_ports (GPtrArray *dst, GPtrArray *src)
+{
+  for (guint i = 0; i < src->len; i++) {
+    MtPortSpec *s = g_memdup2 (src->pdata[i], sizeof (MtPortSpec));
+    s->name = g_strdup (s->name);
+    s->blurb = g_strdup (s->blurb);
+    g_ptr_array_add (dst, s);
+  }
+}
+
+static ClassInfo *
+class_info (MtNodeClass *klass)
+{
+  GType type = G_TYPE_FROM_CLASS (klass);
+  g_mutex_lock (&class_info_lock);
+  ClassInfo *info = g_type_get_qdata (type, class_info_quark);
+  if (!info) {
+    info = g_new0 (ClassInfo, 1);
+    info->inputs = g_ptr_array_new_with_free_func (port_spec_free);
+    info->outputs = g_ptr_array_new_with_free_func (port_spec_free);
+    GType parent = g_type_parent (type);
+    ClassInfo *pinfo = parent ? g_type_get_qdata (parent, class_info_quark) : NULL;
+    if (pinfo) {
+      info->version = g_strdup (pinfo->version);
+      info->description = g_strdup (pinfo->description);
+      copy_ports (info->inputs, pinfo->inputs);
+      copy_ports (info->outputs, pinfo->outputs);
+    }
+    g_type_set_qdata (type, class_info_quark, info);
+  }
+  g_mutex_unlock (&class_info_lock);
+  return info;
+}
+
+static void
+mt_node_finalize (GObject *object)
+{
+  MtNodePrivate *priv = mt_node_get_instance_private (MT_NODE (object));
+  g_free (priv->name);
+  G_OBJECT_CLASS (mt_node_parent_class)->finalize (object);
+}
+
+static void
+mt_node_class_init (MtNodeClass *klass)
+{
+  class_info_quark = g_quark_from_static_string ("mt-node-class-info");
+  G_OBJECT_CLASS (klass)->finalize = mt_node_finalize;
+}
+
+static void
+mt_node_init (MtNode *self)
+{
+}
+
+void
+mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char *description)
+{
+  ClassInfo *info = class_info (klass);
+  g_free (info->version);
+  g_free (info->description);
+  info->version = g_strdup (version);
+  info->description = g_strdup (description);
+}
+
+static void
+add_port (GPtrArray *ports, const char *name, MtKind kind, gboolean required, gboolean list,
+          const char *blurb)
+{
+  MtPortSpec *s = g_new0 (MtPortSpec, 1);
+  s->name = g_strdup (name);
+  s->kind = kind;
+  s->required = required;
+  s->list = list;
+  s->blurb = g_strdup (blurb ? blurb : "");
+  g_ptr_array_add (ports, s);
+}
+
+void
+mt_node_class_add_input (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
+                         const char *blurb)
+{
+  add_port (class_info (klass)->inputs, name, kind, required, FALSE, blurb);
+}
+
+void
+mt_node_class_add_input_list (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
+                              const char *blurb)
+{
+  add_port (class_info (klass)->inputs, name, kind, required, TRUE, blurb);
+}
+
+void
+mt_node_class_add_output (MtNodeClass *klass, const char *name, MtKind kind, const char *blurb)
+{
+  add_port (class_info (klass)->outputs, name, kind, TRUE, FALSE, blurb);
+}
+
+const char *
+mt_node_class_get_version (MtNodeClass *klass)
+{
+  const char *v = class_info (klass)->version;
+  return v ? v : "0";
+}
+
+const char *
+mt_node_class_get_description (MtNodeClass *klass)
+{
+  const char *d = class_info (klass)->description;
+  return d ? d : "";
+}
+
+GPtrArray *
+mt_node_class_get_inputs (MtNodeClass *klass)
+{
+  return class_info (klass)->inputs;
+}
+
+GPtrArray *
+mt_node_class_get_outputs (MtNodeClass *klass)
+{
+  return class_info (klass)->outputs;
+}
+
+static const MtPortSpec *
+find_port (GPtrArray *ports, const char *name, int *index)
+{
+  for (guint i = 0; i < ports->len; i++) {
+    MtPortSpec *s = ports->pdata[i];
+    if (g_strcmp0 (s->name, name) == 0) {
+      if (index)
+        *index = (int) i;
+      return s;
+    }
+  }
+  return NULL;
+}
+
+const MtPortSpec *
+mt_node_class_find_input (MtNodeClass *klass, const char *name, int *index)
+{
+  return find_port (class_info (klass)->inputs, name, index);
+}
+
+const MtPortSpec *
+mt_node_class_find_output (MtNodeClass *klass, const char *name, int *index)
+{
+  return find_port (class_info (klass)->outputs, name, index);
+}
+
+static int
+cmp_pspec (gconstpointer a, gconstpointer b)
+{
+  return strcmp ((*(GParamSpec *const *) a)->name, (*(GParamSpec *const *) b)->name);
+}
+
+GParamSpec **
+mt_node_class_list_params (MtNodeClass *klass, guint *n)
+{
+  guint all = 0;
+  GParamSpec **props = g_object_class_list_properties (G_OBJECT_CLASS (klass), &all);
+  GParamSpec **out = g_new0 (GParamSpec *, all + 1);
+  guint k = 0;
+  for (guint i = 0; i < all; i++)
+    if ((props[i]->flags & G_PARAM_READWRITE) == G_PARAM_READWRITE &&
+        !(props[i]->flags & G_PARAM_DEPRECATED))
+      out[k++] = props[i];
+  g_free (props);
+  qsort (out, k, sizeof (GParamSpec *), cmp_pspec);
+  *n = k;
+  return out;
+}
+
+const char *
+mt_node_get_name (MtNode *self)
+{
+  MtNodePrivate *priv = mt_node_get_instance_private (self);
+  return priv->name;
+}
+
+void
+mt_node_set_name (MtNode *self, const char *name)
+{
+  MtNodePrivate *priv = mt_node_get_instance_private (self);
+  g_free (priv->name);
+  priv->name = g_strdup (name);
+}
+
+gboolean
+mt_node_run (MtNode *self, MtContext *ctx, GError **error)
+{
+  MtNodeClass *klass = MT_NODE_GET_CLASS (self);
+  if (!klass->run) {
+    g_set_error (error, MT_ERROR, MT_ERROR_NODE, "node type %s has no run method",
+                 G_OBJECT_TYPE_NAME (self));
+    return FALSE;
+  }
+  return klass->run (self, ctx, error);
+}
+
+char *
+mt_node_fingerprint (MtNode *self, GError **error)
+{
+  MtNodeClass *klass = MT_NODE_GET_CLASS (self);
+  return klass->fingerprint ? klass->fingerprint (self, error) : NULL;
+}

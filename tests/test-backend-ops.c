@@ -1,0 +1,499 @@
+/* Every op of the backend interface (ml/mt-backend.h), forward and backward, on every
+ * backend this build has, against the plain double-precision references (whose own
+ * gradients test-ops checks against finite differences). In the spirit of ggml's
+ * test-backend-ops: one table of op cases, run on each backend; a backend that cannot
+ * run here (CUDA without a GPU) is skipped with its reason, an op a backend lacks is
+ * reported, and a new op of the interface without a case fails the suite.
+ *
+ * Tolerances, relative to 1 + |reference|: the CPU 2e-5 (float32 sums of up to a few
+ * hundred terms, as the references' own accuracy allows); CUDA 1e-4 (cuDNN and cuBLAS in
+ * FP32 without TF32 reorder those sums). Integer outputs (argmax, counts) are exact. */
+#include "tests/mt-test-util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  MtBackend *be;
+  double tol;
+} Target;
+
+static MtRng rng;
+
+static double *
+rnd (gsize n, double scale)
+{
+  double *a = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    a[i] = (2 * mt_rng_uniform (&rng) - 1) * scale;
+  return a;
+}
+
+/* A float copy of @a in the backend's memory. */
+static float *
+put (Target *t, const double *a, gsize n)
+{
+  g_autofree float *f = g_new (float, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    f[i] = (float) a[i];
+  float *d = t->be->ops->alloc (t->be, n * sizeof (float));
+  t->be->ops->upload (t->be, d, f, n * sizeof (float));
+  return d;
+}
+
+static float *
+zeros (Target *t, gsize n)
+{
+  return t->be->ops->alloc (t->be, n * sizeof (float));
+}
+
+static void
+drop (Target *t, void *p)
+{
+  t->be->ops->free (t->be, p);
+}
+
+/* Downloads @dev and holds it to @want. */
+static void
+expect (Target *t, const float *dev, const double *want, gsize n, const char *what)
+{
+  g_autofree float *got = g_new (float, MAX (n, 1));
+  t->be->ops->download (t->be, got, dev, n * sizeof (float));
+  g_autoptr (GError) err = NULL;
+  ck_assert_msg (mt_backend_sync (t->be, &err), "%s: %s: %s", t->be->name, what, err ? err->message : "");
+  double worst = 0;
+  for (gsize i = 0; i < n; i++) {
+    double e = fabs ((double) got[i] - want[i]) / (1 + fabs (want[i]));
+    ck_assert_msg (e <= t->tol, "%s %s[%" G_GSIZE_FORMAT "]: %.9g, reference %.9g (tolerance %g)", t->be->name,
+                   what, i, got[i], want[i], t->tol);
+    worst = MAX (worst, e);
+  }
+}
+
+/* ---- the cases -------------------------------------------------------------------- */
+
+typedef struct {
+  MtConvSpec s;
+  int n, h, w;
+  gboolean with_dx;
+} ConvShape;
+
+/* SmallCNN's layers (pad 0, the first without dx), a strided padded one, 1x1, and more
+ * images than threads. */
+static const ConvShape conv_shapes[] = {
+  { { 3, 16, 3, 1, 0 }, 4, 28, 28, FALSE },
+  { { 16, 16, 3, 1, 0 }, 3, 12, 12, TRUE },
+  { { 2, 3, 3, 2, 1 }, 3, 6, 5, TRUE },
+  { { 4, 6, 1, 1, 0 }, 2, 4, 4, TRUE },
+  { { 5, 4, 3, 1, 1 }, 9, 7, 6, TRUE },
+};
+
+static void
+check_conv2d (Target *t, gboolean backward)
+{
+  for (guint c = 0; c < G_N_ELEMENTS (conv_shapes); c++) {
+    const ConvShape *cs = &conv_shapes[c];
+    const MtConvSpec *s = &cs->s;
+    int oh = mt_conv_out (cs->h, s->k, s->stride, s->pad), ow = mt_conv_out (cs->w, s->k, s->stride, s->pad);
+    gsize nx = (gsize) cs->n * s->in_c * cs->h * cs->w, nw = (gsize) s->out_c * s->in_c * s->k * s->k;
+    gsize ny = (gsize) cs->n * s->out_c * oh * ow;
+    g_autofree double *x = rnd (nx, 1), *wt = rnd (nw, 0.5), *b = rnd (s->out_c, 0.5), *dy = rnd (ny, 1);
+    g_autofree double *y = g_new (double, ny), *dx = g_new (double, nx), *dw = g_new (double, nw);
+    g_autofree double *db = g_new (double, s->out_c);
+    mt_ref_conv2d_forward (s, x, cs->n, cs->h, cs->w, wt, b, y);
+    mt_ref_conv2d_backward (s, x, cs->n, cs->h, cs->w, wt, dy, dx, dw, db);
+    float *dxd = put (t, x, nx), *dwt = put (t, wt, nw), *dbd = put (t, b, s->out_c);
+    gsize nwork = t->be->ops->conv2d_workspace (t->be, s, cs->n, cs->h, cs->w);
+    float *work = nwork ? zeros (t, nwork) : NULL;
+    g_autofree char *what = g_strdup_printf ("conv2d %d->%d k%d s%d p%d on %dx%dx%d", s->in_c, s->out_c, s->k,
+                                             s->stride, s->pad, cs->n, cs->h, cs->w);
+    if (!backward) {
+      float *yd = zeros (t, ny);
+      t->be->ops->conv2d_forward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, dbd, yd, work);
+      expect (t, yd, y, ny, what);
+      drop (t, yd);
+    } else {
+      float *dyd = put (t, dy, ny), *gx = cs->with_dx ? zeros (t, nx) : NULL, *gw = zeros (t, nw);
+      float *gb = zeros (t, s->out_c);
+      t->be->ops->conv2d_backward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, dyd, gx, gw, gb, work);
+      if (gx)
+        expect (t, gx, dx, nx, "conv2d dx");
+      expect (t, gw, dw, nw, "conv2d dweight");
+      expect (t, gb, db, s->out_c, "conv2d dbias");
+      drop (t, dyd);
+      drop (t, gx);
+      drop (t, gw);
+      drop (t, gb);
+    }
+    drop (t, dxd);
+    drop (t, dwt);
+    drop (t, dbd);
+    drop (t, work);
+  }
+}
+
+static void
+check_conv2d_forward (Target *t)
+{
+  check_conv2d (t, FALSE);
+}
+
+static void
+check_conv2d_backward (Target *t)
+{
+  check_conv2d (t, TRUE);
+}
+
+/* 2-D (per channel over N, H, W) and 1-D (hw = 1, the classifier's BatchNorm1d). */
+static const int bn_shapes[][3] = { { 4, 3, 25 }, { 7, 16, 1 }, { 2, 5, 36 }, { 128, 4, 1 } };
+
+static void
+check_batchnorm (Target *t, int which)
+{
+  const MtBnSpec spec = { 0.1, 1e-5 };
+  for (guint k = 0; k < G_N_ELEMENTS (bn_shapes); k++) {
+    int n = bn_shapes[k][0], c = bn_shapes[k][1], hw = bn_shapes[k][2];
+    gsize len = (gsize) n * c * hw;
+    g_autofree double *x = rnd (len, 2), *gamma = rnd (c, 1), *beta = rnd (c, 1), *dy = rnd (len, 1);
+    g_autofree double *rm = rnd (c, 0.5), *rv = g_new (double, c);
+    for (int i = 0; i < c; i++)
+      rv[i] = 0.5 + mt_rng_uniform (&rng);
+    g_autofree double *y = g_new (double, len), *dx = g_new (double, len);
+    g_autofree double *dg = g_new (double, c), *db = g_new (double, c);
+    float *xd = put (t, x, len), *gd = put (t, gamma, c), *bd = put (t, beta, c), *dyd = put (t, dy, len);
+    float *rmd = put (t, rm, c), *rvd = put (t, rv, c), *out = zeros (t, len);
+    float *smd = zeros (t, c), *sid = zeros (t, c), *gg = zeros (t, c), *gb = zeros (t, c);
+    switch (which) {
+    case 0: {  /* training forward: y, saved mean and 1/std, running statistics */
+      mt_ref_batchnorm_forward (spec.eps, x, n, c, hw, gamma, beta, y);
+      t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
+      expect (t, out, y, len, "batchnorm train y");
+      g_autofree double *mean = g_new0 (double, c), *invstd = g_new0 (double, c);
+      for (int ch = 0; ch < c; ch++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++)
+          for (int p = 0; p < hw; p++)
+            m += x[((gsize) i * c + ch) * hw + p];
+        m /= (double) n * hw;
+        for (int i = 0; i < n; i++)
+          for (int p = 0; p < hw; p++)
+            v += pow (x[((gsize) i * c + ch) * hw + p] - m, 2);
+        mean[ch] = m;
+        invstd[ch] = 1 / sqrt (v / ((double) n * hw) + spec.eps);
+      }
+      expect (t, smd, mean, c, "batchnorm saved mean");
+      expect (t, sid, invstd, c, "batchnorm saved 1/std");
+      mt_ref_batchnorm_update_running (spec.momentum, x, n, c, hw, rm, rv);
+      expect (t, rmd, rm, c, "batchnorm running mean");
+      expect (t, rvd, rv, c, "batchnorm running var");
+      break;
+    }
+    case 1:
+      mt_ref_batchnorm_forward_eval (spec.eps, x, n, c, hw, gamma, beta, rm, rv, y);
+      t->be->ops->batchnorm_forward_eval (t->be, &spec, xd, n, c, hw, gd, bd, out, rmd, rvd);
+      expect (t, out, y, len, "batchnorm eval y");
+      break;
+    case 2:
+      /* The saved statistics come from the backend's own training forward. */
+      mt_ref_batchnorm_backward (spec.eps, x, n, c, hw, gamma, dy, dx, dg, db);
+      t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
+      t->be->ops->batchnorm_backward_train (t->be, xd, n, c, hw, gd, smd, sid, dyd, out, gg, gb);
+      expect (t, out, dx, len, "batchnorm train dx");
+      expect (t, gg, dg, c, "batchnorm dgamma");
+      expect (t, gb, db, c, "batchnorm dbeta");
+      break;
+    case 3:
+      mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, gamma, rv, dy, dx);
+      t->be->ops->batchnorm_backward_eval (t->be, &spec, n, c, hw, gd, rvd, dyd, out);
+      expect (t, out, dx, len, "batchnorm eval dx");
+      break;
+    }
+    float *bufs[] = { xd, gd, bd, dyd, rmd, rvd, out, smd, sid, gg, gb };
+    for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+      drop (t, bufs[i]);
+  }
+}
+
+static void check_bn_forward_train (Target *t) { check_batchnorm (t, 0); }
+static void check_bn_forward_eval (Target *t) { check_batchnorm (t, 1); }
+static void check_bn_backward_train (Target *t) { check_batchnorm (t, 2); }
+static void check_bn_backward_eval (Target *t) { check_batchnorm (t, 3); }
+
+static void
+check_relu (Target *t, gboolean backward)
+{
+  const gsize lens[] = { 1, 50, 1001 };
+  for (guint k = 0; k < G_N_ELEMENTS (lens); k++) {
+    gsize n = lens[k];
+    g_autofree double *x = rnd (n, 1), *dy = rnd (n, 1), *y = g_new (double, n), *dx = g_new (double, n);
+    x[0] = 0;  /* the boundary: no gradient at 0, as PyTorch */
+    mt_ref_relu_forward (x, n, y);
+    mt_ref_relu_backward (x, dy, n, dx);
+    float *xd = put (t, x, n), *out = zeros (t, n);
+    t->be->ops->relu_forward (t->be, xd, n, out);
+    if (!backward) {
+      expect (t, out, y, n, "relu y");
+    } else {
+      float *dyd = put (t, dy, n), *gx = zeros (t, n);
+      t->be->ops->relu_backward (t->be, out, dyd, n, gx);
+      expect (t, gx, dx, n, "relu dx");
+      drop (t, dyd);
+      drop (t, gx);
+    }
+    drop (t, xd);
+    drop (t, out);
+  }
+}
+
+static void check_relu_forward (Target *t) { check_relu (t, FALSE); }
+static void check_relu_backward (Target *t) { check_relu (t, TRUE); }
+
+/* Odd sizes drop the last row and column; ties go to the first maximum. */
+static const int pool_shapes[][4] = { { 2, 3, 7, 6 }, { 1, 1, 2, 2 }, { 3, 16, 24, 24 } };
+
+static void
+check_maxpool2 (Target *t, gboolean backward)
+{
+  for (guint k = 0; k < G_N_ELEMENTS (pool_shapes); k++) {
+    int n = pool_shapes[k][0], c = pool_shapes[k][1], h = pool_shapes[k][2], w = pool_shapes[k][3];
+    gsize nx = (gsize) n * c * h * w, ny = (gsize) n * c * (h / 2) * (w / 2);
+    g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
+    for (gsize i = 0; i + 1 < nx; i += 7)
+      x[i + 1] = x[i];  /* ties */
+    mt_ref_maxpool2_forward (x, n, c, h, w, y);
+    mt_ref_maxpool2_backward (x, n, c, h, w, dy, dx);
+    float *xd = put (t, x, nx), *out = zeros (t, ny);
+    gint32 *arg = t->be->ops->alloc (t->be, ny * sizeof (gint32));
+    t->be->ops->maxpool2_forward (t->be, xd, n, c, h, w, out, arg);
+    if (!backward) {
+      expect (t, out, y, ny, "maxpool y");
+    } else {
+      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      t->be->ops->maxpool2_backward (t->be, arg, n, c, h, w, dyd, gx);
+      expect (t, gx, dx, nx, "maxpool dx");
+      drop (t, dyd);
+      drop (t, gx);
+    }
+    drop (t, xd);
+    drop (t, out);
+    drop (t, arg);
+  }
+}
+
+static void check_maxpool2_forward (Target *t) { check_maxpool2 (t, FALSE); }
+static void check_maxpool2_backward (Target *t) { check_maxpool2 (t, TRUE); }
+
+static const int linear_shapes[][3] = { { 5, 13, 7 }, { 1, 1, 1 }, { 64, 800, 256 }, { 33, 256, 10 } };
+
+static void
+check_linear (Target *t, gboolean backward)
+{
+  for (guint k = 0; k < G_N_ELEMENTS (linear_shapes); k++) {
+    int n = linear_shapes[k][0], in = linear_shapes[k][1], out = linear_shapes[k][2];
+    gsize nx = (gsize) n * in, nw = (gsize) out * in, ny = (gsize) n * out;
+    g_autofree double *x = rnd (nx, 1), *wt = rnd (nw, 0.2), *b = rnd (out, 0.5), *dy = rnd (ny, 1);
+    g_autofree double *y = g_new (double, ny), *dx = g_new (double, nx), *dw = g_new (double, nw);
+    g_autofree double *db = g_new (double, out);
+    mt_ref_linear_forward (x, n, in, out, wt, b, y);
+    mt_ref_linear_backward (x, n, in, out, wt, dy, dx, dw, db);
+    float *xd = put (t, x, nx), *wd = put (t, wt, nw), *bd = put (t, b, out);
+    if (!backward) {
+      float *yd = zeros (t, ny);
+      t->be->ops->linear_forward (t->be, xd, n, in, out, wd, bd, yd);
+      expect (t, yd, y, ny, "linear y");
+      drop (t, yd);
+    } else {
+      float *dyd = put (t, dy, ny), *gx = zeros (t, nx), *gw = zeros (t, nw), *gb = zeros (t, out);
+      t->be->ops->linear_backward (t->be, xd, n, in, out, wd, dyd, gx, gw, gb);
+      expect (t, gx, dx, nx, "linear dx");
+      expect (t, gw, dw, nw, "linear dweight");
+      expect (t, gb, db, out, "linear dbias");
+      /* dx is optional. */
+      t->be->ops->linear_backward (t->be, xd, n, in, out, wd, dyd, NULL, gw, gb);
+      expect (t, gw, dw, nw, "linear dweight without dx");
+      drop (t, dyd);
+      drop (t, gx);
+      drop (t, gw);
+      drop (t, gb);
+    }
+    drop (t, xd);
+    drop (t, wd);
+    drop (t, bd);
+  }
+}
+
+static void check_linear_forward (Target *t) { check_linear (t, FALSE); }
+static void check_linear_backward (Target *t) { check_linear (t, TRUE); }
+
+static void
+check_cross_entropy (Target *t)
+{
+  const int shapes[][2] = { { 6, 3 }, { 1, 2 }, { 128, 10 } };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], classes = shapes[k][1];
+    gsize nz = (gsize) n * classes;
+    g_autofree double *z = rnd (nz, 4), *dz = g_new (double, nz);
+    g_autofree gint64 *labels = g_new (gint64, n);
+    int right = 0;
+    for (int i = 0; i < n; i++) {
+      labels[i] = (gint64) mt_rng_below (&rng, classes);
+      int best = 0;
+      for (int j = 1; j < classes; j++)
+        if ((float) z[(gsize) i * classes + j] > (float) z[(gsize) i * classes + best])
+          best = j;
+      right += best == labels[i];
+    }
+    double loss = mt_ref_cross_entropy (z, labels, n, classes, dz);
+    float *zd = put (t, z, nz), *gz = zeros (t, nz);
+    gint64 *ld = t->be->ops->alloc (t->be, n * sizeof (gint64));
+    t->be->ops->upload (t->be, ld, labels, n * sizeof (gint64));
+    int correct = -1;
+    double got = t->be->ops->cross_entropy (t->be, zd, ld, n, classes, gz, &correct);
+    ck_assert_msg (fabs (got - loss) <= t->tol * (1 + loss), "%s cross_entropy loss %.9g, reference %.9g",
+                   t->be->name, got, loss);
+    ck_assert_int_eq (correct, right);
+    expect (t, gz, dz, nz, "cross_entropy dlogits");
+    /* Without gradient or count: the loss alone. */
+    got = t->be->ops->cross_entropy (t->be, zd, ld, n, classes, NULL, NULL);
+    ck_assert_msg (fabs (got - loss) <= t->tol * (1 + loss), "%s cross_entropy loss alone", t->be->name);
+    drop (t, zd);
+    drop (t, gz);
+    drop (t, ld);
+  }
+}
+
+static void
+check_sgd_step (Target *t)
+{
+  /* First step, a later one, momentum 0 (no buffer reuse), no weight decay. */
+  const struct { double lr, momentum, wd; gboolean first; } steps[] = {
+    { 0.1, 0.9, 5e-4, TRUE }, { 0.1, 0.9, 5e-4, FALSE }, { 0.05, 0.0, 1e-3, FALSE }, { 0.01, 0.5, 0.0, FALSE },
+  };
+  const gsize n = 1000;
+  g_autofree double *p = rnd (n, 1), *buf = rnd (n, 1);
+  float *pd = put (t, p, n), *bd = put (t, buf, n);
+  for (guint k = 0; k < G_N_ELEMENTS (steps); k++) {
+    g_autofree double *g = rnd (n, 1);
+    float *gd = put (t, g, n);
+    mt_ref_sgd_step (p, g, buf, n, steps[k].lr, steps[k].momentum, steps[k].wd, steps[k].first);
+    t->be->ops->sgd_step (t->be, pd, gd, bd, n, steps[k].lr, steps[k].momentum, steps[k].wd, steps[k].first);
+    expect (t, pd, p, n, "sgd parameters");
+    expect (t, bd, buf, n, "sgd momentum buffer");
+    drop (t, gd);
+  }
+  drop (t, pd);
+  drop (t, bd);
+}
+
+#define OP(name) G_STRUCT_OFFSET (MtBackendOps, name), #name
+static const struct {
+  gsize offset;
+  const char *name;
+  void (*check) (Target *t);
+} cases[] = {
+  { OP (conv2d_forward), check_conv2d_forward },
+  { OP (conv2d_backward), check_conv2d_backward },
+  { OP (batchnorm_forward_train), check_bn_forward_train },
+  { OP (batchnorm_forward_eval), check_bn_forward_eval },
+  { OP (batchnorm_backward_train), check_bn_backward_train },
+  { OP (batchnorm_backward_eval), check_bn_backward_eval },
+  { OP (relu_forward), check_relu_forward },
+  { OP (relu_backward), check_relu_backward },
+  { OP (maxpool2_forward), check_maxpool2_forward },
+  { OP (maxpool2_backward), check_maxpool2_backward },
+  { OP (linear_forward), check_linear_forward },
+  { OP (linear_backward), check_linear_backward },
+  { OP (cross_entropy), check_cross_entropy },
+  { OP (sgd_step), check_sgd_step },
+};
+
+/* The backends of this build that can run here; the others are named with why not. */
+static GPtrArray *
+targets (void)
+{
+  GPtrArray *ts = g_ptr_array_new_with_free_func (g_free);
+  for (const char *const *n = mt_backend_names (); *n; n++) {
+    g_autoptr (GError) err = NULL;
+    MtBackend *be = mt_backend_new (*n, &err);
+    if (!be) {
+      printf ("backend %s: skipped: %s\n", *n, err->message);
+      continue;
+    }
+    Target *t = g_new0 (Target, 1);
+    t->be = be;
+    t->tol = g_strcmp0 (*n, "cpu") == 0 ? 2e-5 : 1e-4;
+    g_ptr_array_add (ts, t);
+  }
+  return ts;
+}
+
+START_TEST (op_on_every_backend)
+{
+  g_autoptr (GPtrArray) ts = targets ();
+  for (guint i = 0; i < ts->len; i++) {
+    Target *t = ts->pdata[i];
+    if (mt_backend_has (t->be, cases[_i].offset)) {
+      mt_rng_seed (&rng, 1000 + _i);
+      cases[_i].check (t);
+    } else {
+      /* Only the CPU backend, the reference implementation, must have every op. */
+      ck_assert_msg (g_strcmp0 (t->be->name, "cpu") != 0, "the CPU backend has no %s", cases[_i].name);
+      printf ("backend %s: no %s yet\n", t->be->name, cases[_i].name);
+    }
+    mt_backend_free (t->be);
+  }
+}
+END_TEST
+
+/* Every op slot of MtBackendOps (past the memory functions and conv2d_workspace, which
+ * the convolution cases use) has a case above. */
+START_TEST (every_op_has_a_case)
+{
+  gsize first = G_STRUCT_OFFSET (MtBackendOps, conv2d_forward);
+  guint slots = 0;
+  for (gsize off = first; off < sizeof (MtBackendOps); off += sizeof (gpointer)) {
+    gboolean found = FALSE;
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+      found |= cases[k].offset == off;
+    ck_assert_msg (found, "MtBackendOps has an op at offset %" G_GSIZE_FORMAT " without a case", off);
+    slots++;
+  }
+  ck_assert_uint_eq (slots, G_N_ELEMENTS (cases));
+  MtBackend *cpu = mt_backend_cpu ();
+  for (gsize off = 0; off < sizeof (MtBackendOps); off += sizeof (gpointer))
+    ck_assert_msg (mt_backend_has (cpu, off), "the CPU backend lacks the op at offset %" G_GSIZE_FORMAT, off);
+}
+END_TEST
+
+START_TEST (backends_named)
+{
+  g_autoptr (GError) err = NULL;
+  ck_assert_str_eq (mt_backend_names ()[0], "cpu");
+  ck_assert (mt_backend_probe ("cpu", NULL, NULL));
+  ck_assert_ptr_null (mt_backend_new ("tpu", &err));
+  ck_assert_msg (strstr (err->message, "no backend 'tpu'"), "%s", err->message);
+  g_clear_error (&err);
+  /* Where CUDA cannot run, the reason is a sentence, not a crash. */
+  if (!mt_backend_probe ("cuda", NULL, &err)) {
+    ck_assert (err && *err->message);
+    printf ("backend cuda: %s\n", err->message);
+    g_clear_error (&err);
+    ck_assert_ptr_null (mt_backend_new ("cuda", &err));
+    ck_assert (err != NULL);
+  }
+}
+END_TEST
+
+int
+main (void)
+{
+  Suite *s = suite_create ("backend-ops");
+  TCase *tc = tcase_create ("ops");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, every_op_has_a_case);
+  tcase_add_test (tc, backends_named);
+  tcase_add_loop_test (tc, op_on_every_backend, 0, G_N_ELEMENTS (cases));
+  suite_add_tcase (s, tc);
+  return mt_test_run_suite (s);
+}
