@@ -25,6 +25,13 @@ void        mt_bundle_set_metadata (MtBundle *b, const char *key, const char *va
 const char *mt_bundle_get_metadata (MtBundle *b, const char *key);
 GHashTable *mt_bundle_metadata     (MtBundle *b);   /* borrowed: char* -> char* */
 
+/* Nesting one bundle's tensors in another under "PREFIX.name" (a checkpoint holds the
+ * weights as "model.*", a training state the best weights as "best.*"). */
+void        mt_bundle_add_prefixed  (MtBundle *dst, const char *prefix, MtBundle *src);
+/* Replaces every tensor "name" of @dst by @src's "PREFIX.name"; FALSE when one is missing,
+ * with its name in *missing (newly allocated) and @dst partly replaced. */
+gboolean    mt_bundle_take_prefixed (MtBundle *dst, const char *prefix, MtBundle *src, char **missing);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtBundle, mt_bundle_unref)
 
 G_END_DECLS

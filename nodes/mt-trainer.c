@@ -111,11 +111,7 @@ trainer_hook_epoch_done (MtTrainState *st, gpointer user_data, GError **error)
   Session *s = user_data;
   g_autoptr (MtBundle) b = mt_train_state_to_bundle (st, TRUE);
   g_autoptr (MtBundle) w = mt_model_to_bundle (st->model);
-  g_autofree const char **names = mt_bundle_names (w);
-  for (guint i = 0; names[i]; i++) {
-    g_autofree char *name = g_strdup_printf ("model.%s", names[i]);
-    mt_bundle_set (b, name, mt_bundle_get (w, names[i]));
-  }
+  mt_bundle_add_prefixed (b, "model", w);
   mt_bundle_set_metadata (b, "arch", mt_bundle_get_metadata (w, "arch"));
   mt_bundle_set_metadata (b, "num_classes", mt_bundle_get_metadata (w, "num_classes"));
   g_autoptr (GBytes) bytes = mt_safetensors_encode (b);
@@ -140,15 +136,10 @@ trainer_resume (Session *s, MtTrainState *st, GError **error)
     return TRUE;
   }
   g_autoptr (MtBundle) w = mt_model_to_bundle (st->model);
-  g_autofree const char **names = mt_bundle_names (w);
-  for (guint i = 0; names[i]; i++) {
-    g_autofree char *name = g_strdup_printf ("model.%s", names[i]);
-    MtTensor *t = mt_bundle_get (b, name);
-    if (!t) {
-      mt_context_log (s->ctx, "ignoring a checkpoint without '%s'", name);
-      return TRUE;
-    }
-    mt_bundle_set (w, names[i], t);
+  g_autofree char *missing = NULL;
+  if (!mt_bundle_take_prefixed (w, "model", b, &missing)) {
+    mt_context_log (s->ctx, "ignoring a checkpoint without '%s'", missing);
+    return TRUE;
   }
   g_autoptr (MtModel) m = mt_model_from_bundle (w, s->checkpoint, error);
   if (!m)

@@ -322,11 +322,41 @@ START_TEST (file_write_atomic_and_digest)
 }
 END_TEST
 
+START_TEST (bundle_prefixes)
+{
+  g_autoptr (MtBundle) w = mt_bundle_new ();
+  gint64 shape[] = { 2 };
+  g_autoptr (MtTensor) a = mt_tensor_new (MT_DTYPE_F32, 1, shape);
+  g_autoptr (MtTensor) b = mt_tensor_new (MT_DTYPE_I64, 1, shape);
+  ((float *) a->data)[1] = 3.5f;
+  mt_bundle_set (w, "x.weight", a);
+  mt_bundle_set (w, "y", b);
+  g_autoptr (MtBundle) ck = mt_bundle_new ();
+  mt_bundle_add_prefixed (ck, "model", w);
+  ck_assert_uint_eq (mt_bundle_size (ck), 2);
+  ck_assert_ptr_eq (mt_bundle_get (ck, "model.x.weight"), a);
+  ck_assert_ptr_nonnull (mt_bundle_get (ck, "model.y"));
+  /* Taking them back replaces each tensor by the prefixed one. */
+  g_autoptr (MtBundle) fresh = mt_bundle_new ();
+  g_autoptr (MtTensor) z = mt_tensor_new (MT_DTYPE_F32, 1, shape);
+  mt_bundle_set (fresh, "x.weight", z);
+  g_autofree char *missing = NULL;
+  ck_assert (mt_bundle_take_prefixed (fresh, "model", ck, &missing));
+  ck_assert_ptr_null (missing);
+  ck_assert_float_eq (((float *) mt_bundle_get (fresh, "x.weight")->data)[1], 3.5f);
+  /* A missing one is named. */
+  mt_bundle_set (fresh, "extra", z);
+  ck_assert (!mt_bundle_take_prefixed (fresh, "model", ck, &missing));
+  ck_assert_str_eq (missing, "model.extra");
+}
+END_TEST
+
 int
 main (void)
 {
   Suite *s = suite_create ("formats");
   TCase *tc = tcase_create ("core");
+  tcase_add_test (tc, bundle_prefixes);
   tcase_add_test (tc, npy_round_trip);
   tcase_add_test (tc, npy_malformed);
   tcase_add_test (tc, npy_numpy_accepts);
