@@ -229,6 +229,14 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     double val_loss = 0, val_acc = train_acc;
     if (n_val > 0)
       val_acc = mt_train_evaluate (model, data, val_idx, n_val, cfg->batch_size, &val_loss);
+    /* Weights that give NaN on held-out data have diverged too, even while the batches'
+     * own losses stayed finite (batch norm in training mode can hide it). */
+    if (!isfinite (val_loss)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_NODE,
+                   "training diverged: the loss is %s on the validation split in epoch %d; lower lr (%g)",
+                   isnan (val_loss) ? "NaN" : "infinite", epoch + 1, lr);
+      return FALSE;
+    }
     double secs = (g_get_monotonic_time () - t0) / 1e6;
 
     JsonObject *e = json_object_new ();
@@ -295,11 +303,7 @@ mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
     mt_bundle_set (b, name, t);
   }
   g_autoptr (MtBundle) best = mt_model_to_bundle (st->best);
-  g_autofree const char **names = mt_bundle_names (best);
-  for (guint i = 0; names[i]; i++) {
-    g_autofree char *name = g_strdup_printf ("best.%s", names[i]);
-    mt_bundle_set (b, name, mt_bundle_get (best, names[i]));
-  }
+  mt_bundle_add_prefixed (b, "best", best);
   g_autofree char *lr = mt_number_format (st->lr);
   g_autofree char *ba = mt_number_format (st->best_accuracy);
   mt_bundle_set_metadata (b, "lr", lr);
@@ -343,15 +347,10 @@ mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progres
     return TRUE;
   /* Resuming: the best weights, the epoch count and the log come back too. */
   g_autoptr (MtBundle) best = mt_model_to_bundle (st->best);
-  g_autofree const char **names = mt_bundle_names (best);
-  for (guint i = 0; names[i]; i++) {
-    g_autofree char *name = g_strdup_printf ("best.%s", names[i]);
-    MtTensor *src = mt_bundle_get (b, name);
-    if (!src) {
-      g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no '%s'", what, name);
-      return FALSE;
-    }
-    mt_bundle_set (best, names[i], src);
+  g_autofree char *missing = NULL;
+  if (!mt_bundle_take_prefixed (best, "best", b, &missing)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no '%s'", what, missing);
+    return FALSE;
   }
   MtModel *restored = mt_model_from_bundle (best, what, error);
   if (!restored)
