@@ -34,6 +34,7 @@ mt_dtype_name (MtDType dtype)
 gboolean
 mt_dtype_from_name (const char *name, MtDType *out)
 {
+  g_return_val_if_fail (name != NULL, FALSE);
   for (guint i = 0; i < G_N_ELEMENTS (dtype_info); i++)
     if (g_strcmp0 (name, dtype_info[i].name) == 0) {
       *out = (MtDType) i;
@@ -100,6 +101,7 @@ mt_tensor_unref (MtTensor *t)
 gint64
 mt_tensor_numel (const MtTensor *t)
 {
+  g_return_val_if_fail (t != NULL, 0);
   gint64 n = 1;
   for (int i = 0; i < t->ndim; i++)
     n *= t->shape[i];
@@ -120,6 +122,7 @@ mt_tensor_equal (const MtTensor *a, const MtTensor *b)
 char *
 mt_tensor_shape_string (const MtTensor *t)
 {
+  g_return_val_if_fail (t != NULL, NULL);
   GString *s = g_string_new ("[");
   for (int i = 0; i < t->ndim; i++)
     g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);

@@ -25,6 +25,7 @@ check_vector (MtBundle *b, const char *name, MtDType dtype, gint64 n, gboolean r
 gboolean
 mt_dataset_check (MtBundle *b, const char *what, GError **error)
 {
+  g_return_val_if_fail (b != NULL, FALSE);
   MtTensor *img = mt_bundle_get (b, MT_DATASET_IMAGES);
   if (!img) {
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: the dataset has no 'images' tensor", what);
@@ -46,6 +47,7 @@ mt_dataset_check (MtBundle *b, const char *what, GError **error)
 gint64
 mt_dataset_size (MtBundle *b)
 {
+  g_return_val_if_fail (b != NULL, 0);
   MtTensor *img = mt_bundle_get (b, MT_DATASET_IMAGES);
   return img ? img->shape[0] : 0;
 }
@@ -53,6 +55,7 @@ mt_dataset_size (MtBundle *b)
 MtBundle *
 mt_dataset_apply_mask (MtBundle *data, const MtTensor *keep)
 {
+  g_return_val_if_fail (data != NULL, NULL);
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   gint64 n = images->shape[0], c = images->shape[1], hw = images->shape[2] * images->shape[3];
   g_autoptr (MtTensor) masked = mt_tensor_new_from_data (MT_DTYPE_U8, 4, images->shape, images->data);
@@ -109,6 +112,7 @@ draw_text (guint8 *img, gint64 w, gint64 x0, gint64 y0, guint scale, const char 
 MtTensor *
 mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GError **error)
 {
+  g_return_val_if_fail (b != NULL, NULL);
   if (!mt_dataset_check (b, "dataset", error))
     return NULL;
   MtTensor *images = mt_bundle_get (b, MT_DATASET_IMAGES);

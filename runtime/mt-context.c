@@ -56,6 +56,7 @@ void
 mt_context_set_callbacks (MtContext *ctx, MtContextProgressFunc progress, MtContextLogFunc log,
                           gpointer user_data)
 {
+  g_return_if_fail (ctx != NULL);
   ctx->progress = progress;
   ctx->log = log;
   ctx->user_data = user_data;
@@ -64,12 +65,14 @@ mt_context_set_callbacks (MtContext *ctx, MtContextProgressFunc progress, MtCont
 const char *
 mt_context_get_output_file (MtContext *ctx, const char *port)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return g_hash_table_lookup (ctx->written, port);
 }
 
 JsonObject *
 mt_context_get_output_meta (MtContext *ctx, const char *port)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return g_hash_table_lookup (ctx->meta, port);
 }
 
@@ -130,6 +133,7 @@ input_path (MtContext *ctx, const char *port, guint item, GError **error)
 gboolean
 mt_context_has_input (MtContext *ctx, const char *port)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, FALSE);
   int b = find_binding (ctx, port, 0);
   return b >= 0 && ctx->input_paths->pdata[b];
 }
@@ -137,6 +141,7 @@ mt_context_has_input (MtContext *ctx, const char *port)
 guint
 mt_context_get_n_inputs (MtContext *ctx, const char *port)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, 0);
   int idx = -1;
   if (!mt_node_class_find_input (node_class (ctx), port, &idx))
     return 0;
@@ -150,6 +155,7 @@ mt_context_get_n_inputs (MtContext *ctx, const char *port)
 const char *
 mt_context_get_input_source (MtContext *ctx, const char *port, guint item)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   int b = find_binding (ctx, port, item);
   if (b < 0)
     return NULL;
@@ -160,30 +166,35 @@ mt_context_get_input_source (MtContext *ctx, const char *port, guint item)
 const char *
 mt_context_get_input_path (MtContext *ctx, const char *port)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return input_path (ctx, port, 0, NULL);
 }
 
 MtTensor *
 mt_context_load_tensor (MtContext *ctx, const char *port, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return mt_context_load_tensor_at (ctx, port, 0, error);
 }
 
 MtBundle *
 mt_context_load_bundle (MtContext *ctx, const char *port, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return mt_context_load_bundle_at (ctx, port, 0, error);
 }
 
 JsonNode *
 mt_context_load_json (MtContext *ctx, const char *port, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   return mt_context_load_json_at (ctx, port, 0, error);
 }
 
 MtTensor *
 mt_context_load_tensor_at (MtContext *ctx, const char *port, guint item, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   const char *p = input_path (ctx, port, item, error);
   return p ? mt_npy_load (p, error) : NULL;
 }
@@ -191,6 +202,7 @@ mt_context_load_tensor_at (MtContext *ctx, const char *port, guint item, GError 
 MtBundle *
 mt_context_load_bundle_at (MtContext *ctx, const char *port, guint item, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   const char *p = input_path (ctx, port, item, error);
   return p ? mt_safetensors_load (p, error) : NULL;
 }
@@ -198,6 +210,7 @@ mt_context_load_bundle_at (MtContext *ctx, const char *port, guint item, GError 
 JsonNode *
 mt_context_load_json_at (MtContext *ctx, const char *port, guint item, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, NULL);
   const char *p = input_path (ctx, port, item, error);
   if (!p)
     return NULL;
@@ -244,6 +257,7 @@ record (MtContext *ctx, const char *port, char *path, gboolean ok)
 gboolean
 mt_context_save_tensor (MtContext *ctx, const char *port, const MtTensor *t, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL && t != NULL, FALSE);
   char *p = output_path (ctx, port, "npy", error);
   if (!p || !record (ctx, port, p, mt_npy_save (t, p, error)))
     return FALSE;
@@ -254,6 +268,7 @@ mt_context_save_tensor (MtContext *ctx, const char *port, const MtTensor *t, GEr
 gboolean
 mt_context_save_bundle (MtContext *ctx, const char *port, MtBundle *b, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL && b != NULL, FALSE);
   char *p = output_path (ctx, port, "safetensors", error);
   if (!p || !record (ctx, port, p, mt_safetensors_save (b, p, error)))
     return FALSE;
@@ -270,6 +285,7 @@ mt_context_save_bundle (MtContext *ctx, const char *port, MtBundle *b, GError **
 gboolean
 mt_context_save_json (MtContext *ctx, const char *port, JsonNode *node, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, FALSE);
   char *p = output_path (ctx, port, "json", error);
   if (!p)
     return FALSE;
@@ -282,6 +298,7 @@ mt_context_save_json (MtContext *ctx, const char *port, JsonNode *node, GError *
 gboolean
 mt_context_save_text (MtContext *ctx, const char *port, const char *text, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, FALSE);
   char *p = output_path (ctx, port, "md", error);
   return p && record (ctx, port, p, g_file_set_contents (p, text, -1, error));
 }
@@ -289,6 +306,7 @@ mt_context_save_text (MtContext *ctx, const char *port, const char *text, GError
 gboolean
 mt_context_save_image (MtContext *ctx, const char *port, const MtTensor *hwc, GError **error)
 {
+  g_return_val_if_fail (ctx != NULL && port != NULL, FALSE);
   char *p = output_path (ctx, port, "png", error);
   if (!p || !record (ctx, port, p, mt_png_save (hwc, p, error)))
     return FALSE;
@@ -299,6 +317,7 @@ mt_context_save_image (MtContext *ctx, const char *port, const MtTensor *hwc, GE
 const char *
 mt_context_get_resume_dir (MtContext *ctx)
 {
+  g_return_val_if_fail (ctx != NULL, NULL);
   g_mkdir_with_parents (ctx->resume_dir, 0755);
   return ctx->resume_dir;
 }
@@ -306,6 +325,7 @@ mt_context_get_resume_dir (MtContext *ctx)
 void
 mt_context_set_provenance (MtContext *ctx, JsonNode *provenance)
 {
+  g_return_if_fail (ctx != NULL);
   g_clear_pointer (&ctx->provenance, json_node_unref);
   ctx->provenance = provenance;
 }
@@ -313,24 +333,28 @@ mt_context_set_provenance (MtContext *ctx, JsonNode *provenance)
 JsonNode *
 mt_context_get_provenance (MtContext *ctx)
 {
+  g_return_val_if_fail (ctx != NULL, NULL);
   return ctx->provenance;
 }
 
 const char *
 mt_context_get_node_name (MtContext *ctx)
 {
+  g_return_val_if_fail (ctx != NULL, NULL);
   return ctx->gn->name;
 }
 
 GCancellable *
 mt_context_get_cancellable (MtContext *ctx)
 {
+  g_return_val_if_fail (ctx != NULL, NULL);
   return ctx->cancellable;
 }
 
 void
 mt_context_progress (MtContext *ctx, double fraction)
 {
+  g_return_if_fail (ctx != NULL);
   if (ctx->progress)
     ctx->progress (ctx, CLAMP (fraction, 0.0, 1.0), ctx->user_data);
 }
@@ -338,6 +362,7 @@ mt_context_progress (MtContext *ctx, double fraction)
 void
 mt_context_log (MtContext *ctx, const char *format, ...)
 {
+  g_return_if_fail (ctx != NULL);
   va_list ap;
   va_start (ap, format);
   g_autofree char *msg = g_strdup_vprintf (format, ap);

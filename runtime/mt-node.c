@@ -87,6 +87,7 @@ mt_node_init (MtNode *self)
 void
 mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char *description)
 {
+  g_return_if_fail (klass != NULL);
   ClassInfo *info = class_info (klass);
   g_free (info->version);
   g_free (info->description);
@@ -111,6 +112,7 @@ void
 mt_node_class_add_input (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
                          const char *blurb)
 {
+  g_return_if_fail (klass != NULL && name != NULL);
   add_port (class_info (klass)->inputs, name, kind, required, FALSE, blurb);
 }
 
@@ -118,18 +120,21 @@ void
 mt_node_class_add_input_list (MtNodeClass *klass, const char *name, MtKind kind, gboolean required,
                               const char *blurb)
 {
+  g_return_if_fail (klass != NULL && name != NULL);
   add_port (class_info (klass)->inputs, name, kind, required, TRUE, blurb);
 }
 
 void
 mt_node_class_add_output (MtNodeClass *klass, const char *name, MtKind kind, const char *blurb)
 {
+  g_return_if_fail (klass != NULL && name != NULL);
   add_port (class_info (klass)->outputs, name, kind, TRUE, FALSE, blurb);
 }
 
 const char *
 mt_node_class_get_version (MtNodeClass *klass)
 {
+  g_return_val_if_fail (klass != NULL, NULL);
   const char *v = class_info (klass)->version;
   return v ? v : "0";
 }
@@ -137,6 +142,7 @@ mt_node_class_get_version (MtNodeClass *klass)
 const char *
 mt_node_class_get_description (MtNodeClass *klass)
 {
+  g_return_val_if_fail (klass != NULL, NULL);
   const char *d = class_info (klass)->description;
   return d ? d : "";
 }
@@ -144,12 +150,14 @@ mt_node_class_get_description (MtNodeClass *klass)
 GPtrArray *
 mt_node_class_get_inputs (MtNodeClass *klass)
 {
+  g_return_val_if_fail (klass != NULL, NULL);
   return class_info (klass)->inputs;
 }
 
 GPtrArray *
 mt_node_class_get_outputs (MtNodeClass *klass)
 {
+  g_return_val_if_fail (klass != NULL, NULL);
   return class_info (klass)->outputs;
 }
 
@@ -170,12 +178,14 @@ find_port (GPtrArray *ports, const char *name, int *index)
 const MtPortSpec *
 mt_node_class_find_input (MtNodeClass *klass, const char *name, int *index)
 {
+  g_return_val_if_fail (klass != NULL && name != NULL, NULL);
   return find_port (class_info (klass)->inputs, name, index);
 }
 
 const MtPortSpec *
 mt_node_class_find_output (MtNodeClass *klass, const char *name, int *index)
 {
+  g_return_val_if_fail (klass != NULL && name != NULL, NULL);
   return find_port (class_info (klass)->outputs, name, index);
 }
 
@@ -188,6 +198,7 @@ cmp_pspec (gconstpointer a, gconstpointer b)
 GParamSpec **
 mt_node_class_list_params (MtNodeClass *klass, guint *n)
 {
+  g_return_val_if_fail (klass != NULL, NULL);
   guint all = 0;
   GParamSpec **props = g_object_class_list_properties (G_OBJECT_CLASS (klass), &all);
   GParamSpec **out = g_new0 (GParamSpec *, all + 1);
@@ -205,6 +216,7 @@ mt_node_class_list_params (MtNodeClass *klass, guint *n)
 const char *
 mt_node_get_name (MtNode *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
   MtNodePrivate *priv = mt_node_get_instance_private (self);
   return priv->name;
 }
@@ -212,6 +224,7 @@ mt_node_get_name (MtNode *self)
 void
 mt_node_set_name (MtNode *self, const char *name)
 {
+  g_return_if_fail (self != NULL && name != NULL);
   MtNodePrivate *priv = mt_node_get_instance_private (self);
   g_free (priv->name);
   priv->name = g_strdup (name);
@@ -220,6 +233,7 @@ mt_node_set_name (MtNode *self, const char *name)
 gboolean
 mt_node_run (MtNode *self, MtContext *ctx, GError **error)
 {
+  g_return_val_if_fail (self != NULL && ctx != NULL, FALSE);
   MtNodeClass *klass = MT_NODE_GET_CLASS (self);
   if (!klass->run) {
     g_set_error (error, MT_ERROR, MT_ERROR_NODE, "node type %s has no run method",
@@ -232,6 +246,7 @@ mt_node_run (MtNode *self, MtContext *ctx, GError **error)
 char *
 mt_node_fingerprint (MtNode *self, GError **error)
 {
+  g_return_val_if_fail (self != NULL, NULL);
   MtNodeClass *klass = MT_NODE_GET_CLASS (self);
   return klass->fingerprint ? klass->fingerprint (self, error) : NULL;
 }

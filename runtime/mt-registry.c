@@ -42,6 +42,7 @@ mt_registry_new (void)
 void
 mt_registry_free (MtRegistry *reg)
 {
+  g_return_if_fail (reg != NULL);
   if (!reg)
     return;
   g_hash_table_unref (reg->types);
@@ -119,6 +120,7 @@ valid_type_name (const char *name)
 gboolean
 mt_registry_register (MtRegistry *reg, const char *name, GType type, GError **error)
 {
+  g_return_val_if_fail (reg != NULL && name != NULL, FALSE);
   if (!valid_type_name (name)) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
                  "'%s' is not a valid node type name (letters, digits and '_')", name);
@@ -142,6 +144,7 @@ mt_registry_register (MtRegistry *reg, const char *name, GType type, GError **er
 GType
 mt_registry_lookup (MtRegistry *reg, const char *name)
 {
+  g_return_val_if_fail (reg != NULL && name != NULL, 0);
   g_mutex_lock (&reg->lock);
   GType t = GPOINTER_TO_SIZE (g_hash_table_lookup (reg->types, name));
   g_mutex_unlock (&reg->lock);
@@ -151,6 +154,7 @@ mt_registry_lookup (MtRegistry *reg, const char *name)
 const char *
 mt_registry_get_origin (MtRegistry *reg, const char *name)
 {
+  g_return_val_if_fail (reg != NULL && name != NULL, NULL);
   return g_hash_table_lookup (reg->origins, name);
 }
 
@@ -163,6 +167,7 @@ cmp_str (gconstpointer a, gconstpointer b)
 const char **
 mt_registry_list (MtRegistry *reg)
 {
+  g_return_val_if_fail (reg != NULL, NULL);
   guint n = 0;
   const char **names = (const char **) g_hash_table_get_keys_as_array (reg->types, &n);
   qsort (names, n, sizeof (char *), cmp_str);
@@ -189,6 +194,7 @@ reject (MtRegistry *reg, const char *path, GError **error, const char *fmt, ...)
 gboolean
 mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
 {
+  g_return_val_if_fail (reg != NULL, FALSE);
   g_autofree char *canon = g_canonicalize_filename (path, NULL);
   g_autoptr (GError) rerr = NULL;
   GModule *module = NULL;
@@ -238,6 +244,7 @@ out:
 guint
 mt_registry_load_path (MtRegistry *reg, const char *dirs)
 {
+  g_return_val_if_fail (reg != NULL, 0);
   if (!dirs || !*dirs)
     return 0;
   g_auto (GStrv) parts = g_strsplit (dirs, G_SEARCHPATH_SEPARATOR_S, -1);
@@ -264,11 +271,13 @@ mt_registry_load_path (MtRegistry *reg, const char *dirs)
 GPtrArray *
 mt_registry_get_rejected (MtRegistry *reg)
 {
+  g_return_val_if_fail (reg != NULL, NULL);
   return reg->rejected;
 }
 
 GPtrArray *
 mt_registry_get_plugins (MtRegistry *reg)
 {
+  g_return_val_if_fail (reg != NULL, NULL);
   return reg->plugins;
 }
