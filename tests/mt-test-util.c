@@ -103,3 +103,12 @@ mt_test_run_suite (Suite *s)
   srunner_free (sr);
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
+
+double *
+mt_test_random (MtRng *rng, gsize n, double scale)
+{
+  double *a = g_new (double, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    a[i] = (2 * mt_rng_uniform (rng) - 1) * scale;
+  return a;
+}

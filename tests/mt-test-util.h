@@ -17,5 +17,7 @@ int         mt_test_mtrun (const char *cwd, const char *const *env, char **out, 
 int         mt_test_wait_pid (GPid pid);
 /* Number of lines equal to @line in a file (0 if it does not exist). */
 guint       mt_test_count_lines (const char *path, const char *line);
+/* @n doubles uniform in [-scale, scale) from @rng (free with g_free). */
+double     *mt_test_random (MtRng *rng, gsize n, double scale);
 /* Runs a Check suite, printing Check's summary; returns the process exit code. */
 int         mt_test_run_suite (Suite *s);

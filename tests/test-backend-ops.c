@@ -24,10 +24,7 @@ static MtRng rng;
 static double *
 rnd (gsize n, double scale)
 {
-  double *a = g_new (double, n);
-  for (gsize i = 0; i < n; i++)
-    a[i] = (2 * mt_rng_uniform (&rng) - 1) * scale;
-  return a;
+  return mt_test_random (&rng, n, scale);
 }
 
 /* A float copy of @a in the backend's memory. */
@@ -170,18 +167,7 @@ check_batchnorm (Target *t, int which)
       t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
       expect (t, out, y, len, "batchnorm train y");
       g_autofree double *mean = g_new0 (double, c), *invstd = g_new0 (double, c);
-      for (int ch = 0; ch < c; ch++) {
-        double m = 0, v = 0;
-        for (int i = 0; i < n; i++)
-          for (int p = 0; p < hw; p++)
-            m += x[((gsize) i * c + ch) * hw + p];
-        m /= (double) n * hw;
-        for (int i = 0; i < n; i++)
-          for (int p = 0; p < hw; p++)
-            v += pow (x[((gsize) i * c + ch) * hw + p] - m, 2);
-        mean[ch] = m;
-        invstd[ch] = 1 / sqrt (v / ((double) n * hw) + spec.eps);
-      }
+      mt_ref_batchnorm_saved (spec.eps, x, n, c, hw, mean, invstd);
       expect (t, smd, mean, c, "batchnorm saved mean");
       expect (t, sid, invstd, c, "batchnorm saved 1/std");
       mt_ref_batchnorm_update_running (spec.momentum, x, n, c, hw, rm, rv);

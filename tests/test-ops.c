@@ -15,10 +15,7 @@ static MtRng rng;
 static double *
 rnd (gsize n, double scale)
 {
-  double *a = g_new (double, n);
-  for (gsize i = 0; i < n; i++)
-    a[i] = (2 * mt_rng_uniform (&rng) - 1) * scale;
-  return a;
+  return mt_test_random (&rng, n, scale);
 }
 
 static double

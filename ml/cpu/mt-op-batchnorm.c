@@ -237,3 +237,15 @@ mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const double *
         dx[at] = dy[at] * gamma[ch] / sqrt (running_var[ch] + eps);
       }
 }
+
+/* What the training forward saves for backward: each channel's mean and 1 / sqrt(biased
+ * variance + eps). */
+void
+mt_ref_batchnorm_saved (double eps, const double *x, int n, int c, int hw, double *mean, double *invstd)
+{
+  for (int ch = 0; ch < c; ch++) {
+    double var;
+    ref_moments (x, n, c, hw, ch, &mean[ch], &var);
+    invstd[ch] = 1 / sqrt (var + eps);
+  }
+}

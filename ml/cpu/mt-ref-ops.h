@@ -21,6 +21,8 @@ void   mt_ref_batchnorm_forward  (double eps, const double *x, int n, int c, int
 void   mt_ref_batchnorm_backward (double eps, const double *x, int n, int c, int hw,
                                   const double *gamma, const double *dy, double *dx,
                                   double *dgamma, double *dbeta);
+/* The mean and 1/std the training forward saves. */
+void   mt_ref_batchnorm_saved (double eps, const double *x, int n, int c, int hw, double *mean, double *invstd);
 /* The running statistics after one training-mode forward (momentum as in MtBnSpec). */
 void   mt_ref_batchnorm_update_running (double momentum, const double *x, int n, int c, int hw,
                                         double *running_mean, double *running_var);
