@@ -5,18 +5,101 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
-char *
-mt_file_sha256 (const char *path, goffset *size, GError **error)
+static const char *
+file_type_name (mode_t m)
 {
-  int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+  if (S_ISDIR (m)) return "a directory";
+  if (S_ISFIFO (m)) return "a FIFO";
+  if (S_ISCHR (m)) return "a character device";
+  if (S_ISBLK (m)) return "a block device";
+  if (S_ISSOCK (m)) return "a socket";
+  if (S_ISLNK (m)) return "a symbolic link";
+  return "not a regular file";
+}
+
+int
+mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError **error)
+{
+  g_return_val_if_fail (path != NULL, -1);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked next. */
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW), 0);
   if (fd < 0) {
     int e = errno;
-    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot open %s: %s", path, g_strerror (e));
-    return NULL;
+    GStatBuf st;
+    if (e == ELOOP && !follow && g_lstat (path, &st) == 0 && S_ISLNK (st.st_mode))
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "%s is a symbolic link: not followed", path);
+    else
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot open %s: %s", path, g_strerror (e));
+    return -1;
   }
+  struct stat st;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "%s is %s, not a regular file", path, file_type_name (st.st_mode));
+    close (fd);
+    return -1;
+  }
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  if (size)
+    *size = st.st_size;
+  return fd;
+}
+
+gboolean
+mt_file_read_regular (const char *path, gboolean follow, gsize max_bytes, char **data, gsize *len, GError **error)
+{
+  g_return_val_if_fail (path != NULL && data != NULL, FALSE);
+  goffset size = 0;
+  int fd = mt_file_open_regular (path, follow, &size, error);
+  if (fd < 0)
+    return FALSE;
+  if ((guint64) size > max_bytes) {
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "%s: %" G_GINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
+                 " expected", path, (gint64) size, max_bytes);
+    close (fd);
+    return FALSE;
+  }
+  /* Read no more than the size seen, plus one byte to notice a file that grew. */
+  char *buf = g_malloc ((gsize) size + 2);
+  gsize got = 0;
+  while (got <= (gsize) size) {
+    gssize n = read (fd, buf + got, (gsize) size + 1 - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      int e = errno;
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot read %s: %s", path, g_strerror (e));
+      close (fd);
+      g_free (buf);
+      return FALSE;
+    }
+    if (n == 0)
+      break;
+    got += n;
+  }
+  close (fd);
+  if (got > (gsize) size) {
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "%s changed while it was read", path);
+    g_free (buf);
+    return FALSE;
+  }
+  buf[got] = 0;
+  *data = buf;
+  if (len)
+    *len = got;
+  return TRUE;
+}
+
+char *
+mt_file_sha256_full (const char *path, gboolean follow, goffset *size, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  int fd = mt_file_open_regular (path, follow, NULL, error);
+  if (fd < 0)
+    return NULL;
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   guchar buf[1 << 16];
   goffset total = 0;
@@ -39,6 +122,12 @@ mt_file_sha256 (const char *path, goffset *size, GError **error)
   if (size)
     *size = total;
   return g_strdup (g_checksum_get_string (sum));
+}
+
+char *
+mt_file_sha256 (const char *path, goffset *size, GError **error)
+{
+  return mt_file_sha256_full (path, TRUE, size, error);
 }
 
 gboolean

@@ -5,8 +5,17 @@
 
 G_BEGIN_DECLS
 
-/* SHA-256 of a file's bytes as 64 lowercase hex digits; sets *size when non-NULL. */
+/* SHA-256 of a regular file's bytes as 64 lowercase hex digits; sets *size when
+ * non-NULL. A FIFO, device or directory is an error, never read (or waited on). */
 char    *mt_file_sha256 (const char *path, goffset *size, GError **error);
+/* The same; with @follow FALSE a symbolic link is an error too (the cache's own files). */
+char    *mt_file_sha256_full (const char *path, gboolean follow, goffset *size, GError **error);
+/* Opens a regular file for reading (never blocking on a FIFO); -1 with @error otherwise.
+ * *size: its size. */
+int      mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError **error);
+/* Reads a whole regular file of at most @max_bytes (NUL-terminated). */
+gboolean mt_file_read_regular (const char *path, gboolean follow, gsize max_bytes, char **data, gsize *len,
+                               GError **error);
 /* TRUE when @s is 64 lowercase hex digits, as digests and cache keys are written. */
 gboolean mt_sha256_is_valid (const char *s);
 

@@ -1,4 +1,5 @@
 #include "base/mt-json.h"
+#include "base/mt-error.h"
 
 JsonObject *
 mt_json_object (JsonObject *o, const char *name)
@@ -47,4 +48,58 @@ mt_json_array_int (JsonArray *a, guint i, gint64 *out)
     return FALSE;
   *out = json_node_get_int (n);
   return TRUE;
+}
+
+/* The deepest nesting of [ and { outside strings, up to the first byte past the limit. */
+static guint
+json_depth (const char *data, gsize len, guint limit)
+{
+  guint depth = 0, deepest = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len; i++) {
+    char c = data[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+    } else if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      depth++;
+      deepest = MAX (deepest, depth);
+      if (deepest > limit)
+        return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+JsonNode *
+mt_json_parse (const char *data, gsize len, gsize max_bytes, const char *what, GError **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  if (len > max_bytes) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %" G_GSIZE_FORMAT " bytes of JSON, more than the %"
+                 G_GSIZE_FORMAT " allowed", what, len, max_bytes);
+    return NULL;
+  }
+  if (json_depth (data, len, MT_JSON_MAX_DEPTH) > MT_JSON_MAX_DEPTH) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: JSON nested deeper than %d levels", what, MT_JSON_MAX_DEPTH);
+    return NULL;
+  }
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) jerr = NULL;
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &jerr)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %s", what, jerr->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root (parser);
+  if (!root) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: empty JSON", what);
+    return NULL;
+  }
+  return json_node_copy (root);
 }

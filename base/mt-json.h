@@ -6,6 +6,14 @@
 
 G_BEGIN_DECLS
 
+/* Nesting deeper than this is refused before json-glib sees it: its recursive parser
+ * would run out of stack on a file of 100,000 '['. Masktune's own files nest < 10 deep. */
+#define MT_JSON_MAX_DEPTH 128
+
+/* Parses untrusted JSON: refuses more than @max_bytes and nesting deeper than
+ * MT_JSON_MAX_DEPTH, then hands it to json-glib. @what names it in errors. */
+JsonNode   *mt_json_parse  (const char *data, gsize len, gsize max_bytes, const char *what, GError **error);
+
 JsonObject *mt_json_object (JsonObject *o, const char *name);
 JsonArray  *mt_json_array  (JsonObject *o, const char *name);
 const char *mt_json_string (JsonObject *o, const char *name, const char *def);

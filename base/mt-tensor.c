@@ -1,4 +1,5 @@
 #include "base/mt-tensor.h"
+#include "base/mt-error.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,31 +44,59 @@ mt_dtype_from_name (const char *name, MtDType *out)
   return FALSE;
 }
 
-MtTensor *
-mt_tensor_new (MtDType dtype, int ndim, const gint64 *shape)
+/* The one allocation path: sizes checked, failures a GError, contents zeroed or not. */
+static MtTensor *
+tensor_alloc (MtDType dtype, int ndim, const gint64 *shape, gboolean zero, GError **error)
 {
-  g_return_val_if_fail (ndim >= 0 && ndim <= MT_TENSOR_MAX_DIMS, NULL);
+  gsize numel = 1, nbytes = 0;
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0 || !g_size_checked_mul (&numel, numel, (gsize) shape[i])) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "a tensor of that shape does not fit in memory");
+      return NULL;
+    }
+  if (!g_size_checked_mul (&nbytes, numel, mt_dtype_size (dtype)) || nbytes > G_MAXSIZE - 64) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "a tensor of that shape does not fit in memory");
+    return NULL;
+  }
+  /* Aligned for SIMD kernels; never NULL so empty tensors need no special case. */
+  gsize alloc = MAX ((nbytes + 63) & ~(gsize) 63, 64);
+  void *data = aligned_alloc (64, alloc);
+  if (!data) {
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "out of memory for a tensor of %" G_GSIZE_FORMAT " bytes", nbytes);
+    return NULL;
+  }
+  if (zero)
+    memset (data, 0, alloc);
   MtTensor *t = g_new0 (MtTensor, 1);
-  gsize numel = 1;
   t->dtype = dtype;
   t->device = MT_DEVICE_CPU;
   t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) {
-    g_return_val_if_fail (shape[i] >= 0, NULL);
+  for (int i = 0; i < ndim; i++)
     t->shape[i] = shape[i];
-    if (!g_size_checked_mul (&numel, numel, (gsize) shape[i]))
-      g_error ("mt_tensor_new: shape overflows");
-  }
-  if (!g_size_checked_mul (&t->nbytes, numel, mt_dtype_size (dtype)))
-    g_error ("mt_tensor_new: size overflows");
-  /* Aligned for SIMD kernels; never NULL so empty tensors need no special case. */
-  gsize alloc = (t->nbytes + 63) & ~(gsize) 63;
-  t->data = aligned_alloc (64, alloc ? alloc : 64);
-  if (t->data == NULL)
-    g_error ("mt_tensor_new: out of memory (%" G_GSIZE_FORMAT " bytes)", t->nbytes);
-  memset (t->data, 0, alloc ? alloc : 64);
+  t->nbytes = nbytes;
+  t->data = data;
   g_atomic_ref_count_init (&t->ref_count);
   return t;
+}
+
+MtTensor *
+mt_tensor_new (MtDType dtype, int ndim, const gint64 *shape)
+{
+  g_return_val_if_fail (ndim >= 0 && ndim <= MT_TENSOR_MAX_DIMS && (ndim == 0 || shape != NULL), NULL);
+  for (int i = 0; i < ndim; i++)
+    g_return_val_if_fail (shape[i] >= 0, NULL);
+  g_autoptr (GError) error = NULL;
+  MtTensor *t = tensor_alloc (dtype, ndim, shape, TRUE, &error);
+  if (!t)
+    g_error ("mt_tensor_new: %s", error->message);
+  return t;
+}
+
+MtTensor *
+mt_tensor_try_alloc (MtDType dtype, int ndim, const gint64 *shape, GError **error)
+{
+  g_return_val_if_fail (ndim >= 0 && ndim <= MT_TENSOR_MAX_DIMS && (ndim == 0 || shape != NULL), NULL);
+  return tensor_alloc (dtype, ndim, shape, FALSE, error);
 }
 
 MtTensor *

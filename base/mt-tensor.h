@@ -40,6 +40,10 @@ GType     mt_tensor_get_type (void);
 MtTensor *mt_tensor_new      (MtDType dtype, int ndim, const gint64 *shape);
 MtTensor *mt_tensor_new_from_data (MtDType dtype, int ndim, const gint64 *shape,
                                    gconstpointer data);
+/* For readers that fill the whole tensor: contents undefined (pages untouched until
+ * written), and a shape that does not fit, or memory that cannot be had, is a GError,
+ * never an abort. */
+MtTensor *mt_tensor_try_alloc (MtDType dtype, int ndim, const gint64 *shape, GError **error);
 MtTensor *mt_tensor_ref      (MtTensor *t);
 void      mt_tensor_unref    (MtTensor *t);
 gint64    mt_tensor_numel    (const MtTensor *t);

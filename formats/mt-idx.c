@@ -1,12 +1,12 @@
 #include "formats/mt-idx.h"
 #include "base/mt-error.h"
+#include "base/mt-fileutil.h"
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
-/* Data up to this size are read straight into the tensor. */
-#define IDX_DIRECT_READ ((gsize) 64 << 20)
 
 static const struct {
   guint8 code;
@@ -47,17 +47,24 @@ read_exact (gzFile f, void *buf, gsize len, const char *path, const char *what, 
   return TRUE;
 }
 
-static MtTensor *
-read_idx (gzFile f, const char *path, GError **error)
+typedef struct {
+  MtDType dtype;
+  int ndim;
+  gint64 shape[MT_TENSOR_MAX_DIMS];
+  gsize numel;
+} IdxHeader;
+
+static gboolean
+read_header (gzFile f, const char *path, IdxHeader *h, GError **error)
 {
   guint8 magic[4];
   if (!read_exact (f, magic, 4, path, "magic number", error))
-    return NULL;
+    return FALSE;
   if (magic[0] != 0 || magic[1] != 0) {
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT,
                  "%s: not an IDX file (magic number %02x %02x %02x %02x; expected 00 00 TYPE DIMS)",
                  path, magic[0], magic[1], magic[2], magic[3]);
-    return NULL;
+    return FALSE;
   }
   gboolean known = FALSE;
   MtDType dtype = MT_DTYPE_U8;
@@ -70,18 +77,17 @@ read_idx (gzFile f, const char *path, GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT,
                  "%s: unsupported IDX element type 0x%02x (supported: 0x08 ubyte, 0x0C int, 0x0D float, 0x0E double)",
                  path, magic[2]);
-    return NULL;
+    return FALSE;
   }
   int ndim = magic[3];
   if (ndim < 1 || ndim > MT_TENSOR_MAX_DIMS) {
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: IDX header claims %d dimensions (1 to %d supported)",
                  path, ndim, MT_TENSOR_MAX_DIMS);
-    return NULL;
+    return FALSE;
   }
   guint8 dims_be[4 * MT_TENSOR_MAX_DIMS];
   if (!read_exact (f, dims_be, 4 * (gsize) ndim, path, "dimensions", error))
-    return NULL;
-  gint64 shape[MT_TENSOR_MAX_DIMS];
+    return FALSE;
   gsize numel = 1;
   for (int i = 0; i < ndim; i++) {
     guint32 d;
@@ -90,39 +96,48 @@ read_idx (gzFile f, const char *path, GError **error)
     /* Refuse sizes no real file has before allocating for them. */
     if (d > G_MAXINT32 || !g_size_checked_mul (&numel, numel, d) || numel > ((gsize) 1 << 32)) {
       g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: implausible IDX dimensions", path);
-      return NULL;
+      return FALSE;
     }
-    shape[i] = d;
+    h->shape[i] = d;
   }
-  /* The header is not trusted with memory: past a size any real file reaches quickly,
-   * the data are read in chunks, so a short file claiming terabytes costs only what
-   * it holds before the truncation is reported. */
+  h->dtype = dtype;
+  h->ndim = ndim;
+  h->numel = numel;
+  return TRUE;
+}
+
+static MtTensor *
+read_idx (gzFile f, const char *path, gsize max_bytes, gint64 expect_n, const char *expect_from, GError **error)
+{
+  IdxHeader h;
+  if (!read_header (f, path, &h, error))
+    return NULL;
+  MtDType dtype = h.dtype;
+  int ndim = h.ndim;
+  gint64 *shape = h.shape;
+  gsize numel = h.numel;
+  /* The header is not trusted with memory: its claim is held to a limit and to the
+   * other file of the pair before anything is allocated, then the data are inflated
+   * straight into the tensor (no second copy), whose pages are touched only as the file
+   * fills them, so a short file claiming gigabytes costs only what it holds. */
   gsize nbytes = numel * mt_dtype_size (dtype);
-  if (nbytes > G_MAXUINT32) {
-    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: implausible IDX dimensions (%" G_GSIZE_FORMAT
-                 " bytes of data)", path, nbytes);
+  if (nbytes > max_bytes) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: the IDX header claims %" G_GSIZE_FORMAT " bytes of data, "
+                 "more than the limit of %" G_GSIZE_FORMAT " (MT_MAX_INPUT_BYTES)", path, nbytes, max_bytes);
     return NULL;
   }
-  g_autoptr (MtTensor) t = NULL;
-  if (nbytes <= IDX_DIRECT_READ) {
-    t = mt_tensor_new (dtype, ndim, shape);
-    if (!read_exact (f, t->data, t->nbytes, path, "data", error))
-      return NULL;
-  } else {
-    g_autoptr (GByteArray) buf = g_byte_array_new ();
-    while (buf->len < nbytes) {
-      gsize chunk = MIN (nbytes - buf->len, (gsize) IDX_DIRECT_READ);
-      guint old_len = buf->len;
-      g_byte_array_set_size (buf, old_len + (guint) chunk);
-      g_autoptr (GError) short_read = NULL;
-      if (!read_exact (f, buf->data + old_len, chunk, path, "data", &short_read)) {
-        g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: truncated: the data need %" G_GSIZE_FORMAT
-                     " bytes, the file holds fewer than %u", path, nbytes, buf->len);
-        return NULL;
-      }
-    }
-    t = mt_tensor_new_from_data (dtype, ndim, shape, buf->data);
+  if (expect_n >= 0 && shape[0] != expect_n) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s has %" G_GINT64_FORMAT " labels but %s has %" G_GINT64_FORMAT
+                 " images", expect_from, expect_n, path, shape[0]);
+    return NULL;
   }
+  g_autoptr (MtTensor) t = mt_tensor_try_alloc (dtype, ndim, shape, error);
+  if (!t) {
+    g_prefix_error (error, "%s: ", path);
+    return NULL;
+  }
+  if (!read_exact (f, t->data, t->nbytes, path, "data", error))
+    return NULL;
   guint8 extra;
   int more = gzread (f, &extra, 1);
   if (more != 0) {
@@ -146,19 +161,49 @@ read_idx (gzFile f, const char *path, GError **error)
   return g_steal_pointer (&t);
 }
 
-MtTensor *
-mt_idx_load (const char *path, GError **error)
+gsize
+mt_idx_max_bytes (void)
 {
-  gzFile f = gzopen (path, "rb");
+  const char *env = g_getenv ("MT_MAX_INPUT_BYTES");
+  guint64 v = 0;
+  if (env && g_ascii_string_to_unsigned (env, 10, 1, G_MAXUINT64, &v, NULL))
+    return (gsize) MIN (v, (guint64) G_MAXSIZE);
+  return MT_IDX_DEFAULT_MAX_BYTES;
+}
+
+/* Opens a regular file (never a FIFO or a device) for gzip-or-plain reading. */
+static gzFile
+idx_open (const char *path, GError **error)
+{
+  int fd = mt_file_open_regular (path, TRUE, NULL, error);
+  if (fd < 0)
+    return NULL;
+  gzFile f = gzdopen (fd, "rb");
   if (!f) {
-    int e = errno;
-    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot open %s: %s", path, g_strerror (e ? e : ENOMEM));
+    close (fd);
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot open %s: out of memory", path);
     return NULL;
   }
   gzbuffer (f, 1 << 17);
-  MtTensor *t = read_idx (f, path, error);
+  return f;
+}
+
+MtTensor *
+mt_idx_load_checked (const char *path, gsize max_bytes, gint64 expect_n, const char *expect_from, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  gzFile f = idx_open (path, error);
+  if (!f)
+    return NULL;
+  MtTensor *t = read_idx (f, path, max_bytes, expect_n, expect_from, error);
   gzclose (f);
   return t;
+}
+
+MtTensor *
+mt_idx_load (const char *path, GError **error)
+{
+  return mt_idx_load_checked (path, mt_idx_max_bytes (), -1, NULL, error);
 }
 
 gboolean

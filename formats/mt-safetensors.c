@@ -1,9 +1,11 @@
 #include "formats/mt-safetensors.h"
 #include "base/mt-json.h"
 #include "base/mt-error.h"
+#include "base/mt-fileutil.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
   MtDType dtype;
@@ -116,11 +118,10 @@ mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError *
   if (hlen == 0 || data[8] != '{')
     ST_FAIL ("header does not start with '{'");
 
-  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, (const char *) data + 8, (gssize) hlen, &jerr))
-    ST_FAIL ("header is not JSON: %s", jerr->message);
-  JsonNode *root = json_parser_get_root (parser);
+  g_autoptr (JsonNode) root = mt_json_parse ((const char *) data + 8, hlen, G_MAXSIZE, "header", &jerr);
+  if (!root)
+    ST_FAIL ("header is not JSON we read: %s", jerr->message);
   if (!JSON_NODE_HOLDS_OBJECT (root))
     ST_FAIL ("header is not a JSON object");
   JsonObject *obj = json_node_get_object (root);
@@ -216,7 +217,12 @@ mt_safetensors_save (MtBundle *b, const char *path, GError **error)
 MtBundle *
 mt_safetensors_load (const char *path, GError **error)
 {
-  g_autoptr (GMappedFile) mf = g_mapped_file_new (path, FALSE, error);
+  /* A regular file only: a FIFO or a device would block or never end. */
+  int fd = mt_file_open_regular (path, TRUE, NULL, error);
+  if (fd < 0)
+    return NULL;
+  g_autoptr (GMappedFile) mf = g_mapped_file_new_from_fd (fd, FALSE, error);
+  close (fd);
   if (!mf)
     return NULL;
   return mt_safetensors_decode ((const guint8 *) g_mapped_file_get_contents (mf),

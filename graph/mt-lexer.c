@@ -1,4 +1,5 @@
 #include "graph/mt-lexer.h"
+#include "base/mt-name.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,17 +10,6 @@ tok_clear (gpointer p)
   g_free (((MtToken *) p)->text);
 }
 
-static gboolean
-is_ident_start (char c)
-{
-  return g_ascii_isalpha (c) || c == '_';
-}
-
-static gboolean
-is_ident_char (char c)
-{
-  return g_ascii_isalnum (c) || c == '_';
-}
 
 GArray *
 mt_lex (const char *src, MtDiag *diag)
@@ -51,9 +41,9 @@ mt_lex (const char *src, MtDiag *diag)
       line_start = p;
       continue;
     }
-    if (is_ident_start (c)) {
+    if (mt_name_start_char (c)) {
       const char *s = p;
-      while (is_ident_char (*p))
+      while (mt_name_char (*p))
         p++;
       t.kind = MT_TOK_IDENT;
       t.text = g_strndup (s, p - s);
@@ -63,9 +53,9 @@ mt_lex (const char *src, MtDiag *diag)
     if (c == '$') {
       p++;
       const char *s = p;
-      while (is_ident_char (*p))
+      while (mt_name_char (*p))
         p++;
-      if (p == s || !is_ident_start (*s)) {
+      if (p == s || !mt_name_start_char (*s)) {
         mt_diag_error (diag, line, col, "expected a parameter name after '$'");
         t.kind = MT_TOK_ERROR;
       } else {
@@ -97,8 +87,8 @@ mt_lex (const char *src, MtDiag *diag)
           p++;
       }
       t.text = g_strndup (s, p - s);
-      if (is_ident_char (*p)) {
-        while (is_ident_char (*p))
+      if (mt_name_char (*p)) {
+        while (mt_name_char (*p))
           p++;
         mt_diag_error (diag, line, col, "malformed number '%.*s'", (int) (p - s), s);
         t.kind = MT_TOK_ERROR;

@@ -1,6 +1,7 @@
 #include "ml/mt-train.h"
 #include "ml/mt-dataset.h"
 #include "base/mt-error.h"
+#include "base/mt-json.h"
 #include "base/mt-rng.h"
 #include "base/mt-number.h"
 #include "ml/mt-backend.h"
@@ -363,10 +364,10 @@ mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progres
   st->best_accuracy = ba ? g_ascii_strtod (ba, NULL) : 0;
   const char *log = mt_bundle_get_metadata (b, "log");
   if (log) {
-    g_autoptr (JsonParser) p = json_parser_new ();
-    if (json_parser_load_from_data (p, log, -1, NULL) && JSON_NODE_HOLDS_ARRAY (json_parser_get_root (p))) {
+    g_autoptr (JsonNode) root = mt_json_parse (log, strlen (log), G_MAXSIZE, "training log", NULL);
+    if (root && JSON_NODE_HOLDS_ARRAY (root)) {
       json_array_unref (st->log);
-      st->log = json_array_ref (json_node_get_array (json_parser_get_root (p)));
+      st->log = json_array_ref (json_node_get_array (root));
     }
   }
   return TRUE;

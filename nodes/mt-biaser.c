@@ -297,6 +297,8 @@ biaser_finalize (GObject *obj)
   G_OBJECT_CLASS (mt_biaser_parent_class)->finalize (obj);
 }
 
+static GParamSpec *biaser_class_map_spec, *biaser_color_spec;
+
 static GVariant *
 biaser_int_array (const gint64 *v, gsize n)
 {
@@ -313,9 +315,10 @@ mt_biaser_class_init (MtBiaserClass *klass)
   oc->finalize = biaser_finalize;
   nc->run = biaser_run;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  g_object_class_install_property (oc, PROP_CLASS_MAP,
-    g_param_spec_variant ("class-map", "Class map", "the class of each label 0-9 (default: 0-4 -> 0, 5-9 -> 1)",
-                          G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_class_map, 10), rw));
+  biaser_class_map_spec = g_param_spec_variant ("class-map", "Class map",
+                                                "the class of each label 0-9 (default: 0-4 -> 0, 5-9 -> 1)",
+                                                G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_class_map, 10), rw);
+  g_object_class_install_property (oc, PROP_CLASS_MAP, biaser_class_map_spec);
   g_object_class_install_property (oc, PROP_CONFLICT_RATIO,
     g_param_spec_double ("conflict-ratio", "Conflict ratio",
                          "r: the patch marks a fraction 1-r of class 0 and r of the other classes",
@@ -327,9 +330,9 @@ mt_biaser_class_init (MtBiaserClass *klass)
     g_param_spec_int ("size", "Size", "side of the square patch in pixels", 1, 64, DEFAULT_SIZE, rw));
   g_object_class_install_property (oc, PROP_POSITION,
     g_param_spec_enum ("position", "Position", "where the square goes", biaser_position_type (), DEFAULT_POSITION, rw));
-  g_object_class_install_property (oc, PROP_COLOR,
-    g_param_spec_variant ("color", "Color", "the patch colour [R, G, B], 0-255 each",
-                          G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_color, 3), rw));
+  biaser_color_spec = g_param_spec_variant ("color", "Color", "the patch colour [R, G, B], 0-255 each",
+                                            G_VARIANT_TYPE ("ax"), biaser_int_array (biaser_default_color, 3), rw);
+  g_object_class_install_property (oc, PROP_COLOR, biaser_color_spec);
   g_object_class_install_property (oc, PROP_MODE,
     g_param_spec_enum ("mode", "Mode", "biased: plant the patch; raw: no patch at all",
                        biaser_mode_type (), DEFAULT_MODE, rw));
@@ -347,8 +350,9 @@ mt_biaser_class_init (MtBiaserClass *klass)
 static void
 mt_biaser_init (MtBiaser *self)
 {
-  self->class_map = g_variant_ref_sink (biaser_int_array (biaser_default_class_map, 10));
-  self->color = g_variant_ref_sink (biaser_int_array (biaser_default_color, 3));
+  /* The specs' own default values, shared (variants are immutable). */
+  self->class_map = g_variant_ref (G_PARAM_SPEC_VARIANT (biaser_class_map_spec)->default_value);
+  self->color = g_variant_ref (G_PARAM_SPEC_VARIANT (biaser_color_spec)->default_value);
   self->conflict_ratio = DEFAULT_CONFLICT_RATIO;
   self->patch = DEFAULT_PATCH;
   self->size = DEFAULT_SIZE;

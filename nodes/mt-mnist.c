@@ -119,13 +119,15 @@ mnist_run (MtNode *node, MtContext *ctx, GError **error)
   g_autofree char *ipath = NULL, *lpath = NULL;
   if (!mt_mnist_find_files (root, self->split, &ipath, &lpath, error))
     return FALSE;
-  g_autoptr (MtTensor) images = mt_idx_load (ipath, error);
-  if (!images)
-    return FALSE;
-  mt_context_progress (ctx, 0.8);
+  /* The labels' count bounds the images' claim before a byte of them is allocated. */
   g_autoptr (MtTensor) labels = mt_idx_load (lpath, error);
   if (!labels)
     return FALSE;
+  g_autoptr (MtTensor) images = mt_idx_load_checked (ipath, mt_idx_max_bytes (), labels->ndim == 1 ? labels->shape[0] : -1,
+                                                     lpath, error);
+  if (!images)
+    return FALSE;
+  mt_context_progress (ctx, 0.8);
   if (images->dtype != MT_DTYPE_U8 || images->ndim != 3) {
     g_autofree char *s = mt_tensor_shape_string (images);
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: expected unsigned bytes N x rows x cols, found %s %s",

@@ -3,6 +3,7 @@
 #include "base/mt-error.h"
 #include "base/mt-fault.h"
 #include "base/mt-fileutil.h"
+#include "base/mt-name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,19 @@ struct _MtCache {
 
 static const char *const subdirs[] = { "objects", "entries", "refs", "locks", "tmp", "resume" };
 
+/* refs/<pipeline>/: one file per node, named after it, holding its key; the pipeline's own
+ * path is in a file whose name no node can have. */
+#define PIPELINE_FILE ".pipeline"
+#define REF_MAX_BYTES 256
+
+/* The kind of a name in the cache, links not followed. */
+static gboolean
+cache_is (const char *path, mode_t type)
+{
+  GStatBuf st;
+  return g_lstat (path, &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
 char *
 mt_cache_default_dir (void)
 {
@@ -34,6 +48,13 @@ mt_cache_open (const char *dir, GError **error)
     if (g_mkdir_with_parents (p, 0755) != 0) {
       int e = errno;
       g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "cannot create cache directory %s: %s", p, g_strerror (e));
+      return NULL;
+    }
+    /* A cache may be shared or copied: its folders must be its own, not links elsewhere. */
+    GStatBuf st;
+    if (g_lstat (p, &st) != 0 || !S_ISDIR (st.st_mode)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "cache directory %s is not a directory (a symbolic link?): "
+                   "refusing to use the cache", p);
       return NULL;
     }
   }
@@ -141,13 +162,11 @@ mt_cache_lookup (MtCache *c, const char *key, GError **error)
   g_autofree char *p = entry_path (c, key);
   g_autofree char *data = NULL;
   gsize len = 0;
-  g_autoptr (GError) err = NULL;
-  if (!g_file_get_contents (p, &data, &len, &err)) {
-    if (g_error_matches (err, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-      return NULL;
-    g_propagate_error (error, g_steal_pointer (&err));
+  GStatBuf st;
+  if (g_lstat (p, &st) != 0 && errno == ENOENT)
     return NULL;
-  }
+  if (!mt_file_read_regular (p, FALSE, MT_MANIFEST_MAX_BYTES, &data, &len, error))
+    return NULL;
   MtManifest *m = mt_manifest_parse (data, len, p, error);
   if (m && g_strcmp0 (m->key, key) != 0) {
     g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "%s: manifest is for another key", p);
@@ -169,9 +188,14 @@ mt_cache_verify (MtCache *c, MtManifest *m, gboolean full, GError **error)
   for (guint i = 0; i < m->outputs->len; i++) {
     MtCacheOutput *o = m->outputs->pdata[i];
     g_autofree char *p = mt_cache_output_path (c, o);
-    GStatBuf st;
-    if (g_stat (p, &st) != 0) {
+    g_autofree char *sub = g_path_get_dirname (p);
+    GStatBuf st, dst;
+    if (g_lstat (sub, &dst) != 0 || !S_ISDIR (dst.st_mode) || g_lstat (p, &st) != 0) {
       g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "output '%s' (%s) is missing", o->port, o->file);
+      return FALSE;
+    }
+    if (!S_ISREG (st.st_mode)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "output '%s' (%s) is not a regular file", o->port, o->file);
       return FALSE;
     }
     if (st.st_size != o->size) {
@@ -181,7 +205,7 @@ mt_cache_verify (MtCache *c, MtManifest *m, gboolean full, GError **error)
       return FALSE;
     }
     if (full) {
-      g_autofree char *d = mt_file_sha256 (p, NULL, error);
+      g_autofree char *d = mt_file_sha256_full (p, FALSE, NULL, error);
       if (!d)
         return FALSE;
       if (g_strcmp0 (d, o->digest) != 0) {
@@ -228,6 +252,9 @@ mt_cache_commit_object (MtCache *c, const char *path, const char *ext, char **di
   g_autofree char *name = g_strconcat (d, ".", ext, NULL);
   g_autofree char *sub = g_strndup (d, 2);
   g_autofree char *dir = g_build_filename (c->dir, "objects", sub, NULL);
+  /* Never write through a link someone left where a folder of objects belongs. */
+  if (g_file_test (dir, G_FILE_TEST_IS_SYMLINK) || (g_file_test (dir, G_FILE_TEST_EXISTS) && !cache_is (dir, S_IFDIR)))
+    g_unlink (dir);
   if (g_mkdir_with_parents (dir, 0755) != 0) {
     int e = errno;
     g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "cannot create %s: %s", dir, g_strerror (e));
@@ -300,7 +327,7 @@ mt_cache_set_ref (MtCache *c, const char *pipeline, const char *node, const char
     g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "cannot create %s: %s", dir, g_strerror (e));
     return FALSE;
   }
-  g_autofree char *pf = g_build_filename (dir, "PIPELINE", NULL);
+  g_autofree char *pf = g_build_filename (dir, PIPELINE_FILE, NULL);
   if (!g_file_test (pf, G_FILE_TEST_EXISTS) &&
       !mt_file_write_atomic (pf, pipeline, strlen (pipeline), error))
     return FALSE;
@@ -315,7 +342,7 @@ mt_cache_get_ref (MtCache *c, const char *pipeline, const char *node)
   g_autofree char *dir = ref_dir (c, pipeline);
   g_autofree char *p = g_build_filename (dir, node, NULL);
   char *data = NULL;
-  if (!g_file_get_contents (p, &data, NULL, NULL))
+  if (!mt_name_is_valid (node) || !mt_file_read_regular (p, FALSE, REF_MAX_BYTES, &data, NULL, NULL))
     return NULL;
   g_strchomp (data);
   if (!mt_sha256_is_valid (data)) {
@@ -365,6 +392,21 @@ mt_cache_list_keys (MtCache *c, GError **error)
 }
 
 GHashTable *
+mt_cache_get_refs (MtCache *c, const char *pipeline)
+{
+  g_return_val_if_fail (c != NULL && pipeline != NULL, NULL);
+  GHashTable *refs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *dir = ref_dir (c, pipeline);
+  g_autoptr (GPtrArray) nodes = cache_names (dir, NULL);
+  for (guint i = 0; nodes && i < nodes->len; i++) {
+    char *key = mt_cache_get_ref (c, pipeline, nodes->pdata[i]);
+    if (key)
+      g_hash_table_insert (refs, g_strdup (nodes->pdata[i]), key);
+  }
+  return refs;
+}
+
+GHashTable *
 mt_cache_ref_keys (MtCache *c)
 {
   g_return_val_if_fail (c != NULL, NULL);
@@ -376,11 +418,11 @@ mt_cache_ref_keys (MtCache *c)
     g_autoptr (GPtrArray) nodes = cache_names (sub, NULL);
     for (guint k = 0; nodes && k < nodes->len; k++) {
       const char *node = nodes->pdata[k];
-      if (g_strcmp0 (node, "PIPELINE") == 0 || strstr (node, ".tmp-"))
-        continue;
+      if (!mt_name_is_valid (node))
+        continue;  /* the pipeline's own file, temporaries, strays */
       g_autofree char *p = g_build_filename (sub, node, NULL);
       char *data = NULL;
-      if (g_file_get_contents (p, &data, NULL, NULL)) {
+      if (mt_file_read_regular (p, FALSE, REF_MAX_BYTES, &data, NULL, NULL)) {
         g_strchomp (data);
         if (mt_sha256_is_valid (data))
           g_hash_table_add (set, data);
@@ -400,13 +442,32 @@ typedef struct {
   guint count;
 } CacheGc;
 
-/* Removes @path (file or tree) unless dry-run; counts it and its size. */
+/* What @path takes on disk, links not followed (a link counts nothing). */
+static gint64
+cache_tree_size (const char *path)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) != 0)
+    return 0;
+  if (S_ISREG (st.st_mode))
+    return st.st_size;
+  if (!S_ISDIR (st.st_mode))
+    return 0;
+  gint64 total = 0;
+  g_autoptr (GPtrArray) names = cache_names (path, NULL);
+  for (guint i = 0; names && i < names->len; i++) {
+    g_autofree char *child = g_build_filename (path, names->pdata[i], NULL);
+    total += cache_tree_size (child);
+  }
+  return total;
+}
+
+/* Removes @path (a file, a tree, or a link itself: never what it points at) unless
+ * dry-run; counts it and its size. */
 static void
 cache_gc_drop (CacheGc *gc, const char *path, const char *why)
 {
-  GStatBuf st;
-  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode))
-    gc->bytes += st.st_size;
+  gc->bytes += cache_tree_size (path);
   gc->count++;
   if (gc->func)
     gc->func (path, why, gc->user_data);
@@ -414,8 +475,9 @@ cache_gc_drop (CacheGc *gc, const char *path, const char *why)
     mt_file_remove_tree (path, NULL);
 }
 
+
 gboolean
-mt_cache_gc (MtCache *c, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
+mt_cache_gc (MtCache *c, MtRegistry *reg, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
              gint64 *bytes, guint *count, GError **error)
 {
   g_return_val_if_fail (c != NULL, FALSE);
@@ -434,8 +496,17 @@ mt_cache_gc (MtCache *c, gboolean dry_run, MtCacheGcFunc func, gpointer user_dat
     const char *key = keys->pdata[i];
     g_autofree char *p = entry_path (c, key);
     g_autoptr (MtManifest) m = mt_cache_lookup (c, key, NULL);
+    GType type = m && reg ? mt_registry_lookup (reg, m->type) : 0;
+    gboolean fits = TRUE;
+    if (type) {
+      MtNodeClass *klass = g_type_class_ref (type);
+      fits = mt_manifest_matches_class (m, klass, NULL);
+      g_type_class_unref (klass);
+    }
     if (!m) {
       cache_gc_drop (&gc, p, "unreadable manifest");
+    } else if (!fits) {
+      cache_gc_drop (&gc, p, "its outputs are not those of its node type");
     } else if (!g_hash_table_contains (live, key)) {
       cache_gc_drop (&gc, p, "superseded: no pipeline's latest run uses it");
     } else {
@@ -443,28 +514,39 @@ mt_cache_gc (MtCache *c, gboolean dry_run, MtCacheGcFunc func, gpointer user_dat
         g_hash_table_add (used, g_strdup (((MtCacheOutput *) m->outputs->pdata[k])->file));
     }
   }
-  /* 2. Objects no remaining entry refers to. */
+  /* 2. Objects no remaining entry refers to; anything in objects/ that is not a folder of
+   * regular files (a link above all) is removed as it is, never followed. */
   g_autofree char *objdir = g_build_filename (c->dir, "objects", NULL);
   g_autoptr (GPtrArray) subs = cache_names (objdir, NULL);
   for (guint i = 0; subs && i < subs->len; i++) {
     g_autofree char *sp = g_build_filename (objdir, subs->pdata[i], NULL);
+    if (!cache_is (sp, S_IFDIR)) {
+      cache_gc_drop (&gc, sp, "not a folder of objects (a link or a stray file): removed, never followed");
+      continue;
+    }
     g_autoptr (GPtrArray) files = cache_names (sp, NULL);
     for (guint k = 0; files && k < files->len; k++) {
       g_autofree char *rel = g_build_filename ("objects", subs->pdata[i], files->pdata[k], NULL);
-      if (!g_hash_table_contains (used, rel)) {
-        g_autofree char *p = g_build_filename (c->dir, rel, NULL);
+      g_autofree char *p = g_build_filename (c->dir, rel, NULL);
+      if (!cache_is (p, S_IFREG))
+        cache_gc_drop (&gc, p, "not an object (a link or a folder): removed, never followed");
+      else if (!g_hash_table_contains (used, rel))
         cache_gc_drop (&gc, p, "unreferenced object");
-      }
     }
   }
-  /* 3. Leftovers of interrupted runs: temp files, lock files, stray manifest temps. */
-  const char *scratch[] = { "tmp", "locks" };
+  /* 3. Leftovers of interrupted runs: temp files, lock files, checkpoints (no run is under
+   * way: gc holds the cache exclusively), stray manifest temps. */
+  const struct { const char *dir, *why; } scratch[] = {
+    { "tmp", "left by an interrupted run" },
+    { "locks", "unused lock file" },
+    { "resume", "checkpoint of an interrupted run" },
+  };
   for (guint s = 0; s < G_N_ELEMENTS (scratch); s++) {
-    g_autofree char *sp = g_build_filename (c->dir, scratch[s], NULL);
+    g_autofree char *sp = g_build_filename (c->dir, scratch[s].dir, NULL);
     g_autoptr (GPtrArray) files = cache_names (sp, NULL);
     for (guint k = 0; files && k < files->len; k++) {
       g_autofree char *p = g_build_filename (sp, files->pdata[k], NULL);
-      cache_gc_drop (&gc, p, s == 0 ? "left by an interrupted run" : "unused lock file");
+      cache_gc_drop (&gc, p, scratch[s].why);
     }
   }
   g_autofree char *ed = g_build_filename (c->dir, "entries", NULL);

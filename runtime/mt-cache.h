@@ -13,6 +13,7 @@
 #pragma once
 
 #include "runtime/mt-manifest.h"
+#include "runtime/mt-registry.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,8 @@ gboolean    mt_cache_remove_entry  (MtCache *cache, const char *key, GError **er
 gboolean    mt_cache_set_ref       (MtCache *cache, const char *pipeline, const char *node,
                                     const char *key, GError **error);
 char       *mt_cache_get_ref       (MtCache *cache, const char *pipeline, const char *node);
+/* Every node's ref of @pipeline at once: node -> key. */
+GHashTable *mt_cache_get_refs      (MtCache *cache, const char *pipeline);
 
 /* Every entry's key, sorted. */
 GPtrArray  *mt_cache_list_keys     (MtCache *cache, GError **error);
@@ -59,11 +62,13 @@ GHashTable *mt_cache_ref_keys      (MtCache *cache);
 
 /* Called for each item gc removes (or would remove), with why. */
 typedef void (*MtCacheGcFunc) (const char *path, const char *why, gpointer user_data);
-/* Removes entries no pipeline's latest run uses, unreadable manifests, unreferenced
- * objects and leftovers of interrupted runs; with @dry_run only reports them. Holds the
+/* Removes entries no pipeline's latest run uses, unreadable manifests (and, with @reg,
+ * those whose outputs are not their node type's), unreferenced objects, anything that is
+ * a link where the cache keeps files (the link itself, never what it points at), and
+ * leftovers of interrupted runs; with @dry_run only reports them. Holds the
  * exclusive lock (fails at once while a run uses the cache). *bytes and *count: what
  * was (or would be) freed. */
-gboolean    mt_cache_gc            (MtCache *cache, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
+gboolean    mt_cache_gc            (MtCache *cache, MtRegistry *reg, gboolean dry_run, MtCacheGcFunc func, gpointer user_data,
                                     gint64 *bytes, guint *count, GError **error);
 
 

@@ -1,5 +1,6 @@
 #include "runtime/mt-context-private.h"
 #include "base/mt-error.h"
+#include "base/mt-json.h"
 #include "formats/mt-npy.h"
 #include "formats/mt-png.h"
 #include "formats/mt-safetensors.h"
@@ -214,10 +215,11 @@ mt_context_load_json_at (MtContext *ctx, const char *port, guint item, GError **
   const char *p = input_path (ctx, port, item, error);
   if (!p)
     return NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_file (parser, p, error))
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents (p, &text, &len, error))
     return NULL;
-  return json_node_copy (json_parser_get_root (parser));
+  return mt_json_parse (text, len, G_MAXSIZE, p, error);
 }
 
 /* Checks that @port is an output taking @ext files not yet written; returns its path. */

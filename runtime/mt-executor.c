@@ -75,7 +75,8 @@ lookup_valid (Exec *ex, guint index, const char *key)
   MtManifest *m = mt_cache_lookup (ex->cache, key, &err);
   if (!m && !err)
     return NULL;
-  if (m && mt_cache_verify (ex->cache, m, TRUE, &err))
+  if (m && mt_manifest_matches_class (m, MT_NODE_GET_CLASS (gn->node), &err) &&
+      mt_cache_verify (ex->cache, m, TRUE, &err))
     return m;
   post (ex, MT_EVENT_WARNING, index,
         g_strdup_printf ("cache entry %.12s of node '%s' is corrupt (%s); recomputing", key, gn->name,
@@ -98,7 +99,7 @@ describe_node (JsonBuilder *b, MtDagNode *n)
   json_builder_set_member_name (b, "version");
   json_builder_add_string_value (b, mt_node_class_get_version (MT_NODE_GET_CLASS (n->node)));
   json_builder_set_member_name (b, "properties");
-  json_builder_add_value (b, ki ? json_node_copy (ki->props_json) : json_node_new (JSON_NODE_NULL));
+  json_builder_add_value (b, ki ? json_node_copy (mt_key_info_props_json (ki)) : json_node_new (JSON_NODE_NULL));
   json_builder_set_member_name (b, "inputs");
   json_builder_begin_object (b);
   for (guint i = 0; i < n->inputs->len; i++) {

@@ -3,6 +3,7 @@
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
 #include "base/mt-json.h"
+#include "base/mt-name.h"
 #include "base/mt-version.h"
 
 #include <string.h>
@@ -30,7 +31,7 @@ mt_manifest_build (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, const char *const *di
   json_builder_set_member_name (b, "pipeline");
   json_builder_add_string_value (b, g->path);
   json_builder_set_member_name (b, "properties");
-  json_builder_add_value (b, json_node_copy (ki->props_json));
+  json_builder_add_value (b, json_node_copy (mt_key_info_props_json (ki)));
   json_builder_set_member_name (b, "key_properties");
   json_builder_begin_object (b);
   g_autoptr (GList) names = g_hash_table_get_keys (ki->props);
@@ -143,12 +144,12 @@ mt_manifest_free (MtManifest *m)
 MtManifest *
 mt_manifest_parse (const char *json, gsize len, const char *what, GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_return_val_if_fail (json != NULL || len == 0, NULL);
   g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, json, (gssize) len, &jerr))
+  g_autoptr (JsonNode) root = mt_json_parse (json, len, MT_MANIFEST_MAX_BYTES, "the file", &jerr);
+  if (!root)
     MF_FAIL ("%s", jerr->message);
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     MF_FAIL ("not a JSON object");
   JsonObject *o = json_node_get_object (root);
   if (g_strcmp0 (mt_json_string (o, "format", ""), MT_MANIFEST_FORMAT) != 0)
@@ -166,6 +167,11 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
     m->duration = 0;
   if (!mt_sha256_is_valid (m->key))
     MF_FAIL ("no valid key");
+  /* Names end up in paths (export) and on terminals: only the language's names pass. */
+  if (!mt_name_is_valid (m->node))
+    MF_FAIL ("the node name is not a name");
+  if (!mt_name_is_valid (m->type))
+    MF_FAIL ("the node type is not a name");
 
   m->properties = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   JsonObject *kp = mt_json_object (o, "key_properties");
@@ -188,7 +194,7 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
   }
   m->outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_cache_output_free);
   JsonArray *outs = mt_json_array (o, "outputs");
-  if (!outs)
+  if (!outs || json_array_get_length (outs) == 0)
     MF_FAIL ("no outputs");
   for (guint i = 0; i < json_array_get_length (outs); i++) {
     JsonNode *on = json_array_get_element (outs, i);
@@ -203,13 +209,45 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
     out->file = g_strdup (mt_json_string (oo, "file", NULL));
     double size = -1;
     out->size = mt_json_number (oo, "size", &size) && size >= 0 && size < 9e15 && size == (gint64) size ? (gint64) size : -1;
-    /* The file must be the object named by its digest: nothing else in the cache is trusted. */
-    if (!out->port || !mt_sha256_is_valid (out->digest) || !out->file || out->size < 0 ||
-        !g_str_has_prefix (out->file, "objects/") || strstr (out->file, "..") ||
-        !strstr (out->file, out->digest))
+    MtKind kind;
+    if (!mt_name_is_valid (out->port) || !mt_kind_from_name (out->kind, &kind) ||
+        !mt_sha256_is_valid (out->digest) || out->size < 0)
       MF_FAIL ("output %u is malformed", i);
+    for (guint k = 0; k < i; k++)
+      if (g_strcmp0 (((MtCacheOutput *) m->outputs->pdata[k])->port, out->port) == 0)
+        MF_FAIL ("output '%s' is listed twice", out->port);
+    /* The file must be the object named by its digest, with its kind's extension: nothing
+     * else in the cache is trusted, and no other path is ever opened. */
+    g_autofree char *want = g_strdup_printf ("objects/%.2s/%s.%s", out->digest, out->digest, mt_kind_extension (kind));
+    if (g_strcmp0 (out->file, want) != 0)
+      MF_FAIL ("output '%s' names the file '%s', not its object", out->port, out->file ? out->file : "(none)");
   }
   return g_steal_pointer (&m);
+}
+
+gboolean
+mt_manifest_matches_class (MtManifest *m, MtNodeClass *klass, GError **error)
+{
+  g_return_val_if_fail (m != NULL && klass != NULL, FALSE);
+  GPtrArray *outs = mt_node_class_get_outputs (klass);
+  gboolean ok = outs->len == m->outputs->len;
+  for (guint i = 0; ok && i < outs->len; i++) {
+    MtPortSpec *spec = outs->pdata[i];
+    const MtCacheOutput *o = mt_manifest_find_output (m, spec->name);
+    ok = o && g_strcmp0 (o->kind, mt_kind_name (spec->kind)) == 0;
+  }
+  if (!ok) {
+    GString *want = g_string_new (NULL), *got = g_string_new (NULL);
+    for (guint i = 0; i < outs->len; i++)
+      g_string_append_printf (want, "%s%s", i ? ", " : "", ((MtPortSpec *) outs->pdata[i])->name);
+    for (guint i = 0; i < m->outputs->len; i++)
+      g_string_append_printf (got, "%s%s", i ? ", " : "", ((MtCacheOutput *) m->outputs->pdata[i])->port);
+    g_set_error (error, MT_ERROR, MT_ERROR_CACHE, "its outputs (%s) are not those of %s (%s)", got->str,
+                 m->type, want->str);
+    g_string_free (want, TRUE);
+    g_string_free (got, TRUE);
+  }
+  return ok;
 }
 
 const MtCacheOutput *

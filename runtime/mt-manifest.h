@@ -18,6 +18,8 @@
 G_BEGIN_DECLS
 
 #define MT_MANIFEST_FORMAT "masktune-manifest-1"
+/* A manifest is a few kilobytes; anything past this is not one. */
+#define MT_MANIFEST_MAX_BYTES (16 * 1024 * 1024)
 
 typedef struct {
   char *port;
@@ -52,6 +54,9 @@ JsonNode   *mt_manifest_build      (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, cons
 MtManifest *mt_manifest_parse      (const char *json, gsize len, const char *what, GError **error);
 void        mt_manifest_free       (MtManifest *m);
 const MtCacheOutput *mt_manifest_find_output (MtManifest *m, const char *port);
+/* TRUE when @m lists exactly the outputs @klass declares, of the same kinds: a manifest
+ * missing one, or naming another, is a corrupt entry, never dereferenced. */
+gboolean    mt_manifest_matches_class (MtManifest *m, MtNodeClass *klass, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtManifest, mt_manifest_free)
 

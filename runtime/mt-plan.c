@@ -46,22 +46,25 @@ old_display (MtManifest *prev, const char *name)
   return json_to_string (v, FALSE);
 }
 
-GPtrArray *
-mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn, MtKeyInfo *cur,
-                 const char *const *input_digests)
+/* The inputs whose producers have still to run, which explain everything downstream. */
+static void
+plan_pending_inputs (MtDagNode *gn, const char *const *input_digests, GPtrArray *r)
 {
-  GPtrArray *r = g_ptr_array_new_with_free_func (g_free);
-  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
-  g_autofree char *prev_key = mt_cache_get_ref (cache, pipeline, gn->name);
-  g_autoptr (MtManifest) prev = prev_key ? mt_cache_lookup (cache, prev_key, NULL) : NULL;
-
-  /* Inputs whose producers have still to run explain everything downstream. */
   for (guint i = 0; i < gn->inputs->len; i++) {
     MtDagInput *gi = &g_array_index (gn->inputs, MtDagInput, i);
     if (gi->src && !input_digests[i])
       g_ptr_array_add (r, g_strdup_printf ("input '%s' will be recomputed by '%s'", gi->name, gi->src->name));
   }
+}
 
+static GPtrArray *
+plan_explain (MtCache *cache, const char *prev_key, MtDagNode *gn, MtKeyInfo *cur, const char *const *input_digests)
+{
+  GPtrArray *r = g_ptr_array_new_with_free_func (g_free);
+  MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
+  g_autoptr (MtManifest) prev = prev_key ? mt_cache_lookup (cache, prev_key, NULL) : NULL;
+
+  plan_pending_inputs (gn, input_digests, r);
   if (!prev) {
     if (r->len == 0)
       g_ptr_array_add (r, g_strdup (prev_key ? "its last result is no longer in the cache" : "never run"));
@@ -80,7 +83,7 @@ mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn, MtKeyInfo 
     if (g_strcmp0 (old, g_hash_table_lookup (cur->props, l->data)) != 0) {
       g_autofree char *was = old_display (prev, l->data);
       g_ptr_array_add (r, g_strdup_printf ("property '%s' changed: %s → %s", (char *) l->data, was,
-                                           (char *) g_hash_table_lookup (cur->display, l->data)));
+                                           mt_key_info_display (cur, l->data)));
     }
   }
   if (g_strcmp0 (prev->fingerprint, cur->fingerprint) != 0)
@@ -107,6 +110,7 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
   plan->items = g_ptr_array_new_with_free_func (item_free);
   /* digests[node index] = the cached outputs' manifest, when the node is cached. */
   g_autoptr (GPtrArray) results = g_ptr_array_new_full (g->nodes->len, (GDestroyNotify) mt_manifest_free);
+  g_autoptr (GHashTable) refs = mt_cache_get_refs (cache, g->path);
   g_ptr_array_set_size (results, g->nodes->len);
 
   for (guint i = 0; i < g->nodes->len; i++) {
@@ -125,6 +129,17 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
         const MtCacheOutput *o = mt_manifest_find_output (m, out->name);
         digests[k] = o ? o->digest : NULL;
       }
+    }
+    /* A node downstream of one that runs, never run itself, needs no key: its reasons
+     * are the pending inputs (this keeps a 100,000-node plan fast). */
+    const char *prev_key = g_hash_table_lookup (refs, gn->name);
+    gboolean pending = FALSE;
+    for (guint k = 0; k < gn->inputs->len; k++)
+      pending |= g_array_index (gn->inputs, MtDagInput, k).src && !digests[k];
+    if (pending && !prev_key && !MT_NODE_GET_CLASS (gn->node)->fingerprint) {
+      it->state = MT_PLAN_RUN;
+      plan_pending_inputs (gn, digests, it->reasons);
+      continue;
     }
     g_autoptr (GError) err = NULL;
     g_autoptr (MtKeyInfo) ki = mt_key_compute (gn, digests, &err);
@@ -151,7 +166,15 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
     }
     it->state = MT_PLAN_RUN;
     g_ptr_array_unref (it->reasons);
-    it->reasons = mt_plan_explain (cache, g->path, gn, ki, digests);
+    it->reasons = plan_explain (cache, prev_key, gn, ki, digests);
   }
   return plan;
+}
+
+GPtrArray *
+mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn, MtKeyInfo *cur,
+                 const char *const *input_digests)
+{
+  g_autofree char *prev_key = mt_cache_get_ref (cache, pipeline, gn->name);
+  return plan_explain (cache, prev_key, gn, cur, input_digests);
 }

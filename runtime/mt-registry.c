@@ -1,8 +1,10 @@
 #include "runtime/mt-registry.h"
 
 #include "base/mt-error.h"
+#include "base/mt-name.h"
 #include "runtime/mt-node.h"
 #include "runtime/mt-plugin.h"
+#include "runtime/mt-registry-private.h"
 
 #include <string.h>
 
@@ -14,7 +16,14 @@ struct _MtRegistry {
   GPtrArray *plugins;   /* char* paths */
   GHashTable *seen;     /* canonical plugin paths already tried */
   const char *current_origin;
+  MtPluginScanState scan;
 };
+
+MtPluginScanState *
+mt_registry_scan_state (MtRegistry *reg)
+{
+  return &reg->scan;
+}
 
 static void
 rejection_free (gpointer p)
@@ -50,6 +59,9 @@ mt_registry_free (MtRegistry *reg)
   g_ptr_array_unref (reg->rejected);
   g_ptr_array_unref (reg->plugins);
   g_hash_table_unref (reg->seen);
+  g_free (reg->scan.scanner);
+  g_free (reg->scan.file);
+  g_clear_pointer (&reg->scan.db, json_object_unref);
   g_mutex_clear (&reg->lock);
   g_free (reg);
 }
@@ -106,22 +118,11 @@ mt_registry_get_default (void)
   return reg;
 }
 
-static gboolean
-valid_type_name (const char *name)
-{
-  if (!name || !(g_ascii_isalpha (name[0]) || name[0] == '_'))
-    return FALSE;
-  for (const char *p = name; *p; p++)
-    if (!(g_ascii_isalnum (*p) || *p == '_'))
-      return FALSE;
-  return TRUE;
-}
-
 gboolean
 mt_registry_register (MtRegistry *reg, const char *name, GType type, GError **error)
 {
   g_return_val_if_fail (reg != NULL && name != NULL, FALSE);
-  if (!valid_type_name (name)) {
+  if (!mt_name_is_valid (name)) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
                  "'%s' is not a valid node type name (letters, digits and '_')", name);
     return FALSE;
@@ -201,6 +202,7 @@ mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
   gpointer sym = NULL;
   const MtPluginInfo *info = NULL;
   g_autofree char *why = NULL;
+  g_autofree char *scan_why = NULL;
   g_mutex_lock (&reg->lock);
   gboolean ok = FALSE;
   if (g_hash_table_contains (reg->seen, canon)) {
@@ -208,6 +210,13 @@ mt_registry_load_plugin (MtRegistry *reg, const char *path, GError **error)
     goto out;
   }
   g_hash_table_add (reg->seen, g_strdup (canon));
+
+  /* Scanned out of process first: a plugin that crashes or exits while loading is
+   * rejected with what happened and never loaded here. */
+  if (!mt_plugin_scan_check (reg, canon, &scan_why)) {
+    reject (reg, canon, error, "%s", scan_why);
+    goto out;
+  }
 
   /* Local binding keeps two plugins' private symbols apart. */
   module = g_module_open (canon, G_MODULE_BIND_LOCAL);

@@ -3,6 +3,8 @@
 #include "tests/mt-test-util.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
 
 START_TEST (load_good_plugin)
 {
@@ -166,6 +168,68 @@ START_TEST (inspect_shows_rejections)
 }
 END_TEST
 
+/* Plugins that crash or exit while loading take only the scanner down (issue: a
+ * segfaulting constructor or register function killed mtrun; exit(0) made `mtrun run`
+ * print nothing and succeed). They are rejected with what happened, remembered, and a
+ * pipeline runs beside them. */
+START_TEST (crashing_plugins_are_scanned_out_of_process)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *reg = g_build_filename (dir, "registry.json", NULL);
+  g_autofree char *renv = g_strdup_printf ("MT_PLUGIN_REGISTRY=%s", reg);
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { renv, cenv, NULL };
+  const char *crash = g_getenv ("MT_TEST_CRASH_PLUGIN_DIR");
+  ck_assert_msg (crash != NULL, "MT_TEST_CRASH_PLUGIN_DIR is not set (run through make check)");
+  for (int round = 0; round < 2; round++) {  /* the second from the registry file */
+    g_autofree char *out = NULL, *err = NULL;
+    int rc = mt_test_mtrun (NULL, env, &out, &err, "inspect", "--plugin-path", crash, NULL);
+    ck_assert_msg (rc == 0, "inspect: exit %d: %s", rc, err);
+    ck_assert_msg (strstr (out, "Plugins rejected: 3"), "%s", out);
+    ck_assert_msg (strstr (out, "crash-ctor.so: crashed while loading: signal 11 (Segmentation fault)"), "%s", out);
+    ck_assert_msg (strstr (out, "crash-register.so: crashed while loading: signal 11 (Segmentation fault)"), "%s", out);
+    ck_assert_msg (strstr (out, "exit-zero.so: exited (status") && strstr (out, "does it call exit()?"), "%s", out);
+    ck_assert_msg (strstr (out, "biaser"), "the built-in nodes are still there:\n%s", out);
+  }
+  g_autofree char *saved = NULL;
+  ck_assert (g_file_get_contents (reg, &saved, NULL, NULL));
+  ck_assert_msg (strstr (saved, "crash-register.so") && strstr (saved, "\"ok\" : false"), "%s", saved);
+  /* A pipeline runs with them on the plugin path. */
+  g_autofree char *pipe = mt_test_write (dir, "p.pipe", "d = mnist(limit=20)\nb = biaser(d)\n");
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = mt_test_mtrun (NULL, env, &out, &err, "run", "--plugin-path", crash, pipe, NULL);
+  ck_assert_msg (rc == 0 && strstr (err, "2 ran"), "run: exit %d: %s\n%s", rc, out, err);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
+/* mtrun never exits 0 without having done its job: a plugin believed good (a registry
+ * file says so) that calls exit(0) while it loads turns into a failure with a reason. */
+START_TEST (exit_in_a_plugin_is_a_failure)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  const char *crash = g_getenv ("MT_TEST_CRASH_PLUGIN_DIR");
+  g_autofree char *plug = g_build_filename (dir, "exit-zero.so", NULL);
+  g_autofree char *src = g_build_filename (crash, "exit-zero.so", NULL);
+  ck_assert (mt_file_copy (src, plug, NULL));
+  GStatBuf st;
+  ck_assert (g_stat (plug, &st) == 0);
+  g_autofree char *canon = g_canonicalize_filename (plug, NULL);
+  g_autofree char *json = g_strdup_printf (
+    "{\"format\": \"masktune-plugin-registry-1\", \"plugins\": {\"%s\": {\"size\": %" G_GINT64_FORMAT
+    ", \"mtime_us\": %" G_GINT64_FORMAT ", \"abi\": %d, \"ok\": true}}}", canon, (gint64) st.st_size,
+    (gint64) st.st_mtim.tv_sec * 1000000 + st.st_mtim.tv_nsec / 1000, MT_PLUGIN_ABI_VERSION);
+  g_autofree char *reg = mt_test_write (dir, "registry.json", json);
+  g_autofree char *renv = g_strdup_printf ("MT_PLUGIN_REGISTRY=%s", reg);
+  const char *env[] = { renv, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = mt_test_mtrun (NULL, env, &out, &err, "inspect", "--plugin-path", dir, NULL);
+  ck_assert_msg (rc == 1, "exit %d, expected 1: %s", rc, err);
+  ck_assert_msg (strstr (err, "mtrun: stopped before finishing (something called exit(): a plugin?)"), "%s", err);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -177,6 +241,8 @@ main (void)
   tcase_add_test (tc, example_mask_plugin_runs);
   tcase_add_test (tc, random_mask_plugin);
   tcase_add_test (tc, inspect_shows_rejections);
+  tcase_add_test (tc, crashing_plugins_are_scanned_out_of_process);
+  tcase_add_test (tc, exit_in_a_plugin_is_a_failure);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

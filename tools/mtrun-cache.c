@@ -2,6 +2,8 @@
 #include "tools/mtrun.h"
 
 #include <errno.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -142,8 +144,14 @@ export_preview (const char *src, const char *dir, const char *node, const char *
     return FALSE;
   g_autofree char *name = g_strdup_printf ("%s.%s.png", node, port);
   g_autofree char *dst = g_build_filename (dir, name, NULL);
-  if (!mt_png_save (grid, dst, error))
+  /* Written beside and renamed over: a link at @dst is replaced, never written through. */
+  g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d-%u", dst, (int) getpid (), g_random_int ());
+  if (!mt_png_save (grid, tmp, error) || g_rename (tmp, dst) != 0) {
+    if (error && !*error)
+      g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot write %s: %s", dst, g_strerror (errno));
+    g_unlink (tmp);
     return FALSE;
+  }
   if (!mtrun_global.quiet)
     printf ("%s\n", dst);
   return TRUE;
@@ -165,8 +173,11 @@ cmd_export (MtCache *cache, const char *what, const char *dir)
   for (guint i = 0; i < m->outputs->len; i++) {
     MtCacheOutput *o = m->outputs->pdata[i];
     g_autofree char *src = mt_cache_output_path (cache, o);
-    const char *ext = strrchr (o->file, '.');
-    g_autofree char *name = g_strdup_printf ("%s.%s%s", m->node, o->port, ext ? ext : "");
+    /* Only validated parts make the name (mt_manifest_parse checked node, port and kind):
+     * it cannot hold a '/', so nothing is written outside DIR. */
+    MtKind kind = MT_KIND_TENSOR;
+    mt_kind_from_name (o->kind, &kind);
+    g_autofree char *name = g_strdup_printf ("%s.%s.%s", m->node, o->port, mt_kind_extension (kind));
     g_autofree char *dst = g_build_filename (dir, name, NULL);
     if (!mt_file_copy (src, dst, &err))
       return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
@@ -207,10 +218,16 @@ cmd_verify (MtCache *cache)
   if (!all)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   guint objects = 0;
+  MtRegistry *reg = mtrun_registry ();
   for (guint i = 0; i < all->len; i++) {
     MtManifest *m = all->pdata[i];
     g_autoptr (GError) verr = NULL;
-    if (!mt_cache_verify (cache, m, TRUE, &verr))
+    GType type = mt_registry_lookup (reg, m->type);
+    MtNodeClass *klass = type ? g_type_class_ref (type) : NULL;
+    gboolean fits = !klass || mt_manifest_matches_class (m, klass, &verr);
+    if (klass)
+      g_type_class_unref (klass);
+    if (!fits || !mt_cache_verify (cache, m, TRUE, &verr))
       g_ptr_array_add (bad, g_strdup_printf ("entry %.12s (%s, %s): %s", m->key, m->node, m->type, verr->message));
     objects += m->outputs->len;
   }
@@ -238,7 +255,7 @@ cmd_gc (MtCache *cache)
   g_autoptr (GError) err = NULL;
   gint64 bytes = 0;
   guint count = 0;
-  if (!mt_cache_gc (cache, gc_dry_run, print_gc_item, NULL, &bytes, &count, &err))
+  if (!mt_cache_gc (cache, mtrun_registry (), gc_dry_run, print_gc_item, NULL, &bytes, &count, &err))
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   if (!mtrun_global.quiet)
     printf ("%s %u item%s, %.1f MiB\n", gc_dry_run ? "would free" : "freed", count, count == 1 ? "" : "s",

@@ -6,6 +6,8 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 MtrunGlobal mtrun_global;
 
@@ -27,10 +29,17 @@ mtrun_common_options (void)
   return g;
 }
 
+static const char *mtrun_argv0 = "mtrun";
+static gboolean mtrun_finished;
+
 MtRegistry *
 mtrun_registry (void)
 {
   MtRegistry *reg = mt_registry_get_default ();
+  /* Plugins are loaded here only after a scan in a child process went well: this very
+   * program, run as `mtrun __scan-plugin PATH`. */
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  mt_registry_set_scanner (reg, self ? self : mtrun_argv0, NULL);
   mt_registry_load_path (reg, g_getenv ("MT_PLUGIN_PATH"));
   for (guint i = 0; mtrun_global.plugin_paths && mtrun_global.plugin_paths[i]; i++)
     mt_registry_load_path (reg, mtrun_global.plugin_paths[i]);
@@ -51,6 +60,19 @@ mtrun_print_json (JsonNode *node)
   g_autofree char *s = json_to_string (node, FALSE);
   printf ("%s\n", s);
   fflush (stdout);
+}
+
+
+/* mtrun never exits 0 without having done what it was asked: whatever calls exit()
+ * before main returns (a plugin, say) turns into a failure with a line saying so. */
+static void
+mtrun_exit_guard (void)
+{
+  if (mtrun_finished)
+    return;
+  fflush (stdout);
+  fprintf (stderr, "mtrun: stopped before finishing (something called exit(): a plugin?)\n");
+  _exit (MTRUN_EXIT_FAILURE);
 }
 
 int
@@ -97,6 +119,8 @@ dispatch (int argc, char **argv)
     usage (stdout);
     return 0;
   }
+  if (g_strcmp0 (cmd, "__scan-plugin") == 0 && argc == 3)
+    return mt_plugin_scan_child (argv[2]);
   if (g_strcmp0 (cmd, "run") == 0)
     return mtrun_cmd_run (argc - 1, argv + 1, FALSE);
   if (g_strcmp0 (cmd, "status") == 0)
@@ -122,7 +146,10 @@ main (int argc, char **argv)
   /* Past a file-size limit a write should fail with EFBIG, reported like a full disk,
    * not kill the process. */
   signal (SIGXFSZ, SIG_IGN);
+  mtrun_argv0 = argv[0];
+  atexit (mtrun_exit_guard);
   int status = dispatch (argc, argv);
   mt_plot_release_fonts ();
+  mtrun_finished = TRUE;
   return status;
 }

@@ -11,6 +11,7 @@
 #include "runtime/mt-cache.h"
 #include "runtime/mt-executor.h"
 #include "runtime/mt-plan.h"
+#include "runtime/mt-plugin-scan.h"
 #include "runtime/mt-property.h"
 #include "graph/mt-graph.h"
 
