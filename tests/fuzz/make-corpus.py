@@ -106,3 +106,36 @@ put("manifest", "trainer.json", json.dumps(manifest, indent=2))
 m2 = dict(manifest, outputs=[], inputs={})
 put("manifest", "minimal.json", json.dumps(m2))
 put("manifest", "broken.json", json.dumps(manifest)[:200])
+
+# ---- cache directories (fuzz-cachedir) ------------------------------------------------
+# Records "K PATH\ncontent" separated by NUL: F file, D directory, L link (OUT = outside).
+import hashlib
+
+def cachedir(name, records):
+    put("cachedir", name, b"\0".join((k + " " + p + "\n").encode() + (c if isinstance(c, bytes) else c.encode())
+                                    for k, p, c in records))
+
+obj = b"\x93NUMPY" + b"x" * 40
+dg = hashlib.sha256(obj).hexdigest()
+key = hashlib.sha256(b"key").hexdigest()
+def manifest(outputs, node="n0", typ="npy_file"):
+    return json.dumps({"format": "masktune-manifest-1", "key": key, "key_encoding": "masktune-key-v1",
+                       "node": node, "type": typ, "class_version": "1", "pipeline": "/p.pipe",
+                       "properties": {}, "key_properties": {}, "inputs": {}, "outputs": outputs,
+                       "started": "2026-01-01T00:00:00", "duration": 0.5})
+good_out = [{"port": "tensor", "kind": "tensor", "format": "npy", "file": "objects/%s/%s.npy" % (dg[:2], dg),
+             "digest": dg, "size": len(obj)}]
+pid = hashlib.sha256(b"/p.pipe").hexdigest()[:16]
+base = [("F", "entries/%s.json" % key, manifest(good_out)), ("F", "objects/%s/%s.npy" % (dg[:2], dg), obj),
+        ("F", "refs/%s/n0" % pid, key + "\n"), ("F", "refs/%s/.pipeline" % pid, "/p.pipe")]
+cachedir("good", base)
+cachedir("no-outputs", [("F", "entries/%s.json" % key, manifest([]))] + base[1:])
+cachedir("other-port", [("F", "entries/%s.json" % key, manifest([dict(good_out[0], port="other")]))] + base[1:])
+cachedir("deep-json", [("F", "entries/%s.json" % key, "[" * 5000)] + base[1:])
+cachedir("traversal", [("F", "entries/%s.json" % key, manifest(good_out, node="../../evil"))] + base[1:])
+cachedir("object-dir-link", base + [("L", "objects/af", "OUT"), ("L", "objects/%s/extra" % dg[:2], "OUT/sentinel")])
+cachedir("tmp-link", base + [("L", "tmp", "OUT")])
+cachedir("entry-link", base + [("L", "entries/%s.json" % hashlib.sha256(b"2").hexdigest(), "OUT/sentinel")])
+cachedir("resume-and-locks", base + [("F", "resume/%s/checkpoint.safetensors" % key, "x" * 100),
+                                     ("F", "locks/%s.lock" % key, ""), ("D", "tmp/run-1", "")])
+cachedir("ref-named-pipeline", base + [("F", "refs/%s/PIPELINE" % pid, key + "\n")])

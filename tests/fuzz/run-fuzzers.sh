@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 seconds=${1:-300}
 [ $# -gt 0 ] && shift
-targets=${*:-pipe idx npy safetensors manifest}
+targets=${*:-pipe idx npy safetensors manifest cachedir}
 top=$PWD/_build-fuzz
 
 build=$top/src/build

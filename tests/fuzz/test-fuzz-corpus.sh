@@ -5,7 +5,7 @@
 set -e
 src="${MT_SRCDIR:-.}/tests/fuzz"
 bin="${MT_BUILDDIR:-.}/tests/fuzz"
-for target in pipe idx npy safetensors manifest; do
+for target in pipe idx npy safetensors manifest cachedir; do
   set -- "$src/corpus/$target"
   [ -d "$src/crashes/$target" ] && set -- "$@" "$src/crashes/$target"
   "$bin/fuzz-$target" "$@"
