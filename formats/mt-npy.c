@@ -109,6 +109,20 @@ mt_npy_decode (const guint8 *data, gsize len, const char *what, GError **error)
     return format_error (error, what, "truncated header");
   g_autofree char *hdr = g_strndup ((const char *) data + off, hlen);
   off += hlen;
+  /* Each key once: a header naming one twice means two things, and we do not guess. */
+  const char *keys[] = { "descr", "fortran_order", "shape" };
+  for (guint k = 0; k < G_N_ELEMENTS (keys); k++) {
+    guint seen = 0;
+    for (int quote = 0; quote < 2; quote++) {
+      g_autofree char *pat = g_strdup_printf (quote ? "\"%s\"" : "'%s'", keys[k]);
+      for (const char *p = strstr (hdr, pat); p; p = strstr (p + 1, pat))
+        seen++;
+    }
+    if (seen > 1) {
+      g_autofree char *msg = g_strdup_printf ("header names '%s' %u times", keys[k], seen);
+      return format_error (error, what, msg);
+    }
+  }
 
   const char *v = dict_value (hdr, "descr");
   if (!v || (*v != '\'' && *v != '"'))

@@ -292,8 +292,21 @@ apply_node_override (Builder *b, const char *name, const char *prop, const char 
   if (!gn->node)
     return;
   GParamSpec *pspec = find_param (gn->node, prop);
+  if (!pspec && mt_node_class_find_input (MT_NODE_GET_CLASS (gn->node), prop, NULL)) {
+    mt_diag_error (b->diag, 0, 0, "--set %s.%s: '%s' is an input port of %s, not a property: bind it in the "
+                   "pipeline file (%s=NODE)", name, prop, prop, gn->type_name, prop);
+    return;
+  }
   if (!pspec) {
-    g_auto (GStrv) names = binding_names (gn->node);
+    g_autofree GParamSpec **ps = NULL;
+    guint n = 0;
+    ps = mt_node_class_list_params (MT_NODE_GET_CLASS (gn->node), &n);
+    g_autoptr (GStrvBuilder) sb = g_strv_builder_new ();
+    for (guint i = 0; i < n; i++) {
+      g_autofree char *pn = mt_property_pipe_name (ps[i]);
+      g_strv_builder_add (sb, pn);
+    }
+    g_auto (GStrv) names = g_strv_builder_end (sb);
     g_autofree char *hint = mt_suggest_hint (prop, (const char *const *) names);
     mt_diag_error (b->diag, 0, 0, "--set %s.%s: node type '%s' has no property '%s'%s",
                    name, prop, gn->type_name, prop, hint);

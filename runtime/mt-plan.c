@@ -156,8 +156,9 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
     }
     if (ki->key) {
       MtManifest *m = mt_cache_lookup (cache, ki->key, NULL);
-      /* A quick size check here; a run also checks every digest. */
-      if (m && mt_cache_verify (cache, m, FALSE, NULL)) {
+      /* Every digest, as a run checks them: "cached" here means a run will use it. */
+      if (m && mt_manifest_matches_class (m, MT_NODE_GET_CLASS (gn->node), NULL) &&
+          mt_cache_verify (cache, m, TRUE, NULL)) {
         it->state = MT_PLAN_CACHED;
         results->pdata[i] = m;
         continue;

@@ -36,16 +36,26 @@ mt_test_registry (void)
 int
 mt_test_mtrun (const char *cwd, const char *const *env, char **out, char **err, ...)
 {
-  const char *mtrun = g_getenv ("MTRUN");
-  ck_assert_msg (mtrun != NULL, "MTRUN is not set (run through make check)");
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) mtrun);
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
   va_list ap;
   va_start (ap, err);
   const char *a;
   while ((a = va_arg (ap, const char *)))
-    g_ptr_array_add (argv, (gpointer) a);
+    g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
+  g_ptr_array_add (args, NULL);
+  return mt_test_mtrunv (cwd, env, out, err, (const char *const *) args->pdata);
+}
+
+int
+mt_test_mtrunv (const char *cwd, const char *const *env, char **out, char **err, const char *const *args)
+{
+  const char *mtrun = g_getenv ("MTRUN");
+  ck_assert_msg (mtrun != NULL, "MTRUN is not set (run through make check)");
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) mtrun);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
   g_auto (GStrv) envp = g_get_environ ();

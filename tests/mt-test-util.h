@@ -13,6 +13,8 @@ MtRegistry *mt_test_registry (void);
 /* Runs the built mtrun in @cwd with extra environment entries (NULL-terminated "K=V"),
  * and the arguments after @env (NULL-terminated). Returns the exit status. */
 int         mt_test_mtrun (const char *cwd, const char *const *env, char **out, char **err, ...) G_GNUC_NULL_TERMINATED;
+/* The same with the arguments in a NULL-terminated array. */
+int         mt_test_mtrunv (const char *cwd, const char *const *env, char **out, char **err, const char *const *args);
 /* Waits for a child started with G_SPAWN_DO_NOT_REAP_CHILD; returns its wait status. */
 int         mt_test_wait_pid (GPid pid);
 /* Number of lines equal to @line in a file (0 if it does not exist). */

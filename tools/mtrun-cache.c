@@ -105,8 +105,12 @@ cmd_ls (MtCache *cache)
       json_node_unref (root);
       continue;
     }
-    g_autofree char *when = g_strndup (m->started, 19);
-    printf ("%.12s  %-14s %-12s %-20s %10.2f %10" G_GINT64_FORMAT "\n", m->key, m->node, m->type, when,
+    /* Manifests are untrusted: no byte of one reaches the terminal as a control code. */
+    g_autofree char *start = g_strndup (m->started, 19);
+    g_autofree char *when = mtrun_escape (start);
+    g_autofree char *node = mtrun_escape (m->node);
+    g_autofree char *type = mtrun_escape (m->type);
+    printf ("%.12s  %-14s %-12s %-20s %10.2f %10" G_GINT64_FORMAT "\n", m->key, node, type, when,
             m->duration, entry_size (m));
   }
   return 0;

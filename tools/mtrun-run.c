@@ -368,6 +368,16 @@ print_plan (MtPlan *plan, gboolean json)
   }
 }
 
+/* A plan with a node that cannot run (its source file is not there, say) fails. */
+static int
+plan_status (MtPlan *plan)
+{
+  for (guint i = 0; i < plan->items->len; i++)
+    if (((MtPlanItem *) plan->items->pdata[i])->state == MT_PLAN_ERROR)
+      return MTRUN_EXIT_FAILURE;
+  return 0;
+}
+
 int
 mtrun_cmd_status (int argc, char **argv)
 {
@@ -383,10 +393,7 @@ mtrun_cmd_status (int argc, char **argv)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, NULL);
   print_plan (plan, mtrun_global.json);
-  for (guint i = 0; i < plan->items->len; i++)
-    if (((MtPlanItem *) plan->items->pdata[i])->state == MT_PLAN_ERROR)
-      return MTRUN_EXIT_FAILURE;
-  return 0;
+  return plan_status (plan);
 }
 
 int
@@ -444,7 +451,7 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   if (args.dry_run) {
     g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, forced);
     print_plan (plan, mtrun_global.json);
-    return 0;
+    return plan_status (plan);
   }
   MtDeviceChoice choice = MT_DEVICE_CHOICE_AUTO;
   if (args.device && !mt_device_choice_from_string (args.device, &choice))

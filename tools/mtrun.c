@@ -75,6 +75,20 @@ mtrun_exit_guard (void)
   _exit (MTRUN_EXIT_FAILURE);
 }
 
+char *
+mtrun_escape (const char *s)
+{
+  GString *o = g_string_new (NULL);
+  for (; s && *s; s++) {
+    guchar c = (guchar) *s;
+    if (c < 0x20 || c == 0x7f)
+      g_string_append_printf (o, "\\x%02x", c);
+    else
+      g_string_append_c (o, (char) c);
+  }
+  return g_string_free (o, FALSE);
+}
+
 int
 mtrun_fail (int status, const char *format, ...)
 {

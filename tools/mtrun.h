@@ -33,6 +33,8 @@ MtRegistry   *mtrun_registry (void);
 MtCache      *mtrun_open_cache (GError **error);
 void          mtrun_print_json (JsonNode *node);
 /* Prints "mtrun: MESSAGE" to stderr and returns @status. */
+/* @s with control characters (C0, DEL) written as \xNN, for printing untrusted text. */
+char         *mtrun_escape (const char *s);
 int           mtrun_fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 int mtrun_cmd_run     (int argc, char **argv, gboolean default_cmd);
