@@ -48,6 +48,10 @@ read_exact (gzFile f, void *buf, gsize len, const char *path, const char *what, 
 }
 
 typedef struct {
+  gint64 plain, gz_isize;
+} IdxSize;
+
+typedef struct {
   MtDType dtype;
   int ndim;
   gint64 shape[MT_TENSOR_MAX_DIMS];
@@ -107,7 +111,8 @@ read_header (gzFile f, const char *path, IdxHeader *h, GError **error)
 }
 
 static MtTensor *
-read_idx (gzFile f, const char *path, gsize max_bytes, gint64 expect_n, const char *expect_from, GError **error)
+read_idx (gzFile f, const char *path, gsize max_bytes, gint64 expect_n, const char *expect_from, IdxSize size,
+          GError **error)
 {
   IdxHeader h;
   if (!read_header (f, path, &h, error))
@@ -129,6 +134,26 @@ read_idx (gzFile f, const char *path, gsize max_bytes, gint64 expect_n, const ch
   if (expect_n >= 0 && shape[0] != expect_n) {
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s has %" G_GINT64_FORMAT " labels but %s has %" G_GINT64_FORMAT
                  " images", expect_from, expect_n, path, shape[0]);
+    return NULL;
+  }
+  /* What the file holds must be what the header claims: known exactly for a plain file,
+   * modulo 2^32 for gzip (its trailer; zlib checks the trailer itself at the end). */
+  guint64 total = 4 + 4 * (guint64) ndim + nbytes;
+  guint64 held = size.plain >= 0 ? (guint64) size.plain - 4 - 4 * (guint64) ndim : 0;
+  if (size.plain >= 0 && held < nbytes) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: truncated: the data needs %" G_GSIZE_FORMAT " bytes, only %"
+                 G_GUINT64_FORMAT " remain", path, nbytes, held);
+    return NULL;
+  }
+  if (size.plain >= 0 && held > nbytes) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: data continue past the %" G_GSIZE_FORMAT
+                 " elements the header declares", path, numel);
+    return NULL;
+  }
+  if (size.gz_isize >= 0 && (guint32) size.gz_isize != (guint32) total) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: truncated or damaged gzip data: the header claims %"
+                 G_GSIZE_FORMAT " bytes of data, the stream's trailer says it holds %u bytes in all", path, nbytes,
+                 (guint32) size.gz_isize);
     return NULL;
   }
   g_autoptr (MtTensor) t = mt_tensor_try_alloc (dtype, ndim, shape, error);
@@ -172,12 +197,24 @@ mt_idx_max_bytes (void)
 }
 
 /* Opens a regular file (never a FIFO or a device) for gzip-or-plain reading. */
+/* What the file says of the bytes the reader will see, to check a header's claim before
+ * anything is allocated: a plain file's size, or a gzip stream's ISIZE (its length mod
+ * 2^32, from the trailer); -1 where not known. */
 static gzFile
-idx_open (const char *path, GError **error)
+idx_open (const char *path, IdxSize *size, GError **error)
 {
-  int fd = mt_file_open_regular (path, TRUE, NULL, error);
+  goffset fsize = 0;
+  int fd = mt_file_open_regular (path, TRUE, &fsize, error);
   if (fd < 0)
     return NULL;
+  guint8 magic[2] = { 0, 0 }, trailer[4];
+  *size = (IdxSize) { fsize, -1 };
+  if (fsize >= 2 && pread (fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    size->plain = -1;
+    if (fsize >= 18 && pread (fd, trailer, 4, fsize - 4) == 4)
+      size->gz_isize = (gint64) ((guint32) trailer[0] | (guint32) trailer[1] << 8 | (guint32) trailer[2] << 16 |
+                                 (guint32) trailer[3] << 24);
+  }
   gzFile f = gzdopen (fd, "rb");
   if (!f) {
     close (fd);
@@ -192,10 +229,11 @@ MtTensor *
 mt_idx_load_checked (const char *path, gsize max_bytes, gint64 expect_n, const char *expect_from, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
-  gzFile f = idx_open (path, error);
+  IdxSize size;
+  gzFile f = idx_open (path, &size, error);
   if (!f)
     return NULL;
-  MtTensor *t = read_idx (f, path, max_bytes, expect_n, expect_from, error);
+  MtTensor *t = read_idx (f, path, max_bytes, expect_n, expect_from, size, error);
   gzclose (f);
   return t;
 }
