@@ -460,7 +460,8 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   const char *backend = mt_device_resolve (choice, &notice, &err);
   if (!backend)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  if (notice && !mtrun_global.quiet && !mtrun_global.json)
+  /* Running on the CPU where no GPU is, is no news: said only when asked for. */
+  if (notice && mtrun_global.verbose && !mtrun_global.json)
     fprintf (stderr, "mtrun: %s\n", notice);
 
   /* Shared for the whole run: gc waits for no one, and never runs under us. */

@@ -17,6 +17,7 @@ static const GOptionEntry common_entries[] = {
   { "plugin-path", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &mtrun_global.plugin_paths,
     "Also load plugins from DIR (repeatable; see also $MT_PLUGIN_PATH)", "DIR" },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &mtrun_global.quiet, "Print only errors", NULL },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &mtrun_global.verbose, "Also say which backend and cache are used, and why", NULL },
   { "json", 0, 0, G_OPTION_ARG_NONE, &mtrun_global.json, "Machine-readable output: one JSON object per line", NULL },
   G_OPTION_ENTRY_NULL
 };
@@ -51,6 +52,8 @@ MtCache *
 mtrun_open_cache (GError **error)
 {
   g_autofree char *dir = mtrun_global.cache_dir ? g_strdup (mtrun_global.cache_dir) : mt_cache_default_dir ();
+  if (mtrun_global.verbose && !mtrun_global.json)
+    fprintf (stderr, "mtrun: cache %s\n", dir);
   return mt_cache_open (dir, error);
 }
 

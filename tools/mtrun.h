@@ -21,6 +21,7 @@ typedef struct {
   char *cache_dir;
   char **plugin_paths;
   gboolean quiet;
+  gboolean verbose;
   gboolean json;
 } MtrunGlobal;
 
