@@ -6,6 +6,7 @@
 #include "base/mt-suggest.h"
 #include "graph/mt-value.h"
 
+#include <errno.h>
 #include <string.h>
 
 typedef struct {
@@ -454,8 +455,12 @@ mt_graph_load_file (const char *path, MtRegistry *reg, const char *const *overri
 {
   g_autofree char *src = NULL;
   gsize len = 0;
-  if (!g_file_get_contents (path, &src, &len, error))
+  g_autoptr (GError) ferr = NULL;
+  if (!g_file_get_contents (path, &src, &len, &ferr)) {
+    int e = ferr->domain == G_FILE_ERROR && ferr->code == G_FILE_ERROR_NOENT ? ENOENT : 0;
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot read %s: %s", path, e ? g_strerror (e) : ferr->message);
     return NULL;
+  }
   /* A binary file gets one line, not an error per stray byte. */
   gsize head = MIN (len, 4096), odd = 0, first = len;
   for (gsize i = 0; i < len; i++) {

@@ -51,7 +51,8 @@ mt_key_compute (MtDagNode *gn, const char *const *input_digests, GError **error)
   g_autoptr (GError) ferr = NULL;
   k->fingerprint = mt_node_fingerprint (gn->node, &ferr);
   if (ferr) {
-    g_set_error (error, ferr->domain, ferr->code, "node '%s': %s", gn->name, ferr->message);
+    /* Callers name the node (a status row, "node 'x' (type) failed: ..."). */
+    g_propagate_error (error, g_steal_pointer (&ferr));
     return NULL;
   }
 

@@ -373,6 +373,28 @@ START_TEST (gc_refuses_while_a_run_holds_the_cache)
 }
 END_TEST
 
+/* The summary counts every node (skipped ones too); messages name a node once; a missing
+ * .pipe file is one mtrun line. */
+START_TEST (summary_and_messages)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *pipe = mt_test_write (dir, "f.pipe", "d = mnist(root=\"/nonexistent\")\nb = biaser(d)\ne = trainer(b)\n");
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { cenv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL), 1);
+  ck_assert_msg (strstr (err, "3 nodes: 0 ran, 0 cached, 1 failed, 2 skipped in "), "%s", err);
+  ck_assert_msg (strstr (err, "mtrun: node 'd' (mnist) failed: mnist root /nonexistent is not a directory"), "%s", err);
+  ck_assert_msg (!strstr (err, "failed: node 'd'"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  g_autofree char *missing = g_build_filename (dir, "nope.pipe", NULL);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", missing, NULL), 1);
+  g_autofree char *want = g_strdup_printf ("mtrun: cannot read %s: No such file or directory\n", missing);
+  ck_assert_str_eq (err, want);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -390,6 +412,7 @@ main (void)
   tcase_add_test (tc, kill_9_mid_run);
   tcase_add_test (tc, two_concurrent_runs_share_one_cache);
   tcase_add_test (tc, gc_refuses_while_a_run_holds_the_cache);
+  tcase_add_test (tc, summary_and_messages);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -71,6 +71,11 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
   MtDag *g = mt_graph_load_file ((*argv)[1], reg, (const char *const *) args.sets, &err);
   if (g)
     measure_columns (g);
+  if (!g && g_error_matches (err, MT_ERROR, MT_ERROR_IO)) {
+    /* Not a .pipe problem: one line, as every mtrun failure. */
+    *status = mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+    return NULL;
+  }
   if (!g) {
     fprintf (stderr, "%s\n", err->message);
     guint n = 1, more = 0;
@@ -127,7 +132,7 @@ typedef struct {
   MtDag *g;
   gboolean tty;
   gboolean bar_shown;
-  guint cached, ran, failed;
+  guint cached, ran, failed, skipped;
   double *progress;  /* per node, -1 when not running */
   MtCache *cache;
   GString *headlines;  /* the "headline" text outputs of nodes that have one */
@@ -274,6 +279,8 @@ on_event (const MtEvent *ev, gpointer user_data)
     d->ran++;
   else if (ev->type == MT_EVENT_FAILED)
     d->failed++;
+  else if (ev->type == MT_EVENT_SKIPPED)
+    d->skipped++;
   if (mtrun_global.json) {
     on_event_json (ev);
     return;
@@ -472,7 +479,7 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   for (guint i = 0; i < g->nodes->len; i++)
     progress[i] = -1;
   g_autoptr (GString) headlines = g_string_new (NULL);
-  Display d = { g, isatty (STDERR_FILENO), FALSE, 0, 0, 0, progress, cache, headlines };
+  Display d = { .g = g, .tty = isatty (STDERR_FILENO), .progress = progress, .cache = cache, .headlines = headlines };
   MtRunOptions opts = {
     .jobs = (guint) args.jobs, .forced = forced, .selected = selected, .lookup_only = lookup_only,
     .backend = backend, .on_event = on_event, .user_data = &d,
@@ -494,6 +501,8 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
     json_builder_add_int_value (b, d.ran);
     json_builder_set_member_name (b, "failed");
     json_builder_add_int_value (b, d.failed);
+    json_builder_set_member_name (b, "skipped");
+    json_builder_add_int_value (b, d.skipped);
     json_builder_set_member_name (b, "seconds");
     json_builder_add_double_value (b, secs);
     if (!ok) {
@@ -504,9 +513,10 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
     g_autoptr (JsonNode) root = json_builder_get_root (b);
     mtrun_print_json (root);
   } else if (!mtrun_global.quiet) {
-    guint total = d.cached + d.ran + d.failed;
-    fprintf (stderr, "%u node%s: %u ran, %u cached, %u failed in %.2f s\n", total,
-             total == 1 ? "" : "s", d.ran, d.cached, d.failed, secs);
+    guint total = d.cached + d.ran + d.failed + d.skipped;
+    g_autofree char *skipped = d.skipped ? g_strdup_printf (", %u skipped", d.skipped) : g_strdup ("");
+    fprintf (stderr, "%u node%s: %u ran, %u cached, %u failed%s in %.2f s\n", total,
+             total == 1 ? "" : "s", d.ran, d.cached, d.failed, skipped, secs);
   }
   if (!ok)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
