@@ -138,6 +138,38 @@ scan_run (MtPluginScanState *s, const char *path, char **why)
   return g_strndup (mark + strlen (SCAN_MARK), end ? (gsize) (end - mark - strlen (SCAN_MARK)) : strlen (mark));
 }
 
+/* Runs under the registry's lock (from the loader). A plugin whose node types or GTypes are already registered (the same plugin installed
+ * twice, say) would make GObject complain and the registry refuse it half-loaded: it is
+ * rejected before it is loaded, naming the file that has them. */
+static gboolean
+scan_conflicts (MtRegistry *reg, JsonObject *e, char **why)
+{
+  JsonArray *types = mt_json_array (e, "types"), *gtypes = mt_json_array (e, "gtypes");
+  for (guint i = 0; types && i < json_array_get_length (types); i++) {
+    JsonNode *n = json_array_get_element (types, i);
+    const char *t = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+    if (t && mt_registry_lookup_locked (reg, t)) {
+      *why = g_strdup_printf ("it registers node type '%s', which %s already registers", t,
+                              mt_registry_get_origin (reg, t));
+      return TRUE;
+    }
+  }
+  for (guint i = 0; gtypes && i < json_array_get_length (gtypes); i++) {
+    JsonNode *n = json_array_get_element (gtypes, i);
+    const char *t = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+    if (t && g_type_from_name (t)) {
+      g_autofree const char **names = mt_registry_list (reg);
+      const char *by = "another plugin";
+      for (guint k = 0; names[k]; k++)
+        if (g_strcmp0 (g_type_name (mt_registry_lookup_locked (reg, names[k])), t) == 0)
+          by = mt_registry_get_origin (reg, names[k]);
+      *why = g_strdup_printf ("its type %s is already registered by %s", t, by);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 gboolean
 mt_plugin_scan_check (MtRegistry *reg, const char *path, char **why)
 {
@@ -157,7 +189,7 @@ mt_plugin_scan_check (MtRegistry *reg, const char *path, char **why)
       size == (double) st.st_size && mt == (double) mtime && abi == MT_PLUGIN_ABI_VERSION) {
     JsonNode *ok = json_object_get_member (e, "ok");
     if (ok && JSON_NODE_HOLDS_VALUE (ok) && json_node_get_value_type (ok) == G_TYPE_BOOLEAN && json_node_get_boolean (ok))
-      return TRUE;
+      return !scan_conflicts (reg, e, why);
     *why = g_strdup (mt_json_string (e, "reason", "rejected when it was scanned"));
     return FALSE;
   }
@@ -174,6 +206,16 @@ mt_plugin_scan_check (MtRegistry *reg, const char *path, char **why)
       reason = g_strdup (ro ? mt_json_string (ro, "reason", "rejected by the scanner") : "the scanner's answer is garbled");
   }
   JsonObject *ne = json_object_new ();
+  JsonObject *ro = NULL;
+  g_autoptr (JsonNode) answer = line ? mt_json_parse (line, strlen (line), 1 << 20, "the scanner's answer", NULL) : NULL;
+  if (ok && answer && JSON_NODE_HOLDS_OBJECT (answer))
+    ro = json_node_get_object (answer);
+  const char *lists[] = { "types", "gtypes" };
+  for (guint k = 0; ro && k < G_N_ELEMENTS (lists); k++) {
+    JsonArray *a = mt_json_array (ro, lists[k]);
+    if (a)
+      json_object_set_array_member (ne, lists[k], json_array_ref (a));
+  }
   json_object_set_int_member (ne, "size", st.st_size);
   json_object_set_int_member (ne, "mtime_us", mtime);
   json_object_set_int_member (ne, "abi", MT_PLUGIN_ABI_VERSION);
@@ -184,7 +226,7 @@ mt_plugin_scan_check (MtRegistry *reg, const char *path, char **why)
   scan_db_save (s);
   if (!ok)
     *why = g_steal_pointer (&reason);
-  return ok;
+  return ok && !scan_conflicts (reg, ne, why);
 }
 
 int
@@ -197,11 +239,14 @@ mt_plugin_scan_child (const char *path)
   g_autoptr (JsonObject) o = json_object_new ();
   json_object_set_boolean_member (o, "ok", ok);
   if (ok) {
-    JsonArray *types = json_array_new ();
+    JsonArray *types = json_array_new (), *gtypes = json_array_new ();
     g_autofree const char **names = mt_registry_list (reg);
-    for (guint i = 0; names[i]; i++)
+    for (guint i = 0; names[i]; i++) {
       json_array_add_string_element (types, names[i]);
+      json_array_add_string_element (gtypes, g_type_name (mt_registry_lookup (reg, names[i])));
+    }
     json_object_set_array_member (o, "types", types);
+    json_object_set_array_member (o, "gtypes", gtypes);
   } else {
     GPtrArray *rej = mt_registry_get_rejected (reg);
     json_object_set_string_member (o, "reason", rej->len ? ((MtPluginRejection *) rej->pdata[0])->reason : err->message);

@@ -14,6 +14,8 @@ typedef struct {
 } MtPluginScanState;
 
 MtPluginScanState *mt_registry_scan_state (MtRegistry *reg);
+/* mt_registry_lookup for code that already holds the registry's lock (the loader). */
+GType              mt_registry_lookup_locked (MtRegistry *reg, const char *name);
 /* TRUE when @path scanned cleanly (or no scanner is set); else *why says what happened. */
 gboolean           mt_plugin_scan_check   (MtRegistry *reg, const char *path, char **why);
 

@@ -143,6 +143,12 @@ mt_registry_register (MtRegistry *reg, const char *name, GType type, GError **er
 }
 
 GType
+mt_registry_lookup_locked (MtRegistry *reg, const char *name)
+{
+  return GPOINTER_TO_SIZE (g_hash_table_lookup (reg->types, name));
+}
+
+GType
 mt_registry_lookup (MtRegistry *reg, const char *name)
 {
   g_return_val_if_fail (reg != NULL && name != NULL, 0);

@@ -230,6 +230,29 @@ START_TEST (exit_in_a_plugin_is_a_failure)
 }
 END_TEST
 
+/* The same plugin twice on the path (an installed copy and a local build): the second is
+ * rejected in one line naming both files, and GLib never complains. */
+START_TEST (a_plugin_twice_is_one_clear_rejection)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  const char *examples = g_getenv ("MT_EXAMPLE_PLUGIN_DIR");
+  g_autofree char *src = g_build_filename (examples, "random-mask.so", NULL);
+  g_autofree char *copy = g_build_filename (dir, "random-mask.so", NULL);
+  ck_assert (mt_file_copy (src, copy, NULL));
+  g_autofree char *reg = g_build_filename (dir, "registry.json", NULL);
+  g_autofree char *renv = g_strdup_printf ("MT_PLUGIN_REGISTRY=%s", reg);
+  const char *env[] = { renv, "MT_PLUGIN_PATH=", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = mt_test_mtrun (NULL, env, &out, &err, "inspect", "--plugin-path", examples, "--plugin-path", dir, NULL);
+  ck_assert_msg (rc == 0, "exit %d: %s", rc, err);
+  g_autofree char *canon = g_canonicalize_filename (copy, NULL);
+  g_autofree char *line = g_strdup_printf ("%s: it registers node type 'random_mask', which ", canon);
+  ck_assert_msg (strstr (out, line) && strstr (out, "already registers"), "%s", out);
+  ck_assert_msg (!strstr (err, "GLib") && !strstr (err, "CRITICAL") && !strstr (err, "WARNING"), "%s", err);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -243,6 +266,7 @@ main (void)
   tcase_add_test (tc, inspect_shows_rejections);
   tcase_add_test (tc, crashing_plugins_are_scanned_out_of_process);
   tcase_add_test (tc, exit_in_a_plugin_is_a_failure);
+  tcase_add_test (tc, a_plugin_twice_is_one_clear_rejection);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
