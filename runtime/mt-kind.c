@@ -19,6 +19,25 @@ static const char *const kind_ext[] = {
   [MT_KIND_IMAGE] = "png", [MT_KIND_STATE] = "safetensors", [MT_KIND_TEXT] = "md",
 };
 
+static const char *const kind_description[] = {
+  [MT_KIND_TENSOR] = "one tensor",
+  [MT_KIND_DATASET] = "images (uint8 N x C x H x W), labels and groups, as named tensors",
+  [MT_KIND_MODEL] = "a model's weights and buffers, named as its PyTorch state_dict",
+  [MT_KIND_SALIENCY] = "float32 heat maps N x H x W, larger = more salient",
+  [MT_KIND_MASK] = "uint8 N x H x W per sample: 1 = pixel kept, 0 = pixel masked (zeroed)",
+  [MT_KIND_REPORT] = "figures as JSON",
+  [MT_KIND_IMAGE] = "a picture",
+  [MT_KIND_STATE] = "optimizer state and other training buffers",
+  [MT_KIND_TEXT] = "a document for people, in Markdown",
+};
+
+const char *
+mt_kind_description (MtKind kind)
+{
+  g_return_val_if_fail (kind <= MT_KIND_TEXT, "invalid");
+  return kind_description[kind];
+}
+
 GType
 mt_kind_get_type (void)
 {

@@ -22,6 +22,8 @@ GType       mt_kind_get_type (void);
 
 const char *mt_kind_name      (MtKind kind);   /* "dataset" */
 const char *mt_kind_extension (MtKind kind);   /* "safetensors" */
+/* What a value of the kind holds, and its conventions (a mask's 1 = kept), for people. */
+const char *mt_kind_description (MtKind kind);
 gboolean    mt_kind_from_name (const char *name, MtKind *out);
 
 G_END_DECLS

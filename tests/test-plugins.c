@@ -89,7 +89,8 @@ START_TEST (example_mask_plugin_runs)
   ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
 
   /* The ramp heat map is k/16 on a 4x4 image: half of the peak 15/16 is 0.46875,
-   * so pixels 8..15 of each image are masked. */
+   * so pixels 8..15 of each image are masked: 0, as the mask kind writes it (1 = kept,
+   * as masker, random_mask and preview have it). */
   g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, &err);
   gboolean found = FALSE;
   for (guint i = 0; i < keys->len; i++) {
@@ -104,7 +105,7 @@ START_TEST (example_mask_plugin_runs)
     const guint8 *mv = mask->data;
     for (int n = 0; n < 3; n++)
       for (int k = 0; k < 16; k++)
-        ck_assert_int_eq (mv[n * 16 + k], k >= 8);
+        ck_assert_int_eq (mv[n * 16 + k], k < 8);
     found = TRUE;
   }
   ck_assert (found);
@@ -253,6 +254,77 @@ START_TEST (a_plugin_twice_is_one_clear_rejection)
 }
 END_TEST
 
+static MtManifest *
+latest_of_type (MtCache *cache, const char *type)
+{
+  g_autoptr (GPtrArray) keys = mt_cache_list_keys (cache, NULL);
+  for (guint i = 0; keys && i < keys->len; i++) {
+    MtManifest *m = mt_cache_lookup (cache, keys->pdata[i], NULL);
+    if (m && g_strcmp0 (m->type, type) == 0)
+      return m;
+    mt_manifest_free (m);
+  }
+  return NULL;
+}
+
+static MtTensor *
+load_port (MtCache *cache, MtManifest *m, const char *port, const char *tensor)
+{
+  g_autofree char *p = mt_cache_output_path (cache, mt_manifest_find_output (m, port));
+  if (!tensor)
+    return mt_npy_load (p, NULL);
+  g_autoptr (MtBundle) b = mt_safetensors_load (p, NULL);
+  return b ? mt_tensor_ref (mt_bundle_get (b, tensor)) : NULL;
+}
+
+/* One convention for the mask kind, whoever writes it: 1 = pixel kept, 0 = masked. The
+ * masked datasets of masker and random_mask are the input where the mask is 1 and 0
+ * where it is 0; threshold_mask's is checked above; mtrun inspect says so. */
+START_TEST (mask_kind_is_one_where_kept)
+{
+  MtRegistry *reg = mt_test_registry ();
+  mt_registry_load_path (reg, g_getenv ("MT_EXAMPLE_PLUGIN_DIR"));
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtDag) g = mt_graph_load_string ("k.pipe",
+    "d = toy_data(n=3)\ns = toy_saliency(d)\nm = masker(d, s, method=\"threshold\", tau=0.5)\n"
+    "r = random_mask(d, min_size=2, max_size=2)\n", reg, NULL, &err);
+  ck_assert_msg (g != NULL, "%s", err ? err->message : "");
+  g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+  g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+  MtRunOptions opts = { .jobs = 1 };
+  ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+  g_autoptr (MtManifest) dm = latest_of_type (cache, "toy_data");
+  g_autoptr (MtTensor) orig = load_port (cache, dm, "dataset", "images");
+  const char *types[] = { "masker", "random_mask" };
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++) {
+    g_autoptr (MtManifest) m = latest_of_type (cache, types[t]);
+    ck_assert_msg (m != NULL, "no %s entry", types[t]);
+    g_autoptr (MtTensor) mask = load_port (cache, m, "mask", NULL);
+    g_autoptr (MtTensor) img = load_port (cache, m, "dataset", "images");
+    ck_assert (mask && img && mask->dtype == MT_DTYPE_U8);
+    const guint8 *mv = mask->data, *iv = img->data, *ov = orig->data;
+    guint kept = 0, masked = 0;
+    for (gint64 n = 0; n < 3; n++)
+      for (gint64 c = 0; c < 3; c++)
+        for (gint64 px = 0; px < 16; px++) {
+          guint8 keep = mv[n * 16 + px];
+          gint64 at = (n * 3 + c) * 16 + px;
+          ck_assert_msg (keep <= 1, "%s: mask value %u", types[t], keep);
+          ck_assert_msg (iv[at] == (keep ? ov[at] : 0), "%s: pixel %" G_GINT64_FORMAT " is %u, mask %u, input %u",
+                         types[t], at, iv[at], keep, ov[at]);
+          kept += keep;
+          masked += !keep;
+        }
+    ck_assert_msg (kept > 0 && masked > 0, "%s: %u kept, %u masked", types[t], kept, masked);
+  }
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (NULL, NULL, &out, NULL, "inspect", NULL), 0);
+  ck_assert_msg (strstr (out, "mask      .npy          uint8 N x H x W per sample: 1 = pixel kept, 0 = pixel masked"), "%s", out);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -267,6 +339,7 @@ main (void)
   tcase_add_test (tc, crashing_plugins_are_scanned_out_of_process);
   tcase_add_test (tc, exit_in_a_plugin_is_a_failure);
   tcase_add_test (tc, a_plugin_twice_is_one_clear_rejection);
+  tcase_add_test (tc, mask_kind_is_one_where_kept);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -76,6 +76,9 @@ mtrun_cmd_inspect (int argc, char **argv)
     printf ("  %-16s %-52s [%s]\n", names[i], mt_node_class_get_description (klass), base);
     g_type_class_unref (klass);
   }
+  printf ("\nKinds of value (how nodes pass them, and what each holds):\n");
+  for (MtKind k = MT_KIND_TENSOR; k <= MT_KIND_TEXT; k++)
+    printf ("  %-9s .%-12s %s\n", mt_kind_name (k), mt_kind_extension (k), mt_kind_description (k));
   GPtrArray *plugins = mt_registry_get_plugins (reg);
   printf ("\nPlugins loaded: %u\n", plugins->len);
   for (guint i = 0; i < plugins->len; i++)

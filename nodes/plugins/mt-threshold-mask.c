@@ -72,7 +72,7 @@ run (MtNode *node, MtContext *ctx, GError **error)
       cut *= peak;
     }
     for (gint64 k = 0; k < hw; k++)
-      m[i * hw + k] = si[k] >= cut && si[k] > 0;
+      m[i * hw + k] = !(si[k] >= cut && si[k] > 0);  /* the mask kind: 1 = kept */
   }
   return mt_context_save_tensor (ctx, "mask", mask, error);
 }
@@ -91,9 +91,9 @@ mt_threshold_mask_class_init (MtThresholdMaskClass *klass)
   g_object_class_install_property (oc, PROP_RELATIVE,
     g_param_spec_boolean ("relative", "Relative", "threshold is a fraction of each sample's peak saliency",
                           DEFAULT_RELATIVE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
-  mt_node_class_set_metadata (nc, "1", "Example plugin: mask pixels above a saliency threshold");
+  mt_node_class_set_metadata (nc, "2", "Example plugin: mask pixels above a saliency threshold");
   mt_node_class_add_input (nc, "saliency", MT_KIND_SALIENCY, TRUE, "heat maps, float32 N x H x W");
-  mt_node_class_add_output (nc, "mask", MT_KIND_MASK, "1 where masked, uint8 N x H x W");
+  mt_node_class_add_output (nc, "mask", MT_KIND_MASK, "uint8 N x H x W, 1 = kept, 0 = masked (the mask kind)");
 }
 
 static void
