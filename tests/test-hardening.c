@@ -68,6 +68,15 @@ entry_of (Place *p, const char *node)
   return g_build_filename (p->cache, "entries", name, NULL);
 }
 
+/* A place that ran the small pipeline; returns the manifest path of its node 'b'. */
+static char *
+place_run (Place *p)
+{
+  place_init (p, small_pipe);
+  ck_assert_int_eq (mtrun_in (p, NULL, NULL, "run", "-q", p->pipe, NULL), 0);
+  return entry_of (p, "b");
+}
+
 static void
 replace_file (const char *path, const char *text)
 {
@@ -103,9 +112,7 @@ START_TEST (manifest_missing_an_output)
   const char *variants[] = { "[]", "other" };
   for (guint v = 0; v < G_N_ELEMENTS (variants); v++) {
     Place p;
-    place_init (&p, small_pipe);
-    ck_assert_int_eq (mtrun_in (&p, NULL, NULL, "run", "-q", p.pipe, NULL), 0);
-    g_autofree char *entry = entry_of (&p, "b");
+    g_autofree char *entry = place_run (&p);
     g_autofree char *text = NULL;
     ck_assert (g_file_get_contents (entry, &text, NULL, NULL));
     g_autoptr (JsonParser) jp = json_parser_new ();
@@ -134,9 +141,7 @@ END_TEST
 START_TEST (deeply_nested_manifest)
 {
   Place p;
-  place_init (&p, small_pipe);
-  ck_assert_int_eq (mtrun_in (&p, NULL, NULL, "run", "-q", p.pipe, NULL), 0);
-  g_autofree char *entry = entry_of (&p, "b");
+  g_autofree char *entry = place_run (&p);
   g_autofree char *deep = g_strnfill (100000, '[');
   replace_file (entry, deep);
   g_autofree char *err = NULL;
@@ -156,9 +161,7 @@ END_TEST
 START_TEST (export_stays_inside_dir)
 {
   Place p;
-  place_init (&p, small_pipe);
-  ck_assert_int_eq (mtrun_in (&p, NULL, NULL, "run", "-q", p.pipe, NULL), 0);
-  g_autofree char *entry = entry_of (&p, "b");
+  g_autofree char *entry = place_run (&p);
   g_autofree char *text = NULL;
   ck_assert (g_file_get_contents (entry, &text, NULL, NULL));
   g_autoptr (GRegex) re = g_regex_new ("\"node\" *: *\"b\"", 0, 0, NULL);
@@ -354,9 +357,7 @@ START_TEST (smaller_ones)
   place_clear (&p);
 
   /* status reads every digest: a same-size byte flip is not "cached". */
-  place_init (&p, small_pipe);
-  ck_assert_int_eq (mtrun_in (&p, NULL, NULL, "run", "-q", p.pipe, NULL), 0);
-  g_autofree char *entry = entry_of (&p, "b");
+  g_autofree char *entry = place_run (&p);
   g_autoptr (MtCache) c = mt_cache_open (p.cache, NULL);
   g_autofree char *key = g_path_get_basename (entry);
   key[64] = 0;
