@@ -391,6 +391,11 @@ START_TEST (summary_and_messages)
   ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", missing, NULL), 1);
   g_autofree char *want = g_strdup_printf ("mtrun: cannot read %s: No such file or directory\n", missing);
   ck_assert_str_eq (err, want);
+  /* --help shows the options every command takes, and is a success. */
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (dir, env, &out, NULL, "run", "--help", NULL), 0);
+  ck_assert_msg (strstr (out, "-C, --cache-dir=DIR") && strstr (out, "-P, --plugin-path=DIR") &&
+                 strstr (out, "-q, --quiet") && strstr (out, "-v, --verbose") && strstr (out, "--json"), "%s", out);
   mt_file_remove_tree (dir, NULL);
 }
 END_TEST

@@ -279,9 +279,9 @@ mtrun_cmd_cache (int argc, char **argv)
     "  verify             check every entry's files against their sizes and digests\n"
     "  gc                 remove superseded entries, unreferenced objects, leftovers");
   g_option_context_add_main_entries (oc, cache_entries, NULL);
-  g_option_context_add_group (oc, mtrun_common_options ());
+  mtrun_add_common_options (oc);
   g_autoptr (GError) err = NULL;
-  if (!g_option_context_parse (oc, &argc, &argv, &err))
+  if (!mtrun_parse_options (oc, &argc, &argv, &err))
     return mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
   if (argc < 2)
     return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun cache ls|show|export|verify|gc (see --help)");

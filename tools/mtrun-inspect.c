@@ -56,9 +56,9 @@ mtrun_cmd_inspect (int argc, char **argv)
 {
   g_autoptr (GOptionContext) oc = g_option_context_new ("[TYPE]");
   g_option_context_set_summary (oc, "Lists node types, or describes TYPE: ports, properties, defaults, ranges.");
-  g_option_context_add_group (oc, mtrun_common_options ());
+  mtrun_add_common_options (oc);
   g_autoptr (GError) err = NULL;
-  if (!g_option_context_parse (oc, &argc, &argv, &err))
+  if (!mtrun_parse_options (oc, &argc, &argv, &err))
     return mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
   MtRegistry *reg = mtrun_registry ();
   if (argc == 2)

@@ -57,9 +57,9 @@ load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
   g_option_context_add_main_entries (oc, pipe_entries, NULL);
   if (extra)
     g_option_context_add_main_entries (oc, extra, NULL);
-  g_option_context_add_group (oc, mtrun_common_options ());
+  mtrun_add_common_options (oc);
   g_autoptr (GError) err = NULL;
-  if (!g_option_context_parse (oc, argc, argv, &err)) {
+  if (!mtrun_parse_options (oc, argc, argv, &err)) {
     *status = mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
     return NULL;
   }

@@ -22,12 +22,12 @@ static const GOptionEntry common_entries[] = {
   G_OPTION_ENTRY_NULL
 };
 
-GOptionGroup *
-mtrun_common_options (void)
+void
+mtrun_add_common_options (GOptionContext *oc)
 {
-  GOptionGroup *g = g_option_group_new ("common", "Options of every command:", "Show common options", NULL, NULL);
-  g_option_group_add_entries (g, common_entries);
-  return g;
+  /* In the main group, so that `mtrun run --help` shows them (a group hid them under
+   * --help-common). */
+  g_option_context_add_main_entries (oc, common_entries, NULL);
 }
 
 static const char *mtrun_argv0 = "mtrun";
@@ -90,6 +90,15 @@ mtrun_escape (const char *s)
       g_string_append_c (o, (char) c);
   }
   return g_string_free (o, FALSE);
+}
+
+gboolean
+mtrun_parse_options (GOptionContext *oc, int *argc, char ***argv, GError **error)
+{
+  mtrun_finished = TRUE;  /* --help prints and exits 0: that is what was asked */
+  gboolean ok = g_option_context_parse (oc, argc, argv, error);
+  mtrun_finished = FALSE;
+  return ok;
 }
 
 int

@@ -27,8 +27,10 @@ typedef struct {
 
 extern MtrunGlobal mtrun_global;
 
-/* Options every subcommand takes (cache dir, plugin path, quiet, json). */
-GOptionGroup *mtrun_common_options (void);
+/* Adds the options every subcommand takes (cache dir, plugin path, quiet, verbose, json). */
+void          mtrun_add_common_options (GOptionContext *oc);
+/* g_option_context_parse, during which an exit (GLib's, after --help) is not a failure. */
+gboolean      mtrun_parse_options (GOptionContext *oc, int *argc, char ***argv, GError **error);
 /* Loads plugins from MT_PLUGIN_PATH, --plugin-path and the install directory. */
 MtRegistry   *mtrun_registry (void);
 MtCache      *mtrun_open_cache (GError **error);
