@@ -391,6 +391,12 @@ START_TEST (summary_and_messages)
   ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", missing, NULL), 1);
   g_autofree char *want = g_strdup_printf ("mtrun: cannot read %s: No such file or directory\n", missing);
   ck_assert_str_eq (err, want);
+  /* status --exit-code: 1 while something would run, 0 once all is cached. */
+  g_autofree char *ok_pipe = mt_test_write (dir, "ok.pipe", "d = mnist(limit=20)\n");
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "status", ok_pipe, NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "status", "--exit-code", ok_pipe, NULL), 1);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "run", "-q", ok_pipe, NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "status", "--exit-code", ok_pipe, NULL), 0);
   /* --help shows the options every command takes, and is a success. */
   g_autofree char *out = NULL;
   ck_assert_int_eq (mt_test_mtrun (dir, env, &out, NULL, "run", "--help", NULL), 0);

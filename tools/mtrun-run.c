@@ -389,9 +389,15 @@ int
 mtrun_cmd_status (int argc, char **argv)
 {
   int status = 0;
+  static gboolean exit_code;
+  static const GOptionEntry status_entries[] = {
+    { "exit-code", 0, 0, G_OPTION_ARG_NONE, &exit_code,
+      "Exit with status 1 when any node would run (as git diff --exit-code), for CI", NULL },
+    G_OPTION_ENTRY_NULL
+  };
   g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "status",
                                          "Shows, per node, whether its result is cached or it will run, and why.",
-                                         NULL, &status);
+                                         status_entries, &status);
   if (!g)
     return status;
   g_autoptr (GError) err = NULL;
@@ -400,7 +406,11 @@ mtrun_cmd_status (int argc, char **argv)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, NULL);
   print_plan (plan, mtrun_global.json);
-  return plan_status (plan);
+  int rc = plan_status (plan);
+  for (guint i = 0; exit_code && rc == 0 && i < plan->items->len; i++)
+    if (((MtPlanItem *) plan->items->pdata[i])->state == MT_PLAN_RUN)
+      rc = MTRUN_EXIT_FAILURE;
+  return rc;
 }
 
 int
