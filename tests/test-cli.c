@@ -397,6 +397,21 @@ START_TEST (summary_and_messages)
   ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "status", "--exit-code", ok_pipe, NULL), 1);
   ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "run", "-q", ok_pipe, NULL), 0);
   ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "status", "--exit-code", ok_pipe, NULL), 0);
+  /* inspect --json is JSON, for programs. */
+  g_autofree char *js = NULL;
+  ck_assert_int_eq (mt_test_mtrun (dir, env, &js, NULL, "inspect", "--json", "masker", NULL), 0);
+  g_autoptr (JsonParser) jp = json_parser_new ();
+  ck_assert_msg (json_parser_load_from_data (jp, js, -1, NULL), "not JSON: %s", js);
+  JsonObject *jo = json_node_get_object (json_parser_get_root (jp));
+  ck_assert_str_eq (json_object_get_string_member (jo, "name"), "masker");
+  JsonArray *props = json_object_get_array_member (jo, "properties");
+  gboolean saw_k = FALSE;
+  for (guint i = 0; i < json_array_get_length (props); i++) {
+    JsonObject *po = json_array_get_object_element (props, i);
+    if (g_strcmp0 (json_object_get_string_member (po, "name"), "k") == 0)
+      saw_k = json_object_get_double_member (po, "default") == 2.0;
+  }
+  ck_assert (saw_k);
   /* --help shows the options every command takes, and is a success. */
   g_autofree char *out = NULL;
   ck_assert_int_eq (mt_test_mtrun (dir, env, &out, NULL, "run", "--help", NULL), 0);

@@ -18,6 +18,59 @@ print_ports (const char *title, GPtrArray *ports, gboolean inputs)
   }
 }
 
+static JsonNode *
+ports_json (GPtrArray *ports, gboolean inputs)
+{
+  JsonArray *a = json_array_new ();
+  for (guint i = 0; i < ports->len; i++) {
+    MtPortSpec *p = ports->pdata[i];
+    JsonObject *o = json_object_new ();
+    json_object_set_string_member (o, "name", p->name);
+    json_object_set_string_member (o, "kind", mt_kind_name (p->kind));
+    if (inputs) {
+      json_object_set_boolean_member (o, "list", p->list);
+      json_object_set_boolean_member (o, "required", p->required);
+    }
+    json_object_set_string_member (o, "blurb", p->blurb ? p->blurb : "");
+    json_array_add_object_element (a, o);
+  }
+  return json_node_init_array (json_node_alloc (), a);
+}
+
+/* A node type as JSON: what `inspect TYPE` prints, for programs. */
+static JsonNode *
+type_json (MtRegistry *reg, const char *name)
+{
+  GType type = mt_registry_lookup (reg, name);
+  MtNodeClass *klass = g_type_class_ref (type);
+  JsonObject *o = json_object_new ();
+  json_object_set_string_member (o, "name", name);
+  json_object_set_string_member (o, "description", mt_node_class_get_description (klass));
+  json_object_set_string_member (o, "class", g_type_name (type));
+  json_object_set_string_member (o, "version", mt_node_class_get_version (klass));
+  json_object_set_string_member (o, "origin", mt_registry_get_origin (reg, name));
+  json_object_set_member (o, "inputs", ports_json (mt_node_class_get_inputs (klass), TRUE));
+  json_object_set_member (o, "outputs", ports_json (mt_node_class_get_outputs (klass), FALSE));
+  JsonArray *props = json_array_new ();
+  guint n = 0;
+  g_autofree GParamSpec **ps = mt_node_class_list_params (klass, &n);
+  for (guint i = 0; i < n; i++) {
+    JsonObject *po = json_object_new ();
+    g_autofree char *pn = mt_property_pipe_name (ps[i]);
+    g_autofree char *range = mt_property_describe_range (ps[i]);
+    json_object_set_string_member (po, "name", pn);
+    json_object_set_string_member (po, "type", mt_property_type_name (ps[i]));
+    json_object_set_member (po, "default", mt_property_to_json (g_param_spec_get_default_value (ps[i])));
+    if (range)
+      json_object_set_string_member (po, "range", range);
+    json_object_set_string_member (po, "blurb", g_param_spec_get_blurb (ps[i]));
+    json_array_add_object_element (props, po);
+  }
+  json_object_set_array_member (o, "properties", props);
+  g_type_class_unref (klass);
+  return json_node_init_object (json_node_alloc (), o);
+}
+
 static int
 describe (MtRegistry *reg, const char *name)
 {
@@ -26,6 +79,11 @@ describe (MtRegistry *reg, const char *name)
     g_autofree const char **names = mt_registry_list (reg);
     g_autofree char *hint = mt_suggest_hint (name, names);
     return mtrun_fail (MTRUN_EXIT_FAILURE, "unknown node type '%s'%s", name, hint);
+  }
+  if (mtrun_global.json) {
+    g_autoptr (JsonNode) j = type_json (reg, name);
+    mtrun_print_json (j);
+    return 0;
   }
   MtNodeClass *klass = g_type_class_ref (type);
   printf ("%s — %s\n\n", name, mt_node_class_get_description (klass));
@@ -67,6 +125,37 @@ mtrun_cmd_inspect (int argc, char **argv)
     return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun inspect [TYPE]");
 
   g_autofree const char **names = mt_registry_list (reg);
+  if (mtrun_global.json) {
+    JsonObject *o = json_object_new ();
+    JsonArray *types = json_array_new (), *kinds = json_array_new (), *loaded = json_array_new (),
+              *rejected = json_array_new ();
+    for (guint i = 0; names[i]; i++)
+      json_array_add_element (types, type_json (reg, names[i]));
+    for (MtKind k = MT_KIND_TENSOR; k <= MT_KIND_TEXT; k++) {
+      JsonObject *ko = json_object_new ();
+      json_object_set_string_member (ko, "name", mt_kind_name (k));
+      json_object_set_string_member (ko, "extension", mt_kind_extension (k));
+      json_object_set_string_member (ko, "description", mt_kind_description (k));
+      json_array_add_object_element (kinds, ko);
+    }
+    GPtrArray *pl = mt_registry_get_plugins (reg);
+    for (guint i = 0; i < pl->len; i++)
+      json_array_add_string_element (loaded, pl->pdata[i]);
+    GPtrArray *rj = mt_registry_get_rejected (reg);
+    for (guint i = 0; i < rj->len; i++) {
+      JsonObject *ro = json_object_new ();
+      json_object_set_string_member (ro, "path", ((MtPluginRejection *) rj->pdata[i])->path);
+      json_object_set_string_member (ro, "reason", ((MtPluginRejection *) rj->pdata[i])->reason);
+      json_array_add_object_element (rejected, ro);
+    }
+    json_object_set_array_member (o, "node_types", types);
+    json_object_set_array_member (o, "kinds", kinds);
+    json_object_set_array_member (o, "plugins", loaded);
+    json_object_set_array_member (o, "rejected", rejected);
+    g_autoptr (JsonNode) root = json_node_init_object (json_node_alloc (), o);
+    mtrun_print_json (root);
+    return 0;
+  }
   printf ("Node types:\n");
   for (guint i = 0; names[i]; i++) {
     GType type = mt_registry_lookup (reg, names[i]);
