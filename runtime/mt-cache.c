@@ -385,8 +385,10 @@ mt_cache_list_keys (MtCache *c, GError **error)
   GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < names->len; i++) {
     const char *name = names->pdata[i];
-    if (g_str_has_suffix (name, ".json") && strlen (name) == 64 + 5)
-      g_ptr_array_add (keys, g_strndup (name, 64));
+    g_autofree char *key = g_strndup (name, 64);
+    /* Only KEY.json with KEY 64 hex digits: anything else there is a stray, not an entry. */
+    if (strlen (name) == 64 + 5 && g_str_has_suffix (name, ".json") && mt_sha256_is_valid (key))
+      g_ptr_array_add (keys, g_steal_pointer (&key));
   }
   return keys;
 }
