@@ -83,7 +83,14 @@ scan_run (MtPluginScanState *s, const char *path, char **why)
   GPid pid;
   int out_fd = -1;
   g_autoptr (GError) err = NULL;
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+  /* Under AddressSanitizer a crash would end the scanner with ASan's exit status; let it
+   * die of its signal instead, so the reason is the same in every build. */
+  g_auto (GStrv) envp = g_get_environ ();
+  const char *asan = g_environ_getenv (envp, "ASAN_OPTIONS");
+  g_autofree char *asan_opts = g_strdup_printf ("%s%shandle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0",
+                                                asan ? asan : "", asan && *asan ? ":" : "");
+  envp = g_environ_setenv (envp, "ASAN_OPTIONS", asan_opts, TRUE);
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
                                  NULL, NULL, &pid, NULL, &out_fd, NULL, &err)) {
     *why = g_strdup_printf ("could not start the plugin scanner %s: %s", s->scanner, err->message);
     return NULL;

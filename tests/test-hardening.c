@@ -211,8 +211,8 @@ START_TEST (gc_never_follows_links)
   ck_assert_int_eq (mtrun_in (&p, NULL, NULL, "run", "-q", p.pipe, NULL), 0);
   g_autofree char *outside = g_build_filename (p.dir, "outside", NULL);
   g_mkdir_with_parents (outside, 0755);
-  mt_test_write (outside, "precious-1", "a");
-  mt_test_write (outside, "precious-2", "b");
+  g_free (mt_test_write (outside, "precious-1", "a"));
+  g_free (mt_test_write (outside, "precious-2", "b"));
   g_autofree char *af = g_build_filename (p.cache, "objects", "af", NULL);
   ck_assert (symlink (outside, af) == 0);
   for (int dry = 1; dry >= 0; dry--) {
@@ -378,7 +378,7 @@ START_TEST (smaller_ones)
   g_autofree char *ck = g_build_filename (p.cache, "resume", "k", "deep", NULL);
   g_mkdir_with_parents (ck, 0755);
   g_autofree char *blob = g_strnfill (300000, 'x');
-  mt_test_write (ck, "checkpoint.safetensors", blob);
+  g_free (mt_test_write (ck, "checkpoint.safetensors", blob));
   ck_assert_int_eq (mtrun_in (&p, &out, NULL, "cache", "gc", NULL), 0);
   ck_assert_msg (strstr (out, "checkpoint of an interrupted run") && g_regex_match_simple ("freed \\d+ items?, 0\\.[3-9]", out, 0, 0),
                  "%s", out);
