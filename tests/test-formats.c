@@ -94,6 +94,16 @@ START_TEST (npy_malformed)
   ck_assert_msg (strstr (err->message, "promises"), "%s", err->message);
   g_clear_error (&err);
 
+  /* A header naming a key twice means two things: refused (hardening). The padding after
+   * the dict has room for a second 'shape'. */
+  g_autofree char *dup = g_memdup2 (p, len);
+  char *close = memmem (dup, len, "), }", 4);
+  ck_assert (close != NULL);
+  memcpy (close, "), 'shape': (4,)}", 17);
+  ck_assert_ptr_null (decode_str (dup, len, &err));
+  ck_assert_msg (strstr (err->message, "header names 'shape' 2 times"), "%s", err->message);
+  g_clear_error (&err);
+
   g_autofree char *c16 = g_memdup2 (p, len);
   char *d = memmem (c16, len, "<f4", 3);
   memcpy (d, "<c8", 3);
