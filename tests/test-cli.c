@@ -412,6 +412,17 @@ START_TEST (summary_and_messages)
       saw_k = json_object_get_double_member (po, "default") == 2.0;
   }
   ck_assert (saw_k);
+  /* A node name in two pipelines: export without -p lists them instead of guessing. */
+  g_autofree char *sub = g_build_filename (dir, "other", NULL);
+  g_mkdir_with_parents (sub, 0755);
+  g_autofree char *ok2 = mt_test_write (sub, "ok.pipe", "d = mnist(limit=30)\n");
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "run", "-q", ok2, NULL), 0);
+  g_autofree char *edir = g_build_filename (dir, "exported", NULL);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "cache", "export", "d", edir, NULL), 1);
+  ck_assert_msg (strstr (err, "node 'd' is in the cache for 2 pipelines; say which with -p FILE.pipe: ") &&
+                 strstr (err, "other/ok.pipe"), "%s", err);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "cache", "export", "-q", "-p", ok2, "d", edir, NULL), 0);
   /* --help shows the options every command takes, and is a success. */
   g_autofree char *out = NULL;
   ck_assert_int_eq (mt_test_mtrun (dir, env, &out, NULL, "run", "--help", NULL), 0);

@@ -68,17 +68,37 @@ find_entry (MtCache *cache, GPtrArray *all, const char *what, GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no cached result of node '%s' of %s (run it first)", what, pipeline);
     return NULL;
   }
-  MtManifest *by_key = NULL;
+  MtManifest *by_key = NULL, *by_name = NULL;
   guint key_hits = 0;
+  g_autoptr (GPtrArray) pipelines = g_ptr_array_new ();
   for (guint i = 0; i < all->len; i++) {
     MtManifest *m = all->pdata[i];
-    if (g_strcmp0 (m->node, what) == 0)
-      return m;  /* newest first */
+    if (g_strcmp0 (m->node, what) == 0) {
+      const char *pl = mt_json_string (json_node_get_object (m->root), "pipeline", "");
+      if (!by_name)
+        by_name = m;  /* newest first */
+      if (!g_ptr_array_find_with_equal_func (pipelines, pl, g_str_equal, NULL))
+        g_ptr_array_add (pipelines, (gpointer) pl);
+    }
     if (strlen (what) >= 6 && g_str_has_prefix (m->key, what)) {
       by_key = m;
       key_hits++;
     }
   }
+  /* A node of that name in several pipelines: which one is not ours to guess. */
+  if (pipelines->len > 1) {
+    GString *s = g_string_new (NULL);
+    for (guint i = 0; i < pipelines->len; i++) {
+      g_autofree char *esc = mtrun_escape (pipelines->pdata[i]);
+      g_string_append_printf (s, "%s%s", i ? ", " : "", esc);
+    }
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "node '%s' is in the cache for %u pipelines; say which with "
+                 "-p FILE.pipe: %s", what, pipelines->len, s->str);
+    g_string_free (s, TRUE);
+    return NULL;
+  }
+  if (by_name)
+    return by_name;
   if (key_hits == 1)
     return by_key;
   if (key_hits > 1)
