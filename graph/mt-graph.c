@@ -16,7 +16,26 @@ typedef struct {
   GHashTable *params;     /* name -> MtAstValue* (borrowed or owned by overrides) */
   GPtrArray *owned;       /* values from --set */
   GHashTable *stmt_of;    /* MtDagNode* -> MtAstStmt* */
+  guint arg_pos;          /* 1-based position of the positional argument being bound; 0: key=value */
 } Builder;
+
+/* For a positional argument of the wrong kind: where it stands and what the type takes
+ * in that order, so swapped arguments are recognised for what they are. */
+static char *
+order_hint (Builder *b, MtDagNode *gn)
+{
+  if (b->arg_pos == 0)
+    return g_strdup ("");
+  GPtrArray *ins = mt_node_class_get_inputs (MT_NODE_GET_CLASS (gn->node));
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < ins->len; i++) {
+    MtPortSpec *p = ins->pdata[i];
+    g_string_append_printf (s, "%s%s (a %s)", i ? ", " : "", p->name, mt_kind_name (p->kind));
+  }
+  char *r = g_strdup_printf (" (positional argument %u; %s takes %s, in that order)", b->arg_pos, gn->type_name, s->str);
+  g_string_free (s, TRUE);
+  return r;
+}
 
 static const char **
 hash_keys (GHashTable *h)
@@ -150,8 +169,13 @@ bind_source (Builder *b, MtDagNode *gn, int port, const MtAstValue *v, MtDagInpu
     if (matches != 1) {
       g_auto (GStrv) names = output_names (src->node);
       g_autofree char *all = g_strjoinv (", ", names);
+      g_autofree char *order = order_hint (b, gn);
       if (outs->len == 0)
         mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has no outputs", src->name, src->type_name);
+      else if (matches == 0)
+        mt_diag_error (b->diag, v->line, v->col, "input '%s' of %s expects a %s, but node '%s' (%s) gives none "
+                       "(its outputs: %s)%s", in->name, gn->type_name, mt_kind_name (in->kind), src->name,
+                       src->type_name, all, order);
       else
         mt_diag_error (b->diag, v->line, v->col, "node '%s' (%s) has several outputs (%s); write %s.%s",
                        src->name, src->type_name, all, src->name, names[0]);
@@ -161,10 +185,11 @@ bind_source (Builder *b, MtDagNode *gn, int port, const MtAstValue *v, MtDagInpu
   }
   MtPortSpec *out = outs->pdata[sport];
   if (out->kind != in->kind) {
+    g_autofree char *order = order_hint (b, gn);
     mt_diag_error (b->diag, v->line, v->col,
-                   "input '%s' of %s expects a %s, but '%s%s%s' gives a %s",
+                   "input '%s' of %s expects a %s, but '%s%s%s' gives a %s%s",
                    in->name, gn->type_name, mt_kind_name (in->kind), v->s, v->port ? "." : "",
-                   v->port ? v->port : "", mt_kind_name (out->kind));
+                   v->port ? v->port : "", mt_kind_name (out->kind), order);
     return FALSE;
   }
   gi->src = src;
@@ -220,8 +245,10 @@ bind_args (Builder *b, MtDagNode *gn, MtAstStmt *st)
       MtPortSpec *in = ins->pdata[positional];
       g_hash_table_add (bound, g_strdup (in->name));
       const MtAstValue *pv = resolve_param (b, arg->value);
+      b->arg_pos = positional + 1;
       if (pv)
         bind_input (b, gn, (int) positional, pv, bindings);
+      b->arg_pos = 0;
       positional++;
       continue;
     }

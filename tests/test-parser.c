@@ -191,6 +191,15 @@ END_TEST
 
 START_TEST (error_ports)
 {
+  /* Arguments in the wrong order: each says where it stands and what the type takes. */
+  const char *swapped[] = {
+    "t.pipe:4:16: error: input 'model' of xgradcam expects a model, but 'b' gives a dataset (positional argument 1; "
+    "xgradcam takes model (a model), dataset (a dataset), in that order)",
+    "t.pipe:4:19: error: input 'dataset' of xgradcam expects a dataset, but node 'erm' (trainer) gives none "
+    "(its outputs: model, state, log) (positional argument 2;",
+    NULL,
+  };
+  expect_errors ("d = mnist(limit=20)\nb = biaser(d)\nerm = trainer(b)\ncam = xgradcam(b, erm)\n", swapped);
   expect_error ("a = fill()\np = split(a)\ns = scale(p)\n",
                 "t.pipe:3:11: error: node 'p' (split) has several outputs (lo, hi); write p.lo");
   expect_error ("a = fill()\np = split(a)\ns = scale(p.mid)\n",
