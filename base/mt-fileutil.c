@@ -48,6 +48,17 @@ mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError *
   return fd;
 }
 
+GMappedFile *
+mt_file_map_regular (const char *path, GError **error)
+{
+  int fd = mt_file_open_regular (path, TRUE, NULL, error);
+  if (fd < 0)
+    return NULL;
+  GMappedFile *mf = g_mapped_file_new_from_fd (fd, FALSE, error);
+  close (fd);
+  return mf;
+}
+
 gboolean
 mt_file_read_regular (const char *path, gboolean follow, gsize max_bytes, char **data, gsize *len, GError **error)
 {

@@ -13,6 +13,8 @@ char    *mt_file_sha256_full (const char *path, gboolean follow, goffset *size, 
 /* Opens a regular file for reading (never blocking on a FIFO); -1 with @error otherwise.
  * *size: its size. */
 int      mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError **error);
+/* Maps a regular file read-only (a FIFO or a device would block or never end). */
+GMappedFile *mt_file_map_regular (const char *path, GError **error);
 /* Reads a whole regular file of at most @max_bytes (NUL-terminated). */
 gboolean mt_file_read_regular (const char *path, gboolean follow, gsize max_bytes, char **data, gsize *len,
                                GError **error);

@@ -3,7 +3,6 @@
 #include "base/mt-fileutil.h"
 
 #include <string.h>
-#include <unistd.h>
 
 static const char npy_magic[] = "\x93NUMPY";
 
@@ -203,12 +202,7 @@ mt_npy_save (const MtTensor *t, const char *path, GError **error)
 MtTensor *
 mt_npy_load (const char *path, GError **error)
 {
-  /* A regular file only: a FIFO or a device would block or never end. */
-  int fd = mt_file_open_regular (path, TRUE, NULL, error);
-  if (fd < 0)
-    return NULL;
-  g_autoptr (GMappedFile) mf = g_mapped_file_new_from_fd (fd, FALSE, error);
-  close (fd);
+  g_autoptr (GMappedFile) mf = mt_file_map_regular (path, error);
   if (!mf)
     return NULL;
   return mt_npy_decode ((const guint8 *) g_mapped_file_get_contents (mf),

@@ -5,7 +5,6 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const struct {
   MtDType dtype;
@@ -217,12 +216,7 @@ mt_safetensors_save (MtBundle *b, const char *path, GError **error)
 MtBundle *
 mt_safetensors_load (const char *path, GError **error)
 {
-  /* A regular file only: a FIFO or a device would block or never end. */
-  int fd = mt_file_open_regular (path, TRUE, NULL, error);
-  if (fd < 0)
-    return NULL;
-  g_autoptr (GMappedFile) mf = g_mapped_file_new_from_fd (fd, FALSE, error);
-  close (fd);
+  g_autoptr (GMappedFile) mf = mt_file_map_regular (path, error);
   if (!mf)
     return NULL;
   return mt_safetensors_decode ((const guint8 *) g_mapped_file_get_contents (mf),
