@@ -13,7 +13,10 @@ G_BEGIN_DECLS
 
 typedef struct _MtContext MtContext;
 
-/* Inputs. An optional input that was not bound has no path and loads fail. */
+/* Inputs. An optional input that was not bound has no path and loads fail. Each load
+ * returns a new reference the node owns (g_autoptr (MtTensor), g_autoptr (MtBundle),
+ * json_node_unref); paths and names returned as const char * belong to the context and
+ * live as long as the run. */
 gboolean    mt_context_has_input        (MtContext *ctx, const char *port);
 const char *mt_context_get_input_path   (MtContext *ctx, const char *port);
 MtTensor   *mt_context_load_tensor      (MtContext *ctx, const char *port, GError **error);
