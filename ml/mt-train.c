@@ -181,6 +181,11 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   guint np = mt_model_n_params (model);
   gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
 
+  /* Progress runs over the epochs this call trains (a resumed run starts later); the
+   * first epoch is fixed here, since st->epochs_done moves as epochs finish. */
+  const int first_epoch = st->epochs_done;
+  const gint64 run_t0 = g_get_monotonic_time ();
+  gint64 run_seen = 0;
   for (int epoch = st->epochs_done; epoch < cfg->epochs; epoch++) {
     gint64 t0 = g_get_monotonic_time ();
     double lr = mt_train_lr_at (cfg, epoch);
@@ -222,9 +227,15 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       loss_sum += loss * b;
       correct += right;
       seen += b;
-      if (hooks && hooks->progress)
-        hooks->progress ((epoch - st->epochs_done + (bi + 1.0) / batches) / (cfg->epochs - st->epochs_done),
-                         hooks->user_data);
+      run_seen += b;
+      if (hooks && hooks->progress) {
+        double f = (epoch - first_epoch + (bi + 1.0) / batches) / (cfg->epochs - first_epoch);
+        double secs = (g_get_monotonic_time () - run_t0) / 1e6;
+        int eta = (int) (f > 0 ? secs * (1 - f) / f + 0.5 : 0);
+        g_autofree char *detail = g_strdup_printf ("epoch %d/%d, %.0f img/s, ETA %d:%02d", epoch + 1, cfg->epochs,
+                                                   run_seen / MAX (secs, 1e-9), eta / 60, eta % 60);
+        hooks->progress (f, detail, hooks->user_data);
+      }
     }
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;

@@ -35,7 +35,8 @@ typedef struct {
 } MtTrainState;
 
 typedef struct {
-  void (*progress) (double fraction, gpointer user_data);
+  /* @detail: "epoch 3/10, 1900 img/s, ETA 0:25". */
+  void (*progress) (double fraction, const char *detail, gpointer user_data);
   void (*log) (const char *message, gpointer user_data);
   /* Called after each epoch; return FALSE (with @error) to stop. */
   gboolean (*epoch_done) (MtTrainState *state, gpointer user_data, GError **error);

@@ -92,9 +92,9 @@ typedef struct {
 } Session;
 
 static void
-trainer_hook_progress (double f, gpointer user_data)
+trainer_hook_progress (double f, const char *detail, gpointer user_data)
 {
-  mt_context_progress (((Session *) user_data)->ctx, f);
+  mt_context_progress_detail (((Session *) user_data)->ctx, f, detail);
 }
 
 static void

@@ -7,7 +7,7 @@
 
 G_BEGIN_DECLS
 
-typedef void (*MtContextProgressFunc) (MtContext *ctx, double fraction, gpointer user_data);
+typedef void (*MtContextProgressFunc) (MtContext *ctx, double fraction, const char *detail, gpointer user_data);
 typedef void (*MtContextLogFunc) (MtContext *ctx, const char *message, gpointer user_data);
 
 /* @input_paths: one entry per binding of @gn->inputs (NULL where unbound). */

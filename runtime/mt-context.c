@@ -356,9 +356,15 @@ mt_context_get_cancellable (MtContext *ctx)
 void
 mt_context_progress (MtContext *ctx, double fraction)
 {
+  mt_context_progress_detail (ctx, fraction, NULL);
+}
+
+void
+mt_context_progress_detail (MtContext *ctx, double fraction, const char *detail)
+{
   g_return_if_fail (ctx != NULL);
   if (ctx->progress)
-    ctx->progress (ctx, CLAMP (fraction, 0.0, 1.0), ctx->user_data);
+    ctx->progress (ctx, CLAMP (fraction, 0.0, 1.0), detail, ctx->user_data);
 }
 
 void

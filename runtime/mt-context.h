@@ -51,6 +51,9 @@ JsonNode   *mt_context_get_provenance   (MtContext *ctx);
 GCancellable *mt_context_get_cancellable (MtContext *ctx);
 /* @fraction in [0, 1]; shown as a progress bar on a terminal. */
 void        mt_context_progress         (MtContext *ctx, double fraction);
+/* The same with a short line shown beside the bar ("epoch 3/10, 1900 img/s, ETA 0:25"),
+ * or NULL. */
+void        mt_context_progress_detail  (MtContext *ctx, double fraction, const char *detail);
 void        mt_context_log              (MtContext *ctx, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 G_END_DECLS

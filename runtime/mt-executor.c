@@ -45,7 +45,7 @@ post (Exec *ex, MtEventType type, guint index, char *text, MtManifest *m)
 }
 
 static void
-on_progress (MtContext *ctx, double fraction, gpointer user_data)
+on_progress (MtContext *ctx, double fraction, const char *detail, gpointer user_data)
 {
   Job *job = user_data;
   gint64 now = g_get_monotonic_time ();
@@ -56,6 +56,7 @@ on_progress (MtContext *ctx, double fraction, gpointer user_data)
   msg->type = MT_EVENT_PROGRESS;
   msg->index = job->index;
   msg->progress = fraction;
+  msg->text = g_strdup (detail);
   g_async_queue_push (job->ex->queue, msg);
 }
 

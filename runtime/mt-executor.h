@@ -13,7 +13,7 @@ typedef enum {
   MT_EVENT_FINISHED,   /* manifest, seconds */
   MT_EVENT_FAILED,     /* message */
   MT_EVENT_SKIPPED,    /* reason */
-  MT_EVENT_PROGRESS,   /* progress */
+  MT_EVENT_PROGRESS,   /* progress; message: a detail line, or NULL */
   MT_EVENT_LOG,        /* message */
   MT_EVENT_WARNING,    /* message: e.g. a corrupt cache entry that will be recomputed */
 } MtEventType;

@@ -365,6 +365,59 @@ START_TEST (finetuner_continues_from_the_state)
 }
 END_TEST
 
+typedef struct {
+  GArray *fractions;
+  char *last_detail;
+} Progress;
+
+static void
+record_progress (double f, const char *detail, gpointer user_data)
+{
+  Progress *p = user_data;
+  g_array_append_val (p->fractions, f);
+  g_free (p->last_detail);
+  p->last_detail = g_strdup (detail);
+}
+
+/* The progress of a training runs once from 0 to 1 over all its epochs (it reset every
+ * epoch: the fraction used epochs_done while the loop moved it), with a detail line. */
+START_TEST (progress_covers_the_whole_training)
+{
+  const gint64 n = 96;
+  gint64 ishape[] = { n, 3, 28, 28 }, lshape[] = { n };
+  g_autoptr (MtTensor) images = mt_tensor_new (MT_DTYPE_U8, 4, ishape);
+  g_autoptr (MtTensor) labels = mt_tensor_new (MT_DTYPE_I64, 1, lshape);
+  MtRng rng;
+  mt_rng_seed (&rng, 5);
+  for (gsize i = 0; i < images->nbytes; i++)
+    ((guint8 *) images->data)[i] = (guint8) mt_rng_below (&rng, 256);
+  for (gint64 i = 0; i < n; i++)
+    ((gint64 *) labels->data)[i] = i % 2;
+  g_autoptr (MtBundle) data = mt_bundle_new ();
+  mt_bundle_set (data, MT_DATASET_IMAGES, images);
+  mt_bundle_set (data, MT_DATASET_LABELS, labels);
+  g_autoptr (MtModel) model = mt_model_new (mt_arch_lookup ("small_cnn"), 2);
+  mt_model_init (model, 1);
+  g_autoptr (MtTrainState) st = mt_train_state_new (model);
+  MtTrainConfig cfg = { .epochs = 3, .lr = 0.01, .momentum = 0.9, .batch_size = 16, .val_fraction = 0.25, .seed = 3 };
+  Progress p = { g_array_new (FALSE, FALSE, sizeof (double)), NULL };
+  MtTrainHooks hooks = { .progress = record_progress, .user_data = &p };
+  g_autoptr (GError) err = NULL;
+  ck_assert_msg (mt_train_run (st, &cfg, data, &hooks, &err), "%s", err ? err->message : "");
+  ck_assert_uint_eq (p.fractions->len, 3 * 5);  /* 72 training samples: 5 batches an epoch */
+  for (guint i = 1; i < p.fractions->len; i++)
+    ck_assert_msg (g_array_index (p.fractions, double, i) > g_array_index (p.fractions, double, i - 1),
+                   "progress went back at step %u: %g after %g", i, g_array_index (p.fractions, double, i),
+                   g_array_index (p.fractions, double, i - 1));
+  ck_assert_double_eq_tol (g_array_index (p.fractions, double, 4), 1.0 / 3, 1e-12);
+  ck_assert_double_eq_tol (g_array_index (p.fractions, double, p.fractions->len - 1), 1.0, 1e-12);
+  ck_assert_msg (p.last_detail && g_str_has_prefix (p.last_detail, "epoch 3/3, ") && strstr (p.last_detail, " img/s, ETA 0:00"),
+                 "%s", p.last_detail);
+  g_array_unref (p.fractions);
+  g_free (p.last_detail);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -379,6 +432,7 @@ main (void)
   tcase_add_test (tc, killed_training_resumes_to_the_same_result);
   tcase_add_test (tc, divergence_is_an_error);
   tcase_add_test (tc, finetuner_continues_from_the_state);
+  tcase_add_test (tc, progress_covers_the_whole_training);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

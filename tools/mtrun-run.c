@@ -134,6 +134,7 @@ typedef struct {
   gboolean bar_shown;
   guint cached, ran, failed, skipped;
   double *progress;  /* per node, -1 when not running */
+  char **detail;     /* per node, the line beside its bar, or NULL */
   MtCache *cache;
   GString *headlines;  /* the "headline" text outputs of nodes that have one */
 } Display;
@@ -160,6 +161,8 @@ draw_bar (Display *d)
     for (int k = 0; k < 20; k++)
       g_string_append_c (s, k < filled ? '#' : '.');
     g_string_append_printf (s, "] %3.0f%%", d->progress[i] * 100);
+    if (d->detail[i])
+      g_string_append_printf (s, " %s", d->detail[i]);
   }
   fprintf (stderr, "\r\033[K%s", s->str);
   fflush (stderr);
@@ -287,6 +290,8 @@ on_event (const MtEvent *ev, gpointer user_data)
   }
   if (ev->type == MT_EVENT_PROGRESS) {
     d->progress[idx] = ev->progress;
+    g_free (d->detail[idx]);
+    d->detail[idx] = g_strdup (ev->message);
     if (d->tty && !mtrun_global.quiet)
       draw_bar (d);
     return;
@@ -489,7 +494,10 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   for (guint i = 0; i < g->nodes->len; i++)
     progress[i] = -1;
   g_autoptr (GString) headlines = g_string_new (NULL);
-  Display d = { .g = g, .tty = isatty (STDERR_FILENO), .progress = progress, .cache = cache, .headlines = headlines };
+  g_autoptr (GPtrArray) detail = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_set_size (detail, g->nodes->len);
+  Display d = { .g = g, .tty = isatty (STDERR_FILENO), .progress = progress, .detail = (char **) detail->pdata,
+                .cache = cache, .headlines = headlines };
   MtRunOptions opts = {
     .jobs = (guint) args.jobs, .forced = forced, .selected = selected, .lookup_only = lookup_only,
     .backend = backend, .on_event = on_event, .user_data = &d,
