@@ -41,6 +41,20 @@ mt_json_number (JsonObject *o, const char *name, double *out)
 }
 
 gboolean
+mt_json_true (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN && json_node_get_boolean (n);
+}
+
+const char *
+mt_json_array_string (JsonArray *a, guint i)
+{
+  JsonNode *n = i < json_array_get_length (a) ? json_array_get_element (a, i) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+}
+
+gboolean
 mt_json_array_int (JsonArray *a, guint i, gint64 *out)
 {
   JsonNode *n = i < json_array_get_length (a) ? json_array_get_element (a, i) : NULL;

@@ -19,6 +19,10 @@ JsonArray  *mt_json_array  (JsonObject *o, const char *name);
 const char *mt_json_string (JsonObject *o, const char *name, const char *def);
 /* A number (integer or not) in *out; FALSE when absent or not a number. */
 gboolean    mt_json_number (JsonObject *o, const char *name, double *out);
+/* A boolean member: TRUE only when present, a boolean, and true. */
+gboolean    mt_json_true   (JsonObject *o, const char *name);
+/* Element @i of @a as a string; NULL when it is not one. */
+const char *mt_json_array_string (JsonArray *a, guint i);
 /* Element @i of @a as an integer; FALSE when it is not one. */
 gboolean    mt_json_array_int (JsonArray *a, guint i, gint64 *out);
 

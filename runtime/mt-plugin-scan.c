@@ -153,8 +153,7 @@ scan_conflicts (MtRegistry *reg, JsonObject *e, char **why)
 {
   JsonArray *types = mt_json_array (e, "types"), *gtypes = mt_json_array (e, "gtypes");
   for (guint i = 0; types && i < json_array_get_length (types); i++) {
-    JsonNode *n = json_array_get_element (types, i);
-    const char *t = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+    const char *t = mt_json_array_string (types, i);
     if (t && mt_registry_lookup_locked (reg, t)) {
       *why = g_strdup_printf ("it registers node type '%s', which %s already registers", t,
                               mt_registry_get_origin (reg, t));
@@ -162,8 +161,7 @@ scan_conflicts (MtRegistry *reg, JsonObject *e, char **why)
     }
   }
   for (guint i = 0; gtypes && i < json_array_get_length (gtypes); i++) {
-    JsonNode *n = json_array_get_element (gtypes, i);
-    const char *t = JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING ? json_node_get_string (n) : NULL;
+    const char *t = mt_json_array_string (gtypes, i);
     if (t && g_type_from_name (t)) {
       g_autofree const char **names = mt_registry_list (reg);
       const char *by = "another plugin";
@@ -194,31 +192,22 @@ mt_plugin_scan_check (MtRegistry *reg, const char *path, char **why)
   double size = -1, mt = -1, abi = -1;
   if (e && mt_json_number (e, "size", &size) && mt_json_number (e, "mtime_us", &mt) && mt_json_number (e, "abi", &abi) &&
       size == (double) st.st_size && mt == (double) mtime && abi == MT_PLUGIN_ABI_VERSION) {
-    JsonNode *ok = json_object_get_member (e, "ok");
-    if (ok && JSON_NODE_HOLDS_VALUE (ok) && json_node_get_value_type (ok) == G_TYPE_BOOLEAN && json_node_get_boolean (ok))
+    if (mt_json_true (e, "ok"))
       return !scan_conflicts (reg, e, why);
     *why = g_strdup (mt_json_string (e, "reason", "rejected when it was scanned"));
     return FALSE;
   }
   g_autofree char *reason = NULL;
   g_autofree char *line = scan_run (s, path, &reason);
-  gboolean ok = FALSE;
-  if (line) {
-    g_autoptr (JsonNode) r = mt_json_parse (line, strlen (line), 1 << 20, "the scanner's answer", NULL);
-    JsonObject *ro = r && JSON_NODE_HOLDS_OBJECT (r) ? json_node_get_object (r) : NULL;
-    JsonNode *okn = ro ? json_object_get_member (ro, "ok") : NULL;
-    ok = okn && JSON_NODE_HOLDS_VALUE (okn) && json_node_get_value_type (okn) == G_TYPE_BOOLEAN &&
-         json_node_get_boolean (okn);
-    if (!ok)
-      reason = g_strdup (ro ? mt_json_string (ro, "reason", "rejected by the scanner") : "the scanner's answer is garbled");
-  }
-  JsonObject *ne = json_object_new ();
-  JsonObject *ro = NULL;
+  /* The answer is parsed once: whether it loaded, and the names it registers. */
   g_autoptr (JsonNode) answer = line ? mt_json_parse (line, strlen (line), 1 << 20, "the scanner's answer", NULL) : NULL;
-  if (ok && answer && JSON_NODE_HOLDS_OBJECT (answer))
-    ro = json_node_get_object (answer);
+  JsonObject *ro = answer && JSON_NODE_HOLDS_OBJECT (answer) ? json_node_get_object (answer) : NULL;
+  gboolean ok = mt_json_true (ro, "ok");
+  if (line && !ok)
+    reason = g_strdup (ro ? mt_json_string (ro, "reason", "rejected by the scanner") : "the scanner's answer is garbled");
+  JsonObject *ne = json_object_new ();
   const char *lists[] = { "types", "gtypes" };
-  for (guint k = 0; ro && k < G_N_ELEMENTS (lists); k++) {
+  for (guint k = 0; ok && k < G_N_ELEMENTS (lists); k++) {
     JsonArray *a = mt_json_array (ro, lists[k]);
     if (a)
       json_object_set_array_member (ne, lists[k], json_array_ref (a));
