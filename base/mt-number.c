@@ -1,10 +1,18 @@
 #include "base/mt-number.h"
 
+#include <math.h>
+
 char *
 mt_number_format (double d)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  for (int digits = 15; digits < 17; digits++) {
+  if (!isfinite (d))
+    return g_strdup (isnan (d) ? "nan" : d > 0 ? "inf" : "-inf");
+  /* Whole numbers as people write them ("100", where the shortest %g is "1e+02"). */
+  if (d == floor (d) && fabs (d) < 1e15)
+    return g_strdup_printf ("%.0f", d == 0 ? 0.0 : d);
+  /* %.17g always reads back; fewer digits often do. The first that does is the shortest. */
+  for (int digits = 1; digits <= 17; digits++) {
     char fmt[8];
     g_snprintf (fmt, sizeof fmt, "%%.%dg", digits);
     g_ascii_formatd (buf, sizeof buf, fmt, d);

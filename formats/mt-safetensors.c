@@ -1,5 +1,6 @@
 #include "formats/mt-safetensors.h"
 #include "base/mt-json.h"
+#include "base/mt-json-write.h"
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
 
@@ -64,11 +65,9 @@ mt_safetensors_encode (MtBundle *b)
   }
   json_builder_end_object (jb);
 
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = json_builder_get_root (jb);
-  json_generator_set_root (gen, root);
-  gsize hlen = 0;
-  g_autofree char *header = json_generator_to_data (gen, &hlen);
+  g_autofree char *header = mt_json_to_string (root, FALSE);
+  gsize hlen = strlen (header);
   /* Pad with spaces so the tensor data is 8-byte aligned, as the reference writer does. */
   gsize padded = (hlen + 7) & ~(gsize) 7;
 

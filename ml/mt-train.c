@@ -1,5 +1,6 @@
 #include "ml/mt-train.h"
 #include "ml/mt-dataset.h"
+#include "base/mt-json-write.h"
 #include "base/mt-error.h"
 #include "base/mt-json.h"
 #include "base/mt-rng.h"
@@ -327,7 +328,7 @@ mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
   mt_bundle_set_metadata (b, "has_momentum", st->momentum ? "true" : "false");
   g_autoptr (JsonArray) entries = with_timing ? json_array_ref (st->log) : mt_train_log_without_timing (st);
   g_autoptr (JsonNode) log = json_node_init_array (json_node_alloc (), entries);
-  g_autofree char *log_text = json_to_string (log, FALSE);
+  g_autofree char *log_text = mt_json_to_string (log, FALSE);
   mt_bundle_set_metadata (b, "log", log_text);
   return b;
 }

@@ -1,4 +1,5 @@
 #include "runtime/mt-cache.h"
+#include "base/mt-json-write.h"
 #include "base/mt-json.h"
 #include "base/mt-error.h"
 #include "base/mt-fault.h"
@@ -283,11 +284,8 @@ mt_cache_write_manifest (MtCache *c, JsonNode *manifest, GError **error)
   JsonObject *o = json_node_get_object (manifest);
   const char *key = json_object_get_string_member (o, "key");
   g_autofree char *p = entry_path (c, key);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_root (gen, manifest);
-  json_generator_set_pretty (gen, TRUE);
-  gsize len = 0;
-  g_autofree char *data = json_generator_to_data (gen, &len);
+  g_autofree char *data = mt_json_to_string (manifest, TRUE);
+  gsize len = strlen (data);
   mt_fault_point ("before-manifest");
   if (g_getenv ("MT_FAULT") && mt_fault_active ("manifest-write")) {
     /* Simulate a crash half-way through the manifest's bytes. */

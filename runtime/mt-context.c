@@ -1,4 +1,5 @@
 #include "runtime/mt-context-private.h"
+#include "base/mt-json-write.h"
 #include "base/mt-error.h"
 #include "base/mt-json.h"
 #include "formats/mt-npy.h"
@@ -291,10 +292,7 @@ mt_context_save_json (MtContext *ctx, const char *port, JsonNode *node, GError *
   char *p = output_path (ctx, port, "json", error);
   if (!p)
     return FALSE;
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_root (gen, node);
-  json_generator_set_pretty (gen, TRUE);
-  return record (ctx, port, p, json_generator_to_file (gen, p, error));
+  return record (ctx, port, p, mt_json_write_file (node, p, error));
 }
 
 gboolean

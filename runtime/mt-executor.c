@@ -1,6 +1,7 @@
 #include "runtime/mt-executor.h"
 #include "runtime/mt-cache-key.h"
 #include "runtime/mt-context-private.h"
+#include "base/mt-json-write.h"
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
 #include "runtime/mt-plan.h"
@@ -191,7 +192,7 @@ compute (Exec *ex, Job *job, MtDagNode *gn, MtKeyInfo *ki, const char *const *di
   if (ok) {
     g_autoptr (JsonNode) root = mt_manifest_build (ex->g, gn, ki, digests, ctx, committed, ex->opts->backend, started, seconds);
     if (mt_cache_write_manifest (ex->cache, root, error)) {
-      g_autofree char *text = json_to_string (root, FALSE);
+      g_autofree char *text = mt_json_to_string (root, FALSE);
       m = mt_manifest_parse (text, strlen (text), "new manifest", error);
       mt_file_remove_tree (resume, NULL);  /* checkpoints are done with */
     }

@@ -1,4 +1,6 @@
 #include "runtime/mt-plan.h"
+#include "base/mt-json-write.h"
+#include "base/mt-number.h"
 #include "base/mt-json.h"
 
 static void
@@ -39,11 +41,9 @@ old_display (MtManifest *prev, const char *name)
   JsonNode *v = props ? json_object_get_member (props, name) : NULL;
   if (!v)
     return g_strdup ("(unset)");
-  if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_DOUBLE) {
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-    return g_strdup (g_ascii_formatd (buf, sizeof buf, "%g", json_node_get_double (v)));
-  }
-  return json_to_string (v, FALSE);
+  if (JSON_NODE_HOLDS_VALUE (v) && json_node_get_value_type (v) == G_TYPE_DOUBLE)
+    return mt_number_format (json_node_get_double (v));
+  return mt_json_to_string (v, FALSE);
 }
 
 /* The inputs whose producers have still to run, which explain everything downstream. */

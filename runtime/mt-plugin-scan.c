@@ -1,6 +1,7 @@
 #include "runtime/mt-plugin-scan.h"
 #include "runtime/mt-registry-private.h"
 #include "base/mt-error.h"
+#include "base/mt-json-write.h"
 #include "base/mt-fileutil.h"
 #include "base/mt-json.h"
 #include "base/mt-version.h"
@@ -68,7 +69,7 @@ scan_db_save (MtPluginScanState *s)
   json_object_set_string_member (top, "format", SCAN_FORMAT);
   json_object_set_object_member (top, "plugins", json_object_ref (scan_db (s)));
   g_autoptr (JsonNode) n = json_node_init_object (json_node_alloc (), top);
-  g_autofree char *text = json_to_string (n, TRUE);
+  g_autofree char *text = mt_json_to_string (n, TRUE);
   g_autofree char *dir = g_path_get_dirname (s->file);
   g_mkdir_with_parents (dir, 0755);
   /* A registry that cannot be written only costs a scan next time. */
@@ -248,7 +249,7 @@ mt_plugin_scan_child (const char *path)
     json_object_set_string_member (o, "reason", rej->len ? ((MtPluginRejection *) rej->pdata[0])->reason : err->message);
   }
   g_autoptr (JsonNode) n = json_node_init_object (json_node_alloc (), o);
-  g_autofree char *text = json_to_string (n, FALSE);
+  g_autofree char *text = mt_json_to_string (n, FALSE);
   fflush (stdout);
   printf ("\n" SCAN_MARK "%s\n", text);
   fflush (stdout);

@@ -1,4 +1,6 @@
 #include "runtime/mt-property.h"
+#include "base/mt-json-write.h"
+#include "base/mt-number.h"
 
 char *
 mt_property_pipe_name (GParamSpec *pspec)
@@ -39,12 +41,11 @@ mt_property_type_name (GParamSpec *pspec)
 static char *
 property_format_double (double d)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
   if (d == G_MAXDOUBLE || d == G_MAXFLOAT)
     return g_strdup ("inf");
   if (d == -G_MAXDOUBLE || d == -G_MAXFLOAT)
     return g_strdup ("-inf");
-  return g_strdup (g_ascii_formatd (buf, sizeof buf, "%g", d));
+  return mt_number_format (d);
 }
 
 char *
@@ -207,7 +208,7 @@ mt_property_to_display (const GValue *value)
   }
   default: {
     g_autoptr (JsonNode) n = mt_property_to_json (value);
-    return json_to_string (n, FALSE);
+    return mt_json_to_string (n, FALSE);
   }
   }
 }

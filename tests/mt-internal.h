@@ -6,6 +6,7 @@
 #include "base/mt-fault.h"
 #include "base/mt-fileutil.h"
 #include "base/mt-json.h"
+#include "base/mt-json-write.h"
 #include "base/mt-number.h"
 #include "base/mt-suggest.h"
 #include "formats/mt-idx.h"

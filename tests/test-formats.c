@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "tests/mt-test-util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -332,6 +333,51 @@ START_TEST (file_write_atomic_and_digest)
 }
 END_TEST
 
+/* Numbers in their shortest round-trip form; the text reads back as the same values. */
+START_TEST (json_writer_shortest_numbers)
+{
+  const double values[] = { 0.8, 0.1, 1.0 / 3.0, 5e-324, 1e300, -2.5, 100.0, 0.9234296831573097 };
+  const char *texts[] = { "0.8", "0.1", "0.3333333333333333", "5e-324", "1e+300", "-2.5", "100.0",
+                          "0.9234296831573097" };
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
+    g_autoptr (JsonNode) n = json_node_init_double (json_node_alloc (), values[i]);
+    g_autofree char *s = mt_json_to_string (n, FALSE);
+    ck_assert_str_eq (s, texts[i]);
+    g_autoptr (JsonNode) back = mt_json_parse (s, strlen (s), 100, "test", NULL);
+    ck_assert_ptr_nonnull (back);
+    ck_assert_int_eq (json_node_get_value_type (back), G_TYPE_DOUBLE);
+    ck_assert (json_node_get_double (back) == values[i]);
+  }
+  /* Not-a-number has no JSON form: null, so the file stays JSON. */
+  g_autoptr (JsonNode) nan_node = json_node_init_double (json_node_alloc (), NAN);
+  g_autofree char *nan_text = mt_json_to_string (nan_node, FALSE);
+  ck_assert_str_eq (nan_text, "null");
+
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "z\"\n\x01");
+  json_builder_add_int_value (b, -3);
+  json_builder_set_member_name (b, "a");
+  json_builder_begin_array (b);
+  json_builder_add_boolean_value (b, TRUE);
+  json_builder_add_null_value (b);
+  json_builder_add_string_value (b, "é");
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "e");
+  json_builder_begin_object (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *compact = mt_json_to_string (root, FALSE);
+  ck_assert_str_eq (compact, "{\"z\\\"\\n\\u0001\":-3,\"a\":[true,null,\"é\"],\"e\":{}}");
+  g_autofree char *pretty = mt_json_to_string (root, TRUE);
+  ck_assert_str_eq (pretty, "{\n  \"z\\\"\\n\\u0001\": -3,\n  \"a\": [\n    true,\n    null,\n    \"é\"\n  ],\n  \"e\": {}\n}");
+  /* json-glib reads what we write as the same tree. */
+  g_autoptr (JsonNode) back = mt_json_parse (pretty, strlen (pretty), 1000, "test", NULL);
+  ck_assert (json_node_equal (back, root));
+}
+END_TEST
+
 START_TEST (bundle_prefixes)
 {
   g_autoptr (MtBundle) w = mt_bundle_new ();
@@ -367,6 +413,7 @@ main (void)
   Suite *s = suite_create ("formats");
   TCase *tc = tcase_create ("core");
   tcase_add_test (tc, bundle_prefixes);
+  tcase_add_test (tc, json_writer_shortest_numbers);
   tcase_add_test (tc, npy_round_trip);
   tcase_add_test (tc, npy_malformed);
   tcase_add_test (tc, npy_numpy_accepts);

@@ -144,10 +144,7 @@ cmd_show (MtCache *cache, const char *what)
   MtManifest *m = all ? find_entry (cache, all, what, &err) : NULL;
   if (!m)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_root (gen, m->root);
-  json_generator_set_pretty (gen, !mtrun_global.json);
-  g_autofree char *s = json_generator_to_data (gen, NULL);
+  g_autofree char *s = mt_json_to_string (m->root, !mtrun_global.json);
   printf ("%s\n", s);
   if (!mtrun_global.json)
     for (guint i = 0; i < m->outputs->len; i++) {
@@ -213,7 +210,7 @@ cmd_export (MtCache *cache, const char *what, const char *dir)
   }
   g_autofree char *mname = g_strdup_printf ("%s.manifest.json", m->node);
   g_autofree char *mdst = g_build_filename (dir, mname, NULL);
-  g_autofree char *text = json_to_string (m->root, TRUE);
+  g_autofree char *text = mt_json_to_string (m->root, TRUE);
   if (!mt_file_write_atomic (mdst, text, strlen (text), &err))
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   if (!mtrun_global.quiet)

@@ -60,7 +60,7 @@ mtrun_open_cache (GError **error)
 void
 mtrun_print_json (JsonNode *node)
 {
-  g_autofree char *s = json_to_string (node, FALSE);
+  g_autofree char *s = mt_json_to_string (node, FALSE);
   printf ("%s\n", s);
   fflush (stdout);
 }

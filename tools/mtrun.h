@@ -4,6 +4,7 @@
 #include "include/masktune.h"
 #include "base/mt-fileutil.h"
 #include "base/mt-json.h"
+#include "base/mt-json-write.h"
 #include "base/mt-suggest.h"
 #include "formats/mt-png.h"
 #include "formats/mt-safetensors.h"
