@@ -17,7 +17,31 @@ typedef struct {
   GPtrArray *owned;       /* values from --set */
   GHashTable *stmt_of;    /* MtDagNode* -> MtAstStmt* */
   guint arg_pos;          /* 1-based position of the positional argument being bound; 0: key=value */
+  GHashTable *prop_at;    /* "node.property" -> PropAt: where each property got its value */
 } Builder;
+
+typedef struct {
+  int line, col;
+  char *override;  /* the --set argument that set it; NULL: the file */
+} PropAt;
+
+static void
+prop_at_free (gpointer p)
+{
+  PropAt *at = p;
+  g_free (at->override);
+  g_free (at);
+}
+
+static void
+note_prop_at (Builder *b, MtDagNode *gn, GParamSpec *pspec, int line, int col, const char *override)
+{
+  PropAt *at = g_new0 (PropAt, 1);
+  at->line = line;
+  at->col = col;
+  at->override = g_strdup (override);
+  g_hash_table_replace (b->prop_at, g_strdup_printf ("%s.%s", gn->name, pspec->name), at);
+}
 
 /* For a positional argument of the wrong kind: where it stands and what the type takes
  * in that order, so swapped arguments are recognised for what they are. */
@@ -119,6 +143,7 @@ set_property (Builder *b, MtDagNode *gn, GParamSpec *pspec, const MtAstValue *v,
   }
   g_object_set_property (G_OBJECT (gn->node), pspec->name, &gv);
   g_value_unset (&gv);
+  note_prop_at (b, gn, pspec, line, col, NULL);
 }
 
 /* Resolves one source of input @port into @gi; FALSE (reported) when it cannot. */
@@ -354,6 +379,31 @@ apply_node_override (Builder *b, const char *name, const char *prop, const char 
   }
   g_object_set_property (G_OBJECT (gn->node), pspec->name, &gv);
   g_value_unset (&gv);
+  g_autofree char *arg = g_strdup_printf ("%s.%s=%s", name, prop, text);
+  note_prop_at (b, gn, pspec, 0, 0, arg);
+}
+
+/* Each node's own check of its property values, reported where the value was written. */
+static void
+validate_node (Builder *b, MtDagNode *gn)
+{
+  const char *property = NULL;
+  g_autoptr (GError) err = NULL;
+  if (mt_node_validate (gn->node, &property, &err))
+    return;
+  GParamSpec *pspec = property ? find_param (gn->node, property) : NULL;
+  g_autofree char *pn = pspec ? mt_property_pipe_name (pspec) : NULL;
+  g_autofree char *key = pspec ? g_strdup_printf ("%s.%s", gn->name, pspec->name) : NULL;
+  PropAt *at = key ? g_hash_table_lookup (b->prop_at, key) : NULL;
+  if (at && at->override)
+    mt_diag_error (b->diag, 0, 0, "--set %s: %s", at->override, err->message);
+  else if (at)
+    mt_diag_error (b->diag, at->line, at->col, "property '%s' of %s: %s", pn, gn->type_name, err->message);
+  else if (pn)  /* the default value: the node's own line */
+    mt_diag_error (b->diag, gn->line, gn->col, "node '%s' (%s), property '%s' (default): %s",
+                   gn->name, gn->type_name, pn, err->message);
+  else
+    mt_diag_error (b->diag, gn->line, gn->col, "node '%s' (%s): %s", gn->name, gn->type_name, err->message);
 }
 
 MtDag *
@@ -366,7 +416,9 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
 
   Builder b = { g, reg, diag, g_hash_table_new (g_str_hash, g_str_equal),
                 g_ptr_array_new_with_free_func ((GDestroyNotify) mt_ast_value_free),
-                g_hash_table_new (NULL, NULL) };
+                g_hash_table_new (NULL, NULL), 0,
+                g_hash_table_new_full (g_str_hash, g_str_equal, g_free, prop_at_free) };
+  g_autofree char *base_dir = g_path_get_dirname (g->path);
   g_autoptr (GPtrArray) file_order = g_ptr_array_new ();
   g_autoptr (GHashTable) param_stmt = g_hash_table_new (g_str_hash, g_str_equal);
 
@@ -435,6 +487,7 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     } else {
       node = g_object_new (type, NULL);
       mt_node_set_name (node, st->name);
+      mt_node_set_base_dir (node, base_dir);
     }
     MtDagNode *gn = mt_dag_node_new (g, st->name, st->type, st->line, st->col, node);
     g_hash_table_insert (b.stmt_of, gn, st);
@@ -456,19 +509,26 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
     apply_node_override (&b, name, prop, eq + 1);
   }
 
-  if (mt_diag_count (diag) == 0) {
-    g_autofree char *cycle = NULL;
-    MtDagNode *at = NULL;
-    if (!mt_dag_sort (g, file_order, &cycle, &at))
-      mt_diag_error (diag, at->line, at->col, "cycle in the pipeline: %s", cycle);
+  for (guint i = 0; i < file_order->len; i++) {
+    MtDagNode *gn = file_order->pdata[i];
+    if (gn->node)
+      validate_node (&b, gn);
   }
 
+  /* Cycles among the bindings that did resolve are reported with every other error. */
+  g_autofree char *cycle = NULL;
+  MtDagNode *at = NULL;
+  gboolean sorted = mt_dag_sort (g, file_order, &cycle, &at);
+  if (!sorted)
+    mt_diag_error (diag, at->line, at->col, "cycle in the pipeline: %s", cycle);
+
   gboolean ok = mt_diag_check (diag, error);
-  if (!ok) {
-    /* Nodes are owned by g->nodes only once sorted; a failed build sorted none. */
+  if (!ok && !sorted) {
+    /* Nodes are owned by g->nodes only once sorted. */
     for (guint i = 0; i < file_order->len; i++)
       mt_dag_node_free (file_order->pdata[i]);
   }
+  g_hash_table_unref (b.prop_at);
   g_hash_table_unref (b.params);
   g_ptr_array_unref (b.owned);
   g_hash_table_unref (b.stmt_of);

@@ -66,10 +66,12 @@ biaser_int_list (GVariant *v, gsize *n)
   return g_variant_get_fixed_array (v, n, sizeof (gint64));
 }
 
+/* On a bad value, *property names the property at fault. */
 static gboolean
-biaser_check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError **error)
+biaser_check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, const char **property, GError **error)
 {
   gsize n = 0;
+  *property = "color";
   const gint64 *c = biaser_int_list (self->color, &n);
   if (n != 3) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "color must be [R, G, B], got %" G_GSIZE_FORMAT " values", n);
@@ -82,6 +84,7 @@ biaser_check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError 
     }
     rgb[k] = (guint8) c[k];
   }
+  *property = "class-map";
   const gint64 *map = biaser_int_list (self->class_map, &n);
   if (n != 10) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
@@ -101,7 +104,16 @@ biaser_check_settings (MtBiaser *self, guint8 rgb[3], gint64 *n_classes, GError 
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "class_map must make at least two classes");
     return FALSE;
   }
+  *property = NULL;
   return TRUE;
+}
+
+static gboolean
+biaser_validate (MtNode *node, const char **property, GError **error)
+{
+  guint8 rgb[3];
+  gint64 n_classes = 0;
+  return biaser_check_settings (MT_BIASER (node), rgb, &n_classes, property, error);
 }
 
 /* Marks in @patched (zeroed by the caller) which samples of each class carry the patch. */
@@ -177,7 +189,8 @@ biaser_run (MtNode *node, MtContext *ctx, GError **error)
   MtBiaser *self = MT_BIASER (node);
   guint8 rgb[3];
   gint64 n_classes = 0;
-  if (!biaser_check_settings (self, rgb, &n_classes, error))
+  const char *property = NULL;
+  if (!biaser_check_settings (self, rgb, &n_classes, &property, error))
     return FALSE;
   g_autoptr (MtBundle) in = mt_context_load_bundle (ctx, "dataset", error);
   if (!in || !mt_dataset_check (in, "biaser input", error))
@@ -314,6 +327,7 @@ mt_biaser_class_init (MtBiaserClass *klass)
   oc->get_property = biaser_get_property;
   oc->finalize = biaser_finalize;
   nc->run = biaser_run;
+  nc->validate = biaser_validate;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   biaser_class_map_spec = g_param_spec_variant ("class-map", "Class map",
                                                 "the class of each label 0-9 (default: 0-4 -> 0, 5-9 -> 1)",

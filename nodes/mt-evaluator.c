@@ -301,6 +301,16 @@ evaluator_coverages_valid (GVariant *v)
 }
 
 static gboolean
+evaluator_validate (MtNode *node, const char **property, GError **error)
+{
+  if (evaluator_coverages_valid (MT_EVALUATOR (node)->coverages))
+    return TRUE;
+  *property = "coverages";
+  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "coverages must be one or more percentages in (0, 100]");
+  return FALSE;
+}
+
+static gboolean
 evaluator_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtEvaluator *self = MT_EVALUATOR (node);
@@ -482,6 +492,7 @@ mt_evaluator_class_init (MtEvaluatorClass *klass)
   oc->get_property = evaluator_get_property;
   oc->finalize = evaluator_finalize;
   nc->run = evaluator_run;
+  nc->validate = evaluator_validate;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_BATCH_SIZE,
     g_param_spec_int ("batch-size", "Batch size", "samples per forward pass", 1, 65536, DEFAULT_BATCH_SIZE, rw));

@@ -90,7 +90,7 @@ mt_mnist_find_files (const char *root, MtSplit split, char **images, char **labe
 static char *
 mnist_root_of (MtMnist *self)
 {
-  return self->root && *self->root ? g_strdup (self->root) : mt_mnist_bundled_root ();
+  return self->root && *self->root ? mt_node_resolve_path (MT_NODE (self), self->root) : mt_mnist_bundled_root ();
 }
 
 /* The files' bytes decide the key: a new copy of the data reruns what depends on it. */
@@ -163,7 +163,8 @@ mnist_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) b = mt_bundle_new ();
   mt_bundle_set (b, MT_DATASET_IMAGES, out_images);
   mt_bundle_set (b, MT_DATASET_LABELS, out_labels);
-  mt_bundle_set_metadata (b, "source", root);
+  /* The root as written: the same data read from another folder gives the same bytes. */
+  mt_bundle_set_metadata (b, "source", self->root && *self->root ? self->root : root);
   mt_bundle_set_metadata (b, "split", self->split == MT_SPLIT_TRAIN ? "train" : "test");
   mt_context_log (ctx, "%" G_GINT64_FORMAT " images of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " from %s",
                   n, images->shape[1], images->shape[2], root);
@@ -217,6 +218,7 @@ mt_mnist_class_init (MtMnistClass *klass)
   g_object_class_install_property (oc, PROP_ROOT,
     g_param_spec_string ("root", "Root", "directory with the IDX files (none: the bundled MNIST digits)",
                          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  mt_node_class_mark_path (nc, "root");
   g_object_class_install_property (oc, PROP_SPLIT,
     g_param_spec_enum ("split", "Split", "which split to read", MT_TYPE_SPLIT, DEFAULT_SPLIT,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));

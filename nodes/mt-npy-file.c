@@ -56,7 +56,8 @@ npy_file_fingerprint (MtNode *node, GError **error)
   MtNpyFile *self = MT_NPY_FILE (node);
   if (!npy_file_check_path (self, error))
     return NULL;
-  return mt_file_sha256 (self->path, NULL, error);
+  g_autofree char *path = mt_node_resolve_path (node, self->path);
+  return mt_file_sha256 (path, NULL, error);
 }
 
 static gboolean
@@ -65,7 +66,8 @@ npy_file_run (MtNode *node, MtContext *ctx, GError **error)
   MtNpyFile *self = MT_NPY_FILE (node);
   if (!npy_file_check_path (self, error))
     return FALSE;
-  g_autoptr (MtTensor) t = mt_npy_load (self->path, error);
+  g_autofree char *path = mt_node_resolve_path (node, self->path);
+  g_autoptr (MtTensor) t = mt_npy_load (path, error);
   return t && mt_context_save_tensor (ctx, "tensor", t, error);
 }
 
@@ -89,6 +91,7 @@ mt_npy_file_class_init (MtNpyFileClass *klass)
   g_object_class_install_property (oc, PROP_PATH,
     g_param_spec_string ("path", "Path", "the .npy file to read (its content enters the cache key)",
                          NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  mt_node_class_mark_path (nc, "path");
   mt_node_class_set_metadata (nc, "1", "Reads one tensor from a NumPy .npy file");
   mt_node_class_add_output (nc, "tensor", MT_KIND_TENSOR, "the tensor in the file");
 }

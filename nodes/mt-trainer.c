@@ -226,16 +226,36 @@ trainer_classes_of (MtBundle *data, int requested)
 }
 
 static gboolean
-trainer_run (MtNode *node, MtContext *ctx, GError **error)
+trainer_validate (MtNode *node, const char **property, GError **error)
 {
   MtTrainer *self = MT_TRAINER (node);
-  const MtArch *arch = mt_arch_lookup (self->arch);
-  if (!arch) {
+  if (!mt_arch_lookup (self->arch)) {
     g_autofree char *hint = mt_suggest_hint (self->arch, (const char **) mt_arch_names ());
     g_autofree char *all = g_strjoinv (", ", (char **) mt_arch_names ());
+    *property = "arch";
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "unknown arch '%s'%s (known: %s)", self->arch, hint, all);
     return FALSE;
   }
+  gsize nm = 0;
+  const gint64 *ms = g_variant_get_fixed_array (self->milestones, &nm, sizeof (gint64));
+  for (gsize i = 0; i < nm; i++)
+    if (ms[i] < 1 || (i > 0 && ms[i] <= ms[i - 1])) {
+      *property = "lr-milestones";
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "lr_milestones must be increasing epoch numbers from 1, "
+                   "got %" G_GINT64_FORMAT " %s", ms[i], ms[i] < 1 ? "(below 1)" : "after a larger or equal one");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+trainer_run (MtNode *node, MtContext *ctx, GError **error)
+{
+  MtTrainer *self = MT_TRAINER (node);
+  const char *property = NULL;
+  if (!trainer_validate (node, &property, error))
+    return FALSE;
+  const MtArch *arch = mt_arch_lookup (self->arch);
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "training data", error))
     return FALSE;
@@ -307,6 +327,7 @@ mt_trainer_class_init (MtTrainerClass *klass)
   oc->get_property = trainer_get;
   oc->finalize = trainer_finalize;
   nc->run = trainer_run;
+  nc->validate = trainer_validate;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   trainer_install_common (oc, DEFAULT_TRAINER_EPOCHS, 1e-9, DEFAULT_TRAINER_LR, "initial learning rate");
   g_object_class_install_property (oc, PROP_ARCH,

@@ -34,11 +34,48 @@ cache_is (const char *path, mode_t type)
   return g_lstat (path, &st) == 0 && (st.st_mode & S_IFMT) == type;
 }
 
-char *
-mt_cache_default_dir (void)
+/* The nearest DIR/.mtcache that is a directory, from @start up to the root. */
+static char *
+find_upward (const char *start)
 {
+  g_autofree char *dir = g_canonicalize_filename (start, NULL);
+  for (;;) {
+    g_autofree char *c = g_build_filename (dir, MT_CACHE_DIR_NAME, NULL);
+    if (g_file_test (c, G_FILE_TEST_IS_DIR))
+      return g_steal_pointer (&c);
+    g_autofree char *up = g_path_get_dirname (dir);
+    if (strcmp (up, dir) == 0)
+      return NULL;
+    g_free (dir);
+    dir = g_steal_pointer (&up);
+  }
+}
+
+char *
+mt_cache_find_dir (const char *pipeline, const char **how)
+{
+  const char *dummy;
+  if (!how)
+    how = &dummy;
   const char *env = g_getenv ("MT_CACHE_DIR");
-  return g_strdup (env && *env ? env : ".mtcache");
+  if (env && *env) {
+    *how = "from MT_CACHE_DIR";
+    return g_strdup (env);
+  }
+  g_autofree char *cwd = g_get_current_dir ();
+  char *found = find_upward (cwd);
+  if (found) {
+    *how = "the nearest " MT_CACHE_DIR_NAME " at or above the current directory";
+    return found;
+  }
+  if (pipeline) {
+    g_autofree char *abs = g_canonicalize_filename (pipeline, NULL);
+    g_autofree char *dir = g_path_get_dirname (abs);
+    *how = "beside the pipeline";
+    return g_build_filename (dir, MT_CACHE_DIR_NAME, NULL);
+  }
+  *how = "in the current directory";
+  return g_build_filename (cwd, MT_CACHE_DIR_NAME, NULL);
 }
 
 MtCache *

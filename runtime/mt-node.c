@@ -5,6 +5,7 @@
 
 typedef struct {
   char *name;
+  char *base_dir;
 } MtNodePrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (MtNode, mt_node, G_TYPE_OBJECT)
@@ -18,6 +19,7 @@ typedef struct {
 } ClassInfo;
 
 static GQuark class_info_quark;
+static GQuark path_quark;
 static GMutex class_info_lock;
 
 static void
@@ -69,6 +71,7 @@ mt_node_finalize (GObject *object)
 {
   MtNodePrivate *priv = mt_node_get_instance_private (MT_NODE (object));
   g_free (priv->name);
+  g_free (priv->base_dir);
   G_OBJECT_CLASS (mt_node_parent_class)->finalize (object);
 }
 
@@ -76,6 +79,7 @@ static void
 mt_node_class_init (MtNodeClass *klass)
 {
   class_info_quark = g_quark_from_static_string ("mt-node-class-info");
+  path_quark = g_quark_from_static_string ("mt-node-path-property");
   G_OBJECT_CLASS (klass)->finalize = mt_node_finalize;
 }
 
@@ -249,4 +253,71 @@ mt_node_fingerprint (MtNode *self, GError **error)
   g_return_val_if_fail (self != NULL, NULL);
   MtNodeClass *klass = MT_NODE_GET_CLASS (self);
   return klass->fingerprint ? klass->fingerprint (self, error) : NULL;
+}
+
+gboolean
+mt_node_validate (MtNode *self, const char **property, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  MtNodeClass *klass = MT_NODE_GET_CLASS (self);
+  const char *dummy = NULL;
+  if (!klass->validate)
+    return TRUE;
+  if (!property)
+    property = &dummy;
+  *property = NULL;
+  g_autoptr (GError) err = NULL;
+  if (klass->validate (self, property, &err))
+    return TRUE;
+  if (!err)  /* a plugin that forgot to say why */
+    g_set_error (&err, MT_ERROR, MT_ERROR_INVALID, "invalid properties (%s gave no reason)",
+                 G_OBJECT_TYPE_NAME (self));
+  g_propagate_error (error, g_steal_pointer (&err));
+  return FALSE;
+}
+
+void
+mt_node_class_mark_path (MtNodeClass *klass, const char *property)
+{
+  g_return_if_fail (klass != NULL && property != NULL);
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), property);
+  g_return_if_fail (pspec != NULL && G_IS_PARAM_SPEC_STRING (pspec));
+  g_param_spec_set_qdata (pspec, path_quark, GINT_TO_POINTER (1));
+}
+
+gboolean
+mt_param_spec_is_path (GParamSpec *pspec)
+{
+  return pspec && path_quark && g_param_spec_get_qdata (pspec, path_quark) != NULL;
+}
+
+const char *
+mt_node_get_base_dir (MtNode *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  MtNodePrivate *priv = mt_node_get_instance_private (self);
+  return priv->base_dir;
+}
+
+void
+mt_node_set_base_dir (MtNode *self, const char *dir)
+{
+  g_return_if_fail (self != NULL);
+  MtNodePrivate *priv = mt_node_get_instance_private (self);
+  g_free (priv->base_dir);
+  priv->base_dir = g_strdup (dir);
+}
+
+char *
+mt_node_resolve_path (MtNode *self, const char *path)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  if (!path || !*path)
+    return NULL;
+  MtNodePrivate *priv = mt_node_get_instance_private (self);
+  if (g_path_is_absolute (path) || !priv->base_dir)
+    return g_strdup (path);
+  /* Joined, not canonicalised: "../data" must mean what the file system says when a
+   * folder on the way is a symbolic link. */
+  return g_build_filename (priv->base_dir, path, NULL);
 }

@@ -34,8 +34,15 @@ struct _MtNodeClass {
    * digest of a file a source node reads. Returns a newly allocated string. */
   char    *(*fingerprint) (MtNode *self, GError **error);
 
+  /* Optional: checks the property values together once the pipeline is built, before
+   * anything runs (a list element out of range, a class_map of the wrong length). On a
+   * bad value returns FALSE, sets *property to the name of the property at fault (a
+   * static string: the GParamSpec's name) and @error to what is wrong with it; mtrun
+   * reports it at FILE:LINE:COL of that property. */
+  gboolean (*validate)    (MtNode *self, const char **property, GError **error);
+
   /*< private >*/
-  gpointer padding[11];
+  gpointer padding[10];
 };
 
 void mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char *description);
@@ -59,9 +66,25 @@ const MtPortSpec *mt_node_class_find_output     (MtNodeClass *klass, const char 
  * Free the array with g_free. */
 GParamSpec      **mt_node_class_list_params     (MtNodeClass *klass, guint *n);
 
+/* Marks the string property @property as a file or folder path: a relative value is
+ * relative to the folder of the pipeline file that sets it (wherever mtrun is started),
+ * read with mt_node_resolve_path(). The value as written enters the cache key. */
+void     mt_node_class_mark_path (MtNodeClass *klass, const char *property);
+gboolean mt_param_spec_is_path   (GParamSpec *pspec);
+
 const char *mt_node_get_name (MtNode *self);
 void        mt_node_set_name (MtNode *self, const char *name);
 gboolean    mt_node_run      (MtNode *self, MtContext *ctx, GError **error);
+/* TRUE when the class has no validate method or its values are fine. */
+gboolean    mt_node_validate (MtNode *self, const char **property, GError **error);
+
+/* The folder relative paths are resolved against (the pipeline file's); NULL: the
+ * current directory. */
+const char *mt_node_get_base_dir (MtNode *self);
+void        mt_node_set_base_dir (MtNode *self, const char *dir);
+/* @path as a path to open: unchanged when absolute, empty or NULL (then NULL), else
+ * inside the base folder. Free with g_free. */
+char       *mt_node_resolve_path (MtNode *self, const char *path);
 /* NULL with no error when the class has no fingerprint. */
 char       *mt_node_fingerprint (MtNode *self, GError **error);
 

@@ -1,6 +1,7 @@
 #include "runtime/mt-property.h"
 #include "base/mt-json-write.h"
 #include "base/mt-number.h"
+#include "runtime/mt-node.h"
 
 char *
 mt_property_pipe_name (GParamSpec *pspec)
@@ -19,7 +20,7 @@ mt_property_type_name (GParamSpec *pspec)
   case G_TYPE_INT: case G_TYPE_UINT: case G_TYPE_LONG: case G_TYPE_ULONG:
   case G_TYPE_INT64: case G_TYPE_UINT64: return "integer";
   case G_TYPE_FLOAT: case G_TYPE_DOUBLE: return "number";
-  case G_TYPE_STRING: return "string";
+  case G_TYPE_STRING: return mt_param_spec_is_path (pspec) ? "path (relative to the pipeline file's folder)" : "string";
   case G_TYPE_ENUM: return "enum";
   case G_TYPE_VARIANT: {
     GParamSpecVariant *vs = G_PARAM_SPEC_VARIANT (pspec);

@@ -4,6 +4,7 @@
 #include "tests/mt-test-util.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -183,7 +184,7 @@ START_TEST (cache_commands)
   ck_assert_uint_eq (count (out, "\n"), 6);  /* header + 5 entries */
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "b", NULL), 0);
-  ck_assert_msg (strstr (out, "\"type\" : \"scale\"") && strstr (out, "output out: "), "%s", out);
+  ck_assert_msg (strstr (out, "\"type\": \"scale\"") && strstr (out, "output out: "), "%s", out);
   g_clear_pointer (&out, g_free);
 
   /* export: ordinary files that our readers (and NumPy) open. */
@@ -432,6 +433,79 @@ START_TEST (summary_and_messages)
 }
 END_TEST
 
+/* A .mtcache in @dir or a folder above it, which discovery would find first. */
+static gboolean
+cache_above (const char *dir)
+{
+  g_autofree char *d = g_strdup (dir);
+  for (;;) {
+    g_autofree char *c = g_build_filename (d, ".mtcache", NULL);
+    if (g_file_test (c, G_FILE_TEST_IS_DIR))
+      return TRUE;
+    g_autofree char *up = g_path_get_dirname (d);
+    if (strcmp (up, d) == 0)
+      return FALSE;
+    g_free (d);
+    d = g_steal_pointer (&up);
+  }
+}
+
+/* Relative paths in a .pipe are relative to its folder, wherever mtrun starts; the cache
+ * is found as git finds .git. */
+START_TEST (paths_and_cache_discovery)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *proj = g_build_filename (dir, "proj", NULL);
+  g_autofree char *data = g_build_filename (proj, "data", NULL);
+  g_autofree char *sub = g_build_filename (proj, "sub", NULL);
+  g_autofree char *elsewhere = g_build_filename (dir, "elsewhere", NULL);
+  g_mkdir_with_parents (data, 0755);
+  g_mkdir_with_parents (sub, 0755);
+  g_mkdir_with_parents (elsewhere, 0755);
+  const char *names[] = { "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autofree char *from = g_build_filename (g_getenv ("MT_SRCDIR"), "data", "mnist", names[i], NULL);
+    g_autofree char *to = g_build_filename (data, names[i], NULL);
+    g_autofree char *bytes = NULL;
+    gsize len = 0;
+    ck_assert (g_file_get_contents (from, &bytes, &len, NULL));
+    ck_assert (g_file_set_contents (to, bytes, (gssize) len, NULL));
+  }
+  g_autofree char *pipe = mt_test_write (proj, "p.pipe", "d = mnist(root=\"data\", split=\"test\", limit=20)\n");
+  const char *env[] = { NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (elsewhere, env, NULL, &err, "run", "-v", "../proj/p.pipe", NULL) == 0, "%s", err);
+  g_autofree char *beside = g_build_filename (proj, ".mtcache", NULL);
+  if (!cache_above (dir)) {
+    g_autofree char *want = g_strdup_printf ("mtrun: cache %s (beside the pipeline)", beside);
+    ck_assert_msg (strstr (err, want), "%s", err);
+    ck_assert (g_file_test (beside, G_FILE_TEST_IS_DIR));
+    /* From a folder below, the nearest .mtcache above is found, and the result is cached. */
+    g_autofree char *out = NULL;
+    g_clear_pointer (&err, g_free);
+    ck_assert_int_eq (mt_test_mtrun (sub, env, &out, &err, "status", "-v", "../p.pipe", NULL), 0);
+    g_autofree char *want2 = g_strdup_printf ("mtrun: cache %s (the nearest .mtcache at or above the current directory)",
+                                              beside);
+    ck_assert_msg (strstr (err, want2), "%s", err);
+    ck_assert_msg (strstr (out, "cached"), "%s", out);
+  } else {
+    fprintf (stderr, "paths_and_cache_discovery: a .mtcache above %s; discovery from there not checked\n", dir);
+  }
+  /* MT_CACHE_DIR and -C are explicit choices and win. */
+  g_autofree char *envc = g_strdup_printf ("MT_CACHE_DIR=%s/envcache", dir);
+  const char *env2[] = { envc, NULL };
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (sub, env2, NULL, &err, "status", "-v", "../p.pipe", NULL), 0);
+  ck_assert_msg (strstr (err, "/envcache (from MT_CACHE_DIR)"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (sub, env2, NULL, &err, "status", "-v", "-C", "c2", "../p.pipe", NULL), 0);
+  ck_assert_msg (strstr (err, "mtrun: cache c2 (from -C)"), "%s", err);
+  /* The same file run from its own folder reads the same data. */
+  ck_assert_int_eq (mt_test_mtrun (proj, env2, NULL, NULL, "run", "-q", "p.pipe", NULL), 0);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -450,6 +524,7 @@ main (void)
   tcase_add_test (tc, two_concurrent_runs_share_one_cache);
   tcase_add_test (tc, gc_refuses_while_a_run_holds_the_cache);
   tcase_add_test (tc, summary_and_messages);
+  tcase_add_test (tc, paths_and_cache_discovery);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -360,13 +360,11 @@ START_TEST (bad_evaluator_inputs)
     "d = mnist(limit=64)\ntt = mnist(split=\"test\", limit=40)\nb = biaser(d)\nt = biaser(tt, mode=\"raw\")\n"
     "m = trainer(b, epochs=1, batch_size=32)\n"
     "twice = evaluator(models=[m, m], tests=[t])\n"
-    "mismatch = evaluator(models=[m], tests=[t, b], validation=[t])\n"
-    "fraction = evaluator(models=[m], tests=[t], coverages=[100.0, 0.0])\n";
+    "mismatch = evaluator(models=[m], tests=[t, b], validation=[t])\n";
   g_autofree char *pipe = mt_test_write (dir, "bad.pipe", src);
   const struct { const char *node, *message; } cases[] = {
     { "twice", "model 'm' is listed twice" },
     { "mismatch", "1 validation sets for 2 test sets" },
-    { "fraction", "coverages must be one or more percentages in (0, 100]" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *err = NULL;
@@ -374,6 +372,14 @@ START_TEST (bad_evaluator_inputs)
     ck_assert_int_eq (rc, 1);
     ck_assert_msg (strstr (err, cases[i].message), "%s: %s", cases[i].node, err);
   }
+  /* Coverages are checked when the pipeline is built, at the value, before anything runs. */
+  g_autofree char *covpipe = mt_test_write (dir, "cov.pipe",
+    "tt = mnist(split=\"test\", limit=40)\nt = biaser(tt, mode=\"raw\")\nm = trainer(t, epochs=1)\n"
+    "fraction = evaluator(models=[m], tests=[t], coverages=[100.0, 0.0])\n");
+  g_autofree char *cov_err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &cov_err, "run", covpipe, NULL), 1);
+  ck_assert_msg (strstr (cov_err, "cov.pipe:4:55: error: property 'coverages' of evaluator: coverages must be one or more "
+                         "percentages in (0, 100]") && strstr (cov_err, "nothing was run"), "%s", cov_err);
   /* A validation set per test set: thresholds come from it and the report says so. */
   g_autofree char *okpipe = mt_test_write (dir, "ok.pipe",
     "d = mnist(limit=64)\ntt = mnist(split=\"test\", limit=40)\nvv = mnist(split=\"test\", limit=30)\n"

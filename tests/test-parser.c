@@ -160,7 +160,7 @@ START_TEST (error_values_validated_not_clamped)
 {
   expect_error ("a = fill()\nd = delay(a, ms=-5)\n",
                 "t.pipe:2:17: error: property 'ms' of delay: -5 is out of range (0 .. 600000)");
-  expect_error ("a = fill(value=2e6)\n", "t.pipe:1:16: error: property 'value' of fill: 2000000 is out of range (-1e+06 .. 1e+06)");
+  expect_error ("a = fill(value=2e6)\n", "t.pipe:1:16: error: property 'value' of fill: 2000000 is out of range (-1000000 .. 1000000)");
   expect_error ("a = fill(value=\"x\")\n", "t.pipe:1:16: error: property 'value' of fill: expected a number, found a string");
   expect_error ("a = fill()\nd = delay(a, ms=1.5)\n", "expected an integer, found a number");
   expect_error ("a = fill()\nd = delay(a, fail=1)\n", "expected true or false, found an integer");
@@ -217,6 +217,41 @@ START_TEST (error_params)
   expect_error ("a = fill(value=$vv)\n", "t.pipe:1:16: error: unknown parameter '$vv'");
   expect_error ("param val = 1\na = fill(value=$vl)\n", "unknown parameter '$vl'; did you mean 'val'?");
   expect_error ("param p = \"s\"\na = fill(value=$p)\n", "t.pipe:2:16: error: property 'value' of fill: expected a number, found a string");
+}
+END_TEST
+
+/* Node classes check their values together at build time (the validate vfunc): each error
+ * at the value's FILE:LINE:COL, --set ones named by their argument, cycles with the rest. */
+START_TEST (validate_at_build_time)
+{
+  const char *e[] = {
+    "t.pipe:2:21: error: property 'color' of biaser: color component 300 is outside 0..255",
+    "t.pipe:3:25: error: property 'class_map' of biaser: class_map must give a class for each of the 10 labels, got 2 values",
+    "t.pipe:4:21: error: property 'arch' of trainer: unknown arch 'smal_cnn'; did you mean 'small_cnn'?",
+    "t.pipe:5:30: error: property 'lr_milestones' of trainer: lr_milestones must be increasing",
+    "t.pipe:6:1: error: cycle in the pipeline: ",
+    "t.pipe:8:48: error: property 'coverages' of evaluator: coverages must be one or more percentages in (0, 100]",
+    NULL,
+  };
+  expect_errors ("d = mnist(limit=10)\n"
+                 "b = biaser(d, color=[300, 0, 0])\n"
+                 "c = biaser(d, class_map=[0, 1])\n"
+                 "m = trainer(b, arch=\"smal_cnn\")\n"
+                 "n = trainer(b, lr_milestones=[3, 2])\n"
+                 "x = scale(y)\n"
+                 "y = scale(x)\n"
+                 "r = evaluator(models=[m], tests=[c], coverages=[50, 101])\n", e);
+
+  /* The same check on a value given with --set, before anything runs. */
+  const char *src = "d = mnist(limit=10)\nb = biaser(d)\n";
+  const char *bad[] = { "b.color=[0,256,0]", NULL };
+  g_autofree char *msg = NULL;
+  mt_dag_free (load (src, bad, &msg));
+  ck_assert_msg (msg && strstr (msg, "t.pipe: error: --set b.color=[0,256,0]: color component 256 is outside 0..255"),
+                 "%s", msg);
+  const char *good[] = { "b.color=[0,255,0]", NULL };
+  g_autoptr (MtDag) g = load (src, good, NULL);
+  ck_assert_ptr_nonnull (g);
 }
 END_TEST
 
@@ -442,6 +477,7 @@ main (void)
   tcase_add_test (tc, error_ports);
   tcase_add_test (tc, error_params);
   tcase_add_test (tc, all_errors_in_one_pass);
+  tcase_add_test (tc, validate_at_build_time);
   tcase_add_test (tc, overrides);
   tcase_add_test (tc, cli_values);
   tcase_add_test (tc, value_conversion);

@@ -303,7 +303,7 @@ mtrun_cmd_cache (int argc, char **argv)
   if (argc < 2)
     return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun cache ls|show|export|verify|gc (see --help)");
   const char *sub = argv[1];
-  g_autoptr (MtCache) cache = mtrun_open_cache (&err);
+  g_autoptr (MtCache) cache = mtrun_open_cache (pipeline, &err);
   if (!cache)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   if (g_strcmp0 (sub, "ls") == 0 && argc == 2)

@@ -406,7 +406,7 @@ mtrun_cmd_status (int argc, char **argv)
   if (!g)
     return status;
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtCache) cache = mtrun_open_cache (&err);
+  g_autoptr (MtCache) cache = mtrun_open_cache (g->path, &err);
   if (!cache)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, NULL);
@@ -466,7 +466,7 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   }
 
   g_autoptr (GError) err = NULL;
-  g_autoptr (MtCache) cache = mtrun_open_cache (&err);
+  g_autoptr (MtCache) cache = mtrun_open_cache (g->path, &err);
   if (!cache)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
 

@@ -13,7 +13,7 @@ MtrunGlobal mtrun_global;
 
 static const GOptionEntry common_entries[] = {
   { "cache-dir", 'C', 0, G_OPTION_ARG_FILENAME, &mtrun_global.cache_dir,
-    "Cache directory (default: $MT_CACHE_DIR or ./.mtcache)", "DIR" },
+    "Cache directory (default: $MT_CACHE_DIR, else the nearest .mtcache here or above, else one beside the pipeline)", "DIR" },
   { "plugin-path", 'P', 0, G_OPTION_ARG_FILENAME_ARRAY, &mtrun_global.plugin_paths,
     "Also load plugins from DIR (repeatable; see also $MT_PLUGIN_PATH)", "DIR" },
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &mtrun_global.quiet, "Print only errors", NULL },
@@ -49,11 +49,13 @@ mtrun_registry (void)
 }
 
 MtCache *
-mtrun_open_cache (GError **error)
+mtrun_open_cache (const char *pipeline, GError **error)
 {
-  g_autofree char *dir = mtrun_global.cache_dir ? g_strdup (mtrun_global.cache_dir) : mt_cache_default_dir ();
+  const char *how = "from -C";
+  g_autofree char *dir = mtrun_global.cache_dir ? g_strdup (mtrun_global.cache_dir)
+                                                : mt_cache_find_dir (pipeline, &how);
   if (mtrun_global.verbose && !mtrun_global.json)
-    fprintf (stderr, "mtrun: cache %s\n", dir);
+    fprintf (stderr, "mtrun: cache %s (%s)\n", dir, how);
   return mt_cache_open (dir, error);
 }
 

@@ -35,7 +35,8 @@ void          mtrun_add_common_options (GOptionContext *oc);
 gboolean      mtrun_parse_options (GOptionContext *oc, int *argc, char ***argv, GError **error);
 /* Loads plugins from MT_PLUGIN_PATH, --plugin-path and the install directory. */
 MtRegistry   *mtrun_registry (void);
-MtCache      *mtrun_open_cache (GError **error);
+/* -C DIR, else mt_cache_find_dir() for @pipeline (NULL: none); -v says which. */
+MtCache      *mtrun_open_cache (const char *pipeline, GError **error);
 void          mtrun_print_json (JsonNode *node);
 /* Prints "mtrun: MESSAGE" to stderr and returns @status. */
 /* @s with control characters (C0, DEL) written as \xNN, for printing untrusted text. */
