@@ -406,6 +406,39 @@ validate_node (Builder *b, MtDagNode *gn)
     mt_diag_error (b->diag, gn->line, gn->col, "node '%s' (%s): %s", gn->name, gn->type_name, err->message);
 }
 
+static int
+cmp_override (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The pipeline as run: its path and the overrides that took effect (the last --set of
+ * each name), sorted, so `--set a=1 --set b=2` and `--set b=2 --set a=1` are one variant. */
+char *
+mt_graph_variant_name (const char *path, const char *const *overrides)
+{
+  g_autoptr (GHashTable) last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; overrides && overrides[i]; i++) {
+    const char *eq = strchr (overrides[i], '=');
+    if (eq)
+      g_hash_table_insert (last, g_strndup (overrides[i], eq - overrides[i]), (gpointer) overrides[i]);
+  }
+  g_autofree char *abs = g_canonicalize_filename (path, NULL);
+  if (g_hash_table_size (last) == 0)
+    return g_steal_pointer (&abs);
+  g_autoptr (GPtrArray) sets = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, last);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_add (sets, value);
+  g_ptr_array_sort (sets, cmp_override);
+  GString *v = g_string_new (abs);
+  for (guint i = 0; i < sets->len; i++)
+    g_string_append_printf (v, "\n--set %s", (const char *) sets->pdata[i]);
+  return g_string_free (v, FALSE);
+}
+
 MtDag *
 mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
                       const char *const *overrides, GError **error)
@@ -521,6 +554,9 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
   gboolean sorted = mt_dag_sort (g, file_order, &cycle, &at);
   if (!sorted)
     mt_diag_error (diag, at->line, at->col, "cycle in the pipeline: %s", cycle);
+
+  g_free (g->variant);
+  g->variant = mt_graph_variant_name (g->path, overrides);
 
   gboolean ok = mt_diag_check (diag, error);
   if (!ok && !sorted) {

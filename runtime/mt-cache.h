@@ -3,7 +3,8 @@
  * Layout under the cache directory:
  *   objects/ab/<sha256>.<ext>  immutable output files, named by their SHA-256
  *   entries/<key>.json         one manifest per node key, written last (atomically)
- *   refs/<pipeline-id>/<node>  the key of each pipeline node's latest run (for status)
+ *   refs/<variant-id>/<node>   the key of each node's latest run of a pipeline variant (the
+ *                             file with one set of --set overrides; for status, gc)
  *   locks/<key>.lock           flock(2) locks, so two processes compute a key once
  *   tmp/                       outputs being written; leftovers of killed runs
  *   resume/<key>/              checkpoints of interrupted runs

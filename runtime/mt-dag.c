@@ -8,6 +8,7 @@ mt_dag_new (const char *filename)
   MtDag *g = g_new0 (MtDag, 1);
   g->filename = g_strdup (filename);
   g->path = g_canonicalize_filename (filename, NULL);
+  g->variant = g_strdup (g->path);
   g->nodes = g_ptr_array_new_with_free_func (mt_dag_node_free);
   g->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   return g;
@@ -57,6 +58,7 @@ mt_dag_free (MtDag *g)
   g_ptr_array_unref (g->nodes);
   g_free (g->filename);
   g_free (g->path);
+  g_free (g->variant);
   g_free (g);
 }
 

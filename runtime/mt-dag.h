@@ -33,6 +33,8 @@ struct _MtDagNode {
 typedef struct {
   char *filename;    /* as given */
   char *path;        /* absolute */
+  char *variant;     /* the pipeline as run: path, then its --set overrides (one per line,
+                      * sorted, the last of each name): names its refs in the cache */
   GPtrArray *nodes;  /* MtDagNode*, in topological order (file order among equals) */
   GHashTable *by_name;
 } MtDag;

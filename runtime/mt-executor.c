@@ -250,7 +250,7 @@ worker (gpointer data, gpointer user_data)
       if (forced) {
         reason = g_strdup ("forced");
       } else {
-        g_autoptr (GPtrArray) why = mt_plan_explain (ex->cache, ex->g->path, gn, ki, digests);
+        g_autoptr (GPtrArray) why = mt_plan_explain (ex->cache, ex->g, gn, ki, digests);
         g_ptr_array_add (why, NULL);
         reason = g_strjoinv ("; ", (char **) why->pdata);
       }
@@ -262,7 +262,7 @@ worker (gpointer data, gpointer user_data)
         post (ex, MT_EVENT_FAILED, job.index, g_strdup (err->message), NULL);
         return;
       }
-      if (!mt_cache_set_ref (ex->cache, ex->g->path, gn->name, m->key, &err))
+      if (!mt_cache_set_ref (ex->cache, ex->g->variant, gn->name, m->key, &err))
         post (ex, MT_EVENT_WARNING, job.index, g_strdup (err->message), NULL);
       Msg *msg = g_new0 (Msg, 1);
       msg->type = MT_EVENT_FINISHED;
@@ -276,7 +276,7 @@ worker (gpointer data, gpointer user_data)
     }
     mt_cache_unlock_key (fd);
   }
-  if (!mt_cache_set_ref (ex->cache, ex->g->path, gn->name, m->key, &err))
+  if (!mt_cache_set_ref (ex->cache, ex->g->variant, gn->name, m->key, &err))
     post (ex, MT_EVENT_WARNING, job.index, g_strdup (err->message), NULL);
   post (ex, MT_EVENT_CACHED, job.index, NULL, m);
 }

@@ -1,4 +1,5 @@
 #include "runtime/mt-plan.h"
+#include <string.h>
 #include "base/mt-json-write.h"
 #include "base/mt-number.h"
 #include "base/mt-json.h"
@@ -110,7 +111,9 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
   plan->items = g_ptr_array_new_with_free_func (item_free);
   /* digests[node index] = the cached outputs' manifest, when the node is cached. */
   g_autoptr (GPtrArray) results = g_ptr_array_new_full (g->nodes->len, (GDestroyNotify) mt_manifest_free);
-  g_autoptr (GHashTable) refs = mt_cache_get_refs (cache, g->path);
+  g_autoptr (GHashTable) refs = mt_cache_get_refs (cache, g->variant);
+  /* A --set variant's first run is explained against the file's own run. */
+  g_autoptr (GHashTable) file_refs = strcmp (g->variant, g->path) != 0 ? mt_cache_get_refs (cache, g->path) : NULL;
   g_ptr_array_set_size (results, g->nodes->len);
 
   for (guint i = 0; i < g->nodes->len; i++) {
@@ -133,6 +136,8 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
     /* A node downstream of one that runs, never run itself, needs no key: its reasons
      * are the pending inputs (this keeps a 100,000-node plan fast). */
     const char *prev_key = g_hash_table_lookup (refs, gn->name);
+    if (!prev_key && file_refs)
+      prev_key = g_hash_table_lookup (file_refs, gn->name);
     gboolean pending = FALSE;
     for (guint k = 0; k < gn->inputs->len; k++)
       pending |= g_array_index (gn->inputs, MtDagInput, k).src && !digests[k];
@@ -173,9 +178,11 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
 }
 
 GPtrArray *
-mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn, MtKeyInfo *cur,
+mt_plan_explain (MtCache *cache, MtDag *g, MtDagNode *gn, MtKeyInfo *cur,
                  const char *const *input_digests)
 {
-  g_autofree char *prev_key = mt_cache_get_ref (cache, pipeline, gn->name);
+  g_autofree char *prev_key = mt_cache_get_ref (cache, g->variant, gn->name);
+  if (!prev_key)  /* a --set variant's first run: against the file's own run */
+    prev_key = mt_cache_get_ref (cache, g->path, gn->name);
   return plan_explain (cache, prev_key, gn, cur, input_digests);
 }

@@ -30,9 +30,9 @@ MtPlan    *mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced);
 void       mt_plan_free    (MtPlan *p);
 const char *mt_plan_state_name (MtPlanState s);   /* "cached", "run", "error" */
 
-/* Why @gn must run, compared with its last run in @pipeline. @pending_src[i] names the
- * upstream node for input i whose result is not known yet, or is NULL. */
-GPtrArray *mt_plan_explain (MtCache *cache, const char *pipeline, MtDagNode *gn,
+/* Why @gn must run, compared with its last run in @g's variant (or, for a --set
+ * variant never run, in the pipeline as written). */
+GPtrArray *mt_plan_explain (MtCache *cache, MtDag *g, MtDagNode *gn,
                             MtKeyInfo *current, const char *const *input_digests);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtPlan, mt_plan_free)

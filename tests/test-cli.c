@@ -204,8 +204,11 @@ START_TEST (cache_commands)
   ck_assert_msg (strstr (out, "5 entries, 6 outputs checked: all good"), "%s", out);
   g_clear_pointer (&out, g_free);
 
-  /* Changing b supersedes b, p, c: gc removes their old entries and objects. */
-  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, "--set", "b.factor=7", NULL), 0);
+  /* Changing b in the file supersedes b, p, c: gc removes their old entries and objects. */
+  g_auto (GStrv) halves = g_strsplit (demo, "factor=3", -1);
+  g_autofree char *changed = g_strjoinv ("factor=7", halves);
+  g_free (mt_test_write (f.dir, "demo.pipe", changed));
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "gc", "--dry-run", NULL), 0);
   ck_assert_uint_eq (count (out, "superseded"), 3);
   ck_assert_msg (strstr (out, "would free"), "%s", out);
@@ -223,7 +226,7 @@ START_TEST (cache_commands)
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
   g_clear_pointer (&out, g_free);
   /* Everything the pipeline needs is still there. */
-  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, "--set", "b.factor=7", NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "run", "--json", f.pipe, NULL), 0);
   ck_assert_uint_eq (count (out, "\"state\":\"cached\""), 5);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "cache", "show", "nosuch", NULL), 1);
   ck_assert_msg (strstr (err, "no cache entry for node or key 'nosuch'"), "%s", err);
@@ -506,6 +509,38 @@ START_TEST (paths_and_cache_discovery)
 }
 END_TEST
 
+/* A --set experiment keeps its own refs: gc keeps both runs, status of the file as written
+ * stays "cached", and show/export pick the file's run unless given the same --set. */
+START_TEST (set_variants_keep_their_own_refs)
+{
+  Fixture f;
+  fixture_init (&f, "param v = 2\na = fill(value=$v, shape=[2])\n");
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, "--set", "v=1.5", NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "gc", "-q", NULL), 0);
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", "--exit-code", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (out, "cached") && !strstr (out, "changed"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", "--exit-code", f.pipe, "--set", "v=1.5", NULL), 0);
+  g_clear_pointer (&out, g_free);
+  /* A third value: status compares with the run of the file as written. */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", f.pipe, "--set", "v=4", NULL), 0);
+  ck_assert_msg (strstr (out, "property 'value' changed: 2 → 4") || strstr (out, "never run"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "--json", "-p", f.pipe, "a", NULL), 0);
+  ck_assert_msg (strstr (out, "\"value\":2.0"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "--json", "-p", f.pipe, "--set", "v=1.5",
+                                   "a", NULL), 0);
+  ck_assert_msg (strstr (out, "\"value\":1.5"), "%s", out);
+  g_autofree char *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "cache", "show", "--set", "v=1.5", "a", NULL), 1);
+  ck_assert_msg (strstr (err, "--set needs -p FILE.pipe"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -525,6 +560,7 @@ main (void)
   tcase_add_test (tc, gc_refuses_while_a_run_holds_the_cache);
   tcase_add_test (tc, summary_and_messages);
   tcase_add_test (tc, paths_and_cache_discovery);
+  tcase_add_test (tc, set_variants_keep_their_own_refs);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

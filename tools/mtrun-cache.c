@@ -10,11 +10,15 @@
 
 static gboolean gc_dry_run;
 static char *pipeline;
+static char **cache_sets;
 
 static const GOptionEntry cache_entries[] = {
   { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &gc_dry_run, "gc: list what would be removed, remove nothing", NULL },
   { "pipeline", 'p', 0, G_OPTION_ARG_FILENAME, &pipeline,
     "show, export: NODE of this pipeline's latest run (default: the newest entry of any node so named)", "FILE" },
+  { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &cache_sets,
+    "show, export: with -p, the run with these overrides (as given to mtrun run; default: the file as written)",
+    "NAME=VALUE" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -60,12 +64,17 @@ static MtManifest *
 find_entry (MtCache *cache, GPtrArray *all, const char *what, GError **error)
 {
   if (pipeline) {
-    g_autofree char *path = g_canonicalize_filename (pipeline, NULL);
-    g_autofree char *key = mt_cache_get_ref (cache, path, what);
+    g_autofree char *variant = mt_graph_variant_name (pipeline, (const char *const *) cache_sets);
+    g_autofree char *key = mt_cache_get_ref (cache, variant, what);
     for (guint i = 0; key && i < all->len; i++)
       if (g_strcmp0 (((MtManifest *) all->pdata[i])->key, key) == 0)
         return all->pdata[i];
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no cached result of node '%s' of %s (run it first)", what, pipeline);
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no cached result of node '%s' of %s%s (run it first)", what,
+                 pipeline, cache_sets ? " with these --set values" : " as written");
+    return NULL;
+  }
+  if (cache_sets) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "--set needs -p FILE.pipe: the overrides name a run of a pipeline");
     return NULL;
   }
   MtManifest *by_key = NULL, *by_name = NULL;
