@@ -21,3 +21,18 @@ mt_number_format (double d)
   }
   return g_strdup (g_ascii_dtostr (buf, sizeof buf, d));
 }
+
+char *
+mt_number_format_size (gint64 bytes)
+{
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+  double v = (double) bytes;
+  guint u = 0;
+  while (fabs (v) >= 1024 && u + 1 < G_N_ELEMENTS (units)) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " B", bytes);
+  return g_strdup_printf (v < 10 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}

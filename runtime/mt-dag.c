@@ -250,17 +250,38 @@ dag_dot_escape (const char *s)
   return g_string_free (o, FALSE);
 }
 
+/* What an edge says beyond its two ends: nothing when the output, the input and the kind
+ * share one name and the source has no other output (biased -> erm), else the ports (one
+ * name when they match), and the kind when neither port is named after it. */
+static char *
+dag_edge_label (const char *out, const char *in, const char *kind, guint n_outputs)
+{
+  gboolean same = strcmp (out, in) == 0;
+  if (same && strcmp (out, kind) == 0 && n_outputs == 1)
+    return NULL;
+  g_autofree char *ports = same ? g_strdup (out) : g_strdup_printf ("%s → %s", out, in);
+  if (strcmp (out, kind) == 0 || strcmp (in, kind) == 0)
+    return g_steal_pointer (&ports);
+  return g_strdup_printf ("%s\\n(%s)", ports, kind);
+}
+
 char *
-mt_dag_to_dot (MtDag *g)
+mt_dag_to_dot (MtDag *g, const char *const *fill, const char *legend)
 {
   g_return_val_if_fail (g != NULL, NULL);
-  GString *s = g_string_new ("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n");
+  GString *s = g_string_new ("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", "
+                             "fillcolor=white, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n");
   for (guint i = 0; i < g->nodes->len; i++) {
     MtDagNode *n = g->nodes->pdata[i];
     g_autofree char *name = dag_dot_escape (n->name);
     g_autofree char *type = dag_dot_escape (n->type_name);
-    g_string_append_printf (s, "  \"%s\" [label=\"%s\\n%s\"];\n", name, name, type);
+    g_string_append_printf (s, "  \"%s\" [label=\"%s\\n%s\"", name, name, type);
+    if (fill && fill[i])
+      g_string_append_printf (s, ", fillcolor=\"%s\"", fill[i]);
+    g_string_append (s, "];\n");
   }
+  if (legend)
+    g_string_append (s, legend);
   for (guint i = 0; i < g->nodes->len; i++) {
     MtDagNode *n = g->nodes->pdata[i];
     GPtrArray *ins = mt_node_class_get_inputs (MT_NODE_GET_CLASS (n->node));
@@ -272,8 +293,14 @@ mt_dag_to_dot (MtDag *g)
       MtPortSpec *in = ins->pdata[gi->port];
       g_autofree char *a = dag_dot_escape (gi->src->name);
       g_autofree char *b = dag_dot_escape (n->name);
-      g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s → %s\\n(%s)\"];\n", a, b, out->name, gi->name,
-                              mt_kind_name (in->kind));
+      g_autofree char *on = dag_dot_escape (out->name);
+      g_autofree char *inn = dag_dot_escape (gi->name);
+      guint n_outputs = mt_node_class_get_outputs (MT_NODE_GET_CLASS (gi->src->node))->len;
+      g_autofree char *label = dag_edge_label (on, inn, mt_kind_name (in->kind), n_outputs);
+      if (label)
+        g_string_append_printf (s, "  \"%s\" -> \"%s\" [label=\"%s\"];\n", a, b, label);
+      else
+        g_string_append_printf (s, "  \"%s\" -> \"%s\";\n", a, b);
     }
   }
   g_string_append (s, "}\n");

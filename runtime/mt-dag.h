@@ -58,7 +58,9 @@ gboolean   mt_dag_sort          (MtDag *g, GPtrArray *file_order, char **cycle, 
 GHashTable *mt_dag_descendants  (MtDag *g, MtDagNode *n);
 /* @n and everything it depends on. */
 GHashTable *mt_dag_ancestors    (MtDag *g, MtDagNode *n);
-char       *mt_dag_to_dot       (MtDag *g);
+/* Graphviz text; @fill (may be NULL) gives a fill colour per node, by index, and @legend
+ * (may be NULL) dot statements added inside the graph. */
+char       *mt_dag_to_dot       (MtDag *g, const char *const *fill, const char *legend);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtDag, mt_dag_free)
 

@@ -169,6 +169,12 @@ START_TEST (status_and_dot)
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "dot", f.pipe, NULL), 0);
   ck_assert_msg (strstr (out, "\"p\" -> \"c\" [label=\"hi → a\\n(tensor)\"];"), "%s", out);
+  /* Nodes coloured as status sees them: all cached after the run, one stale with --set. */
+  ck_assert_uint_eq (count (out, "fillcolor=\"#c8e6c9\"]"), 5 + 1);  /* + the legend's */
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "dot", f.pipe, "--set", "b.factor=4", NULL), 0);
+  ck_assert_msg (strstr (out, "\"b\" [label=\"b\\nscale\", fillcolor=\"#ffe0b2\"]") &&
+                 strstr (out, "\"other\" [label=\"other\\nfill\", fillcolor=\"#c8e6c9\"]"), "%s", out);
   fixture_clear (&f);
 }
 END_TEST
@@ -181,7 +187,23 @@ START_TEST (cache_commands)
   g_autofree char *out = NULL, *err = NULL;
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
   ck_assert_msg (strstr (out, "KEY") && strstr (out, " split "), "%s", out);
-  ck_assert_uint_eq (count (out, "\n"), 6);  /* header + 5 entries */
+  ck_assert_uint_eq (count (out, "\n"), 7);  /* header + 5 entries + total */
+  ck_assert_msg (strstr (out, "5 entries, ") && strstr (out, " B ") && strstr (out, " demo.pipe "), "%s", out);
+  /* Columns line up: each row's SIZE column ends where the header's does. */
+  {
+    g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+    const char *h = strstr (lines[0], "SIZE");
+    ck_assert_ptr_nonnull (h);
+    gsize end = (gsize) (h - lines[0]) + 4;
+    for (guint i = 1; i <= 5; i++)
+      ck_assert_msg (strlen (lines[i]) >= end && lines[i][end - 1] == 'B' && (lines[i][end] == ' ' || !lines[i][end]), "%s", out);
+  }
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", "--node", "b", NULL), 0);
+  ck_assert_msg (count (out, "\n") == 3 && strstr (out, "1 entry, "), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", "-p", "elsewhere.pipe", NULL), 0);
+  ck_assert_msg (count (out, "\n") == 2 && strstr (out, "0 entries, "), "%s", out);
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "b", NULL), 0);
   ck_assert_msg (strstr (out, "\"type\": \"scale\"") && strstr (out, "output out: "), "%s", out);
@@ -214,14 +236,16 @@ START_TEST (cache_commands)
   ck_assert_msg (strstr (out, "would free"), "%s", out);
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
-  ck_assert_uint_eq (count (out, "\n"), 9);  /* dry run removed nothing */
+  ck_assert_uint_eq (count (out, "\n"), 10);  /* dry run removed nothing */
+  /* Two runs of b: the property that tells them apart is shown. */
+  ck_assert_msg (strstr (out, "factor=7.0") && strstr (out, "factor=3.0"), "%s", out);
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "gc", NULL), 0);
   ck_assert_uint_eq (count (out, "removed"), count (out, "removed"));
   ck_assert_msg (strstr (out, "unreferenced object"), "%s", out);
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "ls", NULL), 0);
-  ck_assert_uint_eq (count (out, "\n"), 6);
+  ck_assert_uint_eq (count (out, "\n"), 7);
   g_clear_pointer (&out, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 0);
   g_clear_pointer (&out, g_free);

@@ -41,7 +41,7 @@ START_TEST (list_inputs_bind_in_order)
   }
   /* The evaluator runs after both models. */
   ck_assert_uint_gt (e->index, mt_dag_find (g, "m2")->index);
-  g_autofree char *dot = mt_dag_to_dot (g);
+  g_autofree char *dot = mt_dag_to_dot (g, NULL, NULL);
   ck_assert_msg (strstr (dot, "models[1]"), "%s", dot);
 }
 END_TEST

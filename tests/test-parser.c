@@ -450,7 +450,7 @@ END_TEST
 START_TEST (dot_output)
 {
   g_autoptr (MtDag) g = load ("a = fill()\np = split(a)\ns = add(p.lo, b=p.hi)\n", NULL, NULL);
-  g_autofree char *dot = mt_dag_to_dot (g);
+  g_autofree char *dot = mt_dag_to_dot (g, NULL, NULL);
   ck_assert (g_str_has_prefix (dot, "digraph pipeline {"));
   ck_assert_msg (strstr (dot, "\"p\" -> \"s\" [label=\"lo → a\\n(tensor)\"]"), "%s", dot);
   ck_assert_msg (strstr (dot, "\"p\" -> \"s\" [label=\"hi → b\\n(tensor)\"]"), "%s", dot);

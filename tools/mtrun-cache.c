@@ -1,5 +1,7 @@
 /* mtrun cache ls | show | export | verify | gc */
 #include "tools/mtrun.h"
+#include "tools/mtrun-table.h"
+#include "base/mt-number.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -11,11 +13,14 @@
 static gboolean gc_dry_run;
 static char *pipeline;
 static char **cache_sets;
+static char *ls_node;
 
 static const GOptionEntry cache_entries[] = {
   { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &gc_dry_run, "gc: list what would be removed, remove nothing", NULL },
   { "pipeline", 'p', 0, G_OPTION_ARG_FILENAME, &pipeline,
-    "show, export: NODE of this pipeline's latest run (default: the newest entry of any node so named)", "FILE" },
+    "show, export: NODE of this pipeline's latest run (default: the newest entry of any node so named); "
+    "ls: only this pipeline's entries", "FILE" },
+  { "node", 0, 0, G_OPTION_ARG_STRING, &ls_node, "ls: only the entries of nodes so named", "NAME" },
   { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &cache_sets,
     "show, export: with -p, the run with these overrides (as given to mtrun run; default: the file as written)",
     "NAME=VALUE" },
@@ -117,6 +122,59 @@ find_entry (MtCache *cache, GPtrArray *all, const char *what, GError **error)
   return NULL;
 }
 
+/* @path as the user would type it from here: relative below the current folder. */
+static char *
+shown_path (const char *path)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *prefix = g_strconcat (cwd, G_DIR_SEPARATOR_S, NULL);
+  return mtrun_escape (g_str_has_prefix (path, prefix) ? path + strlen (prefix) : path);
+}
+
+/* For each entry, the properties whose values differ among the listed entries of the same
+ * node and type ("lr=0.02, epochs=3"): what tells two runs of one node apart. */
+static GPtrArray *
+differing_properties (GPtrArray *rows)
+{
+  g_autoptr (GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                         (GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < rows->len; i++) {
+    MtManifest *m = rows->pdata[i];
+    g_autofree char *id = g_strdup_printf ("%s\x1f%s", m->node, m->type);
+    GPtrArray *grp = g_hash_table_lookup (groups, id);
+    if (!grp) {
+      grp = g_ptr_array_new ();
+      g_hash_table_insert (groups, g_steal_pointer (&id), grp);
+    }
+    g_ptr_array_add (grp, m);
+  }
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < rows->len; i++) {
+    MtManifest *m = rows->pdata[i];
+    g_autofree char *id = g_strdup_printf ("%s\x1f%s", m->node, m->type);
+    GPtrArray *grp = g_hash_table_lookup (groups, id);
+    JsonObject *props = mt_json_object (json_node_get_object (m->root), "properties");
+    g_autoptr (GList) names = g_hash_table_get_keys (m->properties);
+    names = g_list_sort (names, (GCompareFunc) strcmp);
+    GString *d = g_string_new (NULL);
+    for (GList *l = names; l; l = l->next) {
+      const char *v = g_hash_table_lookup (m->properties, l->data);
+      gboolean differs = FALSE;
+      for (guint k = 0; k < grp->len && !differs; k++)
+        differs = g_strcmp0 (v, g_hash_table_lookup (((MtManifest *) grp->pdata[k])->properties, l->data)) != 0;
+      if (!differs)
+        continue;
+      JsonNode *shown = props ? json_object_get_member (props, l->data) : NULL;
+      g_autofree char *text = shown ? mt_json_to_string (shown, FALSE) : g_strdup (v);
+      g_autofree char *esc = mtrun_escape (text);
+      g_autofree char *name = mtrun_escape (l->data);
+      g_string_append_printf (d, "%s%s=%s", d->len ? ", " : "", name, esc);
+    }
+    g_ptr_array_add (out, g_string_free (d, FALSE));
+  }
+  return out;
+}
+
 static int
 cmd_ls (MtCache *cache)
 {
@@ -124,24 +182,45 @@ cmd_ls (MtCache *cache)
   g_autoptr (GPtrArray) all = load_all (cache, NULL, &err);
   if (!all)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  if (!mtrun_global.json)
-    printf ("%-12s  %-14s %-12s %-20s %10s %10s\n", "KEY", "NODE", "TYPE", "STARTED", "SECONDS", "BYTES");
+  g_autofree char *want_pipeline = pipeline ? g_canonicalize_filename (pipeline, NULL) : NULL;
+  g_autoptr (GPtrArray) rows = g_ptr_array_new ();
   for (guint i = 0; i < all->len; i++) {
     MtManifest *m = all->pdata[i];
-    if (mtrun_global.json) {
-      JsonNode *root = json_node_copy (m->root);
-      mtrun_print_json (root);
-      json_node_unref (root);
+    const char *pl = mt_json_string (json_node_get_object (m->root), "pipeline", "");
+    if ((want_pipeline && g_strcmp0 (pl, want_pipeline) != 0) || (ls_node && g_strcmp0 (m->node, ls_node) != 0))
       continue;
-    }
+    g_ptr_array_add (rows, m);
+  }
+  if (mtrun_global.json) {
+    for (guint i = 0; i < rows->len; i++)
+      mtrun_print_json (((MtManifest *) rows->pdata[i])->root);
+    return 0;
+  }
+  g_autoptr (GPtrArray) differs = differing_properties (rows);
+  const char *header[] = { "KEY", "NODE", "TYPE", "PIPELINE", "STARTED", ">SECONDS", ">SIZE", "DIFFERS", NULL };
+  g_autoptr (MtrunTable) t = mtrun_table_new (header);
+  gint64 total = 0;
+  for (guint i = 0; i < rows->len; i++) {
+    MtManifest *m = rows->pdata[i];
     /* Manifests are untrusted: no byte of one reaches the terminal as a control code. */
-    g_autofree char *start = g_strndup (m->started, 19);
-    g_autofree char *when = mtrun_escape (start);
+    g_autofree char *key = g_strndup (m->key, 12);
     g_autofree char *node = mtrun_escape (m->node);
     g_autofree char *type = mtrun_escape (m->type);
-    printf ("%.12s  %-14s %-12s %-20s %10.2f %10" G_GINT64_FORMAT "\n", m->key, node, type, when,
-            m->duration, entry_size (m));
+    g_autofree char *pl = shown_path (mt_json_string (json_node_get_object (m->root), "pipeline", ""));
+    g_autofree char *start = g_strndup (m->started, 19);
+    g_autofree char *when = mtrun_escape (start);
+    g_strdelimit (when, "T", ' ');
+    g_autofree char *secs = g_strdup_printf ("%.2f", m->duration);
+    gint64 bytes = entry_size (m);
+    total += bytes;
+    g_autofree char *size = mt_number_format_size (bytes);
+    const char *cells[] = { key, node, type, pl, when, secs, size, differs->pdata[i], NULL };
+    mtrun_table_add (t, cells);
   }
+  mtrun_table_print (t, stdout);
+  g_autofree char *sum = mt_number_format_size (total);
+  printf ("%u entr%s, %s of outputs (an object shared by several entries counts in each)\n", rows->len,
+          rows->len == 1 ? "y" : "ies", sum);
   return 0;
 }
 

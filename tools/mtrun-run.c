@@ -427,7 +427,21 @@ mtrun_cmd_dot (int argc, char **argv)
                                          NULL, &status);
   if (!g)
     return status;
-  g_autofree char *dot = mt_dag_to_dot (g);
+  /* Coloured as status sees the nodes, when their cache can be read. */
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtCache) cache = mtrun_open_cache (g->path, &err);
+  g_autoptr (MtPlan) plan = cache ? mt_plan_compute (g, cache, NULL) : NULL;
+  g_autofree const char **fill = g_new0 (const char *, g->nodes->len + 1);
+  static const char *const colour[] = { [MT_PLAN_CACHED] = "#c8e6c9", [MT_PLAN_RUN] = "#ffe0b2",
+                                        [MT_PLAN_ERROR] = "#ffcdd2" };
+  for (guint i = 0; plan && i < plan->items->len; i++)
+    fill[i] = colour[((MtPlanItem *) plan->items->pdata[i])->state];
+  const char *legend = plan ? "  subgraph cluster_legend {\n    label=\"state\"; fontname=\"sans-serif\"; style=dashed;\n"
+                              "    \" cached\" [fillcolor=\"#c8e6c9\"];\n    \" will run\" [fillcolor=\"#ffe0b2\"];\n"
+                              "    \" cached\" -> \" will run\" [style=invis];\n  }\n" : NULL;
+  if (!plan && mtrun_global.verbose)
+    fprintf (stderr, "mtrun: no cache (%s): nodes not coloured\n", err ? err->message : "");
+  g_autofree char *dot = mt_dag_to_dot (g, fill, legend);
   fputs (dot, stdout);
   return 0;
 }

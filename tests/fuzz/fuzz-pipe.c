@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr (MtDag) g = mt_graph_load_string ("fuzz.pipe", src, reg, NULL, &err);
   g_assert ((g != NULL) != (err != NULL));
   if (g) {
-    g_autofree char *dot = mt_dag_to_dot (g);
+    g_autofree char *dot = mt_dag_to_dot (g, NULL, NULL);
   }
   /* The same text as a --set value. */
   g_autoptr (GError) err2 = NULL;
