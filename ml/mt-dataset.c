@@ -1,6 +1,8 @@
 #include "ml/mt-dataset.h"
 #include "base/mt-error.h"
+#include "base/mt-rng.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static gboolean
@@ -109,8 +111,76 @@ draw_text (guint8 *img, gint64 w, gint64 x0, gint64 y0, guint scale, const char 
   }
 }
 
+static int
+cmp_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+gint64 *
+mt_dataset_pick (MtBundle *b, MtDatasetPick how, guint count, guint64 seed, guint *n_out)
+{
+  g_return_val_if_fail (b != NULL && n_out != NULL, NULL);
+  MtTensor *images = mt_bundle_get (b, MT_DATASET_IMAGES);
+  gint64 n = images ? images->shape[0] : 0;
+  guint k = (guint) MIN ((gint64) count, n);
+  gint64 *out = g_new0 (gint64, MAX (k, 1));
+  *n_out = k;
+  if (how == MT_DATASET_PICK_FIRST) {
+    for (guint i = 0; i < k; i++)
+      out[i] = i;
+    return out;
+  }
+  if (how == MT_DATASET_PICK_RANDOM) {
+    /* The first k of a seeded Fisher-Yates shuffle, shown in index order. */
+    g_autofree gint64 *all = g_new (gint64, MAX (n, 1));
+    for (gint64 i = 0; i < n; i++)
+      all[i] = i;
+    MtRng rng;
+    mt_rng_seed (&rng, seed);
+    for (guint i = 0; i < k; i++) {
+      gint64 j = i + (gint64) mt_rng_below (&rng, (guint64) (n - i));
+      gint64 t = all[i];
+      all[i] = all[j];
+      all[j] = t;
+    }
+    memcpy (out, all, k * sizeof (gint64));
+    qsort (out, k, sizeof (gint64), cmp_gint64);
+    return out;
+  }
+  /* Per group: one from each group in turn (by group id), each group in index order. */
+  MtTensor *by = mt_bundle_get (b, MT_DATASET_GROUPS);
+  if (!by || by->dtype != MT_DTYPE_I64 || by->shape[0] != n)
+    by = mt_bundle_get (b, MT_DATASET_LABELS);
+  if (!by || by->dtype != MT_DTYPE_I64 || by->shape[0] != n) {
+    for (guint i = 0; i < k; i++)
+      out[i] = i;
+    return out;
+  }
+  const gint64 *g = by->data;
+  g_autofree gint64 *ids = g_memdup2 (g, n * sizeof (gint64));
+  qsort (ids, n, sizeof (gint64), cmp_gint64);
+  gint64 n_groups = 0;
+  for (gint64 i = 0; i < n; i++)
+    if (i == 0 || ids[i] != ids[i - 1])
+      ids[n_groups++] = ids[i];
+  g_autofree gint64 *next = g_new0 (gint64, MAX (n_groups, 1));  /* scan position per group */
+  guint taken = 0;
+  while (taken < k) {
+    for (gint64 c = 0; c < n_groups && taken < k; c++) {
+      while (next[c] < n && g[next[c]] != ids[c])
+        next[c]++;
+      if (next[c] < n)
+        out[taken++] = next[c]++;
+    }
+  }
+  return out;
+}
+
 MtTensor *
-mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GError **error)
+mt_dataset_render_grid (MtBundle *b, const gint64 *rows_at, guint n_rows, guint columns, guint scale,
+                        GError **error)
 {
   g_return_val_if_fail (b != NULL, NULL);
   if (!mt_dataset_check (b, "dataset", error))
@@ -119,11 +189,17 @@ mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GE
   MtTensor *labels = mt_bundle_get (b, MT_DATASET_LABELS);
   MtTensor *groups = mt_bundle_get (b, MT_DATASET_GROUPS);
   MtTensor *patched = mt_bundle_get (b, MT_DATASET_PATCHED);
-  gint64 n = MIN ((gint64) count, images->shape[0]);
+  gint64 n = n_rows;
   if (n == 0 || columns == 0 || scale == 0) {
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "nothing to draw: the dataset is empty");
     return NULL;
   }
+  for (gint64 i = 0; i < n; i++)
+    if (rows_at[i] < 0 || rows_at[i] >= images->shape[0]) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "sample %" G_GINT64_FORMAT " is outside the %" G_GINT64_FORMAT
+                   " samples", rows_at[i], images->shape[0]);
+      return NULL;
+    }
   gint64 c = images->shape[1], h = images->shape[2], w = images->shape[3];
   gint64 cols = MIN ((gint64) columns, n), rows = (n + cols - 1) / cols;
   gint64 border = 2, text_h = 7 * (gint64) scale;
@@ -136,8 +212,9 @@ mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GE
   const guint8 frame_patched[3] = { 255, 140, 0 }, frame_plain[3] = { 150, 150, 150 }, ink[3] = { 0, 0, 0 };
   const guint8 *px = images->data;
 
-  for (gint64 i = 0; i < n; i++) {
-    gint64 x0 = pad + (i % cols) * (tile_w + pad), y0 = pad + (i / cols) * (tile_h + pad);
+  for (gint64 k = 0; k < n; k++) {
+    gint64 i = rows_at[k];
+    gint64 x0 = pad + (k % cols) * (tile_w + pad), y0 = pad + (k / cols) * (tile_h + pad);
     gboolean is_patched = patched && ((guint8 *) patched->data)[i];
     const guint8 *frame = is_patched ? frame_patched : frame_plain;
     for (gint64 y = 0; y < h * scale + 2 * border; y++)
@@ -148,8 +225,8 @@ mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GE
       for (gint64 x = 0; x < w * (gint64) scale; x++) {
         gint64 sy = y / scale, sx = x / scale;
         guint8 rgb[3];
-        for (int k = 0; k < 3; k++)
-          rgb[k] = src[(c == 3 ? k : 0) * h * w + sy * w + sx];
+        for (int ch = 0; ch < 3; ch++)
+          rgb[ch] = src[(c == 3 ? ch : 0) * h * w + sy * w + sx];
         put (out, shape[1], x0 + border + x, y0 + border + y, rgb);
       }
     g_autofree char *text = groups

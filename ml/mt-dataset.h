@@ -25,9 +25,21 @@ gint64    mt_dataset_size        (MtBundle *b);
  * @keep (uint8 [N, H, W]) is 0: what every mask node outputs. */
 MtBundle *mt_dataset_apply_mask  (MtBundle *data, const MtTensor *keep);
 
-/* A PNG-ready uint8 [H, W, 3] grid of the first @count samples, @columns a row, each
+/* Which samples a figure shows. */
+typedef enum {
+  MT_DATASET_PICK_FIRST,      /* the first ones */
+  MT_DATASET_PICK_RANDOM,     /* a seeded uniform sample, in index order */
+  MT_DATASET_PICK_PER_GROUP,  /* group by group in turn (labels when there are no groups),
+                               * so a 1% group is seen beside the 99% one */
+} MtDatasetPick;
+
+/* Up to @count sample indices of @b's @n samples chosen by @how; *n_out says how many. */
+gint64   *mt_dataset_pick (MtBundle *b, MtDatasetPick how, guint count, guint64 seed, guint *n_out);
+
+/* A PNG-ready uint8 [H, W, 3] grid of samples @rows[0..n_rows), @columns a row, each
  * image magnified @scale times, framed orange when patched (grey otherwise), with its
  * label and group written under it ("1/3": class 1, group 3). */
-MtTensor *mt_dataset_render_grid (MtBundle *b, guint count, guint columns, guint scale, GError **error);
+MtTensor *mt_dataset_render_grid (MtBundle *b, const gint64 *rows, guint n_rows, guint columns, guint scale,
+                                  GError **error);
 
 G_END_DECLS

@@ -1,4 +1,5 @@
 #include "ml/mt-plot.h"
+#include "ml/mt-plot-private.h"
 
 #include <cairo.h>
 #include <fontconfig/fontconfig.h>
@@ -52,28 +53,42 @@ canvas_new (cairo_surface_t **surface)
 }
 
 /* Copies the surface out as RGB: RGB24 keeps each pixel in a native-endian uint32. */
-static MtTensor *
-canvas_finish (cairo_t *cr, cairo_surface_t *surface)
+MtTensor *
+mt_plot_surface_to_tensor (cairo_surface_t *surface)
 {
-  cairo_destroy (cr);
   cairo_surface_flush (surface);
-  gint64 shape[] = { PLOT_H, PLOT_W, 3 };
+  int w = cairo_image_surface_get_width (surface), h = cairo_image_surface_get_height (surface);
+  gint64 shape[] = { h, w, 3 };
   MtTensor *t = mt_tensor_new (MT_DTYPE_U8, 3, shape);
   const guint8 *src = cairo_image_surface_get_data (surface);
   int stride = cairo_image_surface_get_stride (surface);
   guint8 *dst = t->data;
-  for (int y = 0; y < PLOT_H; y++) {
+  for (int y = 0; y < h; y++) {
     const guint32 *row = (const guint32 *) (src + (gsize) y * stride);
-    for (int x = 0; x < PLOT_W; x++) {
+    for (int x = 0; x < w; x++) {
       guint32 p = row[x];
-      guint8 *o = dst + ((gsize) y * PLOT_W + x) * 3;
+      guint8 *o = dst + ((gsize) y * w + x) * 3;
       o[0] = (p >> 16) & 0xff;
       o[1] = (p >> 8) & 0xff;
       o[2] = p & 0xff;
     }
   }
+  return t;
+}
+
+static MtTensor *
+canvas_finish (cairo_t *cr, cairo_surface_t *surface)
+{
+  cairo_destroy (cr);
+  MtTensor *t = mt_plot_surface_to_tensor (surface);
   cairo_surface_destroy (surface);
   return t;
+}
+
+void
+mt_plot_text (cairo_t *cr, double x, double y, int align, double size, gboolean bold, const char *s)
+{
+  text_at (cr, x, y, (Align) align, size, bold, s);
 }
 
 typedef struct {
@@ -319,6 +334,8 @@ mt_plot_lines (const char *title, const char *xlabel, const char *ylabel, guint 
   g_autoptr (GArray) legend = g_array_new (FALSE, TRUE, sizeof (LegendEntry));
   if (key) {
     for (guint i = 0; i < key->n_colours; i++) {
+      if (!key->colours[i])
+        continue;  /* a colour kept for a series not drawn here */
       LegendEntry e = { key->colours[i], FALSE, (int) i, 0 };
       g_array_append_val (legend, e);
     }

@@ -26,7 +26,7 @@ typedef struct {
 } MtPlotSeries;
 
 /* A legend that names colours and line styles apart (e.g. colour = model, style = test
- * set), instead of one entry per series. */
+ * set), instead of one entry per series. colours[i] names palette colour i; NULL: none. */
 typedef struct {
   guint              n_colours;
   const char *const *colours;

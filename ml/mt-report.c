@@ -450,6 +450,31 @@ mt_report_plot_accuracy (JsonObject *report)
   return mt_plot_bars ("Accuracy by model and test set", "accuracy", nm, series, nd, groups, by_model);
 }
 
+GHashTable *
+mt_report_curve_colours (JsonObject *report, gboolean *truncated)
+{
+  GHashTable *colour_of = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonArray *models = json_object_get_array_member (report, "models");
+  JsonArray *curves = json_object_get_array_member (json_object_get_object_member (report, "selective"), "curves");
+  guint nm = json_array_get_length (models), next = MIN (nm, MT_PLOT_COLOURS);
+  *truncated = FALSE;
+  for (guint i = 0; i < json_array_get_length (curves); i++) {
+    const char *label = json_object_get_string_member (json_array_get_object_element (curves, i), "label");
+    if (g_hash_table_contains (colour_of, label))
+      continue;
+    guint m = 0;
+    while (m < nm && g_strcmp0 (json_array_get_string_element (models, m), label) != 0)
+      m++;
+    if (m < nm && m < MT_PLOT_COLOURS)
+      g_hash_table_insert (colour_of, (gpointer) label, GUINT_TO_POINTER (m));
+    else if (m == nm && next < MT_PLOT_COLOURS)
+      g_hash_table_insert (colour_of, (gpointer) label, GUINT_TO_POINTER (next++));
+    else
+      *truncated = TRUE;
+  }
+  return colour_of;
+}
+
 MtTensor *
 mt_report_plot_coverage (JsonObject *report)
 {
@@ -460,18 +485,13 @@ mt_report_plot_coverage (JsonObject *report)
   JsonArray *datasets = json_object_get_array_member (report, "datasets");
   /* Colour by confidence (model or pair), line style by test set; no more confidences
    * than the palette has colours (a sweep's are all in the tables). */
-  g_autoptr (GHashTable) colour_of = g_hash_table_new (g_str_hash, g_str_equal);
   gboolean truncated = FALSE;
+  g_autoptr (GHashTable) colour_of = mt_report_curve_colours (report, &truncated);
   for (guint i = 0; i < n; i++) {
     JsonObject *cv = json_array_get_object_element (curves, i);
     const char *label = json_object_get_string_member (cv, "label");
-    if (!g_hash_table_contains (colour_of, label)) {
-      if (g_hash_table_size (colour_of) == MT_PLOT_COLOURS) {
-        truncated = TRUE;
-        continue;
-      }
-      g_hash_table_insert (colour_of, (gpointer) label, GUINT_TO_POINTER (g_hash_table_size (colour_of)));
-    }
+    if (!g_hash_table_contains (colour_of, label))
+      continue;  /* past the palette: in the tables */
     JsonArray *pts = json_object_get_array_member (cv, "points");
     guint np = json_array_get_length (pts);
     double *x = g_new (double, MAX (np, 1)), *y = g_new (double, MAX (np, 1));
@@ -494,16 +514,19 @@ mt_report_plot_coverage (JsonObject *report)
     ? g_strdup_printf ("Selective classification (the first %d confidences; all in the tables)", MT_PLOT_COLOURS)
     : g_strdup ("Selective classification");
   /* The key: one entry per confidence (colour) and per test set (line style). */
-  g_autofree const char **colours = g_new0 (const char *, g_hash_table_size (colour_of) + 1);
+  g_autofree const char **colours = g_new0 (const char *, MT_PLOT_COLOURS + 1);
+  guint n_colours = 0;
   GHashTableIter it;
   gpointer k, v;
   g_hash_table_iter_init (&it, colour_of);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    colours[GPOINTER_TO_UINT (v)] = k;
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    colours[GPOINTER_TO_UINT (v)] = k;  /* a model without a curve leaves a gap: no entry */
+    n_colours = MAX (n_colours, GPOINTER_TO_UINT (v) + 1);
+  }
   guint nd = json_array_get_length (datasets);
   g_autofree const char **styles = g_new0 (const char *, nd + 1);
   for (guint d = 0; d < nd; d++)
     styles[d] = dataset_name (report, d);
-  MtPlotKey key = { g_hash_table_size (colour_of), colours, nd, styles };
+  MtPlotKey key = { n_colours, colours, nd, styles };
   return mt_plot_lines (title, "coverage (test)", "accuracy on covered samples", shown, series, TRUE, &key);
 }

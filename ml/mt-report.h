@@ -30,5 +30,10 @@ char     *mt_report_headline      (JsonObject *report);
 MtTensor *mt_report_plot_accuracy (JsonObject *report);
 /* Accuracy against coverage for every selective-classification curve. */
 MtTensor *mt_report_plot_coverage (JsonObject *report);
+/* The palette colour of each selective-classification curve's label (label -> index, the
+ * labels owned by @report): a model has its place among the report's models, as in the
+ * accuracy chart, so it is one colour in both; a pair of models takes the next free one.
+ * *truncated: some labels did not fit the palette. */
+GHashTable *mt_report_curve_colours (JsonObject *report, gboolean *truncated);
 
 G_END_DECLS

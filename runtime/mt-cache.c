@@ -71,10 +71,13 @@ mt_cache_find_dir (const char *pipeline, const char **how)
   if (pipeline) {
     g_autofree char *abs = g_canonicalize_filename (pipeline, NULL);
     g_autofree char *dir = g_path_get_dirname (abs);
-    *how = "beside the pipeline";
-    return g_build_filename (dir, MT_CACHE_DIR_NAME, NULL);
+    /* An installed example (/usr/share/masktune/pipelines) is read-only: not there. */
+    if (access (dir, W_OK) == 0) {
+      *how = "beside the pipeline";
+      return g_build_filename (dir, MT_CACHE_DIR_NAME, NULL);
+    }
   }
-  *how = "in the current directory";
+  *how = pipeline ? "in the current directory: the pipeline's folder is read-only" : "in the current directory";
   return g_build_filename (cwd, MT_CACHE_DIR_NAME, NULL);
 }
 

@@ -23,8 +23,8 @@ typedef struct _MtCache MtCache;
 #define MT_CACHE_DIR_NAME ".mtcache"
 /* Where a command's cache is, found as git finds .git: $MT_CACHE_DIR when set (an explicit
  * choice, as GIT_DIR is); else the nearest .mtcache directory in the current directory or
- * one above it; else .mtcache beside @pipeline (made on first use); else ./.mtcache when
- * there is no pipeline. *how (static text) says which rule chose it. */
+ * one above it; else .mtcache beside @pipeline (made on first use) when its folder is
+ * writable; else ./.mtcache. *how (static text) says which rule chose it. */
 char       *mt_cache_find_dir      (const char *pipeline, const char **how);
 MtCache    *mt_cache_open          (const char *dir, GError **error);
 void        mt_cache_close         (MtCache *cache);

@@ -7,29 +7,17 @@ own logits for the first N samples) also the largest difference from PyTorch's l
     check_torch_smallcnn.py MODEL.safetensors DATASET.safetensors [LOGITS.npy]
 
 Needs Debian's python3-torch and python3-numpy. The safetensors Python package is not
-used: the file is parsed here with the format's rules."""
-import json
-import struct
+used: the files are read with python/masktune_io.py, the NumPy-only loader the README
+gives users."""
+import os
 import sys
 
 import numpy as np
 import torch
 from torch import nn
 
-DTYPES = {"F32": np.float32, "F64": np.float64, "U8": np.uint8, "I64": np.int64, "I32": np.int32}
-
-
-def load(path):
-    data = open(path, "rb").read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    buf = data[8 + n:]
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        out[name] = np.frombuffer(buf[b:e], dtype=DTYPES[info["dtype"]]).reshape(info["shape"]).copy()
-    return out, meta
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from masktune_io import load_safetensors as load  # noqa: E402
 
 
 class SmallCNN(nn.Module):

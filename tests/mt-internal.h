@@ -17,6 +17,7 @@
 #include "ml/mt-mask.h"
 #include "ml/mt-metrics.h"
 #include "ml/mt-model.h"
+#include "ml/mt-panels.h"
 #include "ml/mt-plot.h"
 #include "ml/mt-report.h"
 #include "ml/mt-saliency.h"

@@ -565,6 +565,27 @@ START_TEST (set_variants_keep_their_own_refs)
 }
 END_TEST
 
+/* tests/demo.pipe, the runtime demo the README points at, runs as its comment says. */
+START_TEST (demo_pipeline_runs)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *pipe = g_build_filename (g_getenv ("MT_SRCDIR"), "tests", "demo.pipe", NULL);
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  g_autofree char *penv = g_strdup_printf ("MT_PLUGIN_PATH=%s:%s", g_getenv ("MT_TEST_PLUGIN_DIR"),
+                                           g_getenv ("MT_EXAMPLE_PLUGIN_DIR"));
+  const char *env[] = { cenv, penv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, "--set", "ms=10", NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (err, " 0 failed"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  /* --set scale=5: the signs are the same bytes, so what reads only them is not rerun. */
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, "--set", "ms=10", "--set", "scale=5", NULL) == 0,
+                 "%s", err);
+  ck_assert_msg (strstr (err, "cached   slow_a"), "%s", err);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -585,6 +606,7 @@ main (void)
   tcase_add_test (tc, summary_and_messages);
   tcase_add_test (tc, paths_and_cache_discovery);
   tcase_add_test (tc, set_variants_keep_their_own_refs);
+  tcase_add_test (tc, demo_pipeline_runs);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -555,7 +555,7 @@ START_TEST (preview_png)
   g_autofree char *root = data_root (hundred);
   Run r = { 0 };
   g_autofree char *src = g_strdup_printf (
-    "d = mnist(root=\"%s\")\nb = biaser(d, conflict_ratio=0.5)\np = preview(b, count=10, columns=4, scale=2)\n", root);
+    "d = mnist(root=\"%s\")\nb = biaser(d, conflict_ratio=0.5)\np = preview(b, count=10, columns=4, scale=2, sample=\"first\")\n", root);
   g_autoptr (GError) err = NULL;
   ck_assert_msg (run_pipe (&r, src, &err), "%s", err ? err->message : "");
   MtManifest *m = g_hash_table_lookup (r.results, "p");
@@ -581,6 +581,90 @@ START_TEST (preview_png)
 }
 END_TEST
 
+/* Which samples a figure shows: per group in turn (so a 1% group is seen), the first, or
+ * a seeded random few. */
+START_TEST (preview_picks)
+{
+  const gint64 groups[] = { 0, 0, 0, 0, 1, 0, 0, 2, 2, 0 };
+  gint64 n = G_N_ELEMENTS (groups), ishape[] = { n, 1, 2, 2 }, vshape[] = { n };
+  g_autoptr (MtBundle) b = mt_bundle_new ();
+  g_autoptr (MtTensor) images = mt_tensor_new (MT_DTYPE_U8, 4, ishape);
+  g_autoptr (MtTensor) g = mt_tensor_new_from_data (MT_DTYPE_I64, 1, vshape, groups);
+  mt_bundle_set (b, MT_DATASET_IMAGES, images);
+  mt_bundle_set (b, MT_DATASET_GROUPS, g);
+  guint k = 0;
+  g_autofree gint64 *per = mt_dataset_pick (b, MT_DATASET_PICK_PER_GROUP, 6, 0, &k);
+  const gint64 want_per[] = { 0, 4, 7, 1, 8, 2 };
+  ck_assert_uint_eq (k, 6);
+  for (guint i = 0; i < k; i++)
+    ck_assert_int_eq (per[i], want_per[i]);
+  g_autofree gint64 *all = mt_dataset_pick (b, MT_DATASET_PICK_PER_GROUP, 100, 0, &k);
+  ck_assert_uint_eq (k, 10);  /* every sample once, no more */
+  g_autofree gint64 *first = mt_dataset_pick (b, MT_DATASET_PICK_FIRST, 4, 0, &k);
+  ck_assert (k == 4 && first[0] == 0 && first[3] == 3);
+  g_autofree gint64 *r1 = mt_dataset_pick (b, MT_DATASET_PICK_RANDOM, 5, 7, &k);
+  g_autofree gint64 *r2 = mt_dataset_pick (b, MT_DATASET_PICK_RANDOM, 5, 7, &k);
+  ck_assert (memcmp (r1, r2, 5 * sizeof (gint64)) == 0);  /* the seed decides */
+  for (guint i = 0; i < 5; i++)
+    ck_assert (r1[i] >= 0 && r1[i] < n && (i == 0 || r1[i] > r1[i - 1]));  /* distinct, in order */
+  gboolean differs = FALSE;
+  for (guint64 seed = 8; seed < 16 && !differs; seed++) {
+    g_autofree gint64 *r3 = mt_dataset_pick (b, MT_DATASET_PICK_RANDOM, 5, seed, &k);
+    differs = memcmp (r1, r3, 5 * sizeof (gint64)) != 0;
+  }
+  ck_assert (differs);
+}
+END_TEST
+
+/* The panels figure: titled columns, a grey frame around every tile (a white mask keeps
+ * its edge), and a colour bar from jet(1) at the top to jet(0) at the bottom. */
+START_TEST (panels_figure)
+{
+  gint64 ishape[] = { 2, 1, 4, 4 }, hshape[] = { 2, 4, 4 };
+  g_autoptr (MtTensor) images = mt_tensor_new (MT_DTYPE_U8, 4, ishape);
+  g_autoptr (MtTensor) heat = mt_tensor_new (MT_DTYPE_F32, 3, hshape);
+  g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, hshape);
+  for (gint64 i = 0; i < 32; i++) {
+    ((float *) heat->data)[i] = 1.0f;
+    ((guint8 *) mask->data)[i] = 1;
+  }
+  MtPanel panels[] = { { MT_PANEL_IMAGE, images, "image" }, { MT_PANEL_HEAT, heat, "heat map" },
+                       { MT_PANEL_MASK, mask, "mask" } };
+  const gint64 rows[] = { 1, 0 };
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtTensor) fig = mt_panels_render (panels, 3, rows, 2, 4, NULL, &err);
+  ck_assert_msg (fig != NULL, "%s", err ? err->message : "");
+  /* Columns 72 wide (room for a title), 8 apart; 16-pixel tiles centred in them. */
+  ck_assert_int_eq (fig->shape[1], 8 + 3 * 80 + 14 + 40);
+  ck_assert_int_eq (fig->shape[0], 24 + 2 * 24 + 8);
+  const guint8 *px = fig->data;
+  gint64 W = fig->shape[1];
+#define AT(x, y) (px + ((gsize) (y) * W + (x)) * 3)
+  guint8 red[3], blue[3];
+  mt_panels_jet (1.0f, red);
+  mt_panels_jet (0.0f, blue);
+  gint64 heat_x = 8 + 80 + 28, mask_x = 8 + 160 + 28, y0 = 24;
+  ck_assert (memcmp (AT (heat_x + 5, y0 + 5), red, 3) == 0);
+  ck_assert (AT (mask_x + 5, y0 + 5)[0] == 255);                        /* kept = white */
+  ck_assert (AT (mask_x - 1, y0 + 5)[0] == 140 && AT (mask_x - 1, y0 + 5)[1] == 140);  /* its frame */
+  ck_assert (AT (mask_x - 3, y0 + 5)[0] == 255);                        /* the page beyond */
+  ck_assert (memcmp (AT (248 + 5, 24), red, 3) == 0);                  /* the bar's top */
+  ck_assert (memcmp (AT (248 + 5, 24 + 47), blue, 3) == 0);            /* its bottom: as tall as the rows */
+  guint dark = 0;  /* the titles are drawn in the band above the tiles */
+  for (gint64 y = 0; y < 22; y++)
+    for (gint64 x = 0; x < 248; x++)
+      dark += AT (x, y)[0] < 100;
+  ck_assert_uint_gt (dark, 30);
+#undef AT
+  /* A panel of another size is named in the error. */
+  gint64 bshape[] = { 2, 5, 5 };
+  g_autoptr (MtTensor) big = mt_tensor_new (MT_DTYPE_F32, 3, bshape);
+  MtPanel bad[] = { { MT_PANEL_IMAGE, images, "image" }, { MT_PANEL_HEAT, big, "heat map" } };
+  ck_assert_ptr_null (mt_panels_render (bad, 2, rows, 2, 4, NULL, &err));
+  ck_assert_msg (strstr (err->message, "panel 'heat map'"), "%s", err->message);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -598,6 +682,8 @@ main (void)
   tcase_add_test (tc, biaser_patch_pixels);
   tcase_add_test (tc, biaser_selection_and_seed);
   tcase_add_test (tc, preview_png);
+  tcase_add_test (tc, preview_picks);
+  tcase_add_test (tc, panels_figure);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -348,6 +348,21 @@ START_TEST (tables_and_figures)
       blue += px[k * 3] == 0 && px[k * 3 + 1] == 114 && px[k * 3 + 2] == 178;
     ck_assert_msg (blue > (i == 0 ? 5000 : 300), "%s: %" G_GINT64_FORMAT " pixels of the first colour", files[i], blue);
   }
+  /* One colour per model in both charts: the bars colour models by their place in the
+   * report, and so do the coverage curves; the pair takes the next colour. */
+  g_autofree char *jp = g_build_filename (run_out, "report.report.json", NULL);
+  g_autofree char *js = NULL;
+  gsize jlen = 0;
+  ck_assert (g_file_get_contents (jp, &js, &jlen, NULL));
+  g_autoptr (JsonNode) root = mt_json_parse (js, jlen, jlen + 1, "report", NULL);
+  ck_assert_ptr_nonnull (root);
+  gboolean truncated = TRUE;
+  g_autoptr (GHashTable) colours = mt_report_curve_colours (json_node_get_object (root), &truncated);
+  ck_assert (!truncated);
+  ck_assert_uint_eq (g_hash_table_size (colours), 3);
+  ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (colours, "erm")), 0);
+  ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (colours, "masktune")), 1);
+  ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (colours, "erm × masktune")), 2);
 }
 END_TEST
 

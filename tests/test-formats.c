@@ -287,6 +287,44 @@ START_TEST (safetensors_reference_rules_accept)
 }
 END_TEST
 
+/* python/masktune_io.py, the NumPy-only loader the README uses, reads what we write as
+ * written and rejects damaged files with a ValueError that names them. */
+START_TEST (safetensors_numpy_loader)
+{
+  if (!have_numpy ())
+    return;
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *p = g_build_filename (dir, "model.safetensors", NULL);
+  g_autoptr (MtBundle) b = sample_bundle ();
+  g_autoptr (GError) err = NULL;
+  ck_assert (mt_safetensors_save (b, p, &err));
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  ck_assert (g_file_get_contents (p, &bytes, &len, NULL));
+  g_autofree char *cut = g_build_filename (dir, "cut.safetensors", NULL);
+  ck_assert (g_file_set_contents (cut, bytes, (gssize) len - 3, NULL));
+  g_autofree char *tiny = mt_test_write (dir, "tiny.safetensors", "abc");
+  const char *files[] = { p, cut, tiny, NULL };
+  g_autofree char *out = run_python ("check_masktune_io.py", files);
+  g_autoptr (GString) expect = g_string_new (NULL);
+  g_autofree const char **names = mt_bundle_names (b);
+  for (guint i = 0; names[i]; i++) {
+    MtTensor *t = mt_bundle_get (b, names[i]);
+    g_autofree char *shape = mt_tensor_shape_string (t);
+    const char *st = t->dtype == MT_DTYPE_F32 ? "F32" : t->dtype == MT_DTYPE_U8 ? "U8"
+                   : t->dtype == MT_DTYPE_I64 ? "I64" : "F64";
+    g_string_append_printf (expect, "%s %s %s %.6f\n", names[i], st, shape, tensor_sum (t));
+  }
+  g_autofree char *cut_line = g_strdup_printf ("rejected: %s: not a valid .safetensors file: tensor '", cut);
+  g_autofree char *tiny_line = g_strdup_printf ("rejected: %s: not a valid .safetensors file: shorter than its 8-byte "
+                                                "header length\n", tiny);
+  ck_assert_msg (strstr (out, "metadata arch=small_cnn\n") && strstr (out, expect->str), "got:\n%s\nexpected:\n%s",
+                 out, expect->str);
+  ck_assert_msg (strstr (out, cut_line) && g_str_has_suffix (out, tiny_line), "%s", out);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 START_TEST (png_round_trip)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -420,6 +458,7 @@ main (void)
   tcase_add_test (tc, safetensors_round_trip);
   tcase_add_test (tc, safetensors_malformed);
   tcase_add_test (tc, safetensors_reference_rules_accept);
+  tcase_add_test (tc, safetensors_numpy_loader);
   tcase_add_test (tc, png_round_trip);
   tcase_add_test (tc, file_write_atomic_and_digest);
   suite_add_tcase (s, tc);

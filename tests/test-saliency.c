@@ -367,7 +367,7 @@ START_TEST (preview_panels)
   g_autoptr (MtDag) g = mt_graph_load_string ("p.pipe",
     "d = mnist(limit=64)\nb = biaser(d)\nm = trainer(b, epochs=1, batch_size=32, val_fraction=0)\n"
     "c = xgradcam(m, b)\nk = masker(b, c, method=\"top_k\", fraction=0.25)\n"
-    "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2)\n"
+    "p = preview(b, saliency=c, mask=k.mask, masked=k.dataset, count=4, scale=2, sample=\"first\")\n"
     "c8 = xgradcam(m, b, resolution=\"cam\")\n"
     "k8 = masker(b, c8, resolution=\"cam\", method=\"top_k\", fraction=0.25)\n",
     mt_registry_get_default (), NULL, &err);
@@ -407,20 +407,21 @@ START_TEST (preview_panels)
     }
   }
   ck_assert (png && heat && mask);
-  /* 4 rows, 4 panels of 56x56 with 2-pixel gaps. */
-  ck_assert_int_eq (png->shape[0], 4 * 58 + 2);
-  ck_assert_int_eq (png->shape[1], 4 * 58 + 2);
+  /* 4 rows of 56x56 tiles 8 apart under a 24-pixel title band; 4 columns 72 wide (a
+   * 64-pixel row label first), then the colour bar. */
+  ck_assert_int_eq (png->shape[0], 24 + 4 * 64 + 8);
+  ck_assert_int_eq (png->shape[1], 64 + 8 + 4 * 80 + 14 + 40);
   const guint8 *px = png->data;
   for (int s = 0; s < 4; s++) {
-    int y = 2 + s * 58 + 10, x = 10;  /* image pixel (5, 5) of sample s */
+    int y = 24 + s * 64 + 10, x = 10;  /* image pixel (5, 5) of sample s */
     float v = ((float *) heat->data)[s * 784 + 5 * 28 + 5];
-    const guint8 *hp = px + ((gsize) y * png->shape[1] + 2 + 58 + x) * 3;
+    const guint8 *hp = px + ((gsize) y * png->shape[1] + 80 + 80 + x) * 3;
     /* jet: red rises past 0.375, blue falls past 0.625 */
     if (v > 0.9f)
       ck_assert (hp[0] > 200 && hp[2] < 50);
     if (v < 0.1f)
       ck_assert (hp[2] > 100 && hp[0] == 0);
-    const guint8 *mp = px + ((gsize) y * png->shape[1] + 2 + 2 * 58 + x) * 3;
+    const guint8 *mp = px + ((gsize) y * png->shape[1] + 80 + 2 * 80 + x) * 3;
     ck_assert_int_eq (mp[0], ((guint8 *) mask->data)[s * 784 + 5 * 28 + 5] ? 255 : 0);
   }
   mt_file_remove_tree (dir, NULL);

@@ -248,7 +248,11 @@ export_preview (const char *src, const char *dir, const char *node, const char *
   g_autoptr (MtBundle) b = mt_safetensors_load (src, error);
   if (!b)
     return FALSE;
-  g_autoptr (MtTensor) grid = mt_dataset_render_grid (b, 64, 16, 2, error);
+  if (!mt_dataset_check (b, src, error))
+    return FALSE;
+  guint n = 0;
+  g_autofree gint64 *rows = mt_dataset_pick (b, MT_DATASET_PICK_PER_GROUP, 64, 0, &n);
+  g_autoptr (MtTensor) grid = mt_dataset_render_grid (b, rows, n, 16, 2, error);
   if (!grid)
     return FALSE;
   g_autofree char *name = g_strdup_printf ("%s.%s.png", node, port);
