@@ -29,6 +29,16 @@ typedef struct {
   double eps;        /* 1e-5 */
 } MtBnSpec;
 
+/* Max-pooling with a k x k window (PyTorch MaxPool2d(k, stride, padding): padding never
+ * wins, output sizes floor). */
+typedef struct {
+  int k, stride, pad;
+} MtPoolSpec;
+
+static inline int mt_pool_out (int in, const MtPoolSpec *p) { return (in + 2 * p->pad - p->k) / p->stride + 1; }
+/* The option-A shortcut keeps x[::stride]: ceil(in / stride) rows. */
+static inline int mt_shortcut_out (int in, int stride) { return (in + stride - 1) / stride; }
+
 typedef struct _MtBackend MtBackend;
 
 typedef struct {
@@ -45,7 +55,8 @@ typedef struct {
   gsize  (*conv2d_workspace)  (MtBackend *be, const MtConvSpec *s, int n, int h, int w);
   void   (*conv2d_forward)    (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                                const float *weight, const float *bias, float *y, float *work);
-  /* dx may be NULL (the first layer needs none); dweight and dbias are overwritten. */
+  /* dx may be NULL (the first layer needs none); dweight and dbias are overwritten; bias and
+   * dbias may be NULL (a convolution without bias, as in the ResNets). */
   void   (*conv2d_backward)   (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                                const float *weight, const float *dy, float *dx,
                                float *dweight, float *dbias, float *work);
@@ -92,6 +103,25 @@ typedef struct {
    *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
   void   (*sgd_step)          (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
                                double lr, double momentum, double weight_decay, gboolean first_step);
+
+  /* ---- the residual networks' ops ---- */
+  /* General max-pooling; argmax saves each winner's index in its input plane (ties: the
+   * first in row-major order, as PyTorch). */
+  void   (*maxpool_forward)   (MtBackend *be, const MtPoolSpec *s, const float *x, int n, int c, int h, int w,
+                               float *y, gint32 *argmax);
+  void   (*maxpool_backward)  (MtBackend *be, const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                               const float *dy, float *dx);
+  /* Global average pooling (AdaptiveAvgPool2d(1)): y[n, c] is the mean of the plane. */
+  void   (*avgpool_forward)   (MtBackend *be, const float *x, int n, int c, int hw, float *y);
+  void   (*avgpool_backward)  (MtBackend *be, const float *dy, int n, int c, int hw, float *dx);
+  /* y = a + b elementwise (the residual add); y may be a or b. */
+  void   (*add)               (MtBackend *be, const float *a, const float *b, gsize len, float *y);
+  /* The CIFAR ResNets' option-A shortcut: y = x[:, :, ::stride, ::stride] with (out_c - c) / 2
+   * zero channels on each side; backward scatters dy back (dx zero elsewhere). */
+  void   (*shortcut_forward)  (MtBackend *be, const float *x, int n, int c, int h, int w, int out_c, int stride,
+                               float *y);
+  void   (*shortcut_backward) (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride,
+                               float *dx);
 } MtBackendOps;
 
 struct _MtBackend {

@@ -74,6 +74,7 @@ typedef struct {
   MtConvSpec s;
   int n, h, w;
   gboolean with_dx;
+  gboolean no_bias;   /* the ResNets' convolutions */
 } ConvShape;
 
 /* SmallCNN's layers (pad 0, the first without dx), a strided padded one, 1x1, and more
@@ -84,6 +85,9 @@ static const ConvShape conv_shapes[] = {
   { { 2, 3, 3, 2, 1 }, 3, 6, 5, TRUE },
   { { 4, 6, 1, 1, 0 }, 2, 4, 4, TRUE },
   { { 5, 4, 3, 1, 1 }, 9, 7, 6, TRUE },
+  { { 3, 8, 7, 2, 3 }, 2, 20, 19, TRUE, TRUE },   /* the ResNet stem */
+  { { 6, 12, 1, 2, 0 }, 3, 9, 8, TRUE, TRUE },    /* a downsample */
+  { { 8, 8, 3, 2, 1 }, 2, 8, 8, TRUE, TRUE },
 };
 
 static void
@@ -98,6 +102,8 @@ check_conv2d (Target *t, gboolean backward)
     g_autofree double *x = rnd (nx, 1), *wt = rnd (nw, 0.5), *b = rnd (s->out_c, 0.5), *dy = rnd (ny, 1);
     g_autofree double *y = g_new (double, ny), *dx = g_new (double, nx), *dw = g_new (double, nw);
     g_autofree double *db = g_new (double, s->out_c);
+    if (cs->no_bias)
+      memset (b, 0, s->out_c * sizeof (double));
     mt_ref_conv2d_forward (s, x, cs->n, cs->h, cs->w, wt, b, y);
     mt_ref_conv2d_backward (s, x, cs->n, cs->h, cs->w, wt, dy, dx, dw, db);
     float *dxd = put (t, x, nx), *dwt = put (t, wt, nw), *dbd = put (t, b, s->out_c);
@@ -107,17 +113,18 @@ check_conv2d (Target *t, gboolean backward)
                                              s->stride, s->pad, cs->n, cs->h, cs->w);
     if (!backward) {
       float *yd = zeros (t, ny);
-      t->be->ops->conv2d_forward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, dbd, yd, work);
+      t->be->ops->conv2d_forward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, cs->no_bias ? NULL : dbd, yd, work);
       expect (t, yd, y, ny, what);
       drop (t, yd);
     } else {
       float *dyd = put (t, dy, ny), *gx = cs->with_dx ? zeros (t, nx) : NULL, *gw = zeros (t, nw);
-      float *gb = zeros (t, s->out_c);
+      float *gb = cs->no_bias ? NULL : zeros (t, s->out_c);
       t->be->ops->conv2d_backward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, dyd, gx, gw, gb, work);
       if (gx)
         expect (t, gx, dx, nx, "conv2d dx");
       expect (t, gw, dw, nw, "conv2d dweight");
-      expect (t, gb, db, s->out_c, "conv2d dbias");
+      if (gb)
+        expect (t, gb, db, s->out_c, "conv2d dbias");
       drop (t, dyd);
       drop (t, gx);
       drop (t, gw);
@@ -270,6 +277,120 @@ check_maxpool2 (Target *t, gboolean backward)
 static void check_maxpool2_forward (Target *t) { check_maxpool2 (t, FALSE); }
 static void check_maxpool2_backward (Target *t) { check_maxpool2 (t, TRUE); }
 
+
+/* ---- the residual networks' ops ---- */
+
+static const struct { MtPoolSpec s; int n, c, h, w; } gpool_shapes[] = {
+  { { 3, 2, 1 }, 2, 3, 9, 8 }, { { 3, 2, 1 }, 2, 16, 32, 32 }, { { 2, 1, 0 }, 1, 2, 5, 5 }, { { 3, 3, 0 }, 1, 1, 7, 7 },
+};
+
+static void
+check_maxpool (Target *t, gboolean backward)
+{
+  for (guint k = 0; k < G_N_ELEMENTS (gpool_shapes); k++) {
+    const MtPoolSpec *s = &gpool_shapes[k].s;
+    int n = gpool_shapes[k].n, c = gpool_shapes[k].c, h = gpool_shapes[k].h, w = gpool_shapes[k].w;
+    gsize nx = (gsize) n * c * h * w, ny = (gsize) n * c * mt_pool_out (h, s) * mt_pool_out (w, s);
+    g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
+    for (gsize i = 0; i + 1 < nx; i += 7)
+      x[i + 1] = x[i];  /* ties */
+    mt_ref_maxpool_forward (s, x, n, c, h, w, y);
+    mt_ref_maxpool_backward (s, x, n, c, h, w, dy, dx);
+    float *xd = put (t, x, nx), *out = zeros (t, ny);
+    gint32 *arg = t->be->ops->alloc (t->be, ny * sizeof (gint32));
+    t->be->ops->maxpool_forward (t->be, s, xd, n, c, h, w, out, arg);
+    if (!backward) {
+      expect (t, out, y, ny, "maxpool y");
+    } else {
+      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      t->be->ops->maxpool_backward (t->be, s, arg, n, c, h, w, dyd, gx);
+      expect (t, gx, dx, nx, "maxpool dx");
+      drop (t, dyd);
+      drop (t, gx);
+    }
+    drop (t, xd);
+    drop (t, out);
+    drop (t, arg);
+  }
+}
+
+static void check_maxpool_forward (Target *t) { check_maxpool (t, FALSE); }
+static void check_maxpool_backward (Target *t) { check_maxpool (t, TRUE); }
+
+static void
+check_avgpool (Target *t, gboolean backward)
+{
+  const int shapes[][3] = { { 2, 3, 49 }, { 4, 512, 16 }, { 1, 1, 1 } };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2];
+    gsize nx = (gsize) n * c * hw, ny = (gsize) n * c;
+    g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
+    if (!backward) {
+      mt_ref_avgpool_forward (x, n, c, hw, y);
+      float *xd = put (t, x, nx), *out = zeros (t, ny);
+      t->be->ops->avgpool_forward (t->be, xd, n, c, hw, out);
+      expect (t, out, y, ny, "avgpool y");
+      drop (t, xd);
+      drop (t, out);
+    } else {
+      mt_ref_avgpool_backward (dy, n, c, hw, dx);
+      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      t->be->ops->avgpool_backward (t->be, dyd, n, c, hw, gx);
+      expect (t, gx, dx, nx, "avgpool dx");
+      drop (t, dyd);
+      drop (t, gx);
+    }
+  }
+}
+
+static void check_avgpool_forward (Target *t) { check_avgpool (t, FALSE); }
+static void check_avgpool_backward (Target *t) { check_avgpool (t, TRUE); }
+
+static void
+check_add (Target *t)
+{
+  gsize n = 10007;
+  g_autofree double *a = rnd (n, 1), *b = rnd (n, 1), *y = g_new (double, n);
+  mt_ref_add (a, b, n, y);
+  float *ad = put (t, a, n), *bd = put (t, b, n), *yd = zeros (t, n);
+  t->be->ops->add (t->be, ad, bd, n, yd);
+  expect (t, yd, y, n, "add");
+  t->be->ops->add (t->be, ad, bd, n, ad);  /* in place, as the model adds a block's paths */
+  expect (t, ad, y, n, "add in place");
+  drop (t, ad);
+  drop (t, bd);
+  drop (t, yd);
+}
+
+static void
+check_shortcut (Target *t, gboolean backward)
+{
+  const int shapes[][6] = { { 2, 16, 32, 32, 32, 2 }, { 1, 4, 5, 7, 8, 2 }, { 3, 6, 4, 4, 6, 1 } };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3], oc = shapes[k][4], st = shapes[k][5];
+    gsize nx = (gsize) n * c * h * w, ny = (gsize) n * oc * mt_shortcut_out (h, st) * mt_shortcut_out (w, st);
+    g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
+    if (!backward) {
+      mt_ref_shortcut_forward (x, n, c, h, w, oc, st, y);
+      float *xd = put (t, x, nx), *out = zeros (t, ny);
+      t->be->ops->shortcut_forward (t->be, xd, n, c, h, w, oc, st, out);
+      expect (t, out, y, ny, "shortcut y");
+      drop (t, xd);
+      drop (t, out);
+    } else {
+      mt_ref_shortcut_backward (dy, n, c, h, w, oc, st, dx);
+      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      t->be->ops->shortcut_backward (t->be, dyd, n, c, h, w, oc, st, gx);
+      expect (t, gx, dx, nx, "shortcut dx");
+      drop (t, dyd);
+      drop (t, gx);
+    }
+  }
+}
+
+static void check_shortcut_forward (Target *t) { check_shortcut (t, FALSE); }
+static void check_shortcut_backward (Target *t) { check_shortcut (t, TRUE); }
+
 static const int linear_shapes[][3] = { { 5, 13, 7 }, { 1, 1, 1 }, { 64, 800, 256 }, { 33, 256, 10 } };
 
 static void
@@ -392,6 +513,13 @@ static const struct {
   { OP (linear_backward), check_linear_backward },
   { OP (cross_entropy), check_cross_entropy },
   { OP (sgd_step), check_sgd_step },
+  { OP (maxpool_forward), check_maxpool_forward },
+  { OP (maxpool_backward), check_maxpool_backward },
+  { OP (avgpool_forward), check_avgpool_forward },
+  { OP (avgpool_backward), check_avgpool_backward },
+  { OP (add), check_add },
+  { OP (shortcut_forward), check_shortcut_forward },
+  { OP (shortcut_backward), check_shortcut_backward },
 };
 
 /* The backends of this build that can run here; the others are named with why not. */

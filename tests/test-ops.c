@@ -218,6 +218,92 @@ START_TEST (relu_and_maxpool)
 }
 END_TEST
 
+/* ---- the residual networks' ops ------------------------------------------------------ */
+
+typedef struct {
+  MtPoolSpec s;
+  int n, c, h, w, out_c, stride;
+  double *x, *b;
+} ResCase;
+
+static void
+gpool_fwd (gpointer p, double *y)
+{
+  ResCase *c = p;
+  mt_ref_maxpool_forward (&c->s, c->x, c->n, c->c, c->h, c->w, y);
+}
+
+static void
+avg_fwd (gpointer p, double *y)
+{
+  ResCase *c = p;
+  mt_ref_avgpool_forward (c->x, c->n, c->c, c->h * c->w, y);
+}
+
+static void
+add_fwd (gpointer p, double *y)
+{
+  ResCase *c = p;
+  mt_ref_add (c->x, c->b, (gsize) c->n, y);
+}
+
+static void
+shortcut_fwd (gpointer p, double *y)
+{
+  ResCase *c = p;
+  mt_ref_shortcut_forward (c->x, c->n, c->c, c->h, c->w, c->out_c, c->stride, y);
+}
+
+START_TEST (resnet_ops)
+{
+  mt_rng_seed (&rng, 11);
+  /* 3x3, stride 2, pad 1 (the ResNet stem) and 2x2/1/0 on odd sizes; overlapping windows
+   * let one pixel win twice, so its gradient is the sum. Distinct values: no ties. */
+  const MtPoolSpec specs[] = { { 3, 2, 1 }, { 2, 1, 0 }, { 3, 3, 0 } };
+  for (guint k = 0; k < G_N_ELEMENTS (specs); k++) {
+    ResCase pc = { specs[k], 2, 3, 7, 9 };
+    gsize nx = 2 * 3 * 7 * 9, ny = 2 * 3 * mt_pool_out (7, &specs[k]) * mt_pool_out (9, &specs[k]);
+    pc.x = rnd (nx, 1);
+    g_autofree double *r = rnd (ny, 1), *dx = g_new (double, nx);
+    mt_ref_maxpool_backward (&pc.s, pc.x, 2, 3, 7, 9, r, dx);
+    g_autofree double *ndx = numeric_grad (pc.x, nx, gpool_fwd, &pc, r, ny);
+    assert_close_d (dx, ndx, nx, FD_TOL, "maxpool ref dx");
+    g_free (pc.x);
+  }
+  /* Global average pooling. */
+  ResCase ac = { { 0 }, 2, 3, 5, 4 };
+  ac.x = rnd (120, 1);
+  g_autofree double *ar = rnd (6, 1), *adx = g_new (double, 120);
+  mt_ref_avgpool_backward (ar, 2, 3, 20, adx);
+  g_autofree double *nadx = numeric_grad (ac.x, 120, avg_fwd, &ac, ar, 6);
+  assert_close_d (adx, nadx, 120, FD_TOL, "avgpool ref dx");
+  g_free (ac.x);
+  /* The add: the gradient reaches both operands unchanged. */
+  ResCase dc = { { 0 }, 40 };
+  dc.x = rnd (40, 1);
+  dc.b = rnd (40, 1);
+  g_autofree double *dr = rnd (40, 1);
+  g_autofree double *nda = numeric_grad (dc.x, 40, add_fwd, &dc, dr, 40);
+  g_autofree double *ndb = numeric_grad (dc.b, 40, add_fwd, &dc, dr, 40);
+  assert_close_d (nda, dr, 40, FD_TOL, "add d/da");
+  assert_close_d (ndb, dr, 40, FD_TOL, "add d/db");
+  g_free (dc.x);
+  g_free (dc.b);
+  /* The option-A shortcut: 4 -> 8 channels, stride 2, odd size (ceil). */
+  ResCase sc = { { 0 }, 2, 4, 5, 7, 8, 2 };
+  gsize nx = 2 * 4 * 5 * 7, ny = 2 * 8 * 3 * 4;
+  sc.x = rnd (nx, 1);
+  g_autofree double *sr = rnd (ny, 1), *sdx = g_new (double, nx);
+  mt_ref_shortcut_backward (sr, 2, 4, 5, 7, 8, 2, sdx);
+  g_autofree double *nsdx = numeric_grad (sc.x, nx, shortcut_fwd, &sc, sr, ny);
+  assert_close_d (sdx, nsdx, nx, FD_TOL, "shortcut ref dx");
+  g_autofree double *sy = g_new (double, ny);
+  mt_ref_shortcut_forward (sc.x, 2, 4, 5, 7, 8, 2, sy);
+  ck_assert (sy[0] == 0 && sy[2 * 12 + 0] == sc.x[0]);  /* channel 0 padded; channel 2 = input 0 at (0, 0) */
+  g_free (sc.x);
+}
+END_TEST
+
 typedef struct {
   int n, in, out;
   double *x, *weight, *bias;
@@ -305,6 +391,7 @@ main (void)
   tcase_add_test (tc, conv2d);
   tcase_add_test (tc, batchnorm);
   tcase_add_test (tc, relu_and_maxpool);
+  tcase_add_test (tc, resnet_ops);
   tcase_add_test (tc, linear_and_loss);
   tcase_add_test (tc, sgd_matches_pytorch_rule);
   suite_add_tcase (s, tc);

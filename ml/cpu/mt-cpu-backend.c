@@ -143,6 +143,50 @@ cpu_sgd_step (MtBackend *be, float *param, const float *grad, float *momentum_bu
   mt_cpu_sgd_step (param, grad, momentum_buf, len, lr, momentum, weight_decay, first_step);
 }
 
+static void
+cpu_maxpool_forward (MtBackend *be, const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
+                     gint32 *argmax)
+{
+  mt_cpu_maxpool_forward (s, x, n, c, h, w, y, argmax);
+}
+
+static void
+cpu_maxpool_backward (MtBackend *be, const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                      const float *dy, float *dx)
+{
+  mt_cpu_maxpool_backward (s, argmax, n, c, h, w, dy, dx);
+}
+
+static void
+cpu_avgpool_forward (MtBackend *be, const float *x, int n, int c, int hw, float *y)
+{
+  mt_cpu_avgpool_forward (x, n, c, hw, y);
+}
+
+static void
+cpu_avgpool_backward (MtBackend *be, const float *dy, int n, int c, int hw, float *dx)
+{
+  mt_cpu_avgpool_backward (dy, n, c, hw, dx);
+}
+
+static void
+cpu_add (MtBackend *be, const float *a, const float *b, gsize len, float *y)
+{
+  mt_cpu_add (a, b, len, y);
+}
+
+static void
+cpu_shortcut_forward (MtBackend *be, const float *x, int n, int c, int h, int w, int out_c, int stride, float *y)
+{
+  mt_cpu_shortcut_forward (x, n, c, h, w, out_c, stride, y);
+}
+
+static void
+cpu_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx)
+{
+  mt_cpu_shortcut_backward (dy, n, c, h, w, out_c, stride, dx);
+}
+
 static const MtBackendOps cpu_ops = {
   .alloc = cpu_alloc,
   .free = cpu_free,
@@ -165,6 +209,13 @@ static const MtBackendOps cpu_ops = {
   .linear_backward = cpu_linear_backward,
   .cross_entropy = cpu_cross_entropy,
   .sgd_step = cpu_sgd_step,
+  .maxpool_forward = cpu_maxpool_forward,
+  .maxpool_backward = cpu_maxpool_backward,
+  .avgpool_forward = cpu_avgpool_forward,
+  .avgpool_backward = cpu_avgpool_backward,
+  .add = cpu_add,
+  .shortcut_forward = cpu_shortcut_forward,
+  .shortcut_backward = cpu_shortcut_backward,
 };
 
 MtBackend *

@@ -188,12 +188,13 @@ mt_cpu_conv2d_backward (const MtConvSpec *s, const float *x, int n, int h, int w
   /* Sum the threads' partial gradients in a fixed order: results do not depend on timing. */
   gsize nw = (gsize) s->out_c * ckk;
   memset (dweight, 0, nw * sizeof (float));
-  memset (dbias, 0, s->out_c * sizeof (float));
+  if (dbias)
+    memset (dbias, 0, s->out_c * sizeof (float));
   for (int t = 0; t < threads; t++) {
     const float *dw = work + stride * t + part_off;
     for (gsize j = 0; j < nw; j++)
       dweight[j] += dw[j];
-    for (int oc = 0; oc < s->out_c; oc++)
+    for (int oc = 0; dbias && oc < s->out_c; oc++)
       dbias[oc] += dw[nw + oc];
   }
 }

@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 gsize mt_cpu_conv2d_workspace (const MtConvSpec *s, int n, int h, int w);
 void  mt_cpu_conv2d_forward   (const MtConvSpec *s, const float *x, int n, int h, int w,
                            const float *weight, const float *bias, float *y, float *work);
-/* dx may be NULL (the first layer needs none); dweight and dbias are overwritten. */
+/* dx may be NULL (the first layer needs none); dweight and dbias are overwritten; bias and
+ * dbias may be NULL (a convolution without bias, as in the ResNets). */
 void  mt_cpu_conv2d_backward  (const MtConvSpec *s, const float *x, int n, int h, int w,
                            const float *weight, const float *dy, float *dx,
                            float *dweight, float *dbias, float *work);
@@ -62,5 +63,17 @@ double mt_cpu_cross_entropy (const float *logits, const gint64 *labels, int n, i
  *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
 void mt_cpu_sgd_step (float *param, const float *grad, float *momentum_buf, gsize len,
                   double lr, double momentum, double weight_decay, gboolean first_step);
+
+/* ---- general max-pooling (MaxPool2d(k, stride, padding)) and global average pooling ---- */
+void mt_cpu_maxpool_forward  (const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax);
+void mt_cpu_maxpool_backward (const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                              const float *dy, float *dx);
+void mt_cpu_avgpool_forward  (const float *x, int n, int c, int hw, float *y);
+void mt_cpu_avgpool_backward (const float *dy, int n, int c, int hw, float *dx);
+
+/* ---- residual add and the option-A shortcut ---- */
+void mt_cpu_add               (const float *a, const float *b, gsize len, float *y);
+void mt_cpu_shortcut_forward  (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);
+void mt_cpu_shortcut_backward (const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx);
 
 G_END_DECLS

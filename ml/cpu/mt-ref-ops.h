@@ -35,6 +35,14 @@ void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
 void   mt_ref_relu_backward (const double *x, const double *dy, gsize len, double *dx);
 void   mt_ref_maxpool2_forward  (const double *x, int n, int c, int h, int w, double *y);
 void   mt_ref_maxpool2_backward (const double *x, int n, int c, int h, int w, const double *dy, double *dx);
+void   mt_ref_maxpool_forward  (const MtPoolSpec *s, const double *x, int n, int c, int h, int w, double *y);
+void   mt_ref_maxpool_backward (const MtPoolSpec *s, const double *x, int n, int c, int h, int w,
+                                const double *dy, double *dx);
+void   mt_ref_avgpool_forward  (const double *x, int n, int c, int hw, double *y);
+void   mt_ref_avgpool_backward (const double *dy, int n, int c, int hw, double *dx);
+void   mt_ref_add              (const double *a, const double *b, gsize len, double *y);
+void   mt_ref_shortcut_forward  (const double *x, int n, int c, int h, int w, int out_c, int stride, double *y);
+void   mt_ref_shortcut_backward (const double *dy, int n, int c, int h, int w, int out_c, int stride, double *dx);
 void   mt_ref_linear_forward  (const double *x, int n, int in, int out, const double *weight,
                                const double *bias, double *y);
 void   mt_ref_linear_backward (const double *x, int n, int in, int out, const double *weight,
