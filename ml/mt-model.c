@@ -4,62 +4,33 @@
 #include "base/mt-rng.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The official MaskTune MNIST model. */
-static const MtLayerSpec small_cnn_layers[] = {
-  { MT_LAYER_CONV2D, "backbone.0", 16, 3 }, { MT_LAYER_BATCHNORM2D, "backbone.1" },
-  { MT_LAYER_RELU, "backbone.2" },
-  { MT_LAYER_CONV2D, "backbone.3", 16, 3 }, { MT_LAYER_BATCHNORM2D, "backbone.4" },
-  { MT_LAYER_RELU, "backbone.5" }, { MT_LAYER_MAXPOOL2, "backbone.6" },
-  { MT_LAYER_CONV2D, "backbone.7", 32, 3 }, { MT_LAYER_BATCHNORM2D, "backbone.8" },
-  { MT_LAYER_RELU, "backbone.9" },
-  { MT_LAYER_CONV2D, "backbone.10", 32, 3 }, { MT_LAYER_BATCHNORM2D, "backbone.11" },
-  { MT_LAYER_RELU, "backbone.12" }, { MT_LAYER_MAXPOOL2, "backbone.13" },
-  { MT_LAYER_FLATTEN, "backbone.14" },
-  { MT_LAYER_LINEAR, "linear.0", 256 }, { MT_LAYER_BATCHNORM1D, "linear.1" },
-  { MT_LAYER_RELU, "linear.2" }, { MT_LAYER_LINEAR, "linear.3", 0 },
-};
-
-static const MtArch archs[] = {
-  { "small_cnn", 3, 28, 28, small_cnn_layers, G_N_ELEMENTS (small_cnn_layers), "backbone.12" },
-};
-
-static const char *const arch_names[] = { "small_cnn", NULL };
-
-const MtArch *
-mt_arch_lookup (const char *name)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (archs); i++)
-    if (g_strcmp0 (archs[i].name, name) == 0)
-      return &archs[i];
-  return NULL;
-}
-
-const char *const *
-mt_arch_names (void)
-{
-  return arch_names;
-}
-
 typedef struct {
   MtLayerSpec spec;
+  int src, src2;                   /* the layers read (-1: the image); src2: add's other operand */
   int in_c, in_h, in_w, out_c, out_h, out_w;
   gsize in_len, out_len;           /* per sample */
   MtConvSpec conv;
+  MtPoolSpec pool;
   MtTensor *weight, *bias, *running_mean, *running_var, *num_batches;
   float *gweight, *gbias;
-  const float *input;              /* of the last forward */
+  const float *input, *input2;     /* of the last forward */
   float *out;                      /* [cap, out_len]; aliases input for flatten */
   float *save_mean, *save_invstd;
   gint32 *argmax;
+  float *dbuf;                     /* [cap, out_len]: the gradient at the output, when computed here */
+  const float *dout;               /* the gradient at the output in this backward (dbuf or another's) */
+  gboolean dset;                   /* dout holds a contribution already */
 } Layer;
 
 struct _MtModel {
   MtBackend *be;          /* runs every op; owns the activation buffers */
   const MtArch *arch;
   int num_classes;
+  int in_c, in_h, in_w;   /* the input the model was made for */
   Layer *layers;
   int n_layers;
   int cap;                /* batch size the buffers hold */
@@ -67,7 +38,7 @@ struct _MtModel {
   gboolean training;      /* mode of the last forward */
   float *work;            /* convolution scratch */
   gsize work_len;
-  float *grad[2];         /* ping-pong buffers for activations' gradients */
+  float *scratch;         /* a gradient that is added to another */
   gsize max_len;
   GPtrArray *params;      /* MtParam* */
   MtBnSpec bn;
@@ -116,51 +87,92 @@ vec (int n, float value)
   return t;
 }
 
+static int
+layer_index (const MtArch *arch, int upto, const char *name)
+{
+  for (int i = upto - 1; i >= 0; i--)
+    if (g_strcmp0 (arch->layers[i].name, name) == 0)
+      return i;
+  return -2;
+}
+
 MtModel *
-mt_model_new (const MtArch *arch, int num_classes)
+mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, GError **error)
 {
   g_return_val_if_fail (arch != NULL && num_classes >= 1, NULL);
-  MtModel *m = g_new0 (MtModel, 1);
+  if (in_c != arch->in_c || (!arch->any_size && (in_h != arch->in_h || in_w != arch->in_w)) || in_h < 1 || in_w < 1) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images%s, not %d x %d x %d", arch->name,
+                 arch->in_c, arch->in_h, arch->in_w, arch->any_size ? " (or another size)" : "", in_c, in_h, in_w);
+    return NULL;
+  }
+  g_autoptr (MtModel) m = g_new0 (MtModel, 1);
   m->be = mt_backend_cpu ();
   m->arch = arch;
   m->num_classes = num_classes;
+  m->in_c = in_c;
+  m->in_h = in_h;
+  m->in_w = in_w;
   m->n_layers = arch->n_layers;
   m->layers = g_new0 (Layer, arch->n_layers);
   m->params = g_ptr_array_new_with_free_func (param_free);
   m->bn.momentum = 0.1;
   m->bn.eps = 1e-5;
-  int c = arch->in_c, h = arch->in_h, w = arch->in_w;
-  m->max_len = (gsize) c * h * w;
+  m->max_len = (gsize) in_c * in_h * in_w;
   for (int i = 0; i < arch->n_layers; i++) {
     Layer *L = &m->layers[i];
     L->spec = arch->layers[i];
+    L->src = !L->spec.from ? i - 1 : !*L->spec.from ? -1 : layer_index (arch, i, L->spec.from);
+    L->src2 = L->spec.kind == MT_LAYER_ADD ? layer_index (arch, i, L->spec.other) : -2;
+    g_assert (L->src >= -1 && (L->spec.kind != MT_LAYER_ADD || L->src2 >= -1));  /* a bad table is a bug */
+    const Layer *S = L->src >= 0 ? &m->layers[L->src] : NULL;
+    int c = S ? S->out_c : in_c, h = S ? S->out_h : in_h, w = S ? S->out_w : in_w;
+    int stride = L->spec.stride ? L->spec.stride : 1;
     L->in_c = c;
     L->in_h = h;
     L->in_w = w;
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D: {
-      L->conv = (MtConvSpec) { c, L->spec.out, L->spec.k, 1, 0 };
+      L->conv = (MtConvSpec) { c, L->spec.out, L->spec.k, stride, L->spec.pad };
       gint64 ws[] = { L->spec.out, c, L->spec.k, L->spec.k };
       L->weight = mt_tensor_new (MT_DTYPE_F32, 4, ws);
-      L->bias = vec (L->spec.out, 0);
+      if (!L->spec.no_bias)
+        L->bias = vec (L->spec.out, 0);
       c = L->spec.out;
-      h = mt_conv_out (h, L->spec.k, 1, 0);
-      w = mt_conv_out (w, L->spec.k, 1, 0);
+      h = mt_conv_out (h, L->spec.k, stride, L->spec.pad);
+      w = mt_conv_out (w, L->spec.k, stride, L->spec.pad);
       break;
     }
     case MT_LAYER_BATCHNORM2D:
-    case MT_LAYER_BATCHNORM1D: {
+    case MT_LAYER_BATCHNORM1D:
       L->weight = vec (c, 1);
       L->bias = vec (c, 0);
       L->running_mean = vec (c, 0);
       L->running_var = vec (c, 1);
       L->num_batches = mt_tensor_new (MT_DTYPE_I64, 0, NULL);
       break;
-    }
     case MT_LAYER_MAXPOOL2:
       h /= 2;
       w /= 2;
       break;
+    case MT_LAYER_MAXPOOL:
+      L->pool = (MtPoolSpec) { L->spec.k, stride, L->spec.pad };
+      h = mt_pool_out (h, &L->pool);
+      w = mt_pool_out (w, &L->pool);
+      break;
+    case MT_LAYER_AVGPOOL:
+      h = w = 1;
+      break;
+    case MT_LAYER_SHORTCUT:
+      c = L->spec.out;
+      h = mt_shortcut_out (h, stride);
+      w = mt_shortcut_out (w, stride);
+      break;
+    case MT_LAYER_ADD: {
+      const Layer *O = L->src2 >= 0 ? &m->layers[L->src2] : NULL;
+      int oc = O ? O->out_c : in_c, oh = O ? O->out_h : in_h, ow = O ? O->out_w : in_w;
+      g_assert (oc == c && oh == h && ow == w);
+      break;
+    }
     case MT_LAYER_FLATTEN:
       c = c * h * w;
       h = w = 1;
@@ -176,6 +188,11 @@ mt_model_new (const MtArch *arch, int num_classes)
     case MT_LAYER_RELU:
       break;
     }
+    if (h < 1 || w < 1) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%d x %d images are too small for %s: nothing is left of them "
+                   "after layer %s", in_h, in_w, arch->name, L->spec.name);
+      return NULL;
+    }
     L->out_c = c;
     L->out_h = h;
     L->out_w = w;
@@ -184,12 +201,40 @@ mt_model_new (const MtArch *arch, int num_classes)
     m->max_len = MAX (m->max_len, L->out_len);
     if (L->weight) {
       L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
-      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
       add_param (m, L->spec.name, "weight", L->weight, L->gweight);
+    }
+    if (L->bias) {
+      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
       add_param (m, L->spec.name, "bias", L->bias, L->gbias);
     }
   }
+  return g_steal_pointer (&m);
+}
+
+MtModel *
+mt_model_new (const MtArch *arch, int num_classes)
+{
+  g_return_val_if_fail (arch != NULL, NULL);
+  MtModel *m = mt_model_new_sized (arch, num_classes, arch->in_c, arch->in_h, arch->in_w, NULL);
+  g_assert (m != NULL);  /* every architecture takes its own default size */
   return m;
+}
+
+MtModel *
+mt_model_new_like (MtModel *m)
+{
+  return mt_model_new_sized (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, NULL);
+}
+
+void
+mt_model_input_size (MtModel *m, int *c, int *h, int *w)
+{
+  if (c)
+    *c = m->in_c;
+  if (h)
+    *h = m->in_h;
+  if (w)
+    *w = m->in_w;
 }
 
 static void
@@ -203,13 +248,13 @@ free_buffers (MtModel *m)
     model_free_buffer (m, L->save_mean);
     model_free_buffer (m, L->save_invstd);
     model_free_buffer (m, L->argmax);
-    L->save_mean = L->save_invstd = NULL;
+    model_free_buffer (m, L->dbuf);
+    L->save_mean = L->save_invstd = L->dbuf = NULL;
     L->argmax = NULL;
   }
   model_free_buffer (m, m->work);
-  model_free_buffer (m, m->grad[0]);
-  model_free_buffer (m, m->grad[1]);
-  m->work = m->grad[0] = m->grad[1] = NULL;
+  model_free_buffer (m, m->scratch);
+  m->work = m->scratch = NULL;
   m->cap = 0;
 }
 
@@ -218,8 +263,9 @@ mt_model_free (MtModel *m)
 {
   if (!m)
     return;
-  free_buffers (m);
-  for (int i = 0; i < m->n_layers; i++) {
+  if (m->layers)
+    free_buffers (m);
+  for (int i = 0; m->layers && i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
     g_clear_pointer (&L->weight, mt_tensor_unref);
     g_clear_pointer (&L->bias, mt_tensor_unref);
@@ -230,7 +276,7 @@ mt_model_free (MtModel *m)
     model_free_buffer (m, L->gbias);
   }
   g_free (m->layers);
-  g_ptr_array_unref (m->params);
+  g_clear_pointer (&m->params, g_ptr_array_unref);
   g_free (m);
 }
 
@@ -247,19 +293,26 @@ ensure_capacity (MtModel *m, int n)
     Layer *L = &m->layers[i];
     if (L->spec.kind != MT_LAYER_FLATTEN)
       L->out = model_alloc (m, (gsize) n * L->out_len);
+    L->dbuf = model_alloc (m, (gsize) n * L->out_len);
     if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D) {
       L->save_mean = model_alloc (m, L->out_c);
       L->save_invstd = model_alloc (m, L->out_c);
     }
-    if (L->spec.kind == MT_LAYER_MAXPOOL2) {
+    if (L->spec.kind == MT_LAYER_MAXPOOL2 || L->spec.kind == MT_LAYER_MAXPOOL)
       L->argmax = m->be->ops->alloc (m->be, (gsize) n * L->out_len * sizeof (gint32));
-    }
     if (L->spec.kind == MT_LAYER_CONV2D)
       m->work_len = MAX (m->work_len, m->be->ops->conv2d_workspace (m->be, &L->conv, n, L->in_h, L->in_w));
   }
   m->work = model_alloc (m, m->work_len);
-  m->grad[0] = model_alloc (m, (gsize) n * m->max_len);
-  m->grad[1] = model_alloc (m, (gsize) n * m->max_len);
+  m->scratch = model_alloc (m, (gsize) n * m->max_len);
+}
+
+/* A standard normal draw (Box-Muller; the second value is dropped to keep it simple). */
+static double
+normal (MtRng *rng)
+{
+  double u = mt_rng_uniform (rng), v = mt_rng_uniform (rng);
+  return sqrt (-2.0 * log (1.0 - u)) * cos (2 * G_PI * v);
 }
 
 void
@@ -271,15 +324,29 @@ mt_model_init (MtModel *m, guint64 seed)
     Layer *L = &m->layers[i];
     if (L->spec.kind != MT_LAYER_CONV2D && L->spec.kind != MT_LAYER_LINEAR)
       continue;
-    /* kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + a^2) fan_in)) = 1/sqrt(fan_in);
-     * the bias uses the same bound. */
-    gint64 fan_in = mt_tensor_numel (L->weight) / L->weight->shape[0];
-    double bound = 1.0 / sqrt ((double) fan_in);
-    float *wd = L->weight->data, *bd = L->bias->data;
-    for (gint64 j = 0; j < mt_tensor_numel (L->weight); j++)
-      wd[j] = (float) ((2 * mt_rng_uniform (&rng) - 1) * bound);
-    for (gint64 j = 0; j < mt_tensor_numel (L->bias); j++)
-      bd[j] = (float) ((2 * mt_rng_uniform (&rng) - 1) * bound);
+    gint64 nw = mt_tensor_numel (L->weight);
+    gint64 fan_in = nw / L->weight->shape[0];
+    gint64 fan_out = nw / L->weight->shape[1];
+    float *wd = L->weight->data;
+    gboolean conv = L->spec.kind == MT_LAYER_CONV2D;
+    if ((m->arch->init == MT_INIT_TORCHVISION && conv) || m->arch->init == MT_INIT_CIFAR_RESNET) {
+      /* kaiming_normal_ with the ReLU gain: std = sqrt(2 / fan), fan_out for torchvision's
+       * convolutions, fan_in for the CIFAR ResNets' layers. */
+      double std = sqrt (2.0 / (double) (m->arch->init == MT_INIT_TORCHVISION ? fan_out : fan_in));
+      for (gint64 j = 0; j < nw; j++)
+        wd[j] = (float) (normal (&rng) * std);
+    } else {
+      /* kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + a^2) fan_in)) = 1/sqrt(fan_in). */
+      double bound = 1.0 / sqrt ((double) fan_in);
+      for (gint64 j = 0; j < nw; j++)
+        wd[j] = (float) ((2 * mt_rng_uniform (&rng) - 1) * bound);
+    }
+    if (L->bias) {  /* the default bias: uniform within 1/sqrt(fan_in) */
+      double bound = 1.0 / sqrt ((double) fan_in);
+      float *bd = L->bias->data;
+      for (gint64 j = 0; j < mt_tensor_numel (L->bias); j++)
+        bd[j] = (float) ((2 * mt_rng_uniform (&rng) - 1) * bound);
+    }
   }
 }
 
@@ -302,13 +369,35 @@ mt_model_num_classes (MtModel *m)
   return m->num_classes;
 }
 
+/* A layer by name, or a stage by its name ("layer4": the last layer named "layer4.K"). */
 static int
 find_layer (MtModel *m, const char *name)
 {
+  if (!name)
+    return -1;
   for (int i = 0; i < m->n_layers; i++)
     if (g_strcmp0 (m->layers[i].spec.name, name) == 0)
       return i;
+  gsize len = strlen (name);
+  for (int i = m->n_layers - 1; i >= 0; i--) {
+    const char *ln = m->layers[i].spec.name;
+    if (strncmp (ln, name, len) == 0 && ln[len] == '.' && ln[len + 1] &&
+        strspn (ln + len + 1, "0123456789") == strlen (ln + len + 1))
+      return i;
+  }
   return -1;
+}
+
+gboolean
+mt_model_has_layer (MtModel *m, const char *layer)
+{
+  return find_layer (m, layer) >= 0;
+}
+
+static const float *
+layer_output (MtModel *m, int src, const float *x)
+{
+  return src < 0 ? x : m->layers[src].out;
 }
 
 static const float *
@@ -317,10 +406,12 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
   const float *in = x;
   for (int i = first; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
+    in = layer_output (m, L->src, x);
     L->input = in;
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D:
-      m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->weight->data, L->bias->data, L->out, m->work);
+      m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->weight->data,
+                                  L->bias ? L->bias->data : NULL, L->out, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
@@ -340,6 +431,20 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
       break;
     case MT_LAYER_MAXPOOL2:
       m->be->ops->maxpool2_forward (m->be, in, n, L->in_c, L->in_h, L->in_w, L->out, L->argmax);
+      break;
+    case MT_LAYER_MAXPOOL:
+      m->be->ops->maxpool_forward (m->be, &L->pool, in, n, L->in_c, L->in_h, L->in_w, L->out, L->argmax);
+      break;
+    case MT_LAYER_AVGPOOL:
+      m->be->ops->avgpool_forward (m->be, in, n, L->in_c, L->in_h * L->in_w, L->out);
+      break;
+    case MT_LAYER_ADD:
+      L->input2 = layer_output (m, L->src2, x);
+      m->be->ops->add (m->be, in, L->input2, (gsize) n * L->out_len, L->out);
+      break;
+    case MT_LAYER_SHORTCUT:
+      m->be->ops->shortcut_forward (m->be, in, n, L->in_c, L->in_h, L->in_w, L->out_c,
+                                    L->spec.stride ? L->spec.stride : 1, L->out);
       break;
     case MT_LAYER_FLATTEN:
       L->out = (float *) in;  /* same bytes, new shape */
@@ -368,62 +473,147 @@ mt_model_forward_from (MtModel *m, const char *layer, const float *activation, i
   int i = find_layer (m, layer);
   g_return_val_if_fail (i >= 0 && n <= m->cap, NULL);
   m->n = n;
-  return forward_range (m, i + 1, activation, n, m->training);
+  /* The layers above read @activation in place of layer i's output; the others' outputs
+   * (a skip connection's) are the last forward's. */
+  Layer *L = &m->layers[i];
+  float *keep = L->out;
+  L->out = (float *) activation;
+  const float *y = forward_range (m, i + 1, NULL, n, m->training);
+  L->out = keep;
+  return y;
 }
 
+/* Where the gradient at the output of @src is wanted (NULL: nowhere), for a consumer
+ * about to compute it: the source's own buffer when it is the first contribution, else
+ * the scratch buffer, to be added by gradient_done(). */
+static float *
+gradient_target (MtModel *m, int src, int stop, float *dinput)
+{
+  if (src < stop || (src < 0 && !dinput))
+    return NULL;  /* below what was asked for */
+  if (src < 0)
+    return dinput;  /* the image is read by one layer only */
+  Layer *S = &m->layers[src];
+  return S->dset ? m->scratch : S->dbuf;
+}
 
+static void
+gradient_done (MtModel *m, int src, float *g)
+{
+  if (!g || src < 0)
+    return;
+  Layer *S = &m->layers[src];
+  if (!S->dset) {
+    S->dout = g;
+    S->dset = TRUE;
+    return;
+  }
+  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, S->dbuf);  /* a second reader's share */
+  S->dout = S->dbuf;
+}
 
-/* Layers last..stop+1 (stop = -1: all); returns the gradient at the output of stop. */
+/* A gradient that passes through unchanged (add, flatten): shared, not copied, with the
+ * first reader; added when there are more. */
+static void
+gradient_pass (MtModel *m, int src, int stop, const float *g, float *dinput)
+{
+  if (src < stop)
+    return;
+  if (src < 0) {
+    if (dinput)
+      memcpy (dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float));
+    return;
+  }
+  Layer *S = &m->layers[src];
+  if (!S->dset) {
+    S->dout = g;
+    S->dset = TRUE;
+    return;
+  }
+  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, S->dbuf);
+  S->dout = S->dbuf;
+}
+
+/* Layers last..stop+1 (stop = -1: all) in reverse, each adding its inputs' gradients; the
+ * gradient at the output of @stop is returned. */
 static const float *
 backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
 {
-  int n = m->n, which = 0;
+  int n = m->n;
+  for (int i = 0; i < m->n_layers; i++)
+    m->layers[i].dset = FALSE;
+  m->layers[last].dout = dy;
+  m->layers[last].dset = TRUE;
   for (int i = last; i > stop; i--) {
     Layer *L = &m->layers[i];
-    if (L->spec.kind == MT_LAYER_FLATTEN)
-      continue;  /* the gradient passes through unchanged */
-    float *dx = i == 0 && stop < 0 ? dinput : m->grad[which];
-    if (dx == dy)
-      dx = m->grad[which ^= 1];
+    if (!L->dset)
+      continue;  /* no gradient reaches it */
+    const float *g = L->dout;
+    float *dx = NULL;
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D:
-      m->be->ops->conv2d_backward (m->be, &L->conv, L->input, n, L->in_h, L->in_w, L->weight->data, dy, dx,
-                          L->gweight, L->gbias, m->work);
+      dx = gradient_target (m, L->src, stop, dinput);
+      m->be->ops->conv2d_backward (m->be, &L->conv, L->input, n, L->in_h, L->in_w, L->weight->data, g, dx,
+                                   L->gweight, L->gbias, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
       int hw = L->in_h * L->in_w;
+      dx = gradient_target (m, L->src, stop, dinput);
       if (m->training) {
-        m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean, L->save_invstd,
-                                     dy, dx, L->gweight, L->gbias);
+        /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
+        float *out = dx ? dx : m->scratch;
+        m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
+                                              L->save_invstd, g, out, L->gweight, L->gbias);
       } else {
         memset (L->gweight, 0, L->in_c * sizeof (float));
         memset (L->gbias, 0, L->in_c * sizeof (float));
         if (dx)
-          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data, L->running_var->data, dy, dx);
+          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data, L->running_var->data, g, dx);
       }
       break;
     }
     case MT_LAYER_RELU:
+      dx = gradient_target (m, L->src, stop, dinput);
       if (dx)
-        m->be->ops->relu_backward (m->be, L->out, dy, (gsize) n * L->out_len, dx);
+        m->be->ops->relu_backward (m->be, L->out, g, (gsize) n * L->out_len, dx);
       break;
     case MT_LAYER_MAXPOOL2:
+      dx = gradient_target (m, L->src, stop, dinput);
       if (dx)
-        m->be->ops->maxpool2_backward (m->be, L->argmax, n, L->in_c, L->in_h, L->in_w, dy, dx);
+        m->be->ops->maxpool2_backward (m->be, L->argmax, n, L->in_c, L->in_h, L->in_w, g, dx);
+      break;
+    case MT_LAYER_MAXPOOL:
+      dx = gradient_target (m, L->src, stop, dinput);
+      if (dx)
+        m->be->ops->maxpool_backward (m->be, &L->pool, L->argmax, n, L->in_c, L->in_h, L->in_w, g, dx);
+      break;
+    case MT_LAYER_AVGPOOL:
+      dx = gradient_target (m, L->src, stop, dinput);
+      if (dx)
+        m->be->ops->avgpool_backward (m->be, g, n, L->in_c, L->in_h * L->in_w, dx);
+      break;
+    case MT_LAYER_SHORTCUT:
+      dx = gradient_target (m, L->src, stop, dinput);
+      if (dx)
+        m->be->ops->shortcut_backward (m->be, g, n, L->in_c, L->in_h, L->in_w, L->out_c,
+                                       L->spec.stride ? L->spec.stride : 1, dx);
       break;
     case MT_LAYER_LINEAR:
-      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, dy, dx, L->gweight, L->gbias);
+      dx = gradient_target (m, L->src, stop, dinput);
+      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, g, dx, L->gweight, L->gbias);
       break;
+    case MT_LAYER_ADD:
+      gradient_pass (m, L->src, stop, g, dinput);
+      gradient_pass (m, L->src2, stop, g, dinput);
+      continue;
     case MT_LAYER_FLATTEN:
-      break;
+      gradient_pass (m, L->src, stop, g, dinput);
+      continue;
     }
-    if (!dx)
-      break;  /* nothing below needs a gradient */
-    dy = dx;
-    which ^= 1;
+    gradient_done (m, L->src, dx);
   }
-  return dy;
+  return stop >= 0 && m->layers[stop].dset ? m->layers[stop].dout : NULL;
 }
 
 static void
@@ -476,13 +666,11 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
 gboolean
 mt_model_check_images (MtModel *m, const MtTensor *images, GError **error)
 {
-  const MtArch *arch = m->arch;
-  if (images->ndim == 4 && images->shape[1] == arch->in_c && images->shape[2] == arch->in_h &&
-      images->shape[3] == arch->in_w)
+  if (images->ndim == 4 && images->shape[1] == m->in_c && images->shape[2] == m->in_h && images->shape[3] == m->in_w)
     return TRUE;
   g_autofree char *s = mt_tensor_shape_string (images);
-  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s takes %d x %d x %d images, the dataset has %s",
-               arch->name, arch->in_c, arch->in_h, arch->in_w, s);
+  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "this %s takes %d x %d x %d images, the dataset has %s",
+               m->arch->name, m->in_c, m->in_h, m->in_w, s);
   return FALSE;
 }
 
@@ -512,10 +700,10 @@ mt_model_to_bundle (MtModel *m)
   MtBundle *b = mt_bundle_new ();
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    if (L->weight) {
+    if (L->weight)
       put (b, L->spec.name, "weight", L->weight);
+    if (L->bias)
       put (b, L->spec.name, "bias", L->bias);
-    }
     if (L->running_mean) {
       put (b, L->spec.name, "running_mean", L->running_mean);
       put (b, L->spec.name, "running_var", L->running_var);
@@ -526,6 +714,11 @@ mt_model_to_bundle (MtModel *m)
   g_autofree char *nc = g_strdup_printf ("%d", m->num_classes);
   mt_bundle_set_metadata (b, "num_classes", nc);
   mt_bundle_set_metadata (b, "format", "pt");
+  /* The default size is not written, so a SmallCNN file stays as it was. */
+  if (m->in_h != m->arch->in_h || m->in_w != m->arch->in_w) {
+    g_autofree char *size = g_strdup_printf ("%dx%dx%d", m->in_c, m->in_h, m->in_w);
+    mt_bundle_set_metadata (b, "input_size", size);
+  }
   return b;
 }
 
@@ -550,6 +743,58 @@ take (MtBundle *b, const char *layer, const char *what, MtTensor *dst, const cha
   return TRUE;
 }
 
+/* Copies every tensor of @m's state_dict from @b, which must hold exactly those. */
+static gboolean
+load_state (MtModel *m, MtBundle *b, const char *what, GError **error)
+{
+  guint expected = 0;
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->weight) {
+      if (!take (b, L->spec.name, "weight", L->weight, what, error))
+        return FALSE;
+      expected++;
+    }
+    if (L->bias) {
+      if (!take (b, L->spec.name, "bias", L->bias, what, error))
+        return FALSE;
+      expected++;
+    }
+    if (L->running_mean) {
+      if (!take (b, L->spec.name, "running_mean", L->running_mean, what, error) ||
+          !take (b, L->spec.name, "running_var", L->running_var, what, error) ||
+          !take (b, L->spec.name, "num_batches_tracked", L->num_batches, what, error))
+        return FALSE;
+      expected += 3;
+    }
+  }
+  if (mt_bundle_size (b) != expected) {
+    /* Name one the architecture does not have, as load_state_dict's "unexpected key". */
+    g_autofree const char **names = mt_bundle_names (b);
+    const char *extra = NULL;
+    for (guint k = 0; names[k] && !extra; k++) {
+      gboolean known = FALSE;
+      for (guint p = 0; p < m->params->len && !known; p++)
+        known = g_strcmp0 (((MtParam *) m->params->pdata[p])->name, names[k]) == 0;
+      if (!known && !g_str_has_suffix (names[k], ".running_mean") && !g_str_has_suffix (names[k], ".running_var") &&
+          !g_str_has_suffix (names[k], ".num_batches_tracked"))
+        extra = names[k];
+    }
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %u tensors, the architecture %s has %u%s%s%s",
+                 what, mt_bundle_size (b), m->arch->name, expected, extra ? " (no place for '" : "",
+                 extra ? extra : "", extra ? "')" : "");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_size (const char *s, int *c, int *h, int *w)
+{
+  return s && sscanf (s, "%dx%dx%d", c, h, w) == 3 && *c > 0 && *h > 0 && *w > 0 && *c <= 4096 && *h <= 65536 &&
+         *w <= 65536;
+}
+
 MtModel *
 mt_model_from_bundle (MtBundle *b, const char *what, GError **error)
 {
@@ -561,36 +806,53 @@ mt_model_from_bundle (MtBundle *b, const char *what, GError **error)
                  what, arch_name ? arch_name : "(none)", nc ? nc : "(none)");
     return NULL;
   }
-  g_autoptr (MtModel) m = mt_model_new (arch, atoi (nc));
-  guint expected = 0;
-  for (int i = 0; i < m->n_layers; i++) {
-    Layer *L = &m->layers[i];
-    if (L->weight) {
-      if (!take (b, L->spec.name, "weight", L->weight, what, error) ||
-          !take (b, L->spec.name, "bias", L->bias, what, error))
-        return NULL;
-      expected += 2;
-    }
-    if (L->running_mean) {
-      if (!take (b, L->spec.name, "running_mean", L->running_mean, what, error) ||
-          !take (b, L->spec.name, "running_var", L->running_var, what, error) ||
-          !take (b, L->spec.name, "num_batches_tracked", L->num_batches, what, error))
-        return NULL;
-      expected += 3;
-    }
-  }
-  if (mt_bundle_size (b) != expected) {
-    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %u tensors, the architecture %s has %u",
-                 what, mt_bundle_size (b), arch->name, expected);
+  int c = arch->in_c, h = arch->in_h, w = arch->in_w;
+  const char *size = mt_bundle_get_metadata (b, "input_size");
+  if (size && !parse_size (size, &c, &h, &w)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: metadata input_size '%s' is not CxHxW", what, size);
     return NULL;
   }
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtModel) m = mt_model_new_sized (arch, atoi (nc), c, h, w, &err);
+  if (!m) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %s", what, err->message);
+    return NULL;
+  }
+  if (!load_state (m, b, what, error))
+    return NULL;
+  return g_steal_pointer (&m);
+}
+
+MtModel *
+mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, const char *what, GError **error)
+{
+  g_return_val_if_fail (b != NULL && arch != NULL, NULL);
+  /* The classifier is the last layer: its weight's rows are the classes. */
+  const MtLayerSpec *last = &arch->layers[arch->n_layers - 1];
+  g_autofree char *fc = g_strdup_printf ("%s.weight", last->name);
+  MtTensor *t = mt_bundle_get (b, fc);
+  if (!t || t->ndim != 2 || t->shape[0] < 1 || t->shape[0] > 1000000) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no classifier '%s' (a matrix) for %s: is it a %s state_dict?",
+                 what, fc, arch->name, arch->name);
+    return NULL;
+  }
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtModel) m = mt_model_new_sized (arch, (int) t->shape[0], c ? c : arch->in_c, h ? h : arch->in_h,
+                                              w ? w : arch->in_w, &err);
+  if (!m) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: %s", what, err->message);
+    return NULL;
+  }
+  if (!load_state (m, b, what, error))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
 void
 mt_model_copy_weights (MtModel *dst, MtModel *src)
 {
-  g_return_if_fail (dst->arch == src->arch && dst->num_classes == src->num_classes);
+  g_return_if_fail (dst->arch == src->arch && dst->num_classes == src->num_classes && dst->in_h == src->in_h &&
+                    dst->in_w == src->in_w);
   for (int i = 0; i < dst->n_layers; i++) {
     Layer *a = &dst->layers[i], *b = &src->layers[i];
     MtTensor *pairs[][2] = { { a->weight, b->weight }, { a->bias, b->bias }, { a->running_mean, b->running_mean },

@@ -16,21 +16,42 @@ typedef enum {
   MT_LAYER_MAXPOOL2,
   MT_LAYER_FLATTEN,
   MT_LAYER_LINEAR,
+  MT_LAYER_MAXPOOL,    /* k x k window, stride, padding */
+  MT_LAYER_AVGPOOL,    /* global average pooling: C x 1 x 1 */
+  MT_LAYER_ADD,        /* input + other: a residual block's join */
+  MT_LAYER_SHORTCUT,   /* the CIFAR ResNets' option-A shortcut to `out` channels */
 } MtLayerKind;
 
+/* One layer of an architecture. Layers run in order; each reads the previous layer's
+ * output unless @from names another (a residual block's shortcut reads the block input),
+ * so an architecture is a graph of blocks written as a list. */
 typedef struct {
   MtLayerKind kind;
-  const char *name;   /* state_dict prefix, e.g. "backbone.0" */
-  int out;            /* conv: output channels; linear: features (0 = the number of classes) */
-  int k;              /* conv: kernel size */
+  const char *name;   /* state_dict prefix, e.g. "backbone.0", "layer1.0.conv1" */
+  int out;            /* conv, shortcut: output channels; linear: features (0 = the number of classes) */
+  int k;              /* conv, maxpool: kernel size */
+  int stride;         /* conv, maxpool, shortcut: 0 means 1 */
+  int pad;            /* conv, maxpool */
+  gboolean no_bias;   /* conv: no bias term (the ResNets') */
+  const char *from;   /* the input: this layer's output; NULL: the previous layer's; "": the image */
+  const char *other;  /* add: the second operand */
 } MtLayerSpec;
 
+/* How a new model's weights are drawn, as the reference code of each family does. */
+typedef enum {
+  MT_INIT_TORCH_DEFAULT,   /* nn.Conv2d/nn.Linear defaults: Kaiming-uniform, a = sqrt(5) */
+  MT_INIT_TORCHVISION,     /* torchvision ResNets: convs Kaiming-normal (fan_out, relu), fc default */
+  MT_INIT_CIFAR_RESNET,    /* the CIFAR ResNets: convs and linear Kaiming-normal (fan_in) */
+} MtInit;
+
 typedef struct {
-  const char *name;             /* "small_cnn" */
-  int in_c, in_h, in_w;         /* input image */
+  const char *name;             /* "small_cnn", "resnet18" */
+  int in_c, in_h, in_w;         /* the input image a new model takes by default */
   const MtLayerSpec *layers;
   int n_layers;
-  const char *target_layer;     /* saliency maps are taken at this layer's output */
+  const char *target_layer;     /* saliency maps are taken at this layer's output by default */
+  gboolean any_size;            /* global pooling: any input size that leaves 1 x 1 or more */
+  MtInit init;
 } MtArch;
 
 const MtArch *mt_arch_lookup (const char *name);
@@ -46,7 +67,15 @@ typedef struct {
   gsize len;
 } MtParam;
 
+/* A model for @arch's default input size. */
 MtModel      *mt_model_new       (const MtArch *arch, int num_classes);
+/* A model for @c x @h x @w images (any size for an any_size architecture, else only its
+ * own); NULL with @error when the size does not fit. */
+MtModel      *mt_model_new_sized (const MtArch *arch, int num_classes, int c, int h, int w, GError **error);
+/* A new model of @m's architecture, classes and input size (weights not copied). */
+MtModel      *mt_model_new_like  (MtModel *m);
+/* The input size the model was made for. */
+void          mt_model_input_size (MtModel *m, int *c, int *h, int *w);
 void          mt_model_free      (MtModel *m);
 /* PyTorch's default initialisation (Kaiming-uniform with a = sqrt(5), uniform biases
  * within 1/sqrt(fan_in); batch norm 1 and 0), drawn from @seed. */
@@ -72,8 +101,11 @@ gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float
  * the last forward; returns the logits. For probing a layer's influence (tests,
  * saliency checks). */
 const float  *mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n);
-/* A layer's output of the last forward, and its per-sample shape. */
+/* A layer's output of the last forward, and its per-sample shape. @layer is a layer's
+ * name or a stage's ("layer4": the output of its last block, as Grad-CAM code names it). */
 const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
+/* TRUE when @layer (as above) names a layer of @m. */
+gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
 
 /* Checks that @images (uint8 [N, C, H, W]) have the architecture's input shape. */
 gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError **error);
@@ -81,11 +113,17 @@ gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError 
 guint         mt_model_n_params  (MtModel *m);
 MtParam      *mt_model_param     (MtModel *m, guint i);
 
-/* The state_dict: parameters and buffers with PyTorch's names, plus metadata "arch"
- * and "num_classes". */
+/* The state_dict: parameters and buffers with PyTorch's names, plus metadata "arch",
+ * "num_classes", "input_size" ("3x224x224"). */
 MtBundle     *mt_model_to_bundle   (MtModel *m);
 /* Rebuilds a model from such a bundle; names, dtypes and shapes must match exactly. */
 MtModel      *mt_model_from_bundle (MtBundle *b, const char *what, GError **error);
+/* A model of @arch for @c x @h x @w images (0: the architecture's default) from a PyTorch
+ * state_dict without masktune's metadata (torchvision's weights, saved as safetensors):
+ * the class count is read from the classifier's shape; every tensor must match, strictly
+ * as load_state_dict(strict=True) checks. */
+MtModel      *mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, const char *what,
+                                        GError **error);
 /* Copies the weights and buffers of @src (same architecture) into @dst. */
 void          mt_model_copy_weights (MtModel *dst, MtModel *src);
 

@@ -16,7 +16,7 @@ mt_train_state_new (MtModel *model)
 {
   MtTrainState *st = g_new0 (MtTrainState, 1);
   st->model = model;
-  st->best = mt_model_new (mt_model_arch (model), mt_model_num_classes (model));
+  st->best = mt_model_new_like (model);
   mt_model_copy_weights (st->best, model);
   st->best_epoch = -1;
   st->log = json_array_new ();
