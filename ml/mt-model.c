@@ -42,6 +42,7 @@ struct _MtModel {
   gsize max_len;
   GPtrArray *params;      /* MtParam* */
   MtBnSpec bn;
+  double mean[3], std[3]; /* the input transform */
 };
 
 /* Zeroed, aligned buffers in the backend's memory. */
@@ -117,6 +118,8 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
   m->params = g_ptr_array_new_with_free_func (param_free);
   m->bn.momentum = 0.1;
   m->bn.eps = 1e-5;
+  for (int k = 0; k < 3; k++)
+    m->std[k] = 1;
   m->max_len = (gsize) in_c * in_h * in_w;
   for (int i = 0; i < arch->n_layers; i++) {
     Layer *L = &m->layers[i];
@@ -223,7 +226,53 @@ mt_model_new (const MtArch *arch, int num_classes)
 MtModel *
 mt_model_new_like (MtModel *m)
 {
-  return mt_model_new_sized (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, NULL);
+  MtModel *copy = mt_model_new_sized (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, NULL);
+  mt_model_set_normalization (copy, m->mean, m->std);
+  return copy;
+}
+
+void
+mt_model_set_normalization (MtModel *m, const double mean[3], const double std[3])
+{
+  for (int k = 0; k < 3; k++) {
+    m->mean[k] = mean[k];
+    m->std[k] = std[k] > 0 ? std[k] : 1;
+  }
+}
+
+void
+mt_model_copy_normalization (MtModel *dst, MtModel *src)
+{
+  mt_model_set_normalization (dst, src->mean, src->std);
+}
+
+gboolean
+mt_model_is_normalized (MtModel *m)
+{
+  for (int k = 0; k < 3; k++)
+    if (m->mean[k] != 0 || m->std[k] != 1)
+      return TRUE;
+  return FALSE;
+}
+
+void
+mt_model_prepare_input (MtModel *m, const guint8 *pixels, gsize n, float *x)
+{
+  gsize plane = (gsize) m->in_h * m->in_w;
+  gboolean plain = !mt_model_is_normalized (m);
+  for (gsize i = 0; i < n; i++)
+    for (int c = 0; c < m->in_c; c++) {
+      const guint8 *src = pixels + (i * m->in_c + c) * plane;
+      float *dst = x + (i * m->in_c + c) * plane;
+      if (plain) {  /* pixel / 255, as SmallCNN was always fed */
+        for (gsize p = 0; p < plane; p++)
+          dst[p] = src[p] * (1.0f / 255.0f);
+        continue;
+      }
+      float mu = (float) m->mean[MIN (c, 2)], inv = (float) (1.0 / m->std[MIN (c, 2)]);
+      for (gsize p = 0; p < plane; p++)
+        dst[p] = (src[p] * (1.0f / 255.0f) - mu) * inv;
+    }
 }
 
 void
@@ -664,6 +713,26 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
 }
 
 gboolean
+mt_model_fit (MtModel **m, const MtTensor *images, GError **error)
+{
+  MtModel *cur = *m;
+  if (images->ndim == 4 && images->shape[1] == cur->in_c && images->shape[2] == cur->in_h &&
+      images->shape[3] == cur->in_w)
+    return TRUE;
+  if (!cur->arch->any_size || images->ndim != 4 || images->shape[2] > 65536 || images->shape[3] > 65536)
+    return mt_model_check_images (cur, images, error);
+  MtModel *sized = mt_model_new_sized (cur->arch, cur->num_classes, (int) images->shape[1], (int) images->shape[2],
+                                       (int) images->shape[3], error);
+  if (!sized)
+    return FALSE;
+  mt_model_copy_matching (sized, cur);
+  mt_model_set_normalization (sized, cur->mean, cur->std);
+  mt_model_free (cur);
+  *m = sized;
+  return TRUE;
+}
+
+gboolean
 mt_model_check_images (MtModel *m, const MtTensor *images, GError **error)
 {
   if (images->ndim == 4 && images->shape[1] == m->in_c && images->shape[2] == m->in_h && images->shape[3] == m->in_w)
@@ -714,6 +783,12 @@ mt_model_to_bundle (MtModel *m)
   g_autofree char *nc = g_strdup_printf ("%d", m->num_classes);
   mt_bundle_set_metadata (b, "num_classes", nc);
   mt_bundle_set_metadata (b, "format", "pt");
+  if (mt_model_is_normalized (m)) {
+    g_autofree char *mean = g_strdup_printf ("%.9g,%.9g,%.9g", m->mean[0], m->mean[1], m->mean[2]);
+    g_autofree char *std = g_strdup_printf ("%.9g,%.9g,%.9g", m->std[0], m->std[1], m->std[2]);
+    mt_bundle_set_metadata (b, "input_mean", mean);
+    mt_bundle_set_metadata (b, "input_std", std);
+  }
   /* The default size is not written, so a SmallCNN file stays as it was. */
   if (m->in_h != m->arch->in_h || m->in_w != m->arch->in_w) {
     g_autofree char *size = g_strdup_printf ("%dx%dx%d", m->in_c, m->in_h, m->in_w);
@@ -820,6 +895,17 @@ mt_model_from_bundle (MtBundle *b, const char *what, GError **error)
   }
   if (!load_state (m, b, what, error))
     return NULL;
+  const char *mean = mt_bundle_get_metadata (b, "input_mean"), *std = mt_bundle_get_metadata (b, "input_std");
+  if (mean || std) {
+    double mu[3] = { 0, 0, 0 }, sd[3] = { 1, 1, 1 };
+    if (!mean || !std || sscanf (mean, "%lf,%lf,%lf", &mu[0], &mu[1], &mu[2]) != 3 ||
+        sscanf (std, "%lf,%lf,%lf", &sd[0], &sd[1], &sd[2]) != 3 || !(sd[0] > 0 && sd[1] > 0 && sd[2] > 0)) {
+      g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: metadata input_mean/input_std must be three numbers each "
+                   "(std > 0)", what);
+      return NULL;
+    }
+    mt_model_set_normalization (m, mu, sd);
+  }
   return g_steal_pointer (&m);
 }
 
@@ -861,4 +947,30 @@ mt_model_copy_weights (MtModel *dst, MtModel *src)
       if (pairs[k][0])
         memcpy (pairs[k][0]->data, pairs[k][1]->data, pairs[k][0]->nbytes);
   }
+}
+
+guint
+mt_model_copy_matching (MtModel *dst, MtModel *src)
+{
+  guint left = 0;
+  g_autoptr (MtBundle) b = mt_model_to_bundle (src);
+  for (int i = 0; i < dst->n_layers; i++) {
+    Layer *L = &dst->layers[i];
+    const struct { const char *what; MtTensor *t; } parts[] = {
+      { "weight", L->weight }, { "bias", L->bias }, { "running_mean", L->running_mean },
+      { "running_var", L->running_var }, { "num_batches_tracked", L->num_batches },
+    };
+    for (guint k = 0; k < G_N_ELEMENTS (parts); k++) {
+      if (!parts[k].t)
+        continue;
+      g_autofree char *name = g_strdup_printf ("%s.%s", L->spec.name, parts[k].what);
+      MtTensor *t = mt_bundle_get (b, name);
+      if (t && t->dtype == parts[k].t->dtype && t->nbytes == parts[k].t->nbytes && t->ndim == parts[k].t->ndim &&
+          memcmp (t->shape, parts[k].t->shape, sizeof (gint64) * t->ndim) == 0)
+        memcpy (parts[k].t->data, t->data, t->nbytes);
+      else
+        left++;
+    }
+  }
+  return left;
 }

@@ -109,6 +109,20 @@ gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
 
 /* Checks that @images (uint8 [N, C, H, W]) have the architecture's input shape. */
 gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError **error);
+/* Makes *@m take @images: unchanged when it does, replaced by a copy for their size when
+ * the architecture takes any size (weights do not depend on it), else an error. */
+gboolean      mt_model_fit (MtModel **m, const MtTensor *images, GError **error);
+
+/* The input transform a model was trained with, kept in its weights' metadata
+ * ("input_mean", "input_std"): x = (pixel / 255 - mean[c]) / std[c]. Default: mean 0,
+ * std 1. The ImageNet-pretrained ResNets use MT_IMAGENET_MEAN/STD. */
+#define MT_IMAGENET_MEAN { 0.485, 0.456, 0.406 }
+#define MT_IMAGENET_STD  { 0.229, 0.224, 0.225 }
+void          mt_model_set_normalization (MtModel *m, const double mean[3], const double std[3]);
+gboolean      mt_model_is_normalized     (MtModel *m);
+void          mt_model_copy_normalization (MtModel *dst, MtModel *src);
+/* @n uint8 images [n, C, H, W] (the model's size) into its float input @x. */
+void          mt_model_prepare_input (MtModel *m, const guint8 *pixels, gsize n, float *x);
 
 guint         mt_model_n_params  (MtModel *m);
 MtParam      *mt_model_param     (MtModel *m, guint i);
@@ -126,6 +140,9 @@ MtModel      *mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, 
                                         GError **error);
 /* Copies the weights and buffers of @src (same architecture) into @dst. */
 void          mt_model_copy_weights (MtModel *dst, MtModel *src);
+/* Copies every tensor of @src whose name and shape @dst has (a pretrained backbone into
+ * a model with another classifier); returns how many of @dst's it left as they were. */
+guint         mt_model_copy_matching (MtModel *dst, MtModel *src);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtModel, mt_model_free)
 

@@ -54,18 +54,14 @@ mt_train_lr_at (const MtTrainConfig *cfg, int epoch)
   return lr;
 }
 
-/* Gathers samples @idx[0..n) as floats in [0, 1]. */
+/* Gathers samples @idx[0..n) as the model's float input. */
 static void
-gather (const MtTensor *images, const gint64 *idx, gint64 n, float *out)
+gather (MtModel *model, const MtTensor *images, const gint64 *idx, gint64 n, float *out)
 {
   gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
   const guint8 *src = images->data;
-  for (gint64 i = 0; i < n; i++) {
-    const guint8 *s = src + (gsize) idx[i] * per;
-    float *d = out + (gsize) i * per;
-    for (gsize p = 0; p < per; p++)
-      d[p] = s[p] * (1.0f / 255.0f);
-  }
+  for (gint64 i = 0; i < n; i++)
+    mt_model_prepare_input (model, src + (gsize) idx[i] * per, 1, out + (gsize) i * per);
 }
 
 static gboolean
@@ -108,7 +104,7 @@ mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, 
   gint64 correct = 0;
   for (gint64 start = 0; start < n; start += batch_size) {
     int b = (int) MIN ((gint64) batch_size, n - start);
-    gather (images, idx + start, b, x);
+    gather (model, images, idx + start, b, x);
     for (int i = 0; i < b; i++)
       y[i] = ((gint64 *) labels->data)[idx[start + i]];
     const float *logits = mt_model_forward (model, x, b, FALSE);
@@ -135,7 +131,7 @@ mt_train_predict (MtModel *model, const MtTensor *images, int batch_size,
     int b = (int) MIN ((gint64) batch_size, n - start);
     for (int i = 0; i < b; i++)
       idx[i] = start + i;
-    gather (images, idx, b, x);
+    gather (model, images, idx, b, x);
     const float *logits = mt_model_forward (model, x, b, FALSE);
     memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
     if (progress)
@@ -202,7 +198,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       int b = (int) MIN ((gint64) cfg->batch_size, n_train - start);
       if (b < 2)
         continue;  /* batch norm needs two samples; PyTorch raises on one */
-      gather (images, perm + start, b, x);
+      gather (model, images, perm + start, b, x);
       for (int i = 0; i < b; i++)
         y[i] = ((gint64 *) labels->data)[perm[start + i]];
       const float *logits = mt_model_forward (model, x, b, TRUE);

@@ -8,6 +8,8 @@
 #include "nodes/mt-xgradcam.h"
 #include "nodes/mt-masker.h"
 #include "nodes/mt-evaluator.h"
+#include "nodes/mt-model-file.h"
+#include "nodes/mt-predict.h"
 
 static gboolean
 builtins_register (MtRegistry *reg, GError **error)
@@ -25,6 +27,8 @@ builtins_register (MtRegistry *reg, GError **error)
     { "xgradcam", mt_xgradcam_get_type },
     { "masker", mt_masker_get_type },
     { "evaluator", mt_evaluator_get_type },
+    { "model_file", mt_model_file_get_type },
+    { "predict", mt_predict_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++)
     if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), error))

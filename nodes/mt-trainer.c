@@ -259,8 +259,42 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "training data", error))
     return FALSE;
-  g_autoptr (MtModel) model = mt_model_new (arch, trainer_classes_of (data, self->num_classes));
-  mt_model_init (model, (guint64) self->c.seed);
+  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  int classes = trainer_classes_of (data, self->num_classes);
+  g_autoptr (MtModel) model = NULL;
+  if (mt_context_has_input (ctx, "init")) {
+    /* From given weights (a pretrained backbone): their architecture and input transform;
+     * a classifier for another number of classes is replaced by a freshly drawn one. */
+    g_autoptr (MtBundle) w = mt_context_load_bundle (ctx, "init", error);
+    g_autoptr (MtModel) src = w ? mt_model_from_bundle (w, mt_context_get_input_path (ctx, "init"), error) : NULL;
+    if (!src || !mt_model_fit (&src, images, error))
+      return FALSE;
+    if (mt_model_num_classes (src) == classes) {
+      model = g_steal_pointer (&src);
+    } else {
+      int c, h, w2;
+      mt_model_input_size (src, &c, &h, &w2);
+      model = mt_model_new_sized (mt_model_arch (src), classes, c, h, w2, error);
+      if (!model)
+        return FALSE;
+      mt_model_init (model, (guint64) self->c.seed);
+      guint fresh = mt_model_copy_matching (model, src);
+      mt_model_copy_normalization (model, src);
+      mt_context_log (ctx, "init: %s with %d classes; the classifier (%u tensors) is new for %d classes",
+                      mt_model_arch (src)->name, mt_model_num_classes (src), fresh, classes);
+    }
+  } else {
+    if (images->ndim != 4 || images->shape[1] > 4096 || images->shape[2] > 65536 || images->shape[3] > 65536) {
+      g_autofree char *s = mt_tensor_shape_string (images);
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "training images of shape %s are not N x C x H x W", s);
+      return FALSE;
+    }
+    model = mt_model_new_sized (arch, classes, (int) images->shape[1], (int) images->shape[2],
+                                (int) images->shape[3], error);
+    if (!model)
+      return FALSE;
+    mt_model_init (model, (guint64) self->c.seed);
+  }
   gsize nm = 0;
   const gint64 *ms = g_variant_get_fixed_array (self->milestones, &nm, sizeof (gint64));
   MtTrainConfig cfg = {
@@ -331,7 +365,8 @@ mt_trainer_class_init (MtTrainerClass *klass)
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   trainer_install_common (oc, DEFAULT_TRAINER_EPOCHS, 1e-9, DEFAULT_TRAINER_LR, "initial learning rate");
   g_object_class_install_property (oc, PROP_ARCH,
-    g_param_spec_string ("arch", "Architecture", "the model: small_cnn", DEFAULT_ARCH, rw));
+    g_param_spec_string ("arch", "Architecture", "the model: small_cnn, resnet18/34/50 (torchvision's), resnet20/32/56 "
+                         "(CIFAR); with init, the weights' own", DEFAULT_ARCH, rw));
   g_object_class_install_property (oc, PROP_NUM_CLASSES,
     g_param_spec_int ("num-classes", "Classes", "output classes (0: from the dataset)", 0, 100000, DEFAULT_NUM_CLASSES, rw));
   g_object_class_install_property (oc, PROP_LR_MILESTONES,
@@ -344,6 +379,9 @@ mt_trainer_class_init (MtTrainerClass *klass)
                          0.0, 0.9, DEFAULT_VAL_FRACTION, rw));
   mt_node_class_set_metadata (nc, "2", "Trains a model with SGD and cross-entropy (ERM)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
+  mt_node_class_add_input (nc, "init", MT_KIND_MODEL, FALSE,
+                           "starting weights (model_file: a pretrained backbone); the classifier is replaced when "
+                           "the class count differs");
   trainer_add_outputs (nc);
 }
 
@@ -380,7 +418,8 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
   if (!model)
     return FALSE;
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
-  if (!data)
+  if (!data || !mt_dataset_check (data, "fine-tuning data", error) ||
+      !mt_model_fit (&model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
     return FALSE;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   if (mt_context_has_input (ctx, "state")) {

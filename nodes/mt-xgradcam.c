@@ -16,6 +16,7 @@ struct _MtXgradcam {
   MtCamTarget target;
   int batch_size;
   MtResolution resolution;
+  char *target_layer;
 };
 
 G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
@@ -24,8 +25,9 @@ G_DEFINE_FINAL_TYPE (MtXgradcam, mt_xgradcam, MT_TYPE_NODE)
 #define DEFAULT_TARGET MT_TARGET_PREDICTED
 #define DEFAULT_BATCH_SIZE 256
 #define DEFAULT_RESOLUTION MT_RESOLUTION_INPUT
+#define DEFAULT_TARGET_LAYER ""
 
-enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE, PROP_RESOLUTION };
+enum { PROP_0, PROP_METHOD, PROP_TARGET, PROP_BATCH_SIZE, PROP_RESOLUTION, PROP_TARGET_LAYER };
 
 MT_DEFINE_ENUM_TYPE (xgradcam_method_type, "MtCamMethod",
                      { MT_CAM_XGRADCAM, "MT_CAM_XGRADCAM", "xgradcam" },
@@ -52,14 +54,20 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   const MtArch *arch = mt_model_arch (model);
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  if (!mt_model_check_images (model, images, error))
+  if (!mt_model_fit (&model, images, error))
     return FALSE;
+  const char *layer = self->target_layer && *self->target_layer ? self->target_layer : arch->target_layer;
+  if (!mt_model_has_layer (model, layer)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s has no layer '%s' (its default: %s)", arch->name, layer,
+                 arch->target_layer);
+    return FALSE;
+  }
   gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
   int classes = mt_model_num_classes (model), bs = self->batch_size;
   gsize per = (gsize) (images->shape[1] * h * w);
   /* At the input's size, or at the layer's own (for masking at that resolution). */
   int lc = 0, lh = 0, lw = 0;
-  mt_model_activation (model, arch->target_layer, &lc, &lh, &lw);
+  mt_model_activation (model, layer, &lc, &lh, &lw);
   if (self->resolution == MT_RESOLUTION_CAM) {
     h = lh;
     w = lw;
@@ -72,8 +80,7 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   for (gint64 start = 0; start < n; start += bs) {
     int b = (int) MIN ((gint64) bs, n - start);
     const guint8 *src = (const guint8 *) images->data + (gsize) start * per;
-    for (gsize i = 0; i < (gsize) b * per; i++)
-      x[i] = src[i] * (1.0f / 255.0f);
+    mt_model_prepare_input (model, src, (gsize) b, x);
     /* Eval mode: samples are independent, so one backward of the summed scores gives
      * every sample's own gradient. */
     const float *logits = mt_model_forward (model, x, b, FALSE);
@@ -90,9 +97,9 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
       }
       dlogits[(gsize) i * classes + t] = 1.0f;
     }
-    const float *g = mt_model_backward_to (model, dlogits, arch->target_layer);
+    const float *g = mt_model_backward_to (model, dlogits, layer);
     int c = 0, ah = 0, aw = 0;
-    const float *a = mt_model_activation (model, arch->target_layer, &c, &ah, &aw);
+    const float *a = mt_model_activation (model, layer, &c, &ah, &aw);
     g_autofree float *cam = g_new (float, ah * aw);
     for (int i = 0; i < b; i++) {
       gsize off = (gsize) i * c * ah * aw;
@@ -117,6 +124,10 @@ xgradcam_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspe
   case PROP_TARGET: self->target = g_value_get_enum (v); break;
   case PROP_BATCH_SIZE: self->batch_size = g_value_get_int (v); break;
   case PROP_RESOLUTION: self->resolution = g_value_get_enum (v); break;
+  case PROP_TARGET_LAYER:
+    g_free (self->target_layer);
+    self->target_layer = g_value_dup_string (v);
+    break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
@@ -130,8 +141,16 @@ xgradcam_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   case PROP_TARGET: g_value_set_enum (v, self->target); break;
   case PROP_BATCH_SIZE: g_value_set_int (v, self->batch_size); break;
   case PROP_RESOLUTION: g_value_set_enum (v, self->resolution); break;
+  case PROP_TARGET_LAYER: g_value_set_string (v, self->target_layer); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
+}
+
+static void
+xgradcam_finalize (GObject *obj)
+{
+  g_free (MT_XGRADCAM (obj)->target_layer);
+  G_OBJECT_CLASS (mt_xgradcam_parent_class)->finalize (obj);
 }
 
 static void
@@ -139,6 +158,7 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   MtNodeClass *nc = MT_NODE_CLASS (klass);
+  oc->finalize = xgradcam_finalize;
   oc->set_property = xgradcam_set_property;
   oc->get_property = xgradcam_get_property;
   nc->run = xgradcam_run;
@@ -152,6 +172,10 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
   g_object_class_install_property (oc, PROP_RESOLUTION,
     g_param_spec_enum ("resolution", "Resolution", "input: maps upsampled to the image size; cam: at the layer's size",
                        MT_TYPE_RESOLUTION, DEFAULT_RESOLUTION, rw));
+  g_object_class_install_property (oc, PROP_TARGET_LAYER,
+    g_param_spec_string ("target-layer", "Target layer", "the layer whose activations are explained, or a stage "
+                         "(\"layer4\": its last block); empty: the architecture's (small_cnn: backbone.12, "
+                         "ImageNet ResNets: layer4, CIFAR ResNets: layer3)", DEFAULT_TARGET_LAYER, rw));
   mt_node_class_set_metadata (nc, "1", "Saliency maps at the model's target layer (XGradCAM, Grad-CAM, ...)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to explain");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
@@ -165,4 +189,5 @@ mt_xgradcam_init (MtXgradcam *self)
   self->target = DEFAULT_TARGET;
   self->batch_size = DEFAULT_BATCH_SIZE;
   self->resolution = DEFAULT_RESOLUTION;
+  self->target_layer = g_strdup (DEFAULT_TARGET_LAYER);
 }

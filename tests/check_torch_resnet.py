@@ -5,6 +5,9 @@
         loads masktune's weights into the PyTorch module with load_state_dict(strict=True)
         and prints the largest |difference| of its eval-mode logits on X from masktune's
         (and of d sum(logits * R) / d X, by autograd in float64, from masktune's DX)
+    check_torch_resnet.py predict ARCH TORCHVISION.safetensors DATASET.safetensors LOGITS.npy
+        PyTorch's logits on a masktune dataset, ImageNet-normalised, against masktune's
+        predict output for the same weights
     check_torch_resnet.py from-torch ARCH OUT.safetensors X.npy OUT_LOGITS.npy
         saves a seeded PyTorch model (batch-norm statistics made non-trivial) and its
         eval-mode logits on X, for masktune to load and compare
@@ -107,7 +110,7 @@ def save_safetensors(path, tensors):
 
 def main():
     mode, arch, model_path, x_path, logits_path = sys.argv[1:6]
-    x = torch.from_numpy(np.load(x_path))
+    x = torch.from_numpy(np.load(x_path)) if x_path.endswith(".npy") else None
     if mode == "to-torch":
         tensors, meta = load_safetensors(model_path)
         model = build(arch, int(meta["num_classes"]))
@@ -126,6 +129,19 @@ def main():
             got = np.load(sys.argv[7])
             print(f"{arch}: max |input gradient difference| {np.abs(got - want).max():.3g} "
                   f"(gradients up to {np.abs(want).max():.3g})")
+    elif mode == "predict":  # X is a masktune dataset; LOGITS masktune's predict output
+        tensors, _ = load_safetensors(model_path)
+        model = build(arch, tensors["fc.weight"].shape[0])
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()}, strict=True)
+        model.eval()
+        data, _ = load_safetensors(x_path)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        xin = (torch.from_numpy(data["images"]).float() / 255 - mean) / std
+        with torch.no_grad():
+            want = model(xin).numpy()
+        got = np.load(logits_path)
+        print(f"{arch}: max |logit difference| {np.abs(got - want).max():.3g} (logits up to {np.abs(want).max():.3g})")
     else:
         torch.manual_seed(0)
         model = build(arch, 7)

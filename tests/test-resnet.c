@@ -268,6 +268,50 @@ START_TEST (weights_go_both_ways_with_pytorch)
 }
 END_TEST
 
+/* A user's pretrained torchvision ResNet through the nodes: model_file reads the plain
+ * state_dict (ImageNet normalisation by default), predict gives PyTorch's logits on a
+ * dataset, and trainer(init=...) fine-tunes it with a new classifier for 2 classes. */
+START_TEST (pretrained_weights_in_a_pipeline)
+{
+  if (!have_torchvision ()) {
+    printf ("SKIP: PyTorch pretrained-weights pipeline (apt-get install python3-torch python3-torchvision)\n");
+    return;
+  }
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *tp = g_build_filename (dir, "tv.safetensors", NULL);
+  g_autofree char *tl = g_build_filename (dir, "unused.npy", NULL);
+  g_autofree char *xp = g_build_filename (dir, "x.npy", NULL);
+  gint64 xs[] = { 1, 3, 32, 32 };
+  g_autoptr (MtTensor) xt = mt_tensor_new (MT_DTYPE_F32, 4, xs);
+  ck_assert (mt_npy_save (xt, xp, NULL));
+  g_free (run_check ("from-torch", "resnet18", tp, xp, tl, NULL, NULL));
+  g_autofree char *pipe = mt_test_write (dir, "p.pipe",
+    "d = mnist(split=\"test\", limit=40)\nb = biaser(d)\n"
+    "tv = model_file(path=\"tv.safetensors\", arch=\"resnet18\")\n"
+    "p = predict(tv, b)\n"
+    "ft = trainer(b, init=tv, epochs=1, batch_size=16, val_fraction=0)\n");
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { cenv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (err, "resnet18, 7 classes, ImageNet-normalised input") &&
+                 strstr (err, "init: resnet18 with 7 classes; the classifier (2 tensors) is new for 2 classes"),
+                 "%s", err);
+  g_autofree char *out = g_build_filename (dir, "out", NULL);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "cache", "export", "-q", "-p", pipe, "p", out, NULL), 0);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, NULL, "cache", "export", "-q", "-p", pipe, "b", out, NULL), 0);
+  g_autofree char *logits = g_build_filename (out, "p.logits.npy", NULL);
+  g_autofree char *data = g_build_filename (out, "b.dataset.safetensors", NULL);
+  g_autofree char *res = run_check ("predict", "resnet18", tp, data, logits, NULL, NULL);
+  double diff = 1;
+  const char *at = strstr (res, "max |logit difference| ");
+  ck_assert_msg (at && sscanf (at + strlen ("max |logit difference| "), "%lf", &diff) == 1, "%s", res);
+  printf ("model_file + predict vs PyTorch: %s", res);
+  ck_assert_msg (diff < 1e-3, "%s", res);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -278,6 +322,7 @@ main (void)
   tcase_add_test (tc, input_sizes_and_stages);
   tcase_add_test (tc, gradient_through_blocks);
   tcase_add_test (tc, weights_go_both_ways_with_pytorch);
+  tcase_add_test (tc, pretrained_weights_in_a_pipeline);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
