@@ -10,6 +10,7 @@
 #include "nodes/mt-evaluator.h"
 #include "nodes/mt-model-file.h"
 #include "nodes/mt-predict.h"
+#include "nodes/mt-image-folder.h"
 
 static gboolean
 builtins_register (MtRegistry *reg, GError **error)
@@ -29,6 +30,8 @@ builtins_register (MtRegistry *reg, GError **error)
     { "evaluator", mt_evaluator_get_type },
     { "model_file", mt_model_file_get_type },
     { "predict", mt_predict_get_type },
+    { "image_folder", mt_image_folder_get_type },
+    { "waterbirds", mt_waterbirds_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++)
     if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), error))
