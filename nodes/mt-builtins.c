@@ -11,6 +11,7 @@
 #include "nodes/mt-model-file.h"
 #include "nodes/mt-predict.h"
 #include "nodes/mt-image-folder.h"
+#include "nodes/mt-waterbirds.h"
 
 static gboolean
 builtins_register (MtRegistry *reg, GError **error)

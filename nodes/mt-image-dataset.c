@@ -16,6 +16,21 @@ mt_image_item_free (gpointer p)
   g_free (it);
 }
 
+void
+mt_image_dataset_install_properties (GObjectClass *oc, MtNodeClass *nc, guint root_id, guint resize_id, guint crop_id,
+                                     const char *root_blurb)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  g_object_class_install_property (oc, root_id, g_param_spec_string ("root", "Root", root_blurb, NULL, rw));
+  mt_node_class_mark_path (nc, "root");
+  g_object_class_install_property (oc, resize_id,
+    g_param_spec_int ("resize", "Resize", "resize the shorter side to this many pixels, antialiased bilinear as "
+                      "torchvision's Resize (0: as is)", 0, 8192, MT_IMAGE_DEFAULT_RESIZE, rw));
+  g_object_class_install_property (oc, crop_id,
+    g_param_spec_int ("crop", "Crop", "then keep the centre crop x crop pixels, as CenterCrop (0: all)", 0, 8192,
+                      MT_IMAGE_DEFAULT_CROP, rw));
+}
+
 /* One image through the transforms, as [H, W, 3]. */
 static MtTensor *
 load_one (const MtImageItem *it, int resize, int crop, GError **error)

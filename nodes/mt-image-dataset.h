@@ -4,6 +4,7 @@
 #pragma once
 
 #include "base/mt-bundle.h"
+#include "runtime/mt-node.h"
 
 G_BEGIN_DECLS
 
@@ -15,6 +16,12 @@ typedef struct {
 } MtImageItem;
 
 void      mt_image_item_free (gpointer item);
+
+#define MT_IMAGE_DEFAULT_RESIZE 0
+#define MT_IMAGE_DEFAULT_CROP 0
+/* The properties every image dataset node has: root (a path), resize, crop. */
+void      mt_image_dataset_install_properties (GObjectClass *oc, MtNodeClass *nc, guint root_id, guint resize_id,
+                                               guint crop_id, const char *root_blurb);
 /* uint8 [N, 3, H, W] images (grey made RGB), labels, groups when every item has one; each
  * image resized (shorter side = @resize, 0: as is) then centre-cropped (@crop x @crop, 0:
  * none); all must end the same size. A file that cannot be read fails it, named. */
