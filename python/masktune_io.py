@@ -19,7 +19,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["load_safetensors"]
+__all__ = ["load_safetensors", "save_safetensors"]
 
 _DTYPES = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
@@ -81,6 +81,36 @@ def load_safetensors(path):
         if b1 < e0:
             raise bad(f"tensors '{n0}' and '{n1}' overlap")
     return tensors, metadata
+
+
+_NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Writes a dict of name -> numpy array (and optional string metadata) as .safetensors,
+    in the order given: what model_file reads. For torchvision's pretrained weights:
+
+        m = torchvision.models.resnet50(weights="IMAGENET1K_V1")
+        save_safetensors("resnet50.safetensors", {k: v.numpy() for k, v in m.state_dict().items()})
+    """
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name, a in tensors.items():
+        a = np.array(a, order="C")  # (np.ascontiguousarray would make a 0-d tensor 1-d)
+        if a.dtype not in _NAMES:
+            raise ValueError(f"{name}: dtype {a.dtype} has no safetensors name")
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _NAMES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * ((8 - len(text) % 8) % 8)  # the data 8-byte aligned, as the reference writer does
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@
 ARCH: resnet18/34/50 (torchvision's definitions) or resnet20/32/56 (the CIFAR ResNets of
 the MaskTune code, akamaster/pytorch_resnet_cifar10, defined here). Needs Debian's
 python3-torch and python3-torchvision; reads with python/masktune_io.py."""
-import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -26,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from masktune_io import load_safetensors  # noqa: E402
+from masktune_io import load_safetensors, save_safetensors  # noqa: E402
 
 
 class LambdaLayer(nn.Module):
@@ -89,23 +87,6 @@ def build(arch, num_classes):
         return getattr(torchvision.models, arch)(num_classes=num_classes)
     blocks = {"resnet20": 3, "resnet32": 5, "resnet56": 9}[arch]
     return CifarResNet(blocks, num_classes)
-
-
-DTYPES = {np.dtype("float32"): "F32", np.dtype("int64"): "I64"}
-
-
-def save_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, a in tensors.items():
-        a = np.array(a, order="C")  # ascontiguousarray would make a 0-d tensor 1-d
-        b = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def main():

@@ -447,6 +447,27 @@ START_TEST (nul_byte_and_missing_file)
 }
 END_TEST
 
+/* Every pipeline shipped in pipelines/ (and installed) builds: names, kinds, values. */
+START_TEST (shipped_pipelines_build)
+{
+  g_autofree char *dir = g_build_filename (g_getenv ("MT_SRCDIR"), "pipelines", NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  ck_assert_ptr_nonnull (d);
+  guint n = 0;
+  const char *name;
+  while ((name = g_dir_read_name (d))) {
+    if (!g_str_has_suffix (name, ".pipe"))
+      continue;
+    g_autofree char *p = g_build_filename (dir, name, NULL);
+    g_autoptr (GError) err = NULL;
+    g_autoptr (MtDag) g = mt_graph_load_file (p, mt_test_registry (), NULL, &err);
+    ck_assert_msg (g != NULL, "%s: %s", name, err ? err->message : "");
+    n++;
+  }
+  ck_assert_uint_ge (n, 6);
+}
+END_TEST
+
 START_TEST (dot_output)
 {
   g_autoptr (MtDag) g = load ("a = fill()\np = split(a)\ns = add(p.lo, b=p.hi)\n", NULL, NULL);
@@ -478,6 +499,7 @@ main (void)
   tcase_add_test (tc, error_params);
   tcase_add_test (tc, all_errors_in_one_pass);
   tcase_add_test (tc, validate_at_build_time);
+  tcase_add_test (tc, shipped_pipelines_build);
   tcase_add_test (tc, overrides);
   tcase_add_test (tc, cli_values);
   tcase_add_test (tc, value_conversion);
