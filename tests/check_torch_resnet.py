@@ -108,8 +108,13 @@ def main():
             (model.double()(xd) * r).sum().backward()
             want = xd.grad.numpy()
             got = np.load(sys.argv[7])
+            # Per sample, |difference| / |gradient|: a ReLU or max-pool kink within float32
+            # rounding of the input may route one sample's gradient elsewhere (it happens
+            # with the sanitizer build's rounding); a wrong path would show in every sample.
+            rel = sorted(float(np.linalg.norm(got[i] - want[i]) / np.linalg.norm(want[i])) for i in range(len(want)))
             print(f"{arch}: max |input gradient difference| {np.abs(got - want).max():.3g} "
-                  f"(gradients up to {np.abs(want).max():.3g})")
+                  f"(gradients up to {np.abs(want).max():.3g}); per-sample relative "
+                  f"{' '.join(f'{r:.3g}' for r in rel)}")
     elif mode == "predict":  # X is a masktune dataset; LOGITS masktune's predict output
         tensors, _ = load_safetensors(model_path)
         model = build(arch, tensors["fc.weight"].shape[0])

@@ -104,9 +104,18 @@ mt_test_count_lines (const char *path, const char *line)
   return n;
 }
 
+static void
+release_fonts (void)
+{
+  mt_plot_release_fonts ();
+}
+
 int
 mt_test_run_suite (Suite *s)
 {
+  /* Tests that draw text (charts, panels) in their own process: fontconfig's caches are
+   * freed when each forked test exits, so LeakSanitizer and valgrind see a clean exit. */
+  atexit (release_fonts);
   SRunner *sr = srunner_create (s);
   srunner_run_all (sr, CK_NORMAL);
   int failed = srunner_ntests_failed (sr);

@@ -224,15 +224,16 @@ START_TEST (weights_go_both_ways_with_pytorch)
     ck_assert (mt_safetensors_save (b, mp, NULL) && mt_npy_save (ours, lp, NULL) && mt_npy_save (rt, rp, NULL) &&
                mt_npy_save (dxt, dp, NULL));
     g_autofree char *out = run_check ("to-torch", archs[a], mp, xp, lp, rp, dp);
-    double diff = 1, gdiff = 1, gscale = 0;
+    double diff = 1, rel[3] = { 1, 1, 1 };
     const char *at = strstr (out, "max |logit difference| ");
     ck_assert_msg (at && sscanf (at + strlen ("max |logit difference| "), "%lf", &diff) == 1, "%s", out);
-    const char *gat = strstr (out, "max |input gradient difference| ");
-    ck_assert_msg (gat && sscanf (gat + strlen ("max |input gradient difference| "), "%lf (gradients up to %lf",
-                                  &gdiff, &gscale) == 2, "%s", out);
+    const char *rat = strstr (out, "per-sample relative ");
+    ck_assert_msg (rat && sscanf (rat + strlen ("per-sample relative "), "%lf %lf %lf", &rel[0], &rel[1], &rel[2]) == 3,
+                   "%s", out);
     printf ("masktune -> PyTorch %s", out);
     ck_assert_msg (diff < 1e-3, "%s", out);
-    ck_assert_msg (gdiff < 1e-3 * MAX (gscale, 1e-3), "%s", out);
+    /* Sorted: the two best samples agree to float32 rounding; none is off by a path. */
+    ck_assert_msg (rel[1] < 1e-5 && rel[2] < 0.05, "%s", out);
 
     /* PyTorch -> masktune: its state_dict (no masktune metadata) loads strictly. */
     g_autofree char *tp = g_build_filename (dir, "torch.safetensors", NULL);
