@@ -295,6 +295,57 @@ START_TEST (waterbirds_format)
 }
 END_TEST
 
+START_TEST (celeba_format)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *root = g_build_filename (dir, "celeba", NULL);
+  MtRng rng;
+  mt_rng_seed (&rng, 5);
+  /* As distributed: a count line, the attribute names, then a file name and +-1 values
+   * padded to columns with one or two spaces; partitions 0/1/2. */
+  GString *attr = g_string_new ("8\n5_o_Clock_Shadow Blond_Hair Male Smiling \n");
+  GString *part = g_string_new (NULL);
+  const struct { int blond, male, split; } rows[] = {
+    { 1, 0, 0 }, { -1, 1, 0 }, { 1, 1, 0 }, { -1, 0, 0 }, { -1, -1, 1 }, { 1, 1, 2 }, { -1, 1, 2 }, { 1, -1, 2 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    g_autofree char *name = g_strdup_printf ("%06u.jpg", i + 1);
+    g_autofree char *rel = g_build_filename ("img_align_celeba", name, NULL);
+    g_autoptr (MtTensor) img = random_image (&rng, 218, 178, 3);  /* the aligned crops' size */
+    save_image (root, rel, img, TRUE);
+    int male = rows[i].male < 0 ? -1 : rows[i].male ? 1 : -1, blond = rows[i].blond;
+    g_string_append_printf (attr, "%s %s %s %s %s\n", name, "-1", blond > 0 ? " 1" : "-1", male > 0 ? " 1" : "-1", " 1");
+    g_string_append_printf (part, "%s %d\n", name, rows[i].split);
+  }
+  g_autofree char *ap = g_build_filename (root, "list_attr_celeba.txt", NULL);
+  g_autofree char *pp = g_build_filename (root, "list_eval_partition.txt", NULL);
+  ck_assert (g_file_set_contents (ap, attr->str, -1, NULL) && g_file_set_contents (pp, part->str, -1, NULL));
+  g_autofree char *pipe = mt_test_write (dir, "c.pipe",
+    "train = celeba(root=\"celeba\", resize=36, crop=32)\n"
+    "test = celeba(root=\"celeba\", split=\"test\", resize=36, crop=32)\n");
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { cenv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL) == 0, "%s", err);
+  /* groups = 2 male + blond: train rows are (1,0) (0,1) (1,1) (0,0) -> 1, 2, 3, 0 */
+  ck_assert_msg (strstr (err, "4 images; groups (Male, Blond_Hair): 1, 1, 1, 1") &&
+                 strstr (err, "3 images; groups (Male, Blond_Hair): 0, 1, 1, 1"), "%s", err);
+  g_autoptr (MtBundle) b = exported_dataset (dir, pipe, "train", env);
+  const gint64 want_g[] = { 1, 2, 3, 0 }, want_y[] = { 1, 0, 1, 0 };
+  for (int i = 0; i < 4; i++) {
+    ck_assert_int_eq (((gint64 *) mt_bundle_get (b, "groups")->data)[i], want_g[i]);
+    ck_assert_int_eq (((gint64 *) mt_bundle_get (b, "labels")->data)[i], want_y[i]);
+  }
+  g_autofree char *bad = mt_test_write (dir, "bad.pipe", "t = celeba(root=\"celeba\", target=\"Blonde\")\n");
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", bad, NULL), 1);
+  ck_assert_msg (strstr (err, "list_attr_celeba.txt: no attribute 'Blonde'"), "%s", err);
+  g_string_free (attr, TRUE);
+  g_string_free (part, TRUE);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -305,6 +356,7 @@ main (void)
   tcase_add_test (tc, transforms_as_pil_and_torchvision);
   tcase_add_test (tc, image_folder_layout);
   tcase_add_test (tc, waterbirds_format);
+  tcase_add_test (tc, celeba_format);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
