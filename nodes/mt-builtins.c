@@ -13,6 +13,7 @@
 #include "nodes/mt-image-folder.h"
 #include "nodes/mt-waterbirds.h"
 #include "nodes/mt-celeba.h"
+#include "nodes/mt-image-table.h"
 
 static gboolean
 builtins_register (MtRegistry *reg, GError **error)
@@ -35,6 +36,7 @@ builtins_register (MtRegistry *reg, GError **error)
     { "image_folder", mt_image_folder_get_type },
     { "waterbirds", mt_waterbirds_get_type },
     { "celeba", mt_celeba_get_type },
+    { "image_table", mt_image_table_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++)
     if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), error))

@@ -31,6 +31,18 @@ mt_image_dataset_install_properties (GObjectClass *oc, MtNodeClass *nc, guint ro
                       MT_IMAGE_DEFAULT_CROP, rw));
 }
 
+gboolean
+mt_image_path_stays_inside (const char *rel)
+{
+  if (!*rel || g_path_is_absolute (rel))
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
+  for (guint i = 0; parts[i]; i++)
+    if (strcmp (parts[i], "..") == 0)
+      return FALSE;
+  return TRUE;
+}
+
 /* One image through the transforms, as [H, W, 3]. */
 static MtTensor *
 load_one (const MtImageItem *it, int resize, int crop, GError **error)

@@ -16,6 +16,8 @@ typedef struct {
 } MtImageItem;
 
 void      mt_image_item_free (gpointer item);
+/* TRUE when @rel, a path a dataset's list gives, stays inside its root: relative, no "..". */
+gboolean  mt_image_path_stays_inside (const char *rel);
 
 #define MT_IMAGE_DEFAULT_RESIZE 0
 #define MT_IMAGE_DEFAULT_CROP 0

@@ -35,19 +35,6 @@ parse_int (const char *s)
   return *s && end && !*end && v >= 0 ? v : -1;
 }
 
-/* A relative path that stays inside its root: no "..", not absolute. */
-static gboolean
-path_stays_inside (const char *rel)
-{
-  if (!*rel || g_path_is_absolute (rel))
-    return FALSE;
-  g_auto (GStrv) parts = g_strsplit (rel, "/", -1);
-  for (guint i = 0; parts[i]; i++)
-    if (strcmp (parts[i], "..") == 0)
-      return FALSE;
-  return TRUE;
-}
-
 static GPtrArray *
 waterbirds_items (MtWaterbirds *self, GError **error)
 {
@@ -90,7 +77,7 @@ waterbirds_items (MtWaterbirds *self, GError **error)
     }
     if (split != (gint64) self->split)
       continue;
-    if (!path_stays_inside (row[col[0]])) {
+    if (!mt_image_path_stays_inside (row[col[0]])) {
       g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: row %u: img_filename '%s' leaves the dataset's folder",
                    csv_path, r + 1, row[col[0]]);
       return NULL;

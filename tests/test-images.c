@@ -346,6 +346,47 @@ START_TEST (celeba_format)
 }
 END_TEST
 
+START_TEST (image_table_csv)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  MtRng rng;
+  mt_rng_seed (&rng, 6);
+  /* Names as labels (numbered in sorted order), a group column, a split column, a quoted
+   * path with a comma. */
+  const char *csv = "file,kind,site,fold\n"
+                    "img/a.png,zebra,north,train\n"
+                    "\"img/b, c.jpg\",ant,south,train\n"
+                    "img/d.png,zebra,south,test\n"
+                    "img/e.jpg,ant,north,train\n";
+  const char *files[] = { "img/a.png", "img/b, c.jpg", "img/d.png", "img/e.jpg" };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autoptr (MtTensor) img = random_image (&rng, 30, 30, i % 2 ? 3 : 1);
+    save_image (dir, files[i], img, g_str_has_suffix (files[i], ".jpg"));
+  }
+  g_free (mt_test_write (dir, "list.csv", csv));
+  g_autofree char *pipe = mt_test_write (dir, "t.pipe",
+    "d = image_table(csv=\"list.csv\", path=\"file\", label=\"kind\", group=\"site\", split_column=\"fold\", "
+    "split=\"train\")\n");
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { cenv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (err, "3 images from list.csv, 2 classes"), "%s", err);
+  g_autoptr (MtBundle) b = exported_dataset (dir, pipe, "d", env);
+  const gint64 want_y[] = { 1, 0, 0 }, want_g[] = { 0, 1, 0 };  /* ant 0, zebra 1; north 0, south 1 */
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq (((gint64 *) mt_bundle_get (b, "labels")->data)[i], want_y[i]);
+    ck_assert_int_eq (((gint64 *) mt_bundle_get (b, "groups")->data)[i], want_g[i]);
+  }
+  ck_assert_str_eq (mt_bundle_get_metadata (b, "classes"), "ant\nzebra");
+  g_free (mt_test_write (dir, "list.csv", "file,kind\nimg/a.png,zebra\n"));
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL), 1);
+  ck_assert_msg (strstr (err, "list.csv: no column 'site' (its columns: file, kind)"), "%s", err);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -357,6 +398,7 @@ main (void)
   tcase_add_test (tc, image_folder_layout);
   tcase_add_test (tc, waterbirds_format);
   tcase_add_test (tc, celeba_format);
+  tcase_add_test (tc, image_table_csv);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
