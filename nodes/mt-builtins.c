@@ -14,6 +14,7 @@
 #include "nodes/mt-waterbirds.h"
 #include "nodes/mt-celeba.h"
 #include "nodes/mt-image-table.h"
+#include "nodes/mt-resize.h"
 
 static gboolean
 builtins_register (MtRegistry *reg, GError **error)
@@ -37,6 +38,7 @@ builtins_register (MtRegistry *reg, GError **error)
     { "waterbirds", mt_waterbirds_get_type },
     { "celeba", mt_celeba_get_type },
     { "image_table", mt_image_table_get_type },
+    { "resize", mt_resize_get_type },
   };
   for (guint i = 0; i < G_N_ELEMENTS (builtins); i++)
     if (!mt_registry_register (reg, builtins[i].name, builtins[i].get_type (), error))

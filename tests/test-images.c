@@ -387,6 +387,38 @@ START_TEST (image_table_csv)
 }
 END_TEST
 
+/* The resize node: every image through the same transform, labels and groups kept. */
+START_TEST (resize_node)
+{
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autofree char *pipe = mt_test_write (dir, "r.pipe",
+    "d = mnist(split=\"test\", limit=12)\nb = biaser(d)\nr = resize(b, size=40, crop=36)\n");
+  g_autofree char *cenv = g_strdup_printf ("MT_CACHE_DIR=%s/cache", dir);
+  const char *env[] = { cenv, NULL };
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (dir, env, NULL, &err, "run", pipe, NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (err, "12 images 28x28 -> 36x36"), "%s", err);
+  g_autoptr (MtBundle) b = exported_dataset (dir, pipe, "b", env);
+  g_autoptr (MtBundle) r = exported_dataset (dir, pipe, "r", env);
+  MtTensor *img = mt_bundle_get (r, "images");
+  ck_assert (img->shape[0] == 12 && img->shape[1] == 3 && img->shape[2] == 36 && img->shape[3] == 36);
+  ck_assert (mt_tensor_equal (mt_bundle_get (b, "groups"), mt_bundle_get (r, "groups")));
+  ck_assert (mt_tensor_equal (mt_bundle_get (b, "labels"), mt_bundle_get (r, "labels")));
+  /* Sample 0's first channel, resized here as the node did. */
+  MtTensor *src = mt_bundle_get (b, "images");
+  gint64 hwc[] = { 28, 28, 3 };
+  g_autoptr (MtTensor) one = mt_tensor_new (MT_DTYPE_U8, 3, hwc);
+  for (int p = 0; p < 28 * 28; p++)
+    for (int k = 0; k < 3; k++)
+      ((guint8 *) one->data)[p * 3 + k] = ((guint8 *) src->data)[k * 28 * 28 + p];
+  g_autoptr (MtTensor) big = mt_transform_resize_shorter (one, 40);
+  g_autoptr (MtTensor) want = mt_transform_center_crop (big, 36, 36, NULL);
+  for (int p = 0; p < 36 * 36; p++)
+    ck_assert_int_eq (((guint8 *) img->data)[p], ((guint8 *) want->data)[p * 3]);
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -399,6 +431,7 @@ main (void)
   tcase_add_test (tc, waterbirds_format);
   tcase_add_test (tc, celeba_format);
   tcase_add_test (tc, image_table_csv);
+  tcase_add_test (tc, resize_node);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }
