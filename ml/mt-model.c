@@ -342,7 +342,6 @@ ensure_capacity (MtModel *m, int n)
     Layer *L = &m->layers[i];
     if (L->spec.kind != MT_LAYER_FLATTEN)
       L->out = model_alloc (m, (gsize) n * L->out_len);
-    L->dbuf = model_alloc (m, (gsize) n * L->out_len);
     if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D) {
       L->save_mean = model_alloc (m, L->out_c);
       L->save_invstd = model_alloc (m, L->out_c);
@@ -353,7 +352,24 @@ ensure_capacity (MtModel *m, int n)
       m->work_len = MAX (m->work_len, m->be->ops->conv2d_workspace (m->be, &L->conv, n, L->in_h, L->in_w));
   }
   m->work = model_alloc (m, m->work_len);
-  m->scratch = model_alloc (m, (gsize) n * m->max_len);
+  /* Gradient buffers (dbuf, scratch) come with the first backward that needs them: an
+   * evaluation or a saliency pass to a top layer does not pay for the ones below. */
+}
+
+static float *
+layer_dbuf (MtModel *m, Layer *L)
+{
+  if (!L->dbuf)
+    L->dbuf = model_alloc (m, (gsize) m->cap * L->out_len);
+  return L->dbuf;
+}
+
+static float *
+model_scratch (MtModel *m)
+{
+  if (!m->scratch)
+    m->scratch = model_alloc (m, (gsize) m->cap * m->max_len);
+  return m->scratch;
 }
 
 /* A standard normal draw (Box-Muller; the second value is dropped to keep it simple). */
@@ -543,7 +559,7 @@ gradient_target (MtModel *m, int src, int stop, float *dinput)
   if (src < 0)
     return dinput;  /* the image is read by one layer only */
   Layer *S = &m->layers[src];
-  return S->dset ? m->scratch : S->dbuf;
+  return S->dset ? model_scratch (m) : layer_dbuf (m, S);
 }
 
 static void
@@ -557,7 +573,7 @@ gradient_done (MtModel *m, int src, float *g)
     S->dset = TRUE;
     return;
   }
-  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, S->dbuf);  /* a second reader's share */
+  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, layer_dbuf (m, S));  /* a second reader's share */
   S->dout = S->dbuf;
 }
 
@@ -579,7 +595,7 @@ gradient_pass (MtModel *m, int src, int stop, const float *g, float *dinput)
     S->dset = TRUE;
     return;
   }
-  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, S->dbuf);
+  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, layer_dbuf (m, S));
   S->dout = S->dbuf;
 }
 
@@ -611,7 +627,7 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       dx = gradient_target (m, L->src, stop, dinput);
       if (m->training) {
         /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
-        float *out = dx ? dx : m->scratch;
+        float *out = dx ? dx : model_scratch (m);
         m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
                                               L->save_invstd, g, out, L->gweight, L->gbias);
       } else {
