@@ -563,7 +563,7 @@ gradient_target (MtModel *m, int src, int stop, float *dinput)
 }
 
 static void
-gradient_done (MtModel *m, int src, float *g)
+gradient_done (MtModel *m, int src, const float *g)
 {
   if (!g || src < 0)
     return;
@@ -589,14 +589,7 @@ gradient_pass (MtModel *m, int src, int stop, const float *g, float *dinput)
       memcpy (dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float));
     return;
   }
-  Layer *S = &m->layers[src];
-  if (!S->dset) {
-    S->dout = g;
-    S->dset = TRUE;
-    return;
-  }
-  m->be->ops->add (m->be, S->dout, g, (gsize) m->n * S->out_len, layer_dbuf (m, S));
-  S->dout = S->dbuf;
+  gradient_done (m, src, g);
 }
 
 /* Layers last..stop+1 (stop = -1: all) in reverse, each adding its inputs' gradients; the
