@@ -80,7 +80,7 @@ run (int threads, int iters, double peak)
           mt_model_backward (m, dlogits, NULL);
           for (guint p = 0; p < mt_model_n_params (m); p++) {
             MtParam *mp = mt_model_param (m, p);
-            mt_cpu_sgd_step (mp->data, mp->grad, mom[p], mp->len, 0.01, 0.9, 1e-4, it == 0);
+            mt_cpu_sgd_step (&(MtSgdSpec) { 0.01, 0.9, 1e-4, FALSE }, mp->data, mp->grad, mom[p], mp->len, it == 0);
           }
         } else {
           const float *logits = mt_model_forward (m, x, BATCH, FALSE);

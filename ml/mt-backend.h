@@ -39,6 +39,18 @@ static inline int mt_pool_out (int in, const MtPoolSpec *p) { return (in + 2 * p
 /* The option-A shortcut keeps x[::stride]: ceil(in / stride) rows. */
 static inline int mt_shortcut_out (int in, int stride) { return (in + stride - 1) / stride; }
 
+/* torch.optim.SGD (dampening 0). */
+typedef struct {
+  double lr, momentum, weight_decay;
+  gboolean nesterov;
+} MtSgdSpec;
+
+/* torch.optim.Adam (amsgrad off; weight decay added to the gradient, not AdamW's). */
+typedef struct {
+  double lr, beta1, beta2, eps, weight_decay;
+  gint64 step;        /* 1 at the first update: the bias corrections use it */
+} MtAdamSpec;
+
 typedef struct _MtBackend MtBackend;
 
 typedef struct {
@@ -99,10 +111,15 @@ typedef struct {
   double (*cross_entropy)     (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
                                float *dlogits, int *correct);
 
-  /* SGD with momentum and weight decay, PyTorch's rule:
-   *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
-  void   (*sgd_step)          (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
-                               double lr, double momentum, double weight_decay, gboolean first_step);
+  /* SGD, PyTorch's rule: g = grad + wd * p; with momentum, buf = g (first step) or
+   * momentum * buf + g and p -= lr * (nesterov ? g + momentum * buf : buf); without,
+   * p -= lr * g and the buffer is not touched. */
+  void   (*sgd_step)          (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad,
+                               float *momentum_buf, gsize len, gboolean first_step);
+  /* Adam, PyTorch's rule: g = grad + wd * p; m += (1 - b1) (g - m); v = b2 v + (1 - b2) g^2;
+   * p -= lr / (1 - b1^t) * m / (sqrt (v) / sqrt (1 - b2^t) + eps). */
+  void   (*adam_step)         (MtBackend *be, const MtAdamSpec *s, float *param, const float *grad,
+                               float *exp_avg, float *exp_avg_sq, gsize len);
 
   /* ---- the residual networks' ops ---- */
   /* General max-pooling; argmax saves each winner's index in its input plane (ties: the

@@ -23,14 +23,67 @@ mt_train_state_new (MtModel *model)
   return st;
 }
 
+const char *
+mt_optimizer_name (MtOptimizer o)
+{
+  return o == MT_OPTIMIZER_ADAM ? "adam" : "sgd";
+}
+
+static void
+free_buffers (MtTrainState *st, float ***buffers)
+{
+  if (!*buffers)
+    return;
+  for (guint i = 0; i < mt_model_n_params (st->model); i++)
+    g_free ((*buffers)[i]);
+  g_clear_pointer (buffers, g_free);
+}
+
 static void
 free_momentum (MtTrainState *st)
 {
-  if (!st->momentum)
+  free_buffers (st, &st->momentum);
+  free_buffers (st, &st->exp_avg_sq);
+}
+
+static float **
+new_buffers (MtModel *model)
+{
+  guint np = mt_model_n_params (model);
+  float **b = g_new0 (float *, np);
+  for (guint p = 0; p < np; p++)
+    b[p] = g_new0 (float, mt_model_param (model, p)->len);
+  return b;
+}
+
+/* One update of every parameter by the configured optimizer. */
+static void
+optimizer_step (MtTrainState *st, const MtTrainConfig *cfg, double lr)
+{
+  MtModel *model = st->model;
+  MtBackend *be = mt_model_get_backend (model);
+  guint np = mt_model_n_params (model);
+  gboolean first = st->momentum == NULL;
+  if (first) {
+    st->optimizer = cfg->optimizer;
+    st->momentum = new_buffers (model);
+    if (cfg->optimizer == MT_OPTIMIZER_ADAM)
+      st->exp_avg_sq = new_buffers (model);
+  }
+  st->step++;
+  if (cfg->optimizer == MT_OPTIMIZER_ADAM) {
+    MtAdamSpec a = { lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, st->step };
+    for (guint p = 0; p < np; p++) {
+      MtParam *mp = mt_model_param (model, p);
+      be->ops->adam_step (be, &a, mp->data, mp->grad, st->momentum[p], st->exp_avg_sq[p], mp->len);
+    }
     return;
-  for (guint i = 0; i < mt_model_n_params (st->model); i++)
-    g_free (st->momentum[i]);
-  g_clear_pointer (&st->momentum, g_free);
+  }
+  MtSgdSpec sg = { lr, cfg->momentum, cfg->weight_decay, cfg->nesterov };
+  for (guint p = 0; p < np; p++) {
+    MtParam *mp = mt_model_param (model, p);
+    be->ops->sgd_step (be, &sg, mp->data, mp->grad, st->momentum[p], mp->len, first);
+  }
 }
 
 void
@@ -148,6 +201,11 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   MtBackend *be = mt_model_get_backend (model);
   if (!check_data (model, data, error))
     return FALSE;
+  if (st->momentum && st->optimizer != cfg->optimizer) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "the optimizer state is %s's, but this training uses %s",
+                 mt_optimizer_name (st->optimizer), mt_optimizer_name (cfg->optimizer));
+    return FALSE;
+  }
   MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   gint64 n = images->shape[0];
@@ -175,7 +233,6 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   g_autofree float *x = g_new (float, (gsize) cfg->batch_size * per);
   g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
   g_autofree float *dlogits = g_new (float, (gsize) cfg->batch_size * classes);
-  guint np = mt_model_n_params (model);
   gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
 
   /* Progress runs over the epochs this call trains (a resumed run starts later); the
@@ -211,16 +268,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         return FALSE;
       }
       mt_model_backward (model, dlogits, NULL);
-      gboolean first = st->momentum == NULL;
-      if (first) {
-        st->momentum = g_new0 (float *, np);
-        for (guint p = 0; p < np; p++)
-          st->momentum[p] = g_new0 (float, mt_model_param (model, p)->len);
-      }
-      for (guint p = 0; p < np; p++) {
-        MtParam *mp = mt_model_param (model, p);
-        be->ops->sgd_step (be, mp->data, mp->grad, st->momentum[p], mp->len, lr, cfg->momentum, cfg->weight_decay, first);
-      }
+      optimizer_step (st, cfg, lr);
       loss_sum += loss * b;
       correct += right;
       seen += b;
@@ -304,13 +352,22 @@ mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
 {
   MtBundle *b = mt_bundle_new ();
   guint np = mt_model_n_params (st->model);
+  gboolean adam = st->optimizer == MT_OPTIMIZER_ADAM;
   for (guint p = 0; st->momentum && p < np; p++) {
     MtParam *mp = mt_model_param (st->model, p);
     gint64 shape[] = { (gint64) mp->len };
     g_autoptr (MtTensor) t = mt_tensor_new_from_data (MT_DTYPE_F32, 1, shape, st->momentum[p]);
-    g_autofree char *name = g_strdup_printf ("%s.momentum_buffer", mp->name);
+    g_autofree char *name = g_strdup_printf ("%s.%s", mp->name, adam ? "exp_avg" : "momentum_buffer");
     mt_bundle_set (b, name, t);
+    if (adam) {
+      g_autoptr (MtTensor) v = mt_tensor_new_from_data (MT_DTYPE_F32, 1, shape, st->exp_avg_sq[p]);
+      g_autofree char *vname = g_strdup_printf ("%s.exp_avg_sq", mp->name);
+      mt_bundle_set (b, vname, v);
+    }
   }
+  g_autofree char *step = g_strdup_printf ("%" G_GINT64_FORMAT, st->step);
+  mt_bundle_set_metadata (b, "optimizer", mt_optimizer_name (st->optimizer));
+  mt_bundle_set_metadata (b, "step", step);
   g_autoptr (MtBundle) best = mt_model_to_bundle (st->best);
   mt_bundle_add_prefixed (b, "best", best);
   g_autofree char *lr = mt_number_format (st->lr);
@@ -334,19 +391,34 @@ mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progres
                             GError **error)
 {
   guint np = mt_model_n_params (st->model);
+  const char *opt = mt_bundle_get_metadata (b, "optimizer");
+  if (opt && g_strcmp0 (opt, "sgd") != 0 && g_strcmp0 (opt, "adam") != 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: unknown optimizer '%s'", what, opt);
+    return FALSE;
+  }
+  free_momentum (st);
+  st->optimizer = g_strcmp0 (opt, "adam") == 0 ? MT_OPTIMIZER_ADAM : MT_OPTIMIZER_SGD;
+  const char *step = mt_bundle_get_metadata (b, "step");
+  st->step = step ? g_ascii_strtoll (step, NULL, 10) : 0;
   if (g_strcmp0 (mt_bundle_get_metadata (b, "has_momentum"), "true") == 0) {
-    free_momentum (st);
-    st->momentum = g_new0 (float *, np);
-    for (guint p = 0; p < np; p++) {
-      MtParam *mp = mt_model_param (st->model, p);
-      g_autofree char *name = g_strdup_printf ("%s.momentum_buffer", mp->name);
+    gboolean adam = st->optimizer == MT_OPTIMIZER_ADAM;
+    st->momentum = new_buffers (st->model);
+    if (adam)
+      st->exp_avg_sq = new_buffers (st->model);
+    for (guint p = 0; p < np * (adam ? 2 : 1); p++) {
+      MtParam *mp = mt_model_param (st->model, p % np);
+      const char *suffix = !adam ? "momentum_buffer" : p < np ? "exp_avg" : "exp_avg_sq";
+      g_autofree char *name = g_strdup_printf ("%s.%s", mp->name, suffix);
       MtTensor *t = mt_bundle_get (b, name);
-      st->momentum[p] = g_new0 (float, mp->len);
       if (!t || t->dtype != MT_DTYPE_F32 || (gsize) mt_tensor_numel (t) != mp->len) {
         g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no valid '%s' for this model", what, name);
         return FALSE;
       }
-      memcpy (st->momentum[p], t->data, t->nbytes);
+      memcpy (p < np ? st->momentum[p] : st->exp_avg_sq[p - np], t->data, t->nbytes);
+    }
+    if (adam && st->step < 1) {
+      g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: Adam's moments without a step count", what);
+      return FALSE;
     }
   }
   const char *lr = mt_bundle_get_metadata (b, "lr");

@@ -10,11 +10,21 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+  MT_OPTIMIZER_SGD,        /* torch.optim.SGD: momentum, nesterov, weight decay */
+  MT_OPTIMIZER_ADAM,       /* torch.optim.Adam: betas, eps, weight decay */
+} MtOptimizer;
+
+const char *mt_optimizer_name (MtOptimizer o);   /* "sgd", "adam" */
+
 typedef struct {
   int epochs;
   double lr;               /* at epoch 0 */
   double momentum;
   double weight_decay;
+  MtOptimizer optimizer;
+  gboolean nesterov;       /* SGD */
+  double beta1, beta2, eps;  /* Adam */
   int batch_size;
   const gint64 *milestones;  /* epochs at which lr *= gamma */
   gsize n_milestones;
@@ -26,7 +36,10 @@ typedef struct {
 typedef struct {
   MtModel *model;
   MtModel *best;           /* weights of the best epoch so far */
-  float **momentum;        /* per parameter, or NULL before the first step */
+  MtOptimizer optimizer;   /* the one that made the buffers below */
+  float **momentum;        /* per parameter (SGD's buffer, Adam's exp_avg), or NULL before the first step */
+  float **exp_avg_sq;      /* Adam's, per parameter */
+  gint64 step;             /* updates made (Adam's bias correction) */
   int epochs_done;
   double lr;               /* learning rate of the last epoch run */
   int best_epoch;          /* -1: none yet */
@@ -66,8 +79,9 @@ float        *mt_train_predict    (MtModel *model, const MtTensor *images, int b
 /* The per-epoch log without its timings (seconds, images per second): what outputs
  * hold, so that their bytes do not depend on how fast the machine was. */
 JsonArray    *mt_train_log_without_timing (MtTrainState *st);
-/* Optimizer state as a bundle ("<param>.momentum_buffer", "best.<name>", metadata) and
- * back. The model must be the one the state belongs to. */
+/* Optimizer state as a bundle with PyTorch's names ("<param>.momentum_buffer" for SGD,
+ * "<param>.exp_avg" and "<param>.exp_avg_sq" for Adam), "best.<name>" and metadata
+ * (optimizer, step, lr, ...) and back. The model must be the one the state belongs to. */
 /* @with_timing keeps each epoch's seconds in the log: for checkpoints, not for outputs,
  * whose bytes must not depend on how fast the machine was. */
 MtBundle     *mt_train_state_to_bundle   (MtTrainState *st, gboolean with_timing);

@@ -8,6 +8,7 @@
 #include "base/mt-suggest.h"
 #include "ml/mt-train.h"
 #include "base/mt-number.h"
+#include "runtime/mt-enum.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,20 @@ typedef struct {
   double lr, momentum, weight_decay;
   int batch_size;
   gint64 seed;
+  int optimizer;          /* MtOptimizer, or OPTIMIZER_AUTO (the finetuner's: the state's) */
+  gboolean nesterov;
+  GVariant *betas;        /* ad: Adam's beta1, beta2 */
+  double eps;
 } Common;
+
+#define OPTIMIZER_AUTO -1
+MT_DEFINE_ENUM_TYPE (trainer_optimizer_type, "MtOptimizer",
+                     { MT_OPTIMIZER_SGD, "MT_OPTIMIZER_SGD", "sgd" },
+                     { MT_OPTIMIZER_ADAM, "MT_OPTIMIZER_ADAM", "adam" })
+MT_DEFINE_ENUM_TYPE (finetuner_optimizer_type, "MtFinetunerOptimizer",
+                     { OPTIMIZER_AUTO, "MT_OPTIMIZER_AUTO", "auto" },
+                     { MT_OPTIMIZER_SGD, "MT_OPTIMIZER_SGD", "sgd" },
+                     { MT_OPTIMIZER_ADAM, "MT_OPTIMIZER_ADAM", "adam" })
 
 /* Shared by trainer and finetuner, except epochs and lr. */
 #define DEFAULT_MOMENTUM 0.9
@@ -34,14 +48,81 @@ typedef struct {
 /* MaskTune fine-tunes for one epoch, by default at the model's final learning rate. */
 #define DEFAULT_FINETUNER_EPOCHS 1
 #define DEFAULT_FINETUNER_LR -1.0
+#define DEFAULT_TRAINER_OPTIMIZER MT_OPTIMIZER_SGD
+#define DEFAULT_FINETUNER_OPTIMIZER OPTIMIZER_AUTO
+#define DEFAULT_NESTEROV FALSE
+#define DEFAULT_BETA1 0.9
+#define DEFAULT_BETA2 0.999
+#define DEFAULT_EPS 1e-8
 
 enum { PROP_0, PROP_EPOCHS, PROP_LR, PROP_MOMENTUM, PROP_WEIGHT_DECAY, PROP_BATCH_SIZE, PROP_SEED,
-       PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
+       PROP_OPTIMIZER, PROP_NESTEROV, PROP_BETAS, PROP_EPS, PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
+
+static GVariant *
+trainer_default_betas (void)
+{
+  static const double betas[] = { DEFAULT_BETA1, DEFAULT_BETA2 };
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, betas, 2, sizeof (double));
+}
 
 static void
-trainer_install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_default, const char *lr_blurb)
+trainer_common_init (Common *c, int epochs, double lr, int optimizer)
+{
+  *c = (Common) { epochs, lr, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY, DEFAULT_BATCH_SIZE, DEFAULT_SEED,
+                  optimizer, DEFAULT_NESTEROV, g_variant_ref_sink (trainer_default_betas ()), DEFAULT_EPS };
+}
+
+static void
+trainer_common_clear (Common *c)
+{
+  g_clear_pointer (&c->betas, g_variant_unref);
+}
+
+static gboolean
+trainer_validate_common (Common *c, const char **property, GError **error)
+{
+  gsize nb = 0;
+  const double *b = g_variant_get_fixed_array (c->betas, &nb, sizeof (double));
+  if (nb != 2 || !(b[0] >= 0 && b[0] < 1) || !(b[1] >= 0 && b[1] < 1)) {
+    *property = "betas";
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "betas must be two values in [0, 1), as Adam's (0.9, 0.999)");
+    return FALSE;
+  }
+  if (c->nesterov && c->optimizer != MT_OPTIMIZER_ADAM && c->momentum == 0) {
+    *property = "nesterov";
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "Nesterov momentum requires a momentum above 0");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The optimizer settings of @c, @optimizer resolved. */
+static void
+trainer_config_optimizer (const Common *c, MtOptimizer optimizer, MtTrainConfig *cfg)
+{
+  gsize nb = 0;
+  const double *b = g_variant_get_fixed_array (c->betas, &nb, sizeof (double));
+  cfg->optimizer = optimizer;
+  cfg->nesterov = c->nesterov;
+  cfg->beta1 = b[0];
+  cfg->beta2 = b[1];
+  cfg->eps = c->eps;
+}
+
+static void
+trainer_install_common (GObjectClass *oc, int epochs_default, double lr_min, double lr_default, const char *lr_blurb,
+                        GType optimizer_type, int optimizer_default, const char *optimizer_blurb)
 {
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  g_object_class_install_property (oc, PROP_OPTIMIZER,
+    g_param_spec_enum ("optimizer", "Optimizer", optimizer_blurb, optimizer_type, optimizer_default, rw));
+  g_object_class_install_property (oc, PROP_NESTEROV,
+    g_param_spec_boolean ("nesterov", "Nesterov", "Nesterov momentum (SGD)", DEFAULT_NESTEROV, rw));
+  g_object_class_install_property (oc, PROP_BETAS,
+    g_param_spec_variant ("betas", "Betas", "Adam's decay rates of the first and second moments",
+                          G_VARIANT_TYPE ("ad"), trainer_default_betas (), rw));
+  g_object_class_install_property (oc, PROP_EPS,
+    g_param_spec_double ("eps", "Epsilon", "Adam's term added to the denominator", 0.0, 1.0, DEFAULT_EPS, rw));
   g_object_class_install_property (oc, PROP_EPOCHS,
     g_param_spec_int ("epochs", "Epochs", "passes over the training data", 1, 10000, epochs_default, rw));
   g_object_class_install_property (oc, PROP_LR,
@@ -66,6 +147,13 @@ trainer_set_common (Common *c, guint id, const GValue *v)
   case PROP_WEIGHT_DECAY: c->weight_decay = g_value_get_double (v); return TRUE;
   case PROP_BATCH_SIZE: c->batch_size = g_value_get_int (v); return TRUE;
   case PROP_SEED: c->seed = g_value_get_int64 (v); return TRUE;
+  case PROP_OPTIMIZER: c->optimizer = g_value_get_enum (v); return TRUE;
+  case PROP_NESTEROV: c->nesterov = g_value_get_boolean (v); return TRUE;
+  case PROP_BETAS:
+    g_clear_pointer (&c->betas, g_variant_unref);
+    c->betas = g_value_dup_variant (v);
+    return TRUE;
+  case PROP_EPS: c->eps = g_value_get_double (v); return TRUE;
   default: return FALSE;
   }
 }
@@ -80,6 +168,10 @@ trainer_get_common (Common *c, guint id, GValue *v)
   case PROP_WEIGHT_DECAY: g_value_set_double (v, c->weight_decay); return TRUE;
   case PROP_BATCH_SIZE: g_value_set_int (v, c->batch_size); return TRUE;
   case PROP_SEED: g_value_set_int64 (v, c->seed); return TRUE;
+  case PROP_OPTIMIZER: g_value_set_enum (v, c->optimizer); return TRUE;
+  case PROP_NESTEROV: g_value_set_boolean (v, c->nesterov); return TRUE;
+  case PROP_BETAS: g_value_set_variant (v, c->betas); return TRUE;
+  case PROP_EPS: g_value_set_double (v, c->eps); return TRUE;
   default: return FALSE;
   }
 }
@@ -192,7 +284,8 @@ static void
 trainer_add_outputs (MtNodeClass *nc)
 {
   mt_node_class_add_output (nc, "model", MT_KIND_MODEL, "last weights: a PyTorch state_dict, as .safetensors");
-  mt_node_class_add_output (nc, "state", MT_KIND_STATE, "SGD momentum buffers, best weights, learning rate");
+  mt_node_class_add_output (nc, "state", MT_KIND_STATE,
+                            "optimizer state (SGD's momentum buffers or Adam's moments), best weights, learning rate");
   mt_node_class_add_output (nc, "log", MT_KIND_REPORT, "loss and accuracy per epoch");
 }
 
@@ -229,6 +322,8 @@ static gboolean
 trainer_validate (MtNode *node, const char **property, GError **error)
 {
   MtTrainer *self = MT_TRAINER (node);
+  if (!trainer_validate_common (&self->c, property, error))
+    return FALSE;
   if (!mt_arch_lookup (self->arch)) {
     g_autofree char *hint = mt_suggest_hint (self->arch, (const char **) mt_arch_names ());
     g_autofree char *all = g_strjoinv (", ", (char **) mt_arch_names ());
@@ -298,9 +393,11 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   gsize nm = 0;
   const gint64 *ms = g_variant_get_fixed_array (self->milestones, &nm, sizeof (gint64));
   MtTrainConfig cfg = {
-    self->c.epochs, self->c.lr, self->c.momentum, self->c.weight_decay, self->c.batch_size,
-    ms, nm, self->gamma, (guint64) self->c.seed, self->val_fraction,
+    .epochs = self->c.epochs, .lr = self->c.lr, .momentum = self->c.momentum, .weight_decay = self->c.weight_decay,
+    .batch_size = self->c.batch_size, .milestones = ms, .n_milestones = nm, .gamma = self->gamma,
+    .seed = (guint64) self->c.seed, .val_fraction = self->val_fraction,
   };
+  trainer_config_optimizer (&self->c, self->c.optimizer, &cfg);
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
@@ -349,6 +446,7 @@ trainer_finalize (GObject *obj)
   MtTrainer *self = MT_TRAINER (obj);
   g_free (self->arch);
   g_clear_pointer (&self->milestones, g_variant_unref);
+  trainer_common_clear (&self->c);
   G_OBJECT_CLASS (mt_trainer_parent_class)->finalize (obj);
 }
 
@@ -363,7 +461,8 @@ mt_trainer_class_init (MtTrainerClass *klass)
   nc->run = trainer_run;
   nc->validate = trainer_validate;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  trainer_install_common (oc, DEFAULT_TRAINER_EPOCHS, 1e-9, DEFAULT_TRAINER_LR, "initial learning rate");
+  trainer_install_common (oc, DEFAULT_TRAINER_EPOCHS, 1e-9, DEFAULT_TRAINER_LR, "initial learning rate",
+                          trainer_optimizer_type (), DEFAULT_TRAINER_OPTIMIZER, "sgd or adam, as torch.optim's");
   g_object_class_install_property (oc, PROP_ARCH,
     g_param_spec_string ("arch", "Architecture", "the model: small_cnn, resnet18/34/50 (torchvision's), resnet20/32/56 "
                          "(CIFAR); with init, the weights' own", DEFAULT_ARCH, rw));
@@ -377,7 +476,7 @@ mt_trainer_class_init (MtTrainerClass *klass)
   g_object_class_install_property (oc, PROP_VAL_FRACTION,
     g_param_spec_double ("val-fraction", "Validation", "fraction held out to validate and pick the best epoch",
                          0.0, 0.9, DEFAULT_VAL_FRACTION, rw));
-  mt_node_class_set_metadata (nc, "2", "Trains a model with SGD and cross-entropy (ERM)");
+  mt_node_class_set_metadata (nc, "3", "Trains a model with SGD or Adam and cross-entropy (ERM)");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
   mt_node_class_add_input (nc, "init", MT_KIND_MODEL, FALSE,
                            "starting weights (model_file: a pretrained backbone); the classifier is replaced when "
@@ -388,8 +487,7 @@ mt_trainer_class_init (MtTrainerClass *klass)
 static void
 mt_trainer_init (MtTrainer *self)
 {
-  self->c = (Common) { DEFAULT_TRAINER_EPOCHS, DEFAULT_TRAINER_LR, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY,
-                       DEFAULT_BATCH_SIZE, DEFAULT_SEED };
+  trainer_common_init (&self->c, DEFAULT_TRAINER_EPOCHS, DEFAULT_TRAINER_LR, DEFAULT_TRAINER_OPTIMIZER);
   self->arch = g_strdup (DEFAULT_ARCH);
   self->num_classes = DEFAULT_NUM_CLASSES;
   self->milestones = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, NULL, 0, sizeof (gint64)));
@@ -422,12 +520,17 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
       !mt_model_fit (&model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
     return FALSE;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
+  MtOptimizer optimizer = self->c.optimizer == OPTIMIZER_AUTO ? MT_OPTIMIZER_SGD : (MtOptimizer) self->c.optimizer;
   if (mt_context_has_input (ctx, "state")) {
     g_autoptr (MtBundle) state = mt_context_load_bundle (ctx, "state", error);
     if (!state || !mt_train_state_from_bundle (st, state, FALSE, mt_context_get_input_path (ctx, "state"), error))
       return FALSE;
+    /* auto: the optimizer that made the state goes on. */
+    if (self->c.optimizer == OPTIMIZER_AUTO && st->momentum)
+      optimizer = st->optimizer;
   } else {
-    mt_context_log (ctx, "no optimizer state given: the momentum starts from zero");
+    mt_context_log (ctx, "no optimizer state given: the %s starts from zero",
+                    optimizer == MT_OPTIMIZER_ADAM ? "moments" : "momentum");
   }
   double lr = self->c.lr;
   if (lr <= 0)
@@ -438,10 +541,24 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   }
   MtTrainConfig cfg = {
-    self->c.epochs, lr, self->c.momentum, self->c.weight_decay, self->c.batch_size,
-    NULL, 0, 1.0, (guint64) self->c.seed, 0.0,
+    .epochs = self->c.epochs, .lr = lr, .momentum = self->c.momentum, .weight_decay = self->c.weight_decay,
+    .batch_size = self->c.batch_size, .gamma = 1.0, .seed = (guint64) self->c.seed,
   };
+  trainer_config_optimizer (&self->c, optimizer, &cfg);
   return trainer_train_and_save (ctx, model, st, &cfg, data, error);
+}
+
+static gboolean
+finetuner_validate (MtNode *node, const char **property, GError **error)
+{
+  return trainer_validate_common (&MT_FINETUNER (node)->c, property, error);
+}
+
+static void
+finetuner_finalize (GObject *obj)
+{
+  trainer_common_clear (&MT_FINETUNER (obj)->c);
+  G_OBJECT_CLASS (mt_finetuner_parent_class)->finalize (obj);
 }
 
 static void
@@ -465,10 +582,13 @@ mt_finetuner_class_init (MtFinetunerClass *klass)
   MtNodeClass *nc = MT_NODE_CLASS (klass);
   oc->set_property = finetuner_set;
   oc->get_property = finetuner_get;
+  oc->finalize = finetuner_finalize;
   nc->run = finetuner_run;
+  nc->validate = finetuner_validate;
   trainer_install_common (oc, DEFAULT_FINETUNER_EPOCHS, -1.0, DEFAULT_FINETUNER_LR,
-                          "learning rate (-1: the model's final learning rate)");
-  mt_node_class_set_metadata (nc, "2", "Continues training a model on new data (MaskTune's fine-tuning)");
+                          "learning rate (-1: the model's final learning rate)", finetuner_optimizer_type (),
+                          DEFAULT_FINETUNER_OPTIMIZER, "auto (the state's optimizer; sgd without one), sgd or adam");
+  mt_node_class_set_metadata (nc, "3", "Continues training a model on new data (MaskTune's fine-tuning)");
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to fine-tune");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the data, e.g. the masked dataset");
   mt_node_class_add_input (nc, "state", MT_KIND_STATE, FALSE, "optimizer state to continue from (trainer's state)");
@@ -478,6 +598,5 @@ mt_finetuner_class_init (MtFinetunerClass *klass)
 static void
 mt_finetuner_init (MtFinetuner *self)
 {
-  self->c = (Common) { DEFAULT_FINETUNER_EPOCHS, DEFAULT_FINETUNER_LR, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY,
-                       DEFAULT_BATCH_SIZE, DEFAULT_SEED };
+  trainer_common_init (&self->c, DEFAULT_FINETUNER_EPOCHS, DEFAULT_FINETUNER_LR, DEFAULT_FINETUNER_OPTIMIZER);
 }

@@ -473,9 +473,10 @@ check_cross_entropy (Target *t)
 static void
 check_sgd_step (Target *t)
 {
-  /* First step, a later one, momentum 0 (no buffer reuse), no weight decay. */
-  const struct { double lr, momentum, wd; gboolean first; } steps[] = {
-    { 0.1, 0.9, 5e-4, TRUE }, { 0.1, 0.9, 5e-4, FALSE }, { 0.05, 0.0, 1e-3, FALSE }, { 0.01, 0.5, 0.0, FALSE },
+  /* First step, a later one, momentum 0 (no buffer kept), no weight decay, Nesterov. */
+  const struct { double lr, momentum, wd; gboolean first, nesterov; } steps[] = {
+    { 0.1, 0.9, 5e-4, TRUE, FALSE }, { 0.1, 0.9, 5e-4, FALSE, FALSE }, { 0.05, 0.0, 1e-3, FALSE, FALSE },
+    { 0.01, 0.5, 0.0, FALSE, FALSE }, { 0.1, 0.9, 1e-4, FALSE, TRUE },
   };
   const gsize n = 1000;
   g_autofree double *p = rnd (n, 1), *buf = rnd (n, 1);
@@ -483,14 +484,38 @@ check_sgd_step (Target *t)
   for (guint k = 0; k < G_N_ELEMENTS (steps); k++) {
     g_autofree double *g = rnd (n, 1);
     float *gd = put (t, g, n);
-    mt_ref_sgd_step (p, g, buf, n, steps[k].lr, steps[k].momentum, steps[k].wd, steps[k].first);
-    t->be->ops->sgd_step (t->be, pd, gd, bd, n, steps[k].lr, steps[k].momentum, steps[k].wd, steps[k].first);
+    MtSgdSpec s = { steps[k].lr, steps[k].momentum, steps[k].wd, steps[k].nesterov };
+    mt_ref_sgd_step (&s, p, g, buf, n, steps[k].first);
+    t->be->ops->sgd_step (t->be, &s, pd, gd, bd, n, steps[k].first);
     expect (t, pd, p, n, "sgd parameters");
     expect (t, bd, buf, n, "sgd momentum buffer");
     drop (t, gd);
   }
   drop (t, pd);
   drop (t, bd);
+}
+
+static void
+check_adam_step (Target *t)
+{
+  /* Three steps (the bias corrections change), with and without weight decay. */
+  const gsize n = 1000;
+  g_autofree double *p = rnd (n, 1), *m = g_new0 (double, n), *v = g_new0 (double, n);
+  float *pd = put (t, p, n), *md = put (t, m, n), *vd = put (t, v, n);
+  for (int k = 1; k <= 3; k++) {
+    g_autofree double *g = rnd (n, 1);
+    float *gd = put (t, g, n);
+    MtAdamSpec s = { 1e-2, 0.9, 0.999, 1e-8, k == 2 ? 0.0 : 1e-2, k };
+    mt_ref_adam_step (&s, p, g, m, v, n);
+    t->be->ops->adam_step (t->be, &s, pd, gd, md, vd, n);
+    expect (t, pd, p, n, "adam parameters");
+    expect (t, md, m, n, "adam exp_avg");
+    expect (t, vd, v, n, "adam exp_avg_sq");
+    drop (t, gd);
+  }
+  drop (t, pd);
+  drop (t, md);
+  drop (t, vd);
 }
 
 #define OP(name) G_STRUCT_OFFSET (MtBackendOps, name), #name
@@ -513,6 +538,7 @@ static const struct {
   { OP (linear_backward), check_linear_backward },
   { OP (cross_entropy), check_cross_entropy },
   { OP (sgd_step), check_sgd_step },
+  { OP (adam_step), check_adam_step },
   { OP (maxpool_forward), check_maxpool_forward },
   { OP (maxpool_backward), check_maxpool_backward },
   { OP (avgpool_forward), check_avgpool_forward },

@@ -368,17 +368,56 @@ START_TEST (sgd_matches_pytorch_rule)
    * step 1: g = 0.5 + 0.01 * 2 = 0.52, buf = 0.52, p = 2 - 0.052 = 1.948
    * step 2: g = -1 + 0.01 * 1.948 = -0.98052, buf = 0.9 * 0.52 - 0.98052 = -0.51252,
    *         p = 1.948 + 0.051252 = 1.999252 */
+  MtSgdSpec sgd = { 0.1, 0.9, 0.01, FALSE };
   double p = 2, buf = 0, g1 = 0.5, g2 = -1.0;
-  mt_ref_sgd_step (&p, &g1, &buf, 1, 0.1, 0.9, 0.01, TRUE);
+  mt_ref_sgd_step (&sgd, &p, &g1, &buf, 1, TRUE);
   ck_assert_double_eq_tol (buf, 0.52, 1e-6);
   ck_assert_double_eq_tol (p, 1.948, 1e-6);
-  mt_ref_sgd_step (&p, &g2, &buf, 1, 0.1, 0.9, 0.01, FALSE);
+  mt_ref_sgd_step (&sgd, &p, &g2, &buf, 1, FALSE);
   ck_assert_double_eq_tol (buf, -0.51252, 1e-6);
   ck_assert_double_eq_tol (p, 1.999252, 1e-6);
-  /* Without momentum: plain gradient descent. */
+  /* Nesterov, the same two steps: p -= lr * (g + momentum * buf)
+   * step 1: p = 2 - 0.1 * (0.52 + 0.468) = 1.9012
+   * step 2: g = -1 + 0.019012 = -0.980988, buf = 0.468 - 0.980988 = -0.512988,
+   *         p = 1.9012 - 0.1 * (-0.980988 - 0.4616892) = 2.04546772 */
+  MtSgdSpec nag = { 0.1, 0.9, 0.01, TRUE };
+  p = 2;
+  mt_ref_sgd_step (&nag, &p, &g1, &buf, 1, TRUE);
+  ck_assert_double_eq_tol (p, 1.9012, 1e-9);
+  mt_ref_sgd_step (&nag, &p, &g2, &buf, 1, FALSE);
+  ck_assert_double_eq_tol (buf, -0.512988, 1e-9);
+  ck_assert_double_eq_tol (p, 2.04546772, 1e-9);
+  /* Without momentum: plain gradient descent, and the buffer is left alone. */
+  MtSgdSpec plain = { 0.5, 0.0, 0.0, FALSE };
   double q = 1, qb = 7, gq = 2;
-  mt_ref_sgd_step (&q, &gq, &qb, 1, 0.5, 0.0, 0.0, FALSE);
+  mt_ref_sgd_step (&plain, &q, &gq, &qb, 1, FALSE);
   ck_assert_double_eq_tol (q, 0.0, 1e-7);
+  ck_assert_double_eq (qb, 7.0);
+}
+END_TEST
+
+START_TEST (adam_matches_pytorch_rule)
+{
+  /* torch.optim.Adam([p], lr=0.1, betas=(0.9, 0.999), eps=1e-8), by hand:
+   * step 1: m = 0.1 g, v = 0.001 g^2, the corrected step is lr * g / |g| = 0.1 whatever g;
+   * step 2 with g2 = -g1 = -0.5: m = 0.09*0.5 - 0.05 = -0.005, v = 0.000999*0.25 + 0.00025
+   *   = 0.00049975; m / (1 - 0.81) = -0.026315789..., sqrt (v / (1 - 0.998001)) = 0.5 */
+  MtAdamSpec a = { 0.1, 0.9, 0.999, 1e-8, 0.0, 1 };
+  double p = 2, m = 0, v = 0, g1 = 0.5, g2 = -0.5;
+  mt_ref_adam_step (&a, &p, &g1, &m, &v, 1);
+  ck_assert_double_eq_tol (p, 1.9, 1e-7);
+  a.step = 2;
+  mt_ref_adam_step (&a, &p, &g2, &m, &v, 1);
+  ck_assert_double_eq_tol (m, -0.005, 1e-12);
+  ck_assert_double_eq_tol (v, 0.00049975, 1e-12);
+  ck_assert_double_eq_tol (p, 1.9 + 0.1 * (0.005 / 0.19) / 0.5, 1e-7);
+  /* The float kernel follows the reference. */
+  float pf = 2, mf = 0, vf = 0, gf1 = 0.5f, gf2 = -0.5f;
+  a.step = 1;
+  mt_cpu_adam_step (&a, &pf, &gf1, &mf, &vf, 1);
+  a.step = 2;
+  mt_cpu_adam_step (&a, &pf, &gf2, &mf, &vf, 1);
+  ck_assert_double_eq_tol (pf, p, 1e-6);
 }
 END_TEST
 
@@ -394,6 +433,7 @@ main (void)
   tcase_add_test (tc, resnet_ops);
   tcase_add_test (tc, linear_and_loss);
   tcase_add_test (tc, sgd_matches_pytorch_rule);
+  tcase_add_test (tc, adam_matches_pytorch_rule);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -204,6 +204,76 @@ have_torch (void)
                        NULL, NULL, NULL, NULL, &status, NULL) && g_spawn_check_wait_status (status, NULL);
 }
 
+/* The optimizers' updates against torch.optim over five steps of random gradients:
+ * SGD (plain, Nesterov) and Adam (with and without weight decay). */
+START_TEST (optimizers_match_pytorch)
+{
+  if (!have_torch ()) {
+    printf ("SKIP: torch.optim comparison (apt-get install python3-torch)\n");
+    return;
+  }
+  const struct { MtOptimizer opt; double lr, momentum, wd; gboolean nesterov; } cases[] = {
+    { MT_OPTIMIZER_SGD, 0.1, 0.9, 1e-3, FALSE }, { MT_OPTIMIZER_SGD, 0.05, 0.9, 1e-3, TRUE },
+    { MT_OPTIMIZER_SGD, 0.05, 0.0, 0.0, FALSE }, { MT_OPTIMIZER_ADAM, 1e-2, 0, 0.0, FALSE },
+    { MT_OPTIMIZER_ADAM, 1e-3, 0, 1e-2, FALSE },
+  };
+  g_autofree char *dir = mt_test_tmpdir ();
+  MtBackend *be = mt_backend_cpu ();
+  const gsize n = 257;
+  const int steps = 5;
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    MtRng rng;
+    mt_rng_seed (&rng, 11 + c);
+    g_autofree float *p = g_new (float, n), *m = g_new0 (float, n), *v = g_new0 (float, n);
+    gint64 gshape[] = { steps, (gint64) n }, pshape[] = { (gint64) n };
+    g_autoptr (MtTensor) grads = mt_tensor_new (MT_DTYPE_F32, 2, gshape);
+    for (gsize i = 0; i < n; i++)
+      p[i] = (float) (mt_rng_uniform (&rng) * 2 - 1);
+    for (gsize i = 0; i < n * steps; i++)
+      ((float *) grads->data)[i] = (float) (mt_rng_uniform (&rng) * 2 - 1) * (i % 7 == 0 ? 1e-4f : 1.0f);
+    g_autoptr (MtBundle) b = mt_bundle_new ();
+    g_autoptr (MtTensor) p0 = mt_tensor_new_from_data (MT_DTYPE_F32, 1, pshape, p);
+    mt_bundle_set (b, "p0", p0);
+    mt_bundle_set (b, "grads", grads);
+    for (int k = 0; k < steps; k++) {
+      const float *g = (const float *) grads->data + (gsize) k * n;
+      if (cases[c].opt == MT_OPTIMIZER_ADAM) {
+        MtAdamSpec a = { cases[c].lr, 0.9, 0.999, 1e-8, cases[c].wd, k + 1 };
+        be->ops->adam_step (be, &a, p, g, m, v, n);
+      } else {
+        MtSgdSpec sg = { cases[c].lr, cases[c].momentum, cases[c].wd, cases[c].nesterov };
+        be->ops->sgd_step (be, &sg, p, g, m, n, k == 0);
+      }
+    }
+    g_autoptr (MtTensor) pt = mt_tensor_new_from_data (MT_DTYPE_F32, 1, pshape, p);
+    g_autoptr (MtTensor) mt = mt_tensor_new_from_data (MT_DTYPE_F32, 1, pshape, m);
+    g_autoptr (MtTensor) vt = mt_tensor_new_from_data (MT_DTYPE_F32, 1, pshape, v);
+    mt_bundle_set (b, "p", pt);
+    mt_bundle_set (b, "buf", mt);
+    mt_bundle_set (b, "exp_avg_sq", vt);
+    g_autofree char *lr = g_strdup_printf ("%.17g", cases[c].lr), *mom = g_strdup_printf ("%.17g", cases[c].momentum);
+    g_autofree char *wd = g_strdup_printf ("%.17g", cases[c].wd);
+    mt_bundle_set_metadata (b, "optimizer", mt_optimizer_name (cases[c].opt));
+    mt_bundle_set_metadata (b, "lr", lr);
+    mt_bundle_set_metadata (b, "momentum", mom);
+    mt_bundle_set_metadata (b, "weight_decay", wd);
+    mt_bundle_set_metadata (b, "nesterov", cases[c].nesterov ? "true" : "false");
+    mt_bundle_set_metadata (b, "beta1", "0.9");
+    mt_bundle_set_metadata (b, "beta2", "0.999");
+    mt_bundle_set_metadata (b, "eps", "1e-8");
+    g_autofree char *path = g_build_filename (dir, "run.safetensors", NULL);
+    ck_assert (mt_safetensors_save (b, path, NULL));
+    g_autofree char *script = g_build_filename (g_getenv ("MT_SRCDIR"), "tests", "check_torch_optim.py", NULL);
+    const char *argv[] = { "/usr/bin/python3", script, path, NULL };
+    g_autofree char *pout = NULL, *perr = NULL;
+    int status = 0;
+    ck_assert (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &pout, &perr, &status, NULL));
+    printf ("torch.optim %s%s: %s", mt_optimizer_name (cases[c].opt), cases[c].nesterov ? " nesterov" : "", pout);
+    ck_assert_msg (g_spawn_check_wait_status (status, NULL), "case %u: %s%s", c, pout, perr);
+  }
+}
+END_TEST
+
 START_TEST (erm_learns_the_shortcut)
 {
   Place p;
@@ -365,6 +435,36 @@ START_TEST (finetuner_continues_from_the_state)
 }
 END_TEST
 
+/* Adam's state (PyTorch's names and step count) is what the finetuner continues from;
+ * asking it for SGD on Adam's state is a clear error. */
+START_TEST (adam_state_carries_into_the_finetuner)
+{
+  Place p;
+  place_init (&p, "cache");
+  g_autofree char *pipe = mt_test_write (p.dir, "a.pipe",
+    "train = mnist(limit=600)\nbiased = biaser(train, conflict_ratio=0.05)\n"
+    "erm = trainer(biased, epochs=2, batch_size=64, val_fraction=0.2, optimizer=\"adam\", lr=1e-3, seed=9)\n"
+    "ft = finetuner(erm, biased, state=erm.state)\n"
+    "wrong = finetuner(erm, biased, state=erm.state, optimizer=\"sgd\")\n");
+  g_autofree char *err = NULL;
+  ck_assert_msg (mt_test_mtrun (p.dir, p.env, NULL, &err, "run", pipe, "--until", "ft", NULL) == 0, "%s", err);
+  g_autofree char *out = export (&p, pipe, "erm");
+  g_free (export (&p, pipe, "ft"));
+  g_autoptr (MtBundle) st = load_export (out, "erm.state.safetensors");
+  g_autoptr (MtBundle) ft = load_export (out, "ft.state.safetensors");
+  ck_assert_str_eq (mt_bundle_get_metadata (st, "optimizer"), "adam");
+  ck_assert_str_eq (mt_bundle_get_metadata (st, "step"), "16");     /* 480 samples, batch 64: 8 steps an epoch */
+  ck_assert (mt_bundle_get (st, "linear.3.weight.exp_avg") && mt_bundle_get (st, "linear.3.weight.exp_avg_sq"));
+  ck_assert (!mt_bundle_get (st, "linear.3.weight.momentum_buffer"));
+  ck_assert_str_eq (mt_bundle_get_metadata (ft, "optimizer"), "adam");
+  ck_assert_str_eq (mt_bundle_get_metadata (ft, "step"), "21");     /* + 600 / 128 rounded up */
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (p.dir, p.env, NULL, &err, "run", pipe, "--only", "wrong", NULL), 1);
+  ck_assert_msg (strstr (err, "the optimizer state is adam's, but this training uses sgd"), "%s", err);
+  place_clear (&p);
+}
+END_TEST
+
 typedef struct {
   GArray *fractions;
   char *last_detail;
@@ -428,10 +528,12 @@ main (void)
   tcase_add_test (tc, pytorch_default_init);
   tcase_add_test (tc, whole_network_gradient);
   tcase_add_test (tc, learning_rate_schedule);
+  tcase_add_test (tc, optimizers_match_pytorch);
   tcase_add_test (tc, erm_learns_the_shortcut);
   tcase_add_test (tc, killed_training_resumes_to_the_same_result);
   tcase_add_test (tc, divergence_is_an_error);
   tcase_add_test (tc, finetuner_continues_from_the_state);
+  tcase_add_test (tc, adam_state_carries_into_the_finetuner);
   tcase_add_test (tc, progress_covers_the_whole_training);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

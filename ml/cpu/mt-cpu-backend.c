@@ -137,10 +137,17 @@ cpu_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, int
 }
 
 static void
-cpu_sgd_step (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
-              double lr, double momentum, double weight_decay, gboolean first_step)
+cpu_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
+              gboolean first_step)
 {
-  mt_cpu_sgd_step (param, grad, momentum_buf, len, lr, momentum, weight_decay, first_step);
+  mt_cpu_sgd_step (s, param, grad, momentum_buf, len, first_step);
+}
+
+static void
+cpu_adam_step (MtBackend *be, const MtAdamSpec *s, float *param, const float *grad, float *exp_avg,
+               float *exp_avg_sq, gsize len)
+{
+  mt_cpu_adam_step (s, param, grad, exp_avg, exp_avg_sq, len);
 }
 
 static void
@@ -209,6 +216,7 @@ static const MtBackendOps cpu_ops = {
   .linear_backward = cpu_linear_backward,
   .cross_entropy = cpu_cross_entropy,
   .sgd_step = cpu_sgd_step,
+  .adam_step = cpu_adam_step,
   .maxpool_forward = cpu_maxpool_forward,
   .maxpool_backward = cpu_maxpool_backward,
   .avgpool_forward = cpu_avgpool_forward,

@@ -59,10 +59,11 @@ void mt_cpu_linear_backward (const float *x, int n, int in, int out, const float
 double mt_cpu_cross_entropy (const float *logits, const gint64 *labels, int n, int classes,
                          float *dlogits, int *correct);
 
-/* ---- SGD with momentum and weight decay, PyTorch's update rule:
- *   g = grad + wd * p;  buf = g (first step) or momentum * buf + g;  p -= lr * buf */
-void mt_cpu_sgd_step (float *param, const float *grad, float *momentum_buf, gsize len,
-                  double lr, double momentum, double weight_decay, gboolean first_step);
+/* ---- the optimizers' updates, PyTorch's rules (see MtBackendOps.sgd_step, adam_step) ---- */
+void mt_cpu_sgd_step  (const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
+                       gboolean first_step);
+void mt_cpu_adam_step (const MtAdamSpec *s, float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
+                       gsize len);
 
 /* ---- general max-pooling (MaxPool2d(k, stride, padding)) and global average pooling ---- */
 void mt_cpu_maxpool_forward  (const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax);

@@ -47,8 +47,10 @@ void   mt_ref_linear_forward  (const double *x, int n, int in, int out, const do
                                const double *bias, double *y);
 void   mt_ref_linear_backward (const double *x, int n, int in, int out, const double *weight,
                                const double *dy, double *dx, double *dweight, double *dbias);
-void   mt_ref_sgd_step (double *param, const double *grad, double *buf, gsize len, double lr,
-                        double momentum, double weight_decay, gboolean first_step);
+void   mt_ref_sgd_step  (const MtSgdSpec *s, double *param, const double *grad, double *buf, gsize len,
+                         gboolean first_step);
+void   mt_ref_adam_step (const MtAdamSpec *s, double *param, const double *grad, double *exp_avg,
+                         double *exp_avg_sq, gsize len);
 double mt_ref_cross_entropy   (const double *logits, const gint64 *labels, int n, int classes,
                                double *dlogits);
 

@@ -1,29 +1,38 @@
-/* SGD with momentum and weight decay, exactly torch.optim.SGD (dampening 0, no Nesterov). */
+/* SGD with momentum, Nesterov and weight decay, exactly torch.optim.SGD (dampening 0). */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-ref-ops.h"
 
 void
-mt_cpu_sgd_step (float *param, const float *grad, float *buf, gsize len, double lr,
-             double momentum, double weight_decay, gboolean first_step)
+mt_cpu_sgd_step (const MtSgdSpec *s, float *param, const float *grad, float *buf, gsize len, gboolean first_step)
 {
-  float lr_f = (float) lr, mom = (float) momentum, wd = (float) weight_decay;
+  float lr = (float) s->lr, mom = (float) s->momentum, wd = (float) s->weight_decay;
+  if (s->momentum == 0) {
+    /* No buffer: PyTorch keeps none, so it is left as it is. */
+    for (gsize i = 0; i < len; i++)
+      param[i] -= lr * (grad[i] + wd * param[i]);
+    return;
+  }
   for (gsize i = 0; i < len; i++) {
     float g = grad[i] + wd * param[i];
     /* PyTorch starts the momentum buffer at the first gradient, not at zero. */
-    buf[i] = first_step || momentum == 0 ? g : mom * buf[i] + g;
-    param[i] -= lr_f * buf[i];
+    float b = first_step ? g : mom * buf[i] + g;
+    buf[i] = b;
+    param[i] -= lr * (s->nesterov ? g + mom * b : b);
   }
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */
 
 void
-mt_ref_sgd_step (double *param, const double *grad, double *buf, gsize len, double lr, double momentum,
-                 double weight_decay, gboolean first_step)
+mt_ref_sgd_step (const MtSgdSpec *s, double *param, const double *grad, double *buf, gsize len, gboolean first_step)
 {
   for (gsize i = 0; i < len; i++) {
-    double g = grad[i] + weight_decay * param[i];
-    buf[i] = first_step || momentum == 0 ? g : momentum * buf[i] + g;
-    param[i] -= lr * buf[i];
+    double g = grad[i] + s->weight_decay * param[i];
+    if (s->momentum == 0) {
+      param[i] -= s->lr * g;
+      continue;
+    }
+    buf[i] = first_step ? g : s->momentum * buf[i] + g;
+    param[i] -= s->lr * (s->nesterov ? g + s->momentum * buf[i] : buf[i]);
   }
 }

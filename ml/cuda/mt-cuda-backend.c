@@ -8,6 +8,7 @@
 #include "ml/cuda/mt-cuda-ops.h"
 #include "base/mt-error.h"
 
+#include <math.h>
 #include <cuda_runtime_api.h>
 
 typedef struct {
@@ -232,14 +233,29 @@ cuda_be_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels,
 }
 
 static void
-cuda_be_sgd_step (MtBackend *be, float *param, const float *grad, float *momentum_buf, gsize len,
-                  double lr, double momentum, double weight_decay, gboolean first_step)
+cuda_be_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf,
+                  gsize len, gboolean first_step)
 {
   gint64 n = (gint64) len;
-  float flr = (float) lr, fm = (float) momentum, fwd = (float) weight_decay;
-  int first = first_step;
-  void *args[] = { &param, &grad, &momentum_buf, &n, &flr, &fm, &fwd, &first };
+  float flr = (float) s->lr, fm = (float) s->momentum, fwd = (float) s->weight_decay;
+  int first = first_step, nesterov = s->nesterov;
+  void *args[] = { &param, &grad, &momentum_buf, &n, &flr, &fm, &fwd, &first, &nesterov };
   cuda_be_launch (be, "mt_sgd_step", len, args);
+}
+
+static void
+cuda_be_adam_step (MtBackend *be, const MtAdamSpec *s, float *param, const float *grad, float *exp_avg,
+                   float *exp_avg_sq, gsize len)
+{
+  gint64 n = (gint64) len;
+  /* The scalars as ml/cpu/mt-adam.c makes them. */
+  float step_size = (float) (s->lr / (1 - pow (s->beta1, (double) s->step)));
+  float bc2_sqrt = (float) sqrt (1 - pow (s->beta2, (double) s->step));
+  float w1 = (float) (1 - s->beta1), b2 = (float) s->beta2, w2 = (float) (1 - s->beta2);
+  float wd = (float) s->weight_decay, eps = (float) s->eps;
+  int decay = s->weight_decay != 0;
+  void *args[] = { &param, &grad, &exp_avg, &exp_avg_sq, &n, &step_size, &bc2_sqrt, &w1, &b2, &w2, &wd, &eps, &decay };
+  cuda_be_launch (be, "mt_adam_step", len, args);
 }
 
 static const MtBackendOps cuda_ops = {
@@ -264,6 +280,7 @@ static const MtBackendOps cuda_ops = {
   .linear_backward = cuda_be_linear_backward,
   .cross_entropy = cuda_be_cross_entropy,
   .sgd_step = cuda_be_sgd_step,
+  .adam_step = cuda_be_adam_step,
 };
 
 gboolean
