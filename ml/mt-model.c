@@ -722,16 +722,16 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
 }
 
 gboolean
-mt_model_fit (MtModel **m, const MtTensor *images, GError **error)
+mt_model_fit (MtModel **m, const gint64 shape[4], GError **error)
 {
   MtModel *cur = *m;
-  if (images->ndim == 4 && images->shape[1] == cur->in_c && images->shape[2] == cur->in_h &&
-      images->shape[3] == cur->in_w)
+  if (shape[1] == cur->in_c && shape[2] == cur->in_h && shape[3] == cur->in_w)
     return TRUE;
-  if (!cur->arch->any_size || images->ndim != 4 || images->shape[2] > 65536 || images->shape[3] > 65536)
-    return mt_model_check_images (cur, images, error);
-  MtModel *sized = mt_model_new_sized (cur->arch, cur->num_classes, (int) images->shape[1], (int) images->shape[2],
-                                       (int) images->shape[3], error);
+  if (!cur->arch->any_size || shape[1] < 1 || shape[2] < 1 || shape[3] < 1 || shape[1] > 4096 || shape[2] > 65536 ||
+      shape[3] > 65536)
+    return mt_model_check_images (cur, shape, error);
+  MtModel *sized = mt_model_new_sized (cur->arch, cur->num_classes, (int) shape[1], (int) shape[2], (int) shape[3],
+                                       error);
   if (!sized)
     return FALSE;
   mt_model_copy_matching (sized, cur);
@@ -742,13 +742,13 @@ mt_model_fit (MtModel **m, const MtTensor *images, GError **error)
 }
 
 gboolean
-mt_model_check_images (MtModel *m, const MtTensor *images, GError **error)
+mt_model_check_images (MtModel *m, const gint64 shape[4], GError **error)
 {
-  if (images->ndim == 4 && images->shape[1] == m->in_c && images->shape[2] == m->in_h && images->shape[3] == m->in_w)
+  if (shape[1] == m->in_c && shape[2] == m->in_h && shape[3] == m->in_w)
     return TRUE;
-  g_autofree char *s = mt_tensor_shape_string (images);
-  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "this %s takes %d x %d x %d images, the dataset has %s",
-               m->arch->name, m->in_c, m->in_h, m->in_w, s);
+  g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "this %s takes %d x %d x %d images, the dataset has [%" G_GINT64_FORMAT
+               ", %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", m->arch->name, m->in_c, m->in_h,
+               m->in_w, shape[0], shape[1], shape[2], shape[3]);
   return FALSE;
 }
 

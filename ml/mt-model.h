@@ -107,11 +107,11 @@ const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h
 /* TRUE when @layer (as above) names a layer of @m. */
 gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
 
-/* Checks that @images (uint8 [N, C, H, W]) have the architecture's input shape. */
-gboolean      mt_model_check_images (MtModel *m, const MtTensor *images, GError **error);
-/* Makes *@m take @images: unchanged when it does, replaced by a copy for their size when
- * the architecture takes any size (weights do not depend on it), else an error. */
-gboolean      mt_model_fit (MtModel **m, const MtTensor *images, GError **error);
+/* Checks that images of @shape ([N, C, H, W], mt_dataset_images_shape) are the model's input shape. */
+gboolean      mt_model_check_images (MtModel *m, const gint64 shape[4], GError **error);
+/* Makes *@m take images of @shape: unchanged when it does, replaced by a copy for their
+ * size when the architecture takes any size (weights do not depend on it), else an error. */
+gboolean      mt_model_fit (MtModel **m, const gint64 shape[4], GError **error);
 
 /* The input transform a model was trained with, kept in its weights' metadata
  * ("input_mean", "input_std"): x = (pixel / 255 - mean[c]) / std[c]. Default: mean 0,

@@ -6,6 +6,7 @@
 #include "base/mt-rng.h"
 #include "base/mt-number.h"
 #include "ml/mt-backend.h"
+#include "ml/mt-loader.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -107,14 +108,12 @@ mt_train_lr_at (const MtTrainConfig *cfg, int epoch)
   return lr;
 }
 
-/* Gathers samples @idx[0..n) as the model's float input. */
-static void
-gather (MtModel *model, const MtTensor *images, const gint64 *idx, gint64 n, float *out)
+static gsize
+per_image (MtLoader *l)
 {
-  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
-  const guint8 *src = images->data;
-  for (gint64 i = 0; i < n; i++)
-    mt_model_prepare_input (model, src + (gsize) idx[i] * per, 1, out + (gsize) i * per);
+  int c, h, w;
+  mt_loader_shape (l, &c, &h, &w);
+  return (gsize) c * h * w;
 }
 
 static gboolean
@@ -122,7 +121,9 @@ check_data (MtModel *model, MtBundle *data, GError **error)
 {
   if (!mt_dataset_check (data, "training data", error))
     return FALSE;
-  if (!mt_model_check_images (model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
+  gint64 shape[4];
+  mt_dataset_images_shape (data, shape);
+  if (!mt_model_check_images (model, shape, error))
     return FALSE;
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   for (gint64 i = 0; i < labels->shape[0]; i++) {
@@ -136,61 +137,81 @@ check_data (MtModel *model, MtBundle *data, GError **error)
   return TRUE;
 }
 
-double
-mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, int batch_size, double *loss)
+/* Accuracy and loss on a pass @l was started for. */
+static double
+evaluate_pass (MtModel *model, MtLoader *l, MtBundle *data, double *loss, GError **error)
 {
   MtBackend *be = mt_model_get_backend (model);
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  g_autofree gint64 *all = NULL;
-  if (!idx) {
-    n = images->shape[0];
-    all = g_new (gint64, n);
-    for (gint64 i = 0; i < n; i++)
-      all[i] = i;
-    idx = all;
-  }
-  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
-  g_autofree float *x = g_new (float, (gsize) batch_size * per);
-  g_autofree gint64 *y = g_new (gint64, batch_size);
+  gsize per = per_image (l);
+  g_autofree float *x = NULL;
+  g_autofree gint64 *y = NULL;
   double total_loss = 0;
-  gint64 correct = 0;
-  for (gint64 start = 0; start < n; start += batch_size) {
-    int b = (int) MIN ((gint64) batch_size, n - start);
-    gather (model, images, idx + start, b, x);
+  gint64 correct = 0, n = 0;
+  const guint8 *px;
+  const gint64 *idx;
+  int b = 0;
+  GError *err = NULL;
+  while ((px = mt_loader_next (l, &b, &idx, &err))) {
+    if (!x) {
+      x = g_new (float, (gsize) b * per);
+      y = g_new (gint64, b);
+    }
+    mt_model_prepare_input (model, px, (gsize) b, x);
     for (int i = 0; i < b; i++)
-      y[i] = ((gint64 *) labels->data)[idx[start + i]];
+      y[i] = ((gint64 *) labels->data)[idx[i]];
     const float *logits = mt_model_forward (model, x, b, FALSE);
     int right = 0;
     total_loss += be->ops->cross_entropy (be, logits, y, b, mt_model_num_classes (model), NULL, &right) * b;
     correct += right;
+    n += b;
+  }
+  if (err) {
+    g_propagate_error (error, err);
+    return -1;
   }
   if (loss)
     *loss = n ? total_loss / (double) n : 0;
   return n ? (double) correct / (double) n : 0;
 }
 
-float *
-mt_train_predict (MtModel *model, const MtTensor *images, int batch_size,
-                  void (*progress) (double fraction, gpointer user_data), gpointer user_data)
+double
+mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, int batch_size, double *loss,
+                   GError **error)
 {
-  gint64 n = images->shape[0];
+  g_autoptr (MtLoader) l = mt_loader_new (data, 0);
+  mt_loader_start (l, idx, n, batch_size, NULL, 0);
+  return evaluate_pass (model, l, data, loss, error);
+}
+
+float *
+mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
+                  void (*progress) (double fraction, gpointer user_data), gpointer user_data, GError **error)
+{
+  g_autoptr (MtLoader) l = mt_loader_new (data, 0);
+  gint64 n = mt_loader_size (l);
   int classes = mt_model_num_classes (model);
-  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
-  float *out = g_new (float, (gsize) MAX (n, 1) * classes);
+  gsize per = per_image (l);
+  g_autofree float *out = g_new (float, (gsize) MAX (n, 1) * classes);
   g_autofree float *x = g_new (float, (gsize) batch_size * per);
-  g_autofree gint64 *idx = g_new (gint64, batch_size);
-  for (gint64 start = 0; start < n; start += batch_size) {
-    int b = (int) MIN ((gint64) batch_size, n - start);
-    for (int i = 0; i < b; i++)
-      idx[i] = start + i;
-    gather (model, images, idx, b, x);
+  mt_loader_start (l, NULL, n, batch_size, NULL, 0);
+  gint64 start = 0;
+  const guint8 *px;
+  int b = 0;
+  GError *err = NULL;
+  while ((px = mt_loader_next (l, &b, NULL, &err))) {
+    mt_model_prepare_input (model, px, (gsize) b, x);
     const float *logits = mt_model_forward (model, x, b, FALSE);
     memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
+    start += b;
     if (progress)
-      progress ((double) (start + b) / (double) n, user_data);
+      progress ((double) start / (double) n, user_data);
   }
-  return out;
+  if (err) {
+    g_propagate_error (error, err);
+    return NULL;
+  }
+  return g_steal_pointer (&out);
 }
 
 gboolean
@@ -206,9 +227,9 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
                  mt_optimizer_name (st->optimizer), mt_optimizer_name (cfg->optimizer));
     return FALSE;
   }
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  gint64 n = images->shape[0];
+  g_autoptr (MtLoader) loader = mt_loader_new (data, 0);
+  gint64 n = mt_loader_size (loader);
 
   /* A fixed, seeded split: the same samples are held out on every run and resume. */
   g_autofree gint64 *order = g_new (gint64, n);
@@ -229,7 +250,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   g_autofree gint64 *perm = g_new (gint64, n_train);
 
   int classes = mt_model_num_classes (model);
-  gsize per = (gsize) (images->shape[1] * images->shape[2] * images->shape[3]);
+  gsize per = per_image (loader);
   g_autofree float *x = g_new (float, (gsize) cfg->batch_size * per);
   g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
   g_autofree float *dlogits = g_new (float, (gsize) cfg->batch_size * classes);
@@ -250,14 +271,25 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     mt_rng_shuffle (&rng, perm, n_train);
     double loss_sum = 0;
     gint64 correct = 0, seen = 0;
+    /* batch norm needs two samples (PyTorch raises on one): a last batch of one is left out. */
+    gint64 n_used = n_train % cfg->batch_size == 1 ? n_train - 1 : n_train;
+    mt_loader_start (loader, perm, n_used, cfg->batch_size, cfg->augment,
+                     cfg->seed ^ (0xA5A5A5A5DEADBEEFULL + (guint64) epoch * 0x2545F4914F6CDD1DULL));
     for (gint64 bi = 0; bi < batches; bi++) {
-      gint64 start = bi * cfg->batch_size;
-      int b = (int) MIN ((gint64) cfg->batch_size, n_train - start);
-      if (b < 2)
-        continue;  /* batch norm needs two samples; PyTorch raises on one */
-      gather (model, images, perm + start, b, x);
+      const gint64 *bidx;
+      int b = 0;
+      GError *lerr = NULL;
+      const guint8 *px = mt_loader_next (loader, &b, &bidx, &lerr);
+      if (!px) {
+        if (lerr)
+          g_propagate_prefixed_error (error, lerr, "epoch %d: ", epoch + 1);
+        else
+          continue;
+        return FALSE;
+      }
+      mt_model_prepare_input (model, px, (gsize) b, x);
       for (int i = 0; i < b; i++)
-        y[i] = ((gint64 *) labels->data)[perm[start + i]];
+        y[i] = ((gint64 *) labels->data)[bidx[i]];
       const float *logits = mt_model_forward (model, x, b, TRUE);
       int right = 0;
       double loss = be->ops->cross_entropy (be, logits, y, b, classes, dlogits, &right);
@@ -284,8 +316,15 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     }
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;
-    if (n_val > 0)
-      val_acc = mt_train_evaluate (model, data, val_idx, n_val, cfg->batch_size, &val_loss);
+    if (n_val > 0) {
+      mt_loader_start (loader, val_idx, n_val, cfg->batch_size, NULL, 0);
+      GError *lerr = NULL;
+      val_acc = evaluate_pass (model, loader, data, &val_loss, &lerr);
+      if (lerr) {
+        g_propagate_prefixed_error (error, lerr, "epoch %d, validation: ", epoch + 1);
+        return FALSE;
+      }
+    }
     /* Weights that give NaN on held-out data have diverged too, even while the batches'
      * own losses stayed finite (batch norm in training mode can hide it). */
     if (!isfinite (val_loss)) {

@@ -7,6 +7,7 @@
 
 #include "base/mt-bundle.h"
 #include "ml/mt-model.h"
+#include "ml/mt-augment.h"
 
 G_BEGIN_DECLS
 
@@ -31,6 +32,7 @@ typedef struct {
   double gamma;
   guint64 seed;
   double val_fraction;     /* held out from training, for validation and best weights */
+  const MtAugment *augment;  /* on training batches (NULL: none); never on validation */
 } MtTrainConfig;
 
 typedef struct {
@@ -67,15 +69,17 @@ double        mt_train_lr_at      (const MtTrainConfig *cfg, int epoch);
 gboolean      mt_train_run        (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data,
                                    const MtTrainHooks *hooks, GError **error);
 
-/* Accuracy and mean loss of @model in eval mode on @data (all samples, or @idx). */
+/* Accuracy and mean loss of @model in eval mode on @data (all samples, or @idx); -1 with
+ * @error when an image could not be read. */
 double        mt_train_evaluate   (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n,
-                                   int batch_size, double *loss);
+                                   int batch_size, double *loss, GError **error);
 
-/* The logits [N, classes] of @model in eval mode on every image of @images (uint8
- * [N, C, H, W], checked by the caller); free with g_free. */
-float        *mt_train_predict    (MtModel *model, const MtTensor *images, int batch_size,
+/* The logits [N, classes] of @model in eval mode on every image of @data (a dataset whose
+ * images the caller checked against the model); free with g_free. NULL with @error when
+ * an image could not be read. */
+float        *mt_train_predict    (MtModel *model, MtBundle *data, int batch_size,
                                    void (*progress) (double fraction, gpointer user_data),
-                                   gpointer user_data);
+                                   gpointer user_data, GError **error);
 /* The per-epoch log without its timings (seconds, images per second): what outputs
  * hold, so that their bytes do not depend on how fast the machine was. */
 JsonArray    *mt_train_log_without_timing (MtTrainState *st);

@@ -193,7 +193,7 @@ biaser_run (MtNode *node, MtContext *ctx, GError **error)
   if (!biaser_check_settings (self, rgb, &n_classes, &property, error))
     return FALSE;
   g_autoptr (MtBundle) in = mt_context_load_bundle (ctx, "dataset", error);
-  if (!in || !mt_dataset_check (in, "biaser input", error))
+  if (!in || !mt_dataset_check (in, "biaser input", error) || !mt_dataset_require_in_memory (in, "biaser", error))
     return FALSE;
   MtTensor *images = mt_bundle_get (in, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (in, MT_DATASET_LABELS);

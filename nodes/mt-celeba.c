@@ -18,12 +18,13 @@ MT_DEFINE_ENUM_TYPE (celeba_split_type, "MtCelebaSplit",
                      { MT_CELEBA_TRAIN, "MT_CELEBA_TRAIN", "train" }, { MT_CELEBA_VAL, "MT_CELEBA_VAL", "val" },
                      { MT_CELEBA_TEST, "MT_CELEBA_TEST", "test" })
 
-enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_SPLIT, PROP_TARGET, PROP_CONFOUNDER, PROP_LIMIT };
+enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_LOAD, PROP_SKIP_BAD, PROP_SPLIT, PROP_TARGET, PROP_CONFOUNDER, PROP_LIMIT };
 
 struct _MtCeleba {
   MtNode parent_instance;
   char *root, *target, *confounder;
-  int resize, crop, limit;
+  MtImageOptions io;
+  int limit;
   MtCelebaSplit split;
 };
 
@@ -147,7 +148,7 @@ celeba_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (GPtrArray) items = celeba_items (self, error);
   if (!items)
     return FALSE;
-  g_autoptr (MtBundle) b = mt_image_dataset_load (items, self->resize, self->crop, error);
+  g_autoptr (MtBundle) b = mt_image_dataset_build (items, &self->io, ctx, error);
   if (!b)
     return FALSE;
   mt_bundle_set_metadata (b, "num_classes", "2");
@@ -170,11 +171,11 @@ celeba_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *pspec)
   case PROP_ROOT: g_free (self->root); self->root = g_value_dup_string (v); break;
   case PROP_TARGET: g_free (self->target); self->target = g_value_dup_string (v); break;
   case PROP_CONFOUNDER: g_free (self->confounder); self->confounder = g_value_dup_string (v); break;
-  case PROP_RESIZE: self->resize = g_value_get_int (v); break;
-  case PROP_CROP: self->crop = g_value_get_int (v); break;
   case PROP_LIMIT: self->limit = g_value_get_int (v); break;
   case PROP_SPLIT: self->split = g_value_get_enum (v); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_set (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -186,11 +187,11 @@ celeba_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   case PROP_ROOT: g_value_set_string (v, self->root); break;
   case PROP_TARGET: g_value_set_string (v, self->target); break;
   case PROP_CONFOUNDER: g_value_set_string (v, self->confounder); break;
-  case PROP_RESIZE: g_value_set_int (v, self->resize); break;
-  case PROP_CROP: g_value_set_int (v, self->crop); break;
   case PROP_LIMIT: g_value_set_int (v, self->limit); break;
   case PROP_SPLIT: g_value_set_enum (v, self->split); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_get (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -215,7 +216,7 @@ mt_celeba_class_init (MtCelebaClass *klass)
   nc->run = celeba_run;
   nc->fingerprint = celeba_fingerprint;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE, PROP_CROP,
+  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE,
                                        "the CelebA folder (img_align_celeba/, list_attr_celeba.txt, "
                                        "list_eval_partition.txt)");
   g_object_class_install_property (oc, PROP_SPLIT,
@@ -238,8 +239,7 @@ mt_celeba_init (MtCeleba *self)
 {
   self->target = g_strdup (DEFAULT_TARGET);
   self->confounder = g_strdup (DEFAULT_CONFOUNDER);
-  self->resize = MT_IMAGE_DEFAULT_RESIZE;
-  self->crop = MT_IMAGE_DEFAULT_CROP;
+  mt_image_options_init (&self->io);
   self->split = MT_CELEBA_TRAIN;
   self->limit = DEFAULT_LIMIT;
 }

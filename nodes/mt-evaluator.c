@@ -227,8 +227,11 @@ evaluator_load_test_set (MtEvaluator *self, MtContext *ctx, guint i, guint n_tes
 {
   t->name = mt_context_get_input_source (ctx, "tests", i);
   t->data = mt_context_load_bundle_at (ctx, "tests", i, error);
-  if (!t->data || !mt_dataset_check (t->data, t->name, error) ||
-      !mt_model_check_images (model, mt_bundle_get (t->data, MT_DATASET_IMAGES), error))
+  gint64 shape[4];
+  if (!t->data || !mt_dataset_check (t->data, t->name, error))
+    return FALSE;
+  mt_dataset_images_shape (t->data, shape);
+  if (!mt_model_check_images (model, shape, error))
     return FALSE;
   t->n = mt_dataset_size (t->data);
   t->labels = mt_bundle_get (t->data, MT_DATASET_LABELS)->data;
@@ -257,8 +260,10 @@ evaluator_load_test_set (MtEvaluator *self, MtContext *ctx, guint i, guint n_tes
   if (n_val) {
     t->val_name = mt_context_get_input_source (ctx, "validation", i);
     t->val_data = mt_context_load_bundle_at (ctx, "validation", i, error);
-    if (!t->val_data || !mt_dataset_check (t->val_data, t->val_name, error) ||
-        !mt_model_check_images (model, mt_bundle_get (t->val_data, MT_DATASET_IMAGES), error))
+    if (!t->val_data || !mt_dataset_check (t->val_data, t->val_name, error))
+      return FALSE;
+    mt_dataset_images_shape (t->val_data, shape);
+    if (!mt_model_check_images (model, shape, error))
       return FALSE;
     t->n_val = mt_dataset_size (t->val_data);
     t->n_test = t->n;
@@ -360,11 +365,13 @@ evaluator_run (MtNode *node, MtContext *ctx, GError **error)
     t->val_logits = g_new0 (float *, n_models);
     for (guint m = 0; m < n_models; m++, step++) {
       Progress p = { ctx, (double) step / steps, 1.0 / steps };
-      t->logits[m] = mt_train_predict (models->pdata[m], mt_bundle_get (t->data, MT_DATASET_IMAGES),
-                                       self->batch_size, evaluator_on_progress, &p);
-      if (t->val_data)
-        t->val_logits[m] = mt_train_predict (models->pdata[m], mt_bundle_get (t->val_data, MT_DATASET_IMAGES),
-                                             self->batch_size, NULL, NULL);
+      t->logits[m] = mt_train_predict (models->pdata[m], t->data, self->batch_size, evaluator_on_progress, &p, error);
+      if (t->logits[m] && t->val_data)
+        t->val_logits[m] = mt_train_predict (models->pdata[m], t->val_data, self->batch_size, NULL, NULL, error);
+      if (!t->logits[m] || (t->val_data && !t->val_logits[m])) {
+        ok = FALSE;
+        break;
+      }
     }
   }
 

@@ -2,10 +2,11 @@
 #include "nodes/mt-image-dataset.h"
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
+#include "ml/mt-dataset.h"
 
 #include <string.h>
 
-enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP };
+enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_LOAD, PROP_SKIP_BAD };
 
 static gboolean
 is_image_name (const char *name)
@@ -63,7 +64,7 @@ collect (const char *root, const char *rel, gint64 label, GPtrArray *items, guin
 struct _MtImageFolder {
   MtNode parent_instance;
   char *root;
-  int resize, crop;
+  MtImageOptions io;
 };
 
 G_DEFINE_FINAL_TYPE (MtImageFolder, mt_image_folder, MT_TYPE_NODE)
@@ -126,7 +127,7 @@ image_folder_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (GPtrArray) items = folder_items (self, &classes, error);
   if (!items)
     return FALSE;
-  g_autoptr (MtBundle) b = mt_image_dataset_load (items, self->resize, self->crop, error);
+  g_autoptr (MtBundle) b = mt_image_dataset_build (items, &self->io, ctx, error);
   if (!b)
     return FALSE;
   g_autofree char *nc = g_strdup_printf ("%u", g_strv_length (classes));
@@ -134,9 +135,10 @@ image_folder_run (MtNode *node, MtContext *ctx, GError **error)
   mt_bundle_set_metadata (b, "num_classes", nc);
   mt_bundle_set_metadata (b, "classes", names);
   mt_bundle_set_metadata (b, "source", self->root);
-  MtTensor *img = mt_bundle_get (b, "images");
+  gint64 shape[4];
+  mt_dataset_images_shape (b, shape);
   mt_context_log (ctx, "%u images of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " in %s classes", items->len,
-                  img->shape[2], img->shape[3], nc);
+                  shape[2], shape[3], nc);
   return mt_context_save_bundle (ctx, "dataset", b, error);
 }
 
@@ -146,9 +148,9 @@ image_folder_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *
   MtImageFolder *self = MT_IMAGE_FOLDER (obj);
   switch (id) {
   case PROP_ROOT: g_free (self->root); self->root = g_value_dup_string (v); break;
-  case PROP_RESIZE: self->resize = g_value_get_int (v); break;
-  case PROP_CROP: self->crop = g_value_get_int (v); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_set (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -158,9 +160,9 @@ image_folder_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   MtImageFolder *self = MT_IMAGE_FOLDER (obj);
   switch (id) {
   case PROP_ROOT: g_value_set_string (v, self->root); break;
-  case PROP_RESIZE: g_value_set_int (v, self->resize); break;
-  case PROP_CROP: g_value_set_int (v, self->crop); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_get (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -181,7 +183,7 @@ mt_image_folder_class_init (MtImageFolderClass *klass)
   oc->finalize = image_folder_finalize;
   nc->run = image_folder_run;
   nc->fingerprint = image_folder_fingerprint;
-  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE, PROP_CROP,
+  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE,
                                        "the folder holding one folder per class");
   mt_node_class_set_metadata (nc, "1", "Reads PNG/JPEG images in torchvision's ImageFolder layout");
   mt_node_class_add_output (nc, "dataset", MT_KIND_DATASET, "RGB images uint8 N x 3 x H x W, labels by class folder");
@@ -190,7 +192,6 @@ mt_image_folder_class_init (MtImageFolderClass *klass)
 static void
 mt_image_folder_init (MtImageFolder *self)
 {
-  self->resize = MT_IMAGE_DEFAULT_RESIZE;
-  self->crop = MT_IMAGE_DEFAULT_CROP;
+  mt_image_options_init (&self->io);
 }
 

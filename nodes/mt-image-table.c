@@ -9,13 +9,13 @@
 
 #define MAX_CSV_BYTES ((gsize) 512 << 20)
 
-enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_CSV, PROP_PATH, PROP_LABEL, PROP_GROUP, PROP_SPLIT_COLUMN,
+enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_LOAD, PROP_SKIP_BAD, PROP_CSV, PROP_PATH, PROP_LABEL, PROP_GROUP, PROP_SPLIT_COLUMN,
        PROP_SPLIT };
 
 struct _MtImageTable {
   MtNode parent_instance;
   char *root, *csv, *path, *label, *group, *split_column, *split;
-  int resize, crop;
+  MtImageOptions io;
 };
 
 G_DEFINE_FINAL_TYPE (MtImageTable, mt_image_table, MT_TYPE_NODE)
@@ -155,7 +155,7 @@ image_table_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (GPtrArray) items = table_items (self, &classes, error);
   if (!items)
     return FALSE;
-  g_autoptr (MtBundle) b = mt_image_dataset_load (items, self->resize, self->crop, error);
+  g_autoptr (MtBundle) b = mt_image_dataset_build (items, &self->io, ctx, error);
   if (!b)
     return FALSE;
   gint64 top = 0;
@@ -182,9 +182,9 @@ image_table_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *p
 #define SET(ID, field) case PROP_##ID: g_free (self->field); self->field = g_value_dup_string (v); break;
   STRING_PROPS (SET)
 #undef SET
-  case PROP_RESIZE: self->resize = g_value_get_int (v); break;
-  case PROP_CROP: self->crop = g_value_get_int (v); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_set (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -196,9 +196,9 @@ image_table_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
 #define GET(ID, field) case PROP_##ID: g_value_set_string (v, self->field); break;
   STRING_PROPS (GET)
 #undef GET
-  case PROP_RESIZE: g_value_set_int (v, self->resize); break;
-  case PROP_CROP: g_value_set_int (v, self->crop); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_get (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -223,7 +223,7 @@ mt_image_table_class_init (MtImageTableClass *klass)
   nc->run = image_table_run;
   nc->fingerprint = image_table_fingerprint;
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
-  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE, PROP_CROP,
+  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE,
                                        "the folder the paths are relative to (none: the CSV file's)");
   g_object_class_install_property (oc, PROP_CSV, g_param_spec_string ("csv", "CSV", "the CSV file, with a header", NULL, rw));
   mt_node_class_mark_path (nc, "csv");
@@ -251,6 +251,5 @@ mt_image_table_init (MtImageTable *self)
   self->group = g_strdup ("");
   self->split_column = g_strdup ("");
   self->split = g_strdup ("");
-  self->resize = MT_IMAGE_DEFAULT_RESIZE;
-  self->crop = MT_IMAGE_DEFAULT_CROP;
+  mt_image_options_init (&self->io);
 }

@@ -47,17 +47,18 @@ masker_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtTensor) heat = mt_context_load_tensor (ctx, "saliency", error);
   if (!heat)
     return FALSE;
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
+  gint64 ishape[4];
+  mt_dataset_images_shape (data, ishape);
+  gint64 n = ishape[0], h = ishape[2], w = ishape[3];
   /* input: maps at the image size; cam: at the layer's (smaller) size, upsampled after. */
   gboolean at_cam = self->resolution == MT_RESOLUTION_CAM;
   if (heat->dtype != MT_DTYPE_F32 || heat->ndim != 3 || heat->shape[0] != n ||
       (!at_cam && (heat->shape[1] != h || heat->shape[2] != w)) ||
       (at_cam && (heat->shape[1] > h || heat->shape[2] > w))) {
     g_autofree char *hs = mt_tensor_shape_string (heat);
-    g_autofree char *is = mt_tensor_shape_string (images);
-    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "heat maps %s %s do not fit the images %s%s",
-                 mt_dtype_name (heat->dtype), hs, is,
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "heat maps %s %s do not fit the images [%" G_GINT64_FORMAT ", %"
+                 G_GINT64_FORMAT ", %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]%s",
+                 mt_dtype_name (heat->dtype), hs, ishape[0], ishape[1], ishape[2], ishape[3],
                  at_cam ? "" : " (maps at the layer's size need resolution=\"cam\")");
     return FALSE;
   }

@@ -28,12 +28,15 @@ predict_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "predict input", error))
     return FALSE;
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  if (!mt_model_fit (&model, images, error))
+  gint64 shape[4];
+  mt_dataset_images_shape (data, shape);
+  if (!mt_model_fit (&model, shape, error))
     return FALSE;
-  gint64 n = images->shape[0];
+  gint64 n = shape[0];
   int classes = mt_model_num_classes (model);
-  g_autofree float *logits = mt_train_predict (model, images, self->batch_size, NULL, NULL);
+  g_autofree float *logits = mt_train_predict (model, data, self->batch_size, NULL, NULL, error);
+  if (!logits)
+    return FALSE;
   gint64 ls[] = { n, classes }, vs[] = { n };
   g_autoptr (MtTensor) lt = mt_tensor_new_from_data (MT_DTYPE_F32, 2, ls, logits);
   g_autoptr (MtTensor) pred = mt_tensor_new (MT_DTYPE_I64, 1, vs);

@@ -1,5 +1,6 @@
 #include "nodes/mt-preview.h"
 #include "ml/mt-dataset.h"
+#include "ml/mt-loader.h"
 #include "ml/mt-panels.h"
 #include "runtime/mt-enum.h"
 #include "base/mt-error.h"
@@ -38,6 +39,31 @@ preview_row_label (MtBundle *b, gint64 i)
                 : g_strdup_printf ("%" G_GINT64_FORMAT, l);
 }
 
+/* Rows @rows[0..n) of @t (a map or mask per sample), as a tensor of n. */
+static MtTensor *
+preview_rows (MtTensor *t, const gint64 *rows, guint n, const char *what, GError **error)
+{
+  if (t->ndim < 1 || t->shape[0] < 1) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s holds no samples", what);
+    return NULL;
+  }
+  gsize row = t->nbytes / (gsize) t->shape[0];
+  gint64 shape[MT_TENSOR_MAX_DIMS];
+  memcpy (shape, t->shape, sizeof shape);
+  shape[0] = n;
+  MtTensor *out = mt_tensor_new (t->dtype, t->ndim, shape);
+  for (guint i = 0; i < n; i++) {
+    if (rows[i] >= t->shape[0]) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s has %" G_GINT64_FORMAT " samples, fewer than the dataset",
+                   what, t->shape[0]);
+      mt_tensor_unref (out);
+      return NULL;
+    }
+    memcpy ((guint8 *) out->data + i * row, (const guint8 *) t->data + rows[i] * row, row);
+  }
+  return out;
+}
+
 static gboolean
 preview_run (MtNode *node, MtContext *ctx, GError **error)
 {
@@ -53,10 +79,17 @@ preview_run (MtNode *node, MtContext *ctx, GError **error)
     g_autoptr (MtTensor) grid = mt_dataset_render_grid (b, rows, n, (guint) self->columns, (guint) self->scale, error);
     return grid && mt_context_save_image (ctx, "image", grid, error);
   }
+  /* Every panel holds just the rows drawn, in order (a streamed dataset decodes only those). */
   g_autoptr (GArray) panels = g_array_new (FALSE, TRUE, sizeof (MtPanel));
   g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_tensor_unref);
-  g_autoptr (GPtrArray) bundles = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_bundle_unref);
-  MtPanel first = { MT_PANEL_IMAGE, mt_bundle_get (b, MT_DATASET_IMAGES), "image" };
+  g_autofree gint64 *at = g_new (gint64, MAX (n, 1));
+  for (guint i = 0; i < n; i++)
+    at[i] = i;
+  MtTensor *picked = mt_loader_gather (b, rows, n, error);
+  if (!picked)
+    return FALSE;
+  g_ptr_array_add (keep, picked);
+  MtPanel first = { MT_PANEL_IMAGE, picked, "image" };
   g_array_append_val (panels, first);
   const struct { const char *port; MtPanelKind kind; const char *title; } order[] = {
     { "saliency", MT_PANEL_HEAT, "heat map" }, { "mask", MT_PANEL_MASK, "mask" },
@@ -67,26 +100,28 @@ preview_run (MtNode *node, MtContext *ctx, GError **error)
       continue;
     MtPanel pn = { order[k].kind, NULL, order[k].title };
     if (order[k].kind == MT_PANEL_IMAGE) {
-      MtBundle *mb = mt_context_load_bundle (ctx, order[k].port, error);
-      if (!mb)
+      g_autoptr (MtBundle) mb = mt_context_load_bundle (ctx, order[k].port, error);
+      if (!mb || !mt_dataset_check (mb, order[k].port, error))
         return FALSE;
-      g_ptr_array_add (bundles, mb);
-      if (!mt_dataset_check (mb, order[k].port, error))
+      if (mt_dataset_size (mb) != mt_dataset_size (b)) {
+        g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "%s has %" G_GINT64_FORMAT " samples, the dataset %" G_GINT64_FORMAT,
+                     order[k].port, mt_dataset_size (mb), mt_dataset_size (b));
         return FALSE;
-      pn.t = mt_bundle_get (mb, MT_DATASET_IMAGES);
+      }
+      pn.t = mt_loader_gather (mb, rows, n, error);
     } else {
-      MtTensor *t = mt_context_load_tensor (ctx, order[k].port, error);
-      if (!t)
-        return FALSE;
-      g_ptr_array_add (keep, t);
-      pn.t = t;
+      g_autoptr (MtTensor) t = mt_context_load_tensor (ctx, order[k].port, error);
+      pn.t = t ? preview_rows (t, rows, n, order[k].port, error) : NULL;
     }
+    if (!pn.t)
+      return FALSE;
+    g_ptr_array_add (keep, (MtTensor *) pn.t);
     g_array_append_val (panels, pn);
   }
   g_autoptr (GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (labels, preview_row_label (b, rows[i]));
-  g_autoptr (MtTensor) img = mt_panels_render ((const MtPanel *) panels->data, panels->len, rows, n, self->scale,
+  g_autoptr (MtTensor) img = mt_panels_render ((const MtPanel *) panels->data, panels->len, at, n, self->scale,
                                                (const char *const *) labels->pdata, error);
   return img && mt_context_save_image (ctx, "image", img, error);
 }

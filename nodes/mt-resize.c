@@ -22,7 +22,7 @@ resize_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtResize *self = MT_RESIZE (node);
   g_autoptr (MtBundle) in = mt_context_load_bundle (ctx, "dataset", error);
-  if (!in || !mt_dataset_check (in, "resize input", error))
+  if (!in || !mt_dataset_check (in, "resize input", error) || !mt_dataset_require_in_memory (in, "resize", error))
     return FALSE;
   MtTensor *images = mt_bundle_get (in, MT_DATASET_IMAGES);
   gint64 n = images->shape[0], c = images->shape[1], h = images->shape[2], w = images->shape[3];

@@ -23,7 +23,17 @@ typedef struct {
   gboolean nesterov;
   GVariant *betas;        /* ad: Adam's beta1, beta2 */
   double eps;
+  /* training augmentations (ml/mt-augment.h) */
+  int random_crop;        /* MtAugmentCrop */
+  GVariant *crop_scale, *crop_ratio;  /* ad */
+  int crop_padding;
+  gboolean hflip;
 } Common;
+
+MT_DEFINE_ENUM_TYPE (trainer_crop_type, "MtAugmentCrop",
+                     { MT_AUGMENT_CROP_NONE, "MT_AUGMENT_CROP_NONE", "none" },
+                     { MT_AUGMENT_CROP_RESIZED, "MT_AUGMENT_CROP_RESIZED", "resized" },
+                     { MT_AUGMENT_CROP_PADDED, "MT_AUGMENT_CROP_PADDED", "padded" })
 
 #define OPTIMIZER_AUTO -1
 MT_DEFINE_ENUM_TYPE (trainer_optimizer_type, "MtOptimizer",
@@ -54,9 +64,15 @@ MT_DEFINE_ENUM_TYPE (finetuner_optimizer_type, "MtFinetunerOptimizer",
 #define DEFAULT_BETA1 0.9
 #define DEFAULT_BETA2 0.999
 #define DEFAULT_EPS 1e-8
+#define DEFAULT_RANDOM_CROP MT_AUGMENT_CROP_NONE
+#define DEFAULT_CROP_SCALE { 0.7, 1.0 }       /* MaskTune's, for Waterbirds and CelebA */
+#define DEFAULT_CROP_RATIO { 3.0 / 4.0, 4.0 / 3.0 }
+#define DEFAULT_CROP_PADDING 4                /* the CIFAR recipe */
+#define DEFAULT_HFLIP FALSE
 
 enum { PROP_0, PROP_EPOCHS, PROP_LR, PROP_MOMENTUM, PROP_WEIGHT_DECAY, PROP_BATCH_SIZE, PROP_SEED,
-       PROP_OPTIMIZER, PROP_NESTEROV, PROP_BETAS, PROP_EPS, PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
+       PROP_OPTIMIZER, PROP_NESTEROV, PROP_BETAS, PROP_EPS, PROP_RANDOM_CROP, PROP_CROP_SCALE,
+       PROP_CROP_RATIO, PROP_CROP_PADDING, PROP_HFLIP, PROP_ARCH, PROP_NUM_CLASSES, PROP_LR_MILESTONES, PROP_LR_GAMMA, PROP_VAL_FRACTION };
 
 static GVariant *
 trainer_default_betas (void)
@@ -65,17 +81,52 @@ trainer_default_betas (void)
   return g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, betas, 2, sizeof (double));
 }
 
+static GVariant *
+trainer_pair (double a, double b)
+{
+  const double v[] = { a, b };
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, v, 2, sizeof (double));
+}
+
+static GVariant *
+trainer_default_scale (void)
+{
+  const double v[] = DEFAULT_CROP_SCALE;
+  return trainer_pair (v[0], v[1]);
+}
+
+static GVariant *
+trainer_default_ratio (void)
+{
+  const double v[] = DEFAULT_CROP_RATIO;
+  return trainer_pair (v[0], v[1]);
+}
+
 static void
 trainer_common_init (Common *c, int epochs, double lr, int optimizer)
 {
   *c = (Common) { epochs, lr, DEFAULT_MOMENTUM, DEFAULT_WEIGHT_DECAY, DEFAULT_BATCH_SIZE, DEFAULT_SEED,
-                  optimizer, DEFAULT_NESTEROV, g_variant_ref_sink (trainer_default_betas ()), DEFAULT_EPS };
+                  optimizer, DEFAULT_NESTEROV, g_variant_ref_sink (trainer_default_betas ()), DEFAULT_EPS,
+                  DEFAULT_RANDOM_CROP, g_variant_ref_sink (trainer_default_scale ()),
+                  g_variant_ref_sink (trainer_default_ratio ()), DEFAULT_CROP_PADDING, DEFAULT_HFLIP };
 }
 
 static void
 trainer_common_clear (Common *c)
 {
   g_clear_pointer (&c->betas, g_variant_unref);
+  g_clear_pointer (&c->crop_scale, g_variant_unref);
+  g_clear_pointer (&c->crop_ratio, g_variant_unref);
+}
+
+/* The augmentation the settings ask for (its ranges checked by validate). */
+static void
+trainer_augment (const Common *c, MtAugment *a)
+{
+  gsize n = 0;
+  const double *sc = g_variant_get_fixed_array (c->crop_scale, &n, sizeof (double));
+  const double *ra = g_variant_get_fixed_array (c->crop_ratio, &n, sizeof (double));
+  *a = (MtAugment) { c->random_crop, { sc[0], sc[1] }, { ra[0], ra[1] }, c->crop_padding, c->hflip };
 }
 
 static gboolean
@@ -86,6 +137,19 @@ trainer_validate_common (Common *c, const char **property, GError **error)
   if (nb != 2 || !(b[0] >= 0 && b[0] < 1) || !(b[1] >= 0 && b[1] < 1)) {
     *property = "betas";
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "betas must be two values in [0, 1), as Adam's (0.9, 0.999)");
+    return FALSE;
+  }
+  gsize ns = 0, nr = 0;
+  const double *sc = g_variant_get_fixed_array (c->crop_scale, &ns, sizeof (double));
+  const double *ra = g_variant_get_fixed_array (c->crop_ratio, &nr, sizeof (double));
+  if (ns != 2 || !(sc[0] > 0 && sc[0] <= sc[1] && sc[1] <= 1)) {
+    *property = "crop-scale";
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "crop_scale must be [low, high] with 0 < low <= high <= 1");
+    return FALSE;
+  }
+  if (nr != 2 || !(ra[0] > 0 && ra[0] <= ra[1])) {
+    *property = "crop-ratio";
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "crop_ratio must be [low, high] with 0 < low <= high");
     return FALSE;
   }
   if (c->nesterov && c->optimizer != MT_OPTIMIZER_ADAM && c->momentum == 0) {
@@ -123,6 +187,21 @@ trainer_install_common (GObjectClass *oc, int epochs_default, double lr_min, dou
                           G_VARIANT_TYPE ("ad"), trainer_default_betas (), rw));
   g_object_class_install_property (oc, PROP_EPS,
     g_param_spec_double ("eps", "Epsilon", "Adam's term added to the denominator", 0.0, 1.0, DEFAULT_EPS, rw));
+  g_object_class_install_property (oc, PROP_RANDOM_CROP,
+    g_param_spec_enum ("random-crop", "Random crop", "augment training batches: resized (RandomResizedCrop back to "
+                       "the image size, with crop_scale and crop_ratio), padded (RandomCrop after crop_padding "
+                       "zeros), or none", trainer_crop_type (), DEFAULT_RANDOM_CROP, rw));
+  g_object_class_install_property (oc, PROP_CROP_SCALE,
+    g_param_spec_variant ("crop-scale", "Crop scale", "RandomResizedCrop's range of the area kept",
+                          G_VARIANT_TYPE ("ad"), trainer_default_scale (), rw));
+  g_object_class_install_property (oc, PROP_CROP_RATIO,
+    g_param_spec_variant ("crop-ratio", "Crop ratio", "RandomResizedCrop's range of aspect ratios",
+                          G_VARIANT_TYPE ("ad"), trainer_default_ratio (), rw));
+  g_object_class_install_property (oc, PROP_CROP_PADDING,
+    g_param_spec_int ("crop-padding", "Crop padding", "RandomCrop's zero padding on each side", 0, 1024,
+                      DEFAULT_CROP_PADDING, rw));
+  g_object_class_install_property (oc, PROP_HFLIP,
+    g_param_spec_boolean ("hflip", "Flip", "RandomHorizontalFlip(0.5) on training batches", DEFAULT_HFLIP, rw));
   g_object_class_install_property (oc, PROP_EPOCHS,
     g_param_spec_int ("epochs", "Epochs", "passes over the training data", 1, 10000, epochs_default, rw));
   g_object_class_install_property (oc, PROP_LR,
@@ -154,6 +233,17 @@ trainer_set_common (Common *c, guint id, const GValue *v)
     c->betas = g_value_dup_variant (v);
     return TRUE;
   case PROP_EPS: c->eps = g_value_get_double (v); return TRUE;
+  case PROP_RANDOM_CROP: c->random_crop = g_value_get_enum (v); return TRUE;
+  case PROP_CROP_SCALE:
+    g_clear_pointer (&c->crop_scale, g_variant_unref);
+    c->crop_scale = g_value_dup_variant (v);
+    return TRUE;
+  case PROP_CROP_RATIO:
+    g_clear_pointer (&c->crop_ratio, g_variant_unref);
+    c->crop_ratio = g_value_dup_variant (v);
+    return TRUE;
+  case PROP_CROP_PADDING: c->crop_padding = g_value_get_int (v); return TRUE;
+  case PROP_HFLIP: c->hflip = g_value_get_boolean (v); return TRUE;
   default: return FALSE;
   }
 }
@@ -172,6 +262,11 @@ trainer_get_common (Common *c, guint id, GValue *v)
   case PROP_NESTEROV: g_value_set_boolean (v, c->nesterov); return TRUE;
   case PROP_BETAS: g_value_set_variant (v, c->betas); return TRUE;
   case PROP_EPS: g_value_set_double (v, c->eps); return TRUE;
+  case PROP_RANDOM_CROP: g_value_set_enum (v, c->random_crop); return TRUE;
+  case PROP_CROP_SCALE: g_value_set_variant (v, c->crop_scale); return TRUE;
+  case PROP_CROP_RATIO: g_value_set_variant (v, c->crop_ratio); return TRUE;
+  case PROP_CROP_PADDING: g_value_set_int (v, c->crop_padding); return TRUE;
+  case PROP_HFLIP: g_value_set_boolean (v, c->hflip); return TRUE;
   default: return FALSE;
   }
 }
@@ -354,7 +449,8 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "training data", error))
     return FALSE;
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
+  gint64 shape[4];
+  mt_dataset_images_shape (data, shape);
   int classes = trainer_classes_of (data, self->num_classes);
   g_autoptr (MtModel) model = NULL;
   if (mt_context_has_input (ctx, "init")) {
@@ -362,7 +458,7 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
      * a classifier for another number of classes is replaced by a freshly drawn one. */
     g_autoptr (MtBundle) w = mt_context_load_bundle (ctx, "init", error);
     g_autoptr (MtModel) src = w ? mt_model_from_bundle (w, mt_context_get_input_path (ctx, "init"), error) : NULL;
-    if (!src || !mt_model_fit (&src, images, error))
+    if (!src || !mt_model_fit (&src, shape, error))
       return FALSE;
     if (mt_model_num_classes (src) == classes) {
       model = g_steal_pointer (&src);
@@ -379,13 +475,13 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
                       mt_model_arch (src)->name, mt_model_num_classes (src), fresh, classes);
     }
   } else {
-    if (images->ndim != 4 || images->shape[1] > 4096 || images->shape[2] > 65536 || images->shape[3] > 65536) {
-      g_autofree char *s = mt_tensor_shape_string (images);
-      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "training images of shape %s are not N x C x H x W", s);
+    if (shape[1] < 1 || shape[1] > 4096 || shape[2] < 1 || shape[2] > 65536 || shape[3] < 1 || shape[3] > 65536) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "training images of shape [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+                   ", %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] are not N x C x H x W",
+                   shape[0], shape[1], shape[2], shape[3]);
       return FALSE;
     }
-    model = mt_model_new_sized (arch, classes, (int) images->shape[1], (int) images->shape[2],
-                                (int) images->shape[3], error);
+    model = mt_model_new_sized (arch, classes, (int) shape[1], (int) shape[2], (int) shape[3], error);
     if (!model)
       return FALSE;
     mt_model_init (model, (guint64) self->c.seed);
@@ -398,6 +494,9 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
     .seed = (guint64) self->c.seed, .val_fraction = self->val_fraction,
   };
   trainer_config_optimizer (&self->c, self->c.optimizer, &cfg);
+  MtAugment aug;
+  trainer_augment (&self->c, &aug);
+  cfg.augment = &aug;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
@@ -516,8 +615,11 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
   if (!model)
     return FALSE;
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
-  if (!data || !mt_dataset_check (data, "fine-tuning data", error) ||
-      !mt_model_fit (&model, mt_bundle_get (data, MT_DATASET_IMAGES), error))
+  if (!data || !mt_dataset_check (data, "fine-tuning data", error))
+    return FALSE;
+  gint64 shape[4];
+  mt_dataset_images_shape (data, shape);
+  if (!mt_model_fit (&model, shape, error))
     return FALSE;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   MtOptimizer optimizer = self->c.optimizer == OPTIMIZER_AUTO ? MT_OPTIMIZER_SGD : (MtOptimizer) self->c.optimizer;
@@ -545,6 +647,9 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
     .batch_size = self->c.batch_size, .gamma = 1.0, .seed = (guint64) self->c.seed,
   };
   trainer_config_optimizer (&self->c, optimizer, &cfg);
+  MtAugment aug;
+  trainer_augment (&self->c, &aug);
+  cfg.augment = &aug;
   return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
 

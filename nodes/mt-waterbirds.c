@@ -9,7 +9,7 @@
 
 #define MAX_CSV_BYTES ((gsize) 512 << 20)
 
-enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_SPLIT };
+enum { PROP_0, PROP_ROOT, PROP_RESIZE, PROP_CROP, PROP_LOAD, PROP_SKIP_BAD, PROP_SPLIT };
 
 typedef enum { MT_WB_TRAIN, MT_WB_VAL, MT_WB_TEST } MtWbSplit;
 
@@ -20,7 +20,7 @@ MT_DEFINE_ENUM_TYPE (waterbirds_split_type, "MtWaterbirdsSplit",
 struct _MtWaterbirds {
   MtNode parent_instance;
   char *root;
-  int resize, crop;
+  MtImageOptions io;
   MtWbSplit split;
 };
 
@@ -110,7 +110,7 @@ waterbirds_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (GPtrArray) items = waterbirds_items (self, error);
   if (!items)
     return FALSE;
-  g_autoptr (MtBundle) b = mt_image_dataset_load (items, self->resize, self->crop, error);
+  g_autoptr (MtBundle) b = mt_image_dataset_build (items, &self->io, ctx, error);
   if (!b)
     return FALSE;
   mt_bundle_set_metadata (b, "num_classes", "2");
@@ -130,10 +130,10 @@ waterbirds_set_property (GObject *obj, guint id, const GValue *v, GParamSpec *ps
   MtWaterbirds *self = MT_WATERBIRDS (obj);
   switch (id) {
   case PROP_ROOT: g_free (self->root); self->root = g_value_dup_string (v); break;
-  case PROP_RESIZE: self->resize = g_value_get_int (v); break;
-  case PROP_CROP: self->crop = g_value_get_int (v); break;
   case PROP_SPLIT: self->split = g_value_get_enum (v); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_set (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -143,10 +143,10 @@ waterbirds_get_property (GObject *obj, guint id, GValue *v, GParamSpec *pspec)
   MtWaterbirds *self = MT_WATERBIRDS (obj);
   switch (id) {
   case PROP_ROOT: g_value_set_string (v, self->root); break;
-  case PROP_RESIZE: g_value_set_int (v, self->resize); break;
-  case PROP_CROP: g_value_set_int (v, self->crop); break;
   case PROP_SPLIT: g_value_set_enum (v, self->split); break;
-  default: G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
+  default:
+    if (!mt_image_options_get (&self->io, PROP_RESIZE, id, v))
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (obj, id, pspec);
   }
 }
 
@@ -167,7 +167,7 @@ mt_waterbirds_class_init (MtWaterbirdsClass *klass)
   oc->finalize = waterbirds_finalize;
   nc->run = waterbirds_run;
   nc->fingerprint = waterbirds_fingerprint;
-  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE, PROP_CROP,
+  mt_image_dataset_install_properties (oc, nc, PROP_ROOT, PROP_RESIZE,
                                        "the Waterbirds folder (metadata.csv and the images it names)");
   g_object_class_install_property (oc, PROP_SPLIT,
     g_param_spec_enum ("split", "Split", "metadata.csv's split column: train (0), val (1), test (2)",
@@ -180,7 +180,6 @@ mt_waterbirds_class_init (MtWaterbirdsClass *klass)
 static void
 mt_waterbirds_init (MtWaterbirds *self)
 {
-  self->resize = MT_IMAGE_DEFAULT_RESIZE;
-  self->crop = MT_IMAGE_DEFAULT_CROP;
+  mt_image_options_init (&self->io);
   self->split = MT_WB_TRAIN;
 }

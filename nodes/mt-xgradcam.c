@@ -1,5 +1,6 @@
 #include "nodes/mt-xgradcam.h"
 #include "ml/mt-dataset.h"
+#include "ml/mt-loader.h"
 #include "runtime/mt-enum.h"
 #include "nodes/mt-resolution.h"
 #include "base/mt-error.h"
@@ -52,9 +53,10 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   if (!data || !mt_dataset_check (data, "saliency input", error))
     return FALSE;
   const MtArch *arch = mt_model_arch (model);
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  if (!mt_model_fit (&model, images, error))
+  gint64 ishape[4];
+  mt_dataset_images_shape (data, ishape);
+  if (!mt_model_fit (&model, ishape, error))
     return FALSE;
   const char *layer = self->target_layer && *self->target_layer ? self->target_layer : arch->target_layer;
   if (!mt_model_has_layer (model, layer)) {
@@ -62,9 +64,9 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
                  arch->target_layer);
     return FALSE;
   }
-  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
+  gint64 n = ishape[0], h = ishape[2], w = ishape[3];
   int classes = mt_model_num_classes (model), bs = self->batch_size;
-  gsize per = (gsize) (images->shape[1] * h * w);
+  gsize per = (gsize) (ishape[1] * h * w);
   /* At the input's size, or at the layer's own (for masking at that resolution). */
   int lc = 0, lh = 0, lw = 0;
   mt_model_activation (model, layer, &lc, &lh, &lw);
@@ -77,9 +79,13 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   g_autofree float *x = g_new (float, (gsize) bs * per);
   g_autofree float *dlogits = g_new (float, (gsize) bs * classes);
   float *out = maps->data;
-  for (gint64 start = 0; start < n; start += bs) {
-    int b = (int) MIN ((gint64) bs, n - start);
-    const guint8 *src = (const guint8 *) images->data + (gsize) start * per;
+  g_autoptr (MtLoader) loader = mt_loader_new (data, 0);
+  mt_loader_start (loader, NULL, n, bs, NULL, 0);
+  gint64 start = 0;
+  const guint8 *src;
+  int b = 0;
+  GError *lerr = NULL;
+  for (; (src = mt_loader_next (loader, &b, NULL, &lerr)); start += b) {
     mt_model_prepare_input (model, src, (gsize) b, x);
     /* Eval mode: samples are independent, so one backward of the summed scores gives
      * every sample's own gradient. */
@@ -111,6 +117,10 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
         mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
     }
     mt_context_progress (ctx, (double) (start + b) / (double) n);
+  }
+  if (lerr) {
+    g_propagate_error (error, lerr);
+    return FALSE;
   }
   return mt_context_save_tensor (ctx, "saliency", maps, error);
 }

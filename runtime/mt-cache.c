@@ -1,4 +1,5 @@
 #include "runtime/mt-cache.h"
+#include "base/mt-digest-memo.h"
 #include "base/mt-json-write.h"
 #include "base/mt-json.h"
 #include "base/mt-error.h"
@@ -19,7 +20,7 @@ struct _MtCache {
   int lock_fd;
 };
 
-static const char *const subdirs[] = { "objects", "entries", "refs", "locks", "tmp", "resume" };
+static const char *const subdirs[] = { "objects", "entries", "refs", "locks", "tmp", "resume", "state" };
 
 /* refs/<pipeline>/: one file per node, named after it, holding its key; the pipeline's own
  * path is in a file whose name no node can have. */
@@ -224,7 +225,7 @@ mt_cache_output_path (MtCache *c, const MtCacheOutput *o)
 }
 
 gboolean
-mt_cache_verify (MtCache *c, MtManifest *m, gboolean full, GError **error)
+mt_cache_verify (MtCache *c, MtManifest *m, MtCacheVerify how, GError **error)
 {
   for (guint i = 0; i < m->outputs->len; i++) {
     MtCacheOutput *o = m->outputs->pdata[i];
@@ -245,8 +246,9 @@ mt_cache_verify (MtCache *c, MtManifest *m, gboolean full, GError **error)
                    o->port, o->file, (gint64) st.st_size, o->size);
       return FALSE;
     }
-    if (full) {
-      g_autofree char *d = mt_file_sha256_full (p, FALSE, NULL, error);
+    if (how != MT_CACHE_VERIFY_SIZES) {
+      g_autofree char *d = how == MT_CACHE_VERIFY_REHASH ? mt_file_sha256_full (p, FALSE, NULL, error)
+                                                         : mt_digest_memo_sha256 (NULL, p, FALSE, NULL, error);
       if (!d)
         return FALSE;
       if (g_strcmp0 (d, o->digest) != 0) {
@@ -257,6 +259,12 @@ mt_cache_verify (MtCache *c, MtManifest *m, gboolean full, GError **error)
     }
   }
   return TRUE;
+}
+
+char *
+mt_cache_digest_memo_path (MtCache *c)
+{
+  return g_build_filename (c->dir, "state", "digests.tsv", NULL);
 }
 
 char *

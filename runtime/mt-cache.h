@@ -40,8 +40,16 @@ void        mt_cache_unlock_key    (int fd);
 
 /* NULL without error when the key has no entry; an unreadable manifest is an error. */
 MtManifest *mt_cache_lookup        (MtCache *cache, const char *key, GError **error);
-/* Checks that every output exists with its recorded size, and with @full its digest. */
-gboolean    mt_cache_verify        (MtCache *cache, MtManifest *m, gboolean full, GError **error);
+typedef enum {
+  MT_CACHE_VERIFY_SIZES,    /* every output exists with its recorded size */
+  MT_CACHE_VERIFY_DIGESTS,  /* and its digest: remembered (base/mt-digest-memo.h) while the file is unchanged */
+  MT_CACHE_VERIFY_REHASH,   /* and its digest, read again whatever the memo says */
+} MtCacheVerify;
+
+/* Checks every output of @m as @how says. */
+gboolean    mt_cache_verify        (MtCache *cache, MtManifest *m, MtCacheVerify how, GError **error);
+/* Where mtrun keeps the digest memo of this cache. */
+char       *mt_cache_digest_memo_path (MtCache *cache);
 char       *mt_cache_output_path   (MtCache *cache, const MtCacheOutput *o);
 
 /* A fresh private directory under tmp/ for one node run. */

@@ -78,7 +78,7 @@ lookup_valid (Exec *ex, guint index, const char *key)
   if (!m && !err)
     return NULL;
   if (m && mt_manifest_matches_class (m, MT_NODE_GET_CLASS (gn->node), &err) &&
-      mt_cache_verify (ex->cache, m, TRUE, &err))
+      mt_cache_verify (ex->cache, m, MT_CACHE_VERIFY_DIGESTS, &err))
     return m;
   post (ex, MT_EVENT_WARNING, index,
         g_strdup_printf ("cache entry %.12s of node '%s' is corrupt (%s); recomputing", key, gn->name,

@@ -163,7 +163,7 @@ mt_plan_compute (MtDag *g, MtCache *cache, GHashTable *forced)
       MtManifest *m = mt_cache_lookup (cache, ki->key, NULL);
       /* Every digest, as a run checks them: "cached" here means a run will use it. */
       if (m && mt_manifest_matches_class (m, MT_NODE_GET_CLASS (gn->node), NULL) &&
-          mt_cache_verify (cache, m, TRUE, NULL)) {
+          mt_cache_verify (cache, m, MT_CACHE_VERIFY_DIGESTS, NULL)) {
         it->state = MT_PLAN_CACHED;
         results->pdata[i] = m;
         continue;

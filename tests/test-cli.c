@@ -3,9 +3,12 @@
  * concurrent runs on one cache. */
 #include "tests/mt-test-util.h"
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -566,6 +569,61 @@ START_TEST (set_variants_keep_their_own_refs)
 END_TEST
 
 /* tests/demo.pipe, the runtime demo the README points at, runs as its comment says. */
+/* A cached rerun trusts the digests of unchanged objects (the memo beside the cache)
+ * instead of reading them again; --paranoid reads them; `cache verify` always does, so
+ * it finds an object changed behind the memo's back (same size, times put back). */
+START_TEST (digest_memo_spares_rereading)
+{
+  Fixture f;
+  fixture_init (&f, demo);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
+  g_usleep (2100 * 1000);  /* past the memo's racy window: files changed just now are not remembered */
+  g_autofree char *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-v", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, " computed\n") && !strstr (err, ", 0 computed"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  /* The second rerun reads no object: six outputs (split has two). */
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-v", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, "digests: 6 remembered, 0 computed") && strstr (err, "5 cached"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-v", "--paranoid", f.pipe, NULL), 0);
+  ck_assert_msg (!strstr (err, "digests:") && strstr (err, "5 cached"), "%s", err);
+
+  /* A damaged memo is ignored, line by line. */
+  g_autofree char *memo = g_build_filename (f.dir, "cache", "state", "digests.tsv", NULL);
+  g_autofree char *text = NULL;
+  ck_assert (g_file_get_contents (memo, &text, NULL, NULL));
+  g_autofree char *damaged = g_strconcat ("garbage\t1\n\t\t\t\t\t\n", text, "1\t2\t-3\t4\t5\tzz\n", NULL);
+  ck_assert (g_file_set_contents (memo, damaged, -1, NULL));
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-v", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, "digests: 6 remembered, 0 computed"), "%s", err);
+
+  /* One object changed in place, its size and times kept. */
+  g_autofree char *objects = g_build_filename (f.dir, "cache", "objects", NULL);
+  g_autoptr (GDir) d = g_dir_open (objects, 0, NULL);
+  const char *sub = g_dir_read_name (d);
+  g_autofree char *subdir = g_build_filename (objects, sub, NULL);
+  g_autoptr (GDir) d2 = g_dir_open (subdir, 0, NULL);
+  g_autofree char *obj = g_build_filename (subdir, g_dir_read_name (d2), NULL);
+  GStatBuf st;
+  ck_assert (g_stat (obj, &st) == 0);
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  ck_assert (g_file_get_contents (obj, &bytes, &len, NULL) && len > 0);
+  bytes[len - 1] ^= 1;
+  ck_assert (g_chmod (obj, 0644) == 0);
+  FILE *fp = fopen (obj, "r+b");
+  ck_assert (fp && fwrite (bytes, 1, len, fp) == len && fclose (fp) == 0);
+  struct timespec times[2] = { st.st_atim, st.st_mtim };
+  ck_assert (utimensat (AT_FDCWD, obj, times, 0) == 0);
+  g_autofree char *out = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "verify", NULL), 1);
+  ck_assert_msg (strstr (out, "CORRUPT") && strstr (out, "does not match its digest"), "%s", out);
+  fixture_clear (&f);
+}
+END_TEST
+
 START_TEST (demo_pipeline_runs)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -606,6 +664,7 @@ main (void)
   tcase_add_test (tc, summary_and_messages);
   tcase_add_test (tc, paths_and_cache_discovery);
   tcase_add_test (tc, set_variants_keep_their_own_refs);
+  tcase_add_test (tc, digest_memo_spares_rereading);
   tcase_add_test (tc, demo_pipeline_runs);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

@@ -211,7 +211,7 @@ START_TEST (report_figures_match_an_independent_computation)
       g_autofree char *dfile = g_strdup_printf ("%s.dataset.safetensors", sets[d]);
       g_autoptr (MtBundle) data = load_export (dfile);
       double loss = 0;
-      double acc = mt_train_evaluate (model, data, NULL, 0, 100, &loss);
+      double acc = mt_train_evaluate (model, data, NULL, 0, 100, &loss, NULL);
       JsonObject *r = result (report, models[m], sets[d]);
       ck_assert_double_eq_tol (json_object_get_double_member (r, "accuracy"), acc, 1e-12);
       ck_assert_double_eq_tol (json_object_get_double_member (r, "loss"), loss, 1e-5);

@@ -295,8 +295,8 @@ START_TEST (erm_learns_the_shortcut)
   ck_assert (m != NULL);
   g_autoptr (MtBundle) raw = load_export (out, "raw_test.dataset.safetensors");
   g_autoptr (MtBundle) biased = load_export (out, "biased_test.dataset.safetensors");
-  double acc_raw = mt_train_evaluate (m, raw, NULL, 0, 256, NULL);
-  double acc_biased = mt_train_evaluate (m, biased, NULL, 0, 256, NULL);
+  double acc_raw = mt_train_evaluate (m, raw, NULL, 0, 256, NULL, NULL);
+  double acc_biased = mt_train_evaluate (m, biased, NULL, 0, 256, NULL, NULL);
   printf ("ERM (2 epochs): raw test %.4f, biased test %.4f\n", acc_raw, acc_biased);
 
   /* It fits its training distribution, and leans on the patch: moving the patch to the

@@ -278,7 +278,7 @@ cmd_export (MtCache *cache, const char *what, const char *dir)
   MtManifest *m = all ? find_entry (cache, all, what, &err) : NULL;
   if (!m)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  if (!mt_cache_verify (cache, m, TRUE, &err))
+  if (!mt_cache_verify (cache, m, MT_CACHE_VERIFY_DIGESTS, &err))
     return mtrun_fail (MTRUN_EXIT_FAILURE, "entry %.12s (%s) is corrupt: %s; rerun its pipeline",
                        m->key, m->node, err->message);
   if (g_mkdir_with_parents (dir, 0755) != 0)
@@ -340,7 +340,7 @@ cmd_verify (MtCache *cache)
     gboolean fits = !klass || mt_manifest_matches_class (m, klass, &verr);
     if (klass)
       g_type_class_unref (klass);
-    if (!fits || !mt_cache_verify (cache, m, TRUE, &verr))
+    if (!fits || !mt_cache_verify (cache, m, MT_CACHE_VERIFY_REHASH, &verr))
       g_ptr_array_add (bad, g_strdup_printf ("entry %.12s (%s, %s): %s", m->key, m->node, m->type, verr->message));
     objects += m->outputs->len;
   }

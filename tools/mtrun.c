@@ -19,6 +19,8 @@ static const GOptionEntry common_entries[] = {
   { "quiet", 'q', 0, G_OPTION_ARG_NONE, &mtrun_global.quiet, "Print only errors", NULL },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &mtrun_global.verbose, "Also say which backend and cache are used, and why", NULL },
   { "json", 0, 0, G_OPTION_ARG_NONE, &mtrun_global.json, "Machine-readable output: one JSON object per line", NULL },
+  { "paranoid", 0, 0, G_OPTION_ARG_NONE, &mtrun_global.paranoid,
+    "Read every file again to check its digest, instead of trusting the digests remembered for unchanged files", NULL },
   G_OPTION_ENTRY_NULL
 };
 
@@ -56,7 +58,33 @@ mtrun_open_cache (const char *pipeline, GError **error)
                                                 : mt_cache_find_dir (pipeline, &how);
   if (mtrun_global.verbose && !mtrun_global.json)
     fprintf (stderr, "mtrun: cache %s (%s)\n", dir, how);
-  return mt_cache_open (dir, error);
+  MtCache *cache = mt_cache_open (dir, error);
+  /* Digests of unchanged files (cache objects, datasets' images) are remembered beside
+   * the cache, so that a cached rerun reads no file it already checked. */
+  if (cache && !mtrun_global.paranoid && !mt_digest_memo_get_default ()) {
+    g_autofree char *memo = mt_cache_digest_memo_path (cache);
+    mt_digest_memo_set_default (mt_digest_memo_open (memo));
+  }
+  return cache;
+}
+
+/* Saves what the digest memo learned; a memo that cannot be written costs only speed. */
+static void
+mtrun_save_digest_memo (void)
+{
+  MtDigestMemo *memo = mt_digest_memo_get_default ();
+  if (!memo)
+    return;
+  g_autoptr (GError) err = NULL;
+  if (!mt_digest_memo_save (memo, &err) && mtrun_global.verbose)
+    fprintf (stderr, "mtrun: digest memo not saved: %s\n", err->message);
+  if (mtrun_global.verbose) {
+    guint64 hits = 0, misses = 0;
+    mt_digest_memo_stats (memo, &hits, &misses);
+    if (hits + misses)
+      fprintf (stderr, "mtrun: digests: %" G_GUINT64_FORMAT " remembered, %" G_GUINT64_FORMAT " computed\n", hits, misses);
+  }
+  mt_digest_memo_free (memo);
 }
 
 void
@@ -177,6 +205,7 @@ main (int argc, char **argv)
   mtrun_argv0 = argv[0];
   atexit (mtrun_exit_guard);
   int status = dispatch (argc, argv);
+  mtrun_save_digest_memo ();
   mt_plot_release_fonts ();
   mtrun_finished = TRUE;
   return status;

@@ -3,6 +3,7 @@
 
 #include "include/masktune.h"
 #include "base/mt-fileutil.h"
+#include "base/mt-digest-memo.h"
 #include "base/mt-json.h"
 #include "base/mt-json-write.h"
 #include "base/mt-suggest.h"
@@ -25,6 +26,7 @@ typedef struct {
   gboolean quiet;
   gboolean verbose;
   gboolean json;
+  gboolean paranoid;
 } MtrunGlobal;
 
 extern MtrunGlobal mtrun_global;

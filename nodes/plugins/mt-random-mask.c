@@ -37,8 +37,9 @@ run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "random_mask input", error))
     return FALSE;
-  MtTensor *images = mt_bundle_get (data, MT_DATASET_IMAGES);
-  gint64 n = images->shape[0], h = images->shape[2], w = images->shape[3];
+  gint64 shape[4];
+  mt_dataset_images_shape (data, shape);  /* held or streamed: the mask goes with either */
+  gint64 n = shape[0], h = shape[2], w = shape[3];
   gint64 mshape[] = { n, h, w };
   g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, mshape);
   MtRng rng;
