@@ -17,8 +17,11 @@ void
 mt_cpu_relu_backward (const float *y, const float *dy, gsize len, float *dx)
 {
 #pragma omp parallel for simd schedule(static) num_threads(mt_cpu_threads ()) if (len > 65536)
-  for (gsize i = 0; i < len; i++)
-    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+  for (gsize i = 0; i < len; i++) {
+    /* dy read unconditionally: the select becomes a vector blend, not a branch. */
+    float g = dy[i];
+    dx[i] = y[i] > 0.0f ? g : 0.0f;
+  }
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */
