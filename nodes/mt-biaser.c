@@ -38,7 +38,8 @@ enum { PROP_0, PROP_CLASS_MAP, PROP_CONFLICT_RATIO, PROP_PATCH, PROP_SIZE, PROP_
 MT_DEFINE_ENUM_TYPE (biaser_patch_kind_type, "MtPatchKind",
              { MT_PATCH_SQUARE, "MT_PATCH_SQUARE", "square" },
              { MT_PATCH_BACKGROUND, "MT_PATCH_BACKGROUND", "background" },
-             { MT_PATCH_FOREGROUND, "MT_PATCH_FOREGROUND", "foreground" })
+             { MT_PATCH_FOREGROUND, "MT_PATCH_FOREGROUND", "foreground" },
+             { MT_PATCH_TEXTURE, "MT_PATCH_TEXTURE", "texture" })
 MT_DEFINE_ENUM_TYPE (biaser_position_type, "MtPatchPosition",
              { MT_POS_TOP_LEFT, "MT_POS_TOP_LEFT", "top_left" },
              { MT_POS_TOP_RIGHT, "MT_POS_TOP_RIGHT", "top_right" },
@@ -153,15 +154,51 @@ biaser_patch_origin (MtBiaser *self, gint64 h, gint64 w, gint64 *y0, gint64 *x0)
   }
 }
 
-/* Writes sample @i as RGB into @dst, with the patch when asked. */
+/* The two backgrounds of patch="texture", a Waterbirds-like place: "water" (waves in
+ * the colour given, for patched samples) and "land" (green-brown blotches, for the
+ * others), each shifted by a phase drawn per sample so no two images share one. */
+static void
+biaser_texture (gboolean water, const guint8 rgb[3], gint64 w, gint64 y, gint64 x, const double ph[3], guint8 out[3])
+{
+  double t;
+  if (water) {
+    t = 0.5 + 0.5 * sin (2 * G_PI * (y / 6.0 + ph[0]) + 1.3 * sin (2 * G_PI * (x / (double) MAX (w, 1) * 2 + ph[1])));
+    for (int k = 0; k < 3; k++)
+      out[k] = (guint8) CLAMP (rgb[k] * (0.55 + 0.6 * t), 0, 255);
+    return;
+  }
+  static const double land[3] = { 120, 140, 60 }, soil[3] = { 110, 80, 45 };
+  t = 0.5 + 0.25 * sin (2 * G_PI * (x / 9.0 + ph[0])) * sin (2 * G_PI * (y / 7.0 + ph[1])) +
+      0.25 * sin (2 * G_PI * ((x + y) / 13.0 + ph[2]));
+  for (int k = 0; k < 3; k++)
+    out[k] = (guint8) CLAMP (soil[k] + (land[k] - soil[k]) * 2 * t, 0, 255);
+}
+
+/* Writes sample @index as RGB into @dst, with the patch when asked. */
 static void
 biaser_paint (MtBiaser *self, const guint8 *src, gint64 c, gint64 h, gint64 w, gboolean patch,
-       const guint8 rgb[3], guint8 *dst)
+       const guint8 rgb[3], gint64 index, guint8 *dst)
 {
   gint64 hw = h * w;
   for (int k = 0; k < 3; k++)
     memcpy (dst + k * hw, src + (c == 3 ? k : 0) * hw, hw);
-  if (!patch)
+  if (self->patch == MT_PATCH_TEXTURE && self->mode == MT_BIAS_MODE_BIASED) {
+    /* Every sample gets a place: the item's strokes over water (patched) or land. */
+    MtRng rng;
+    mt_rng_seed (&rng, (guint64) self->seed ^ (0x9E3779B97F4A7C15ULL * (guint64) (index + 1)));
+    double ph[3] = { mt_rng_uniform (&rng), mt_rng_uniform (&rng), mt_rng_uniform (&rng) };
+    for (gint64 y = 0; y < h; y++)
+      for (gint64 x = 0; x < w; x++) {
+        gint64 p = y * w + x;
+        guint8 bg[3];
+        biaser_texture (patch, rgb, w, y, x, ph, bg);
+        guint g = src[p];
+        for (int k = 0; k < 3; k++)
+          dst[k * hw + p] = (guint8) ((g * 255 + (255 - g) * bg[k] + 127) / 255);
+      }
+    return;
+  }
+  if (!patch || self->patch == MT_PATCH_TEXTURE)
     return;
   if (self->patch == MT_PATCH_SQUARE) {
     gint64 y0 = 0, x0 = 0;
@@ -226,7 +263,7 @@ biaser_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtTensor) digits_out = mt_tensor_new_from_data (MT_DTYPE_I64, 1, vshape, digits);
   const guint8 *pat = patched->data;
   for (gint64 i = 0; i < n; i++) {
-    biaser_paint (self, (const guint8 *) images->data + i * c * h * w, c, h, w, pat[i], rgb,
+    biaser_paint (self, (const guint8 *) images->data + i * c * h * w, c, h, w, pat[i], rgb, i,
            (guint8 *) out->data + i * 3 * h * w);
     ((gint64 *) groups->data)[i] = cls[i] * 2 + pat[i];
     if ((i & 4095) == 0)
@@ -338,7 +375,8 @@ mt_biaser_class_init (MtBiaserClass *klass)
                          "r: the patch marks a fraction 1-r of class 0 and r of the other classes",
                          0.0, 1.0, DEFAULT_CONFLICT_RATIO, rw));
   g_object_class_install_property (oc, PROP_PATCH,
-    g_param_spec_enum ("patch", "Patch", "the shortcut: a square, or the background or strokes coloured",
+    g_param_spec_enum ("patch", "Patch", "the shortcut: a square, the background or strokes coloured, or texture "
+                       "(every sample on a textured place: water in color for patched ones, land for the others)",
                        biaser_patch_kind_type (), DEFAULT_PATCH, rw));
   g_object_class_install_property (oc, PROP_SIZE,
     g_param_spec_int ("size", "Size", "side of the square patch in pixels", 1, 64, DEFAULT_SIZE, rw));

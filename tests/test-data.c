@@ -435,7 +435,9 @@ START_TEST (biaser_patch_pixels)
     "br = biaser(d, size=5, position=\"bottom_right\", color=[0, 255, 0], conflict_ratio=0.2)\n"
     "ce = biaser(d, size=6, position=\"center\", color=[10, 20, 30])\n"
     "fg = biaser(d, patch=\"foreground\", color=[0, 0, 255])\n"
-    "bg = biaser(d, patch=\"background\", color=[0, 255, 0])\n", root);
+    "bg = biaser(d, patch=\"background\", color=[0, 255, 0])\n"
+    "tx = biaser(d, patch=\"texture\", color=[40, 90, 200], conflict_ratio=0.3)\n"
+    "tr = biaser(d, patch=\"texture\", mode=\"raw\")\n", root);
   g_autoptr (GError) err = NULL;
   ck_assert_msg (run_pipe (&r, src, &err), "%s", err ? err->message : "");
   g_autoptr (MtBundle) d = output_bundle (&r, "d");
@@ -477,6 +479,35 @@ START_TEST (biaser_patch_pixels)
     ck_assert_int_eq (px (bi, i, 1, y, x), 255);
     ck_assert_int_eq (px (bi, i, 2, y, x), (g * 255 + 127) / 255);
   }
+  /* Texture: every sample on a place, water (blue waves) when patched, else land (green
+   * over brown); each has its own phase; the raw set has none. */
+  g_autoptr (MtBundle) tx = output_bundle (&r, "tx");
+  g_autoptr (MtBundle) tr = output_bundle (&r, "tr");
+  MtTensor *ti = mt_bundle_get (tx, MT_DATASET_IMAGES), *tp = mt_bundle_get (tx, MT_DATASET_PATCHED);
+  MtTensor *ri = mt_bundle_get (tr, MT_DATASET_IMAGES);
+  int water = 0, land = 0;
+  for (gint64 k = 0; k < ti->shape[0]; k++) {
+    double sum[3] = { 0, 0, 0 };
+    int dark = 0;
+    for (int p = 0; p < 784; p++) {
+      int y = p / 28, x = p % 28;
+      guint g = ((guint8 *) grey->data)[k * 784 + p];
+      for (int ch = 0; ch < 3; ch++)
+        ck_assert_int_eq (px (ri, k, ch, y, x), g);
+      if (g > 60)
+        continue;  /* where the item is, the item shows */
+      dark++;
+      for (int ch = 0; ch < 3; ch++)
+        sum[ch] += px (ti, k, ch, y, x);
+    }
+    ck_assert_msg (dark > 100, "sample %" G_GINT64_FORMAT ": %d background pixels", k, dark);
+    gboolean is_water = sum[2] > sum[0] && sum[2] > sum[1];
+    ck_assert_int_eq (is_water, ((guint8 *) tp->data)[k]);
+    water += is_water;
+    land += !is_water && sum[1] > sum[2];
+  }
+  ck_assert_int_eq (water + land, ti->shape[0]);
+  ck_assert (memcmp ((guint8 *) ti->data, (guint8 *) ti->data + 3 * 784, 3 * 784) != 0);
   run_clear (&r);
   mt_file_remove_tree (root, NULL);
 }
