@@ -12,5 +12,10 @@ static inline gboolean mt_name_char (char c) { return g_ascii_isalnum (c) || c =
 
 /* TRUE when @s is a whole, non-empty name of at most 256 characters. */
 gboolean mt_name_is_valid (const char *s);
+/* A swept value as instance names write it: letters, digits and . _ + -, not empty. */
+gboolean mt_name_value_is_valid (const char *s);
+/* A node's name: a name, or an instance of a swept one, NAME[PARAM=VALUE,...] (at most
+ * 1024 characters). Never a path: no '/', and not "." or "..". */
+gboolean mt_name_is_valid_node (const char *s);
 
 G_END_DECLS

@@ -21,6 +21,7 @@ mt_ast_value_copy (const MtAstValue *v)
   c->b = v->b;
   c->s = g_strdup (v->s);
   c->port = g_strdup (v->port);
+  c->every = v->every;
   c->port_line = v->port_line;
   c->port_col = v->port_col;
   if (v->items)
@@ -75,7 +76,7 @@ mt_ast_value_to_string (const MtAstValue *v)
   case MT_AST_PARAM:
     return g_strdup_printf ("$%s", v->s);
   case MT_AST_REF:
-    return v->port ? g_strdup_printf ("%s.%s", v->s, v->port) : g_strdup (v->s);
+    return g_strdup_printf ("%s%s%s%s", v->s, v->every ? "[*]" : "", v->port ? "." : "", v->port ? v->port : "");
   case MT_AST_LIST: {
     GString *s = g_string_new ("[");
     for (guint k = 0; k < v->items->len; k++) {
@@ -89,10 +90,23 @@ mt_ast_value_to_string (const MtAstValue *v)
   return g_strdup ("?");
 }
 
+void
+mt_ast_arg_free (gpointer a)
+{
+  MtAstArg *arg = a;
+  if (!arg)
+    return;
+  g_free (arg->key);
+  mt_ast_value_free (arg->value);
+  g_free (arg);
+}
+
 static void
 stmt_free (gpointer p)
 {
   MtAstStmt *s = p;
+  if (!s)
+    return;
   g_free (s->name);
   g_free (s->type);
   if (s->args)
@@ -111,8 +125,6 @@ mt_ast_file_free (MtAstFile *f)
   g_free (f);
 }
 
-/* Used by the parser to build statements with the right free function. */
-GPtrArray *mt_ast_stmt_array_new (void);
 GPtrArray *
 mt_ast_stmt_array_new (void)
 {

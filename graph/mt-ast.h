@@ -24,6 +24,7 @@ struct _MtAstValue {
   gboolean b;
   char *s;           /* string, param name, or referenced node */
   char *port;        /* REF: the port after '.', or NULL */
+  gboolean every;    /* REF written NODE[*]: every instance of a swept node (in a list) */
   int port_line, port_col;
   GPtrArray *items;  /* LIST: MtAstValue* */
 };
@@ -46,7 +47,8 @@ typedef struct {
   char *type;        /* NODE */
   int type_line, type_col;
   GPtrArray *args;   /* NODE: MtAstArg* */
-  MtAstValue *value; /* PARAM */
+  MtAstValue *value; /* PARAM: its value; a sweep's is the list of values */
+  gboolean sweep;    /* PARAM written 'param NAME in [...]' */
 } MtAstStmt;
 
 typedef struct {
@@ -61,6 +63,9 @@ void        mt_ast_value_free (MtAstValue *v);
 char       *mt_ast_value_to_string (const MtAstValue *v);
 const char *mt_ast_value_kind_name (MtAstValueKind kind);
 void        mt_ast_file_free  (MtAstFile *f);
+void        mt_ast_arg_free   (gpointer arg);
+/* An array of statements that frees them. */
+GPtrArray  *mt_ast_stmt_array_new (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtAstFile, mt_ast_file_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtAstValue, mt_ast_value_free)

@@ -1,4 +1,5 @@
 #include "graph/mt-graph.h"
+#include "graph/mt-sweep.h"
 #include "runtime/mt-property.h"
 #include "graph/mt-diag.h"
 #include "base/mt-error.h"
@@ -406,6 +407,19 @@ validate_node (Builder *b, MtDagNode *gn)
     mt_diag_error (b->diag, gn->line, gn->col, "node '%s' (%s): %s", gn->name, gn->type_name, err->message);
 }
 
+/* Splits a --set argument: its '=' and, for NODE.PROPERTY, its '.' (NULL for a param).
+ * An instance's name, NODE[k=1.5], holds both: they are looked for after its ']'. */
+static void
+split_override (const char *s, const char **dot, const char **eq)
+{
+  const char *close = s[strcspn (s, "[=")] == '[' ? strchr (s, ']') : NULL;
+  const char *from = close ? close : s;
+  *eq = strchr (from, '=');
+  *dot = strchr (from, '.');
+  if (*dot && *eq && *dot > *eq)
+    *dot = NULL;
+}
+
 static int
 cmp_override (gconstpointer a, gconstpointer b)
 {
@@ -419,7 +433,8 @@ mt_graph_variant_name (const char *path, const char *const *overrides)
 {
   g_autoptr (GHashTable) last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; overrides && overrides[i]; i++) {
-    const char *eq = strchr (overrides[i], '=');
+    const char *eq, *dot;
+    split_override (overrides[i], &dot, &eq);
     if (eq)
       g_hash_table_insert (last, g_strndup (overrides[i], eq - overrides[i]), (gpointer) overrides[i]);
   }
@@ -446,6 +461,15 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
   g_autoptr (MtDiag) diag = mt_diag_new (filename);
   g_autoptr (MtAstFile) ast = mt_parse (filename, src, diag);
   g_autoptr (MtDag) g = mt_dag_new (filename);
+  /* A param given with --set has one value: it is not swept. */
+  g_autoptr (GHashTable) fixed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; overrides && overrides[i]; i++) {
+    const char *eq, *dot;
+    split_override (overrides[i], &dot, &eq);
+    if (eq && !dot)
+      g_hash_table_add (fixed, g_strndup (overrides[i], eq - overrides[i]));
+  }
+  mt_sweep_expand (ast, fixed, diag);
 
   Builder b = { g, reg, diag, g_hash_table_new (g_str_hash, g_str_equal),
                 g_ptr_array_new_with_free_func ((GDestroyNotify) mt_ast_value_free),
@@ -472,13 +496,14 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
   /* --set NAME=VALUE for params now; NODE.PROPERTY=VALUE once nodes exist. */
   g_autoptr (GPtrArray) node_overrides = g_ptr_array_new ();
   for (guint i = 0; overrides && overrides[i]; i++) {
-    const char *eq = strchr (overrides[i], '=');
+    const char *eq, *dot;
+    split_override (overrides[i], &dot, &eq);
     if (!eq || eq == overrides[i]) {
       mt_diag_error (diag, 0, 0, "--set '%s': expected NAME=VALUE or NODE.PROPERTY=VALUE", overrides[i]);
       continue;
     }
     g_autofree char *lhs = g_strndup (overrides[i], eq - overrides[i]);
-    if (strchr (lhs, '.')) {
+    if (dot) {
       g_ptr_array_add (node_overrides, (gpointer) overrides[i]);
       continue;
     }
@@ -535,8 +560,8 @@ mt_graph_load_string (const char *filename, const char *src, MtRegistry *reg,
 
   for (guint i = 0; i < node_overrides->len; i++) {
     const char *o = node_overrides->pdata[i];
-    const char *eq = strchr (o, '=');
-    const char *dot = strchr (o, '.');
+    const char *dot, *eq;
+    split_override (o, &dot, &eq);
     g_autofree char *name = g_strndup (o, dot - o);
     g_autofree char *prop = g_strndup (dot + 1, eq - dot - 1);
     apply_node_override (&b, name, prop, eq + 1);

@@ -160,6 +160,7 @@ mt_lex (const char *src, MtDiag *diag)
     case ']': t.kind = MT_TOK_RBRACKET; break;
     case ',': t.kind = MT_TOK_COMMA; break;
     case '.': t.kind = MT_TOK_DOT; break;
+    case '*': t.kind = MT_TOK_STAR; break;
     default: {
       gunichar u = g_utf8_get_char_validated (p, -1);
       if (u == (gunichar) -1 || u == (gunichar) -2)
@@ -205,6 +206,7 @@ mt_tok_describe (const MtToken *t)
   case MT_TOK_RBRACKET: return "']'";
   case MT_TOK_COMMA: return "','";
   case MT_TOK_DOT: return "'.'";
+  case MT_TOK_STAR: return "'*'";
   case MT_TOK_ERROR: return "an invalid token";
   }
   return "a token";

@@ -20,6 +20,7 @@ typedef enum {
   MT_TOK_RBRACKET,
   MT_TOK_COMMA,
   MT_TOK_DOT,
+  MT_TOK_STAR,      /* '*' in NODE[*] */
   MT_TOK_ERROR,     /* already reported */
 } MtTokKind;
 

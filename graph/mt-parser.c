@@ -2,7 +2,6 @@
 #include "base/mt-error.h"
 #include "graph/mt-lexer.h"
 
-GPtrArray *mt_ast_stmt_array_new (void);
 
 typedef struct {
   GArray *toks;
@@ -144,6 +143,17 @@ parse_value (Parser *p, gboolean allow_ref)
     next (p);
     v = mt_ast_value_new (MT_AST_REF, t->line, t->col);
     v->s = g_strdup (t->text);
+    if (peek (p)->kind == MT_TOK_LBRACKET) {
+      /* NODE[*]: every instance of a swept node. */
+      next (p);
+      MtToken *star = next (p), *close = star->kind == MT_TOK_STAR ? next (p) : star;
+      if (star->kind != MT_TOK_STAR || close->kind != MT_TOK_RBRACKET) {
+        expected (p, star->kind == MT_TOK_STAR ? close : star, "'[*]' (every instance) after a node name");
+        mt_ast_value_free (v);
+        return NULL;
+      }
+      v->every = TRUE;
+    }
     if (peek (p)->kind == MT_TOK_DOT) {
       next (p);
       MtToken *port = next (p);
@@ -172,8 +182,9 @@ parse_param (Parser *p, MtToken *kw)
     return NULL;
   }
   MtToken *eq = next (p);
-  if (eq->kind != MT_TOK_EQUALS) {
-    expected (p, eq, "'=' after the parameter name");
+  gboolean sweep = eq->kind == MT_TOK_IDENT && g_strcmp0 (eq->text, "in") == 0;
+  if (eq->kind != MT_TOK_EQUALS && !sweep) {
+    expected (p, eq, "'=' or 'in' after the parameter name");
     return NULL;
   }
   MtAstValue *v = parse_value (p, FALSE);
@@ -184,22 +195,19 @@ parse_param (Parser *p, MtToken *kw)
     mt_ast_value_free (v);
     return NULL;
   }
+  if (sweep && (v->kind != MT_AST_LIST || v->items->len == 0)) {
+    mt_diag_error (p->diag, v->line, v->col, "'param %s in' takes a list of one or more values to sweep", name->text);
+    mt_ast_value_free (v);
+    return NULL;
+  }
   MtAstStmt *s = g_new0 (MtAstStmt, 1);
   s->kind = MT_AST_STMT_PARAM;
+  s->sweep = sweep;
   s->name = g_strdup (name->text);
   s->line = name->line;
   s->col = name->col;
   s->value = v;
   return s;
-}
-
-static void
-arg_free (gpointer a)
-{
-  MtAstArg *arg = a;
-  g_free (arg->key);
-  mt_ast_value_free (arg->value);
-  g_free (arg);
 }
 
 static MtAstStmt *
@@ -224,7 +232,7 @@ parse_node (Parser *p, MtToken *name)
     expected (p, open, "'(' after the node type");
     return NULL;
   }
-  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (arg_free);
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (mt_ast_arg_free);
   p->depth++;
   gboolean seen_keyword = FALSE;
   while (peek (p)->kind != MT_TOK_RPAREN) {
@@ -243,7 +251,7 @@ parse_node (Parser *p, MtToken *name)
     }
     arg->value = parse_value (p, TRUE);
     if (!arg->value) {
-      arg_free (arg);
+      mt_ast_arg_free (arg);
       return NULL;
     }
     g_ptr_array_add (args, arg);

@@ -388,7 +388,7 @@ mt_cache_get_ref (MtCache *c, const char *pipeline, const char *node)
   g_autofree char *dir = ref_dir (c, pipeline);
   g_autofree char *p = g_build_filename (dir, node, NULL);
   char *data = NULL;
-  if (!mt_name_is_valid (node) || !mt_file_read_regular (p, FALSE, REF_MAX_BYTES, &data, NULL, NULL))
+  if (!mt_name_is_valid_node (node) || !mt_file_read_regular (p, FALSE, REF_MAX_BYTES, &data, NULL, NULL))
     return NULL;
   g_strchomp (data);
   if (!mt_sha256_is_valid (data)) {
@@ -466,7 +466,7 @@ mt_cache_ref_keys (MtCache *c)
     g_autoptr (GPtrArray) nodes = cache_names (sub, NULL);
     for (guint k = 0; nodes && k < nodes->len; k++) {
       const char *node = nodes->pdata[k];
-      if (!mt_name_is_valid (node))
+      if (!mt_name_is_valid_node (node))
         continue;  /* the pipeline's own file, temporaries, strays */
       g_autofree char *p = g_build_filename (sub, node, NULL);
       char *data = NULL;

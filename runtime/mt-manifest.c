@@ -168,7 +168,7 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
   if (!mt_sha256_is_valid (m->key))
     MF_FAIL ("no valid key");
   /* Names end up in paths (export) and on terminals: only the language's names pass. */
-  if (!mt_name_is_valid (m->node))
+  if (!mt_name_is_valid_node (m->node))
     MF_FAIL ("the node name is not a name");
   if (!mt_name_is_valid (m->type))
     MF_FAIL ("the node type is not a name");

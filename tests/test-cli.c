@@ -624,6 +624,38 @@ START_TEST (digest_memo_spares_rereading)
 }
 END_TEST
 
+/* A sweep's instances run, are named in --only, status, cache show and export, and share
+ * their upstream node. */
+START_TEST (sweep_instances)
+{
+  Fixture f;
+  fixture_init (&f, "param k in [1.5, 2]\na = fill(value=1, shape=[2, 2])\nb = scale(a, factor=$k)\n");
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_msg (mt_test_mtrun (f.dir, f.env, &out, &err, "run", "--json", f.pipe, NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (out, "\"event\":\"summary\",\"ok\":true,\"cached\":0,\"ran\":3"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "status", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (out, "b[k=1.5]") && strstr (out, "b[k=2]"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  ck_assert_msg (mt_test_mtrun (f.dir, f.env, &out, &err, "run", "--json", f.pipe, "--only", "b[k=2]", "--force", "b[k=2]",
+                                NULL) == 0, "%s", err);
+  ck_assert_msg (strstr (out, "\"ran\":1"), "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "cache", "show", "-p", f.pipe, "b[k=1.5]", NULL), 0);
+  ck_assert_msg (strstr (out, "\"factor\" : 1.5") || strstr (out, "\"factor\": 1.5"), "%s", out);
+  g_autofree char *dir = g_build_filename (f.dir, "exported", NULL);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, NULL, "cache", "export", "-q", "-p", f.pipe, "b[k=2]", dir, NULL), 0);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name = d ? g_dir_read_name (d) : NULL;
+  ck_assert_msg (name && g_str_has_prefix (name, "b[k=2]."), "%s", name ? name : "(nothing exported)");
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", f.pipe, "--only", "b[k=3]", NULL), 2);
+  ck_assert_msg (strstr (err, "b[k=3]"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
 START_TEST (demo_pipeline_runs)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -665,6 +697,7 @@ main (void)
   tcase_add_test (tc, paths_and_cache_discovery);
   tcase_add_test (tc, set_variants_keep_their_own_refs);
   tcase_add_test (tc, digest_memo_spares_rereading);
+  tcase_add_test (tc, sweep_instances);
   tcase_add_test (tc, demo_pipeline_runs);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

@@ -299,6 +299,87 @@ START_TEST (overrides)
 }
 END_TEST
 
+static char *
+node_names (MtDag *g)
+{
+  GString *s = g_string_new ("");
+  for (guint i = 0; i < g->nodes->len; i++) {
+    MtDagNode *n = g->nodes->pdata[i];
+    g_string_append_printf (s, "%s%s", i ? " " : "", n->name);
+  }
+  return g_string_free (s, FALSE);
+}
+
+START_TEST (sweeps)
+{
+  /* One instance per value of the params a node depends on, directly or through what it
+   * reads; two swept params make their product; nodes that do not depend stay single. */
+  const char *src =
+    "param k in [1.0, 1.5, 2]\n"
+    "param s in [3, 4]\n"
+    "a = fill(value=1)\n"
+    "b = scale(a, factor=$k)\n"
+    "c = add(b, b=a)\n"
+    "e = scale(c, factor=$s)\n"
+    "d = scale(a, factor=2)\n";
+  g_autofree char *msg = NULL;
+  g_autoptr (MtDag) g = load (src, NULL, &msg);
+  ck_assert_msg (g != NULL, "%s", msg);
+  ck_assert_uint_eq (g->nodes->len, 1 + 3 + 3 + 6 + 1);
+  ck_assert_ptr_nonnull (mt_dag_find (g, "b[k=1.5]"));
+  ck_assert_ptr_nonnull (mt_dag_find (g, "c[k=2]"));
+  ck_assert_ptr_nonnull (mt_dag_find (g, "e[k=1,s=4]"));
+  ck_assert_ptr_nonnull (mt_dag_find (g, "d"));
+  ck_assert_ptr_null (mt_dag_find (g, "b"));
+  double f = 0;
+  g_object_get (mt_dag_find (g, "b[k=1.5]")->node, "factor", &f, NULL);
+  ck_assert_double_eq (f, 1.5);
+  g_object_get (mt_dag_find (g, "e[k=1.5,s=3]")->node, "factor", &f, NULL);
+  ck_assert_double_eq (f, 3);
+  /* c[k=2] reads b[k=2] and the single a. */
+  MtDagNode *c2 = mt_dag_find (g, "c[k=2]");
+  ck_assert_str_eq (g_array_index (c2->inputs, MtDagInput, 0).src->name, "b[k=2]");
+
+  /* --set gives a swept param one value: no instances. */
+  const char *sets[] = { "k=3", "e[s=4].factor=7", NULL };
+  g_autoptr (MtDag) g2 = load (src, sets, &msg);
+  ck_assert_msg (g2 != NULL, "%s", msg);
+  g_autofree char *names = node_names (g2);
+  ck_assert_msg (mt_dag_find (g2, "b") && mt_dag_find (g2, "e[s=3]") && !mt_dag_find (g2, "b[k=3]"), "%s", names);
+  g_object_get (mt_dag_find (g2, "e[s=4]")->node, "factor", &f, NULL);
+  ck_assert_double_eq (f, 7);
+
+  /* node[*] in a list: every instance. */
+  const char *list_src =
+    "param lr in [0.01, 0.02]\n"
+    "train = mnist()\n"
+    "m = trainer(train, lr=$lr)\n"
+    "r = evaluator(models=[m[*]], tests=[train])\n";
+  g_autoptr (MtDag) g3 = load (list_src, NULL, &msg);
+  ck_assert_msg (g3 != NULL, "%s", msg);
+  MtDagNode *r = mt_dag_find (g3, "r");
+  ck_assert_ptr_nonnull (r);
+  guint n_models = 0;
+  const char *want[] = { "m[lr=0.01]", "m[lr=0.02]" };
+  for (guint i = 0; i < r->inputs->len; i++) {
+    MtDagInput *in = &g_array_index (r->inputs, MtDagInput, i);
+    if (in->port == 0) {
+      ck_assert_uint_lt (n_models, 2);
+      ck_assert_str_eq (in->src->name, want[n_models++]);
+    }
+  }
+  ck_assert_uint_eq (n_models, 2);
+
+  /* Errors, at FILE:LINE:COL. */
+  expect_error ("param k in 3\n", "t.pipe:1:12: error: 'param k in' takes a list of one or more values to sweep");
+  expect_error ("param k in [1, 2, 1]\na = fill(value=$k)\n", "t.pipe:1:19: error: 1 appears twice in the sweep of 'k'");
+  expect_error ("param k in [\"a b\"]\na = fill(value=1)\n", "t.pipe:1:13: error: a swept value must be");
+  expect_error ("param k in [1, 2]\na = fill(value=$k)\nb = scale(a[*])\n",
+                "t.pipe:3:11: error: 'a[*]' stands for every instance of 'a': use it inside a list");
+  expect_error ("a = fill(value=1)\nb = scale(a[2])\n", "t.pipe:2:13: error: expected '[*]'");
+}
+END_TEST
+
 START_TEST (cli_values)
 {
   g_autoptr (GError) err = NULL;
@@ -502,6 +583,7 @@ main (void)
   tcase_add_test (tc, shipped_pipelines_build);
   tcase_add_test (tc, overrides);
   tcase_add_test (tc, cli_values);
+  tcase_add_test (tc, sweeps);
   tcase_add_test (tc, value_conversion);
   tcase_add_test (tc, suggestions);
   tcase_add_test (tc, nul_byte_and_missing_file);
