@@ -454,6 +454,31 @@ mt_cache_get_refs (MtCache *c, const char *pipeline)
   return refs;
 }
 
+GPtrArray *
+mt_cache_list_variants (MtCache *c)
+{
+  g_return_val_if_fail (c != NULL, NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dir = g_build_filename (c->dir, "refs", NULL);
+  g_autoptr (GPtrArray) ids = cache_names (dir, NULL);
+  for (guint i = 0; ids && i < ids->len; i++) {
+    g_autofree char *pf = g_build_filename (dir, ids->pdata[i], PIPELINE_FILE, NULL);
+    char *text = NULL;
+    /* Only a variant whose refs are where its own text puts them: a copied or stray
+     * folder is not one. */
+    if (!mt_file_read_regular (pf, FALSE, 1 << 20, &text, NULL, NULL))
+      continue;
+    g_autofree char *expect = ref_dir (c, text);
+    g_autofree char *here = g_build_filename (dir, ids->pdata[i], NULL);
+    if (g_strcmp0 (expect, here) == 0 && g_utf8_validate (text, -1, NULL))
+      g_ptr_array_add (out, text);
+    else
+      g_free (text);
+  }
+  g_ptr_array_sort (out, cmp_str);
+  return out;
+}
+
 GHashTable *
 mt_cache_ref_keys (MtCache *c)
 {

@@ -68,6 +68,10 @@ char       *mt_cache_get_ref       (MtCache *cache, const char *pipeline, const 
 /* Every node's ref of @pipeline at once: node -> key. */
 GHashTable *mt_cache_get_refs      (MtCache *cache, const char *pipeline);
 
+/* Every pipeline variant with refs in the cache (the text mt_graph_variant_name made:
+ * the file's path, then one "--set ..." line per override), sorted. */
+GPtrArray  *mt_cache_list_variants (MtCache *cache);
+
 /* Every entry's key, sorted. */
 GPtrArray  *mt_cache_list_keys     (MtCache *cache, GError **error);
 /* Keys named by any ref. */

@@ -656,6 +656,59 @@ START_TEST (sweep_instances)
 }
 END_TEST
 
+/* mtrun compare: one row per model of every evaluator report, with the settings that
+ * differ (a swept lr, a --set variant's params) and the metrics, sortable, as CSV and JSON. */
+START_TEST (compare_reports)
+{
+  Fixture f;
+  fixture_init (&f,
+    "param lr in [0.01, 0.05]\n"
+    "param n = 400\n"
+    "train = mnist(limit=$n)\ntest = mnist(split=\"test\", limit=300)\n"
+    "biased = biaser(train, conflict_ratio=0.05)\nbiased_test = biaser(test, conflict_ratio=1.0)\n"
+    "m = trainer(biased, epochs=1, batch_size=64, lr=$lr)\n"
+    "report = evaluator(models=[m[*]], tests=[biased_test])\n");
+  g_autofree char *out = NULL, *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "compare", f.pipe, NULL), 1);
+  ck_assert_msg (strstr (err, "no evaluator report in the cache (run the pipeline first)"), "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_msg (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-q", f.pipe, NULL) == 0, "%s", err);
+  ck_assert_msg (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-q", f.pipe, "--set", "n=300", NULL) == 0, "%s", err);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, &err, "compare", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, "4 models from 2 reports"), "%s", err);
+  /* Columns: the variant, the model, the swept lr and n, and nothing that is the same
+   * everywhere. */
+  ck_assert_msg (strstr (out, "variant") && strstr (out, "lr ") && strstr (out, "train.limit") && strstr (out, "m[lr=0.05]") &&
+                 strstr (out, "--set n=300") && strstr (out, "biased_test worst %") && !strstr (out, "m.epochs"),
+                 "%s", out);
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "compare", f.pipe, "--csv", "--sort", "biased_test", NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (out, "\n", -1);
+  ck_assert_uint_eq (g_strv_length (lines), 6);  /* header, 4 rows, the empty end */
+  g_auto (GStrv) head = g_strsplit (lines[0], ",", -1);
+  guint acc_col = 0;
+  while (head[acc_col] && strcmp (head[acc_col], "biased_test acc %") != 0)
+    acc_col++;
+  ck_assert_msg (head[acc_col], "%s", lines[0]);
+  double prev = 1e9;
+  for (int i = 1; i <= 4; i++) {
+    g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
+    double v = g_ascii_strtod (cells[acc_col], NULL);
+    ck_assert_msg (v <= prev, "not sorted: %s", out);
+    prev = v;
+  }
+  g_clear_pointer (&out, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, NULL, "compare", f.pipe, "--json", NULL), 0);
+  ck_assert_uint_eq (count (out, "\"metrics\":{\"biased_test\":"), 4);
+  ck_assert_uint_eq (count (out, "\"settings\":{\"lr\":\"0.05\""), 2);
+  g_clear_pointer (&err, g_free);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, NULL, &err, "compare", f.pipe, "--sort", "nope", NULL), 2);
+  ck_assert_msg (strstr (err, "--sort nope: no such metric (there are: biased_test, biased_test.worst)"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
 START_TEST (demo_pipeline_runs)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -698,6 +751,7 @@ main (void)
   tcase_add_test (tc, set_variants_keep_their_own_refs);
   tcase_add_test (tc, digest_memo_spares_rereading);
   tcase_add_test (tc, sweep_instances);
+  tcase_add_test (tc, compare_reports);
   tcase_add_test (tc, demo_pipeline_runs);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

@@ -50,6 +50,7 @@ int mtrun_cmd_status  (int argc, char **argv);
 int mtrun_cmd_dot     (int argc, char **argv);
 int mtrun_cmd_cache   (int argc, char **argv);
 int mtrun_cmd_inspect (int argc, char **argv);
+int mtrun_cmd_compare (int argc, char **argv);
 
 #define MTRUN_EXIT_FAILURE 1
 #define MTRUN_EXIT_USAGE   2
