@@ -22,6 +22,18 @@ mt_ast_value_copy (const MtAstValue *v)
   c->s = g_strdup (v->s);
   c->port = g_strdup (v->port);
   c->every = v->every;
+  if (v->pins) {
+    c->pins = g_ptr_array_new_with_free_func (mt_ast_arg_free);
+    for (guint k = 0; k < v->pins->len; k++) {
+      const MtAstArg *a = v->pins->pdata[k];
+      MtAstArg *na = g_new0 (MtAstArg, 1);
+      na->key = g_strdup (a->key);
+      na->line = a->line;
+      na->col = a->col;
+      na->value = mt_ast_value_copy (a->value);
+      g_ptr_array_add (c->pins, na);
+    }
+  }
   c->port_line = v->port_line;
   c->port_col = v->port_col;
   if (v->items)
@@ -37,6 +49,8 @@ mt_ast_value_free (MtAstValue *v)
     return;
   g_free (v->s);
   g_free (v->port);
+  if (v->pins)
+    g_ptr_array_unref (v->pins);
   if (v->items)
     g_ptr_array_unref (v->items);
   g_free (v);

@@ -25,6 +25,7 @@ struct _MtAstValue {
   char *s;           /* string, param name, or referenced node */
   char *port;        /* REF: the port after '.', or NULL */
   gboolean every;    /* REF written NODE[*]: every instance of a swept node (in a list) */
+  GPtrArray *pins;   /* REF written NODE[k=1.5, ...]: one instance (MtAstArg*, key = param), or NULL */
   int port_line, port_col;
   GPtrArray *items;  /* LIST: MtAstValue* */
 };

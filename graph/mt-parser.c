@@ -144,15 +144,46 @@ parse_value (Parser *p, gboolean allow_ref)
     v = mt_ast_value_new (MT_AST_REF, t->line, t->col);
     v->s = g_strdup (t->text);
     if (peek (p)->kind == MT_TOK_LBRACKET) {
-      /* NODE[*]: every instance of a swept node. */
+      /* NODE[*]: every instance of a swept node; NODE[k=1.5, ...]: one of them. */
       next (p);
-      MtToken *star = next (p), *close = star->kind == MT_TOK_STAR ? next (p) : star;
-      if (star->kind != MT_TOK_STAR || close->kind != MT_TOK_RBRACKET) {
-        expected (p, star->kind == MT_TOK_STAR ? close : star, "'[*]' (every instance) after a node name");
-        mt_ast_value_free (v);
-        return NULL;
+      if (peek (p)->kind == MT_TOK_STAR) {
+        next (p);
+        MtToken *close = next (p);
+        if (close->kind != MT_TOK_RBRACKET) {
+          expected (p, close, "']' after '[*'");
+          mt_ast_value_free (v);
+          return NULL;
+        }
+        v->every = TRUE;
+      } else {
+        v->pins = g_ptr_array_new_with_free_func (mt_ast_arg_free);
+        for (;;) {
+          MtToken *name = next (p), *eq = name->kind == MT_TOK_IDENT ? next (p) : name;
+          if (name->kind != MT_TOK_IDENT || eq->kind != MT_TOK_EQUALS) {
+            expected (p, eq, "'[*]' (every instance) or '[PARAM=VALUE, ...]' (one) after a node name");
+            mt_ast_value_free (v);
+            return NULL;
+          }
+          MtAstArg *pin = g_new0 (MtAstArg, 1);
+          pin->key = g_strdup (name->text);
+          pin->line = name->line;
+          pin->col = name->col;
+          g_ptr_array_add (v->pins, pin);
+          pin->value = parse_value (p, FALSE);
+          if (!pin->value) {
+            mt_ast_value_free (v);
+            return NULL;
+          }
+          MtToken *sep = next (p);
+          if (sep->kind == MT_TOK_RBRACKET)
+            break;
+          if (sep->kind != MT_TOK_COMMA) {
+            expected (p, sep, "',' or ']' in a node's instance");
+            mt_ast_value_free (v);
+            return NULL;
+          }
+        }
       }
-      v->every = TRUE;
     }
     if (peek (p)->kind == MT_TOK_DOT) {
       next (p);

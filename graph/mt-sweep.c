@@ -8,6 +8,7 @@
 
 typedef struct {
   MtDiag *diag;
+  GHashTable *fixed;       /* params --set gives one value */
   GPtrArray *swept;        /* MtAstStmt* of the swept params, in declared order */
   GHashTable *param_index; /* name -> index + 1 */
   GPtrArray *nodes;        /* MtAstStmt* of the node statements, in file order */
@@ -71,7 +72,7 @@ direct_deps (Sweep *sw, const MtAstValue *v, GArray *refs)
   }
   case MT_AST_REF: {
     guint n = GPOINTER_TO_UINT (g_hash_table_lookup (sw->node_index, v->s));
-    if (n && !v->every) {
+    if (n && !v->every && !v->pins) {
       guint idx = n - 1;
       g_array_append_val (refs, idx);
     }
@@ -125,13 +126,69 @@ next_choice (Sweep *sw, guint32 bits, guint *choice)
 
 static MtAstValue *subst (Sweep *sw, const MtAstValue *v, const guint *choice);
 
+/* NODE[k=1.5, ...] written in the file: the instance it names, checked against the
+ * sweeps (every swept param of NODE given, each value one of its sweep's). */
+static char *
+pinned_name (Sweep *sw, const MtAstValue *v, GHashTable *fixed)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (sw->node_index, v->s));
+  guint32 bits = n ? sw->deps[n - 1] : 0, given = 0;
+  g_autofree guint *choice = g_new0 (guint, MAX (sw->swept->len, 1));
+  gboolean ok = TRUE;
+  for (guint i = 0; i < v->pins->len; i++) {
+    const MtAstArg *pin = v->pins->pdata[i];
+    guint p = GPOINTER_TO_UINT (g_hash_table_lookup (sw->param_index, pin->key));
+    if (!p) {
+      if (fixed && g_hash_table_contains (fixed, pin->key))
+        continue;  /* given one value with --set: no instances to pick from */
+      mt_diag_error (sw->diag, pin->line, pin->col, "'%s' is not a swept param (sweep it with 'param %s in [...]')",
+                     pin->key, pin->key);
+      ok = FALSE;
+      continue;
+    }
+    MtAstStmt *st = sw->swept->pdata[p - 1];
+    g_autofree char *want = value_text (pin->value);
+    gboolean found = FALSE;
+    for (guint k = 0; k < st->value->items->len && !found; k++) {
+      g_autofree char *have = value_text (st->value->items->pdata[k]);
+      if (g_strcmp0 (have, want) == 0) {
+        choice[p - 1] = k;
+        found = TRUE;
+      }
+    }
+    if (!found) {
+      mt_diag_error (sw->diag, pin->value->line, pin->value->col, "%s is not one of the values '%s' sweeps",
+                     want ? want : "this", pin->key);
+      ok = FALSE;
+    }
+    given |= 1u << (p - 1);
+  }
+  if (ok && n && (given & ~bits)) {
+    mt_diag_error (sw->diag, v->line, v->col, "'%s' does not depend on every param given in its brackets", v->s);
+    ok = FALSE;
+  }
+  if (ok && n && (bits & ~given)) {
+    GString *names = g_string_new ("");
+    for (guint p = 0; p < sw->swept->len; p++)
+      if (bits & (1u << p))
+        g_string_append_printf (names, "%s%s", names->len ? ", " : "", ((MtAstStmt *) sw->swept->pdata[p])->name);
+    mt_diag_error (sw->diag, v->line, v->col, "'%s' has an instance per value of %s: give each in its brackets",
+                   v->s, names->str);
+    g_string_free (names, TRUE);
+    ok = FALSE;
+  }
+  if (!ok)  /* its first instance, so that no second error follows from this one */
+    memset (choice, 0, sizeof (guint) * MAX (sw->swept->len, 1));
+  return instance_name (sw, v->s, bits, choice);
+}
+
 /* Appends to @list what @item becomes: every instance for NODE[*], else one value. */
 static void
 subst_item (Sweep *sw, const MtAstValue *item, const guint *choice, MtAstValue *list)
 {
   guint n = item->kind == MT_AST_REF && item->every ? GPOINTER_TO_UINT (g_hash_table_lookup (sw->node_index, item->s)) : 0;
   if (!n) {
-    MtAstValue *c = item->every ? mt_ast_value_copy (item) : subst (sw, item, choice);
+    MtAstValue *c = item->every && !item->pins ? mt_ast_value_copy (item) : subst (sw, item, choice);
     c->every = FALSE;  /* NODE[*] of no known node: the builder names it */
     g_ptr_array_add (list->items, c);
     return;
@@ -169,7 +226,11 @@ subst (Sweep *sw, const MtAstValue *v, const guint *choice)
     return c;
   }
   MtAstValue *c = mt_ast_value_copy (v);
-  if (v->kind == MT_AST_REF) {
+  if (v->kind == MT_AST_REF && v->pins) {
+    g_free (c->s);
+    c->s = pinned_name (sw, v, sw->fixed);
+    g_clear_pointer (&c->pins, g_ptr_array_unref);
+  } else if (v->kind == MT_AST_REF) {
     guint n = GPOINTER_TO_UINT (g_hash_table_lookup (sw->node_index, v->s));
     if (v->every) {
       mt_diag_error (sw->diag, v->line, v->col, "'%s[*]' stands for every instance of '%s': use it inside a list, "
@@ -193,7 +254,7 @@ static gboolean
 has_every (const MtAstValue *v)
 {
   if (v->kind == MT_AST_REF)
-    return v->every;
+    return v->every || v->pins;
   for (guint i = 0; v->kind == MT_AST_LIST && i < v->items->len; i++)
     if (has_every (v->items->pdata[i]))
       return TRUE;
@@ -227,7 +288,7 @@ instance_stmt (Sweep *sw, const MtAstStmt *st, guint32 bits, const guint *choice
 void
 mt_sweep_expand (MtAstFile *ast, GHashTable *fixed, MtDiag *diag)
 {
-  Sweep sw = { diag, g_ptr_array_new (), g_hash_table_new (g_str_hash, g_str_equal), g_ptr_array_new (),
+  Sweep sw = { diag, fixed, g_ptr_array_new (), g_hash_table_new (g_str_hash, g_str_equal), g_ptr_array_new (),
                g_hash_table_new (g_str_hash, g_str_equal), NULL };
   gboolean any_every = FALSE;
   for (guint i = 0; i < ast->stmts->len; i++) {

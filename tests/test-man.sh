@@ -5,7 +5,7 @@ set -u
 MAN="$MT_BUILDDIR/doc/mtrun.1"
 [ -f "$MAN" ] || { echo "FAIL: $MAN was not built"; exit 1; }
 fail=0
-for cmd in run status dot cache inspect compare; do
+for cmd in run status dot cache inspect compare report; do
   "$MTRUN" --help | grep -q "^  $cmd" || { echo "FAIL: mtrun --help lists no '$cmd'"; fail=1; }
   sed -n '/^\.SH COMMANDS/,/^\.SH OPTIONS/p' "$MAN" | grep -Eq "^\.B[IR]? \"?$cmd( |\")" ||
     { echo "FAIL: the man page's COMMANDS do not describe '$cmd'"; fail=1; }

@@ -377,6 +377,18 @@ START_TEST (sweeps)
   expect_error ("param k in [1, 2]\na = fill(value=$k)\nb = scale(a[*])\n",
                 "t.pipe:3:11: error: 'a[*]' stands for every instance of 'a': use it inside a list");
   expect_error ("a = fill(value=1)\nb = scale(a[2])\n", "t.pipe:2:13: error: expected '[*]'");
+
+  /* node[k=v]: one instance, by name in the file. */
+  const char *pin_src = "param k in [1.0, 1.5]\na = fill(value=$k)\nb = scale(a[k=1.5], factor=2)\n";
+  g_autoptr (MtDag) g4 = load (pin_src, NULL, &msg);
+  ck_assert_msg (g4 != NULL, "%s", msg);
+  ck_assert_str_eq (g_array_index (mt_dag_find (g4, "b")->inputs, MtDagInput, 0).src->name, "a[k=1.5]");
+  expect_error ("param k in [1.0, 1.5]\na = fill(value=$k)\nb = scale(a[k=2], factor=2)\n",
+                "t.pipe:3:15: error: 2 is not one of the values 'k' sweeps");
+  expect_error ("param k in [1.0, 1.5]\na = fill(value=$k)\nb = scale(a[j=1], factor=2)\n",
+                "t.pipe:3:13: error: 'j' is not a swept param");
+  expect_error ("param k in [1.0, 1.5]\nparam s in [1, 2]\na = fill(value=$k)\nc = scale(a, factor=$s)\n"
+                "b = scale(c[k=1], factor=2)\n", "t.pipe:5:11: error: 'c' has an instance per value of k, s: give each");
 }
 END_TEST
 

@@ -226,34 +226,13 @@ csv_cell (const char *s)
   return g_string_free (q, FALSE);
 }
 
-int
-mtrun_cmd_compare (int argc, char **argv)
+/* Every evaluator report of @pipe's variants in @cache (only @only_report's when not
+ * NULL), as rows; returns how many reports. */
+static guint
+collect_rows (MtCache *cache, const char *pipe, const char *only_report, GPtrArray *rows, GPtrArray *datasets)
 {
-  g_autoptr (GOptionContext) oc = g_option_context_new ("FILE.pipe");
-  g_option_context_set_summary (oc,
-    "Compares every evaluator report of a pipeline still in the cache (its sweep instances\n"
-    "and earlier --set variants): one row per model, the settings that differ between the\n"
-    "rows and each test set's accuracy and worst-group accuracy (%).");
-  g_option_context_add_main_entries (oc, compare_entries, NULL);
-  mtrun_add_common_options (oc);
-  g_autoptr (GError) err = NULL;
-  if (!mtrun_parse_options (oc, &argc, &argv, &err))
-    return mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
-  if (argc != 2)
-    return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun compare FILE.pipe [--sort METRIC] [--json|--csv]");
-  if (csv && mtrun_global.json)
-    return mtrun_fail (MTRUN_EXIT_USAGE, "--csv and --json cannot be combined");
-  const char *pipe = argv[1];
-  if (!g_file_test (pipe, G_FILE_TEST_IS_REGULAR))
-    return mtrun_fail (MTRUN_EXIT_FAILURE, "cannot read %s: %s", pipe, g_strerror (ENOENT));
-  g_autoptr (MtCache) cache = mtrun_open_cache (pipe, &err);
-  if (!cache)
-    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-
   g_autofree char *path = mt_graph_variant_name (pipe, NULL);
   g_autoptr (GPtrArray) variants = mt_cache_list_variants (cache);
-  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (row_free);
-  g_autoptr (GPtrArray) datasets = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) seen_keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint reports = 0;
   for (guint v = 0; v < variants->len; v++) {
@@ -299,6 +278,36 @@ mtrun_cmd_compare (int argc, char **argv)
       mt_manifest_free (m);
     }
   }
+  return reports;
+}
+
+int
+mtrun_cmd_compare (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) oc = g_option_context_new ("FILE.pipe");
+  g_option_context_set_summary (oc,
+    "Compares every evaluator report of a pipeline still in the cache (its sweep instances\n"
+    "and earlier --set variants): one row per model, the settings that differ between the\n"
+    "rows and each test set's accuracy and worst-group accuracy (%).");
+  g_option_context_add_main_entries (oc, compare_entries, NULL);
+  mtrun_add_common_options (oc);
+  g_autoptr (GError) err = NULL;
+  if (!mtrun_parse_options (oc, &argc, &argv, &err))
+    return mtrun_fail (MTRUN_EXIT_USAGE, "%s", err->message);
+  if (argc != 2)
+    return mtrun_fail (MTRUN_EXIT_USAGE, "usage: mtrun compare FILE.pipe [--sort METRIC] [--json|--csv]");
+  if (csv && mtrun_global.json)
+    return mtrun_fail (MTRUN_EXIT_USAGE, "--csv and --json cannot be combined");
+  const char *pipe = argv[1];
+  if (!g_file_test (pipe, G_FILE_TEST_IS_REGULAR))
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "cannot read %s: %s", pipe, g_strerror (ENOENT));
+  g_autoptr (MtCache) cache = mtrun_open_cache (pipe, &err);
+  if (!cache)
+    return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
+
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (row_free);
+  g_autoptr (GPtrArray) datasets = g_ptr_array_new_with_free_func (g_free);
+  guint reports = collect_rows (cache, pipe, only_report, rows, datasets);
   if (rows->len == 0)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s: no evaluator report in the cache (run the pipeline first)", pipe);
   if (sort_by) {
@@ -429,4 +438,62 @@ mtrun_cmd_compare (int argc, char **argv)
     fprintf (stderr, "%u model%s from %u report%s\n", rows->len, rows->len == 1 ? "" : "s", reports,
              reports == 1 ? "" : "s");
   return 0;
+}
+
+char *
+mtrun_compare_html (MtCache *cache, const char *pipe)
+{
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (row_free);
+  g_autoptr (GPtrArray) datasets = g_ptr_array_new_with_free_func (g_free);
+  if (collect_rows (cache, pipe, NULL, rows, datasets) == 0 || rows->len == 0)
+    return NULL;
+  g_autoptr (GPtrArray) cols = differing_columns (rows);
+  gboolean variants = FALSE, reports = FALSE;
+  for (guint i = 1; i < rows->len; i++) {
+    variants |= g_strcmp0 (((Row *) rows->pdata[i])->variant, ((Row *) rows->pdata[0])->variant) != 0;
+    reports |= g_strcmp0 (((Row *) rows->pdata[i])->report, ((Row *) rows->pdata[0])->report) != 0;
+  }
+  GString *h = g_string_new ("<table class=\"compare\">\n<tr>");
+  if (variants)
+    g_string_append (h, "<th>variant</th>");
+  if (reports)
+    g_string_append (h, "<th>report</th>");
+  g_string_append (h, "<th>model</th>");
+  for (guint c = 0; c < cols->len; c++) {
+    g_autofree char *e = g_markup_escape_text (cols->pdata[c], -1);
+    g_string_append_printf (h, "<th>%s</th>", e);
+  }
+  for (guint d = 0; d < datasets->len; d++) {
+    g_autofree char *e = g_markup_escape_text (datasets->pdata[d], -1);
+    g_string_append_printf (h, "<th class=\"num\">%s acc %%</th><th class=\"num\">%s worst %%</th>", e, e);
+  }
+  g_string_append (h, "</tr>\n");
+  for (guint i = 0; i < rows->len; i++) {
+    Row *r = rows->pdata[i];
+    g_autofree char *v = g_markup_escape_text (*r->variant ? r->variant : "(as written)", -1);
+    g_autofree char *rep = g_markup_escape_text (r->report, -1), *model = g_markup_escape_text (r->model, -1);
+    g_string_append (h, "<tr>");
+    if (variants)
+      g_string_append_printf (h, "<td>%s</td>", v);
+    if (reports)
+      g_string_append_printf (h, "<td>%s</td>", rep);
+    g_string_append_printf (h, "<td>%s</td>", model);
+    for (guint c = 0; c < cols->len; c++) {
+      const char *x = g_hash_table_lookup (r->settings, cols->pdata[c]);
+      g_autofree char *e = g_markup_escape_text (x ? x : "-", -1);
+      g_string_append_printf (h, "<td>%s</td>", e);
+    }
+    for (guint d = 0; d < datasets->len; d++)
+      for (int w = 0; w < 2; w++) {
+        g_autofree char *key = w ? g_strdup_printf ("%s.worst", (char *) datasets->pdata[d]) : g_strdup (datasets->pdata[d]);
+        const double *x = g_hash_table_lookup (r->metrics, key);
+        if (x)
+          g_string_append_printf (h, "<td class=\"num\">%.1f</td>", 100 * *x);
+        else
+          g_string_append (h, "<td class=\"num\">-</td>");
+      }
+    g_string_append (h, "</tr>\n");
+  }
+  g_string_append (h, "</table>\n");
+  return g_string_free (h, FALSE);
 }

@@ -47,9 +47,9 @@ measure_columns (MtDag *g)
 }
 
 /* Parses options and the one FILE.pipe argument; returns the graph or NULL (after printing). */
-static MtDag *
-load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
-               const GOptionEntry *extra, int *status)
+MtDag *
+mtrun_load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
+                     const GOptionEntry *extra, int *status)
 {
   g_autofree char *param = g_strdup_printf ("%s FILE.pipe", cmd);
   g_autoptr (GOptionContext) oc = g_option_context_new ("FILE.pipe");
@@ -400,7 +400,7 @@ mtrun_cmd_status (int argc, char **argv)
       "Exit with status 1 when any node would run (as git diff --exit-code), for CI", NULL },
     G_OPTION_ENTRY_NULL
   };
-  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "status",
+  g_autoptr (MtDag) g = mtrun_load_pipeline (&argc, &argv, "status",
                                          "Shows, per node, whether its result is cached or it will run, and why.",
                                          status_entries, &status);
   if (!g)
@@ -422,7 +422,7 @@ int
 mtrun_cmd_dot (int argc, char **argv)
 {
   int status = 0;
-  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "dot",
+  g_autoptr (MtDag) g = mtrun_load_pipeline (&argc, &argv, "dot",
                                          "Prints the pipeline as a Graphviz graph: mtrun dot p.pipe | dot -Tsvg > p.svg",
                                          NULL, &status);
   if (!g)
@@ -450,7 +450,7 @@ int
 mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
 {
   int status = 0;
-  g_autoptr (MtDag) g = load_pipeline (&argc, &argv, "run", "Runs a pipeline, reusing cached results.",
+  g_autoptr (MtDag) g = mtrun_load_pipeline (&argc, &argv, "run", "Runs a pipeline, reusing cached results.",
                                          run_entries, &status);
   if (!g)
     return status;

@@ -155,6 +155,7 @@ usage (FILE *out)
            "  cache ls|show|export|verify|gc   inspect and maintain the cache\n"
            "  inspect [TYPE]       list node types, or describe one\n"
            "  compare FILE.pipe    every evaluator report of a pipeline in the cache, side by side\n"
+           "  report FILE.pipe -o DIR   a static HTML page of the pipeline's latest run\n"
            "\n"
            "  --version            print the version\n"
            "  --help               this text; 'mtrun COMMAND --help' for a command's options\n");
@@ -190,10 +191,12 @@ dispatch (int argc, char **argv)
     return mtrun_cmd_inspect (argc - 1, argv + 1);
   if (g_strcmp0 (cmd, "compare") == 0)
     return mtrun_cmd_compare (argc - 1, argv + 1);
+  if (g_strcmp0 (cmd, "report") == 0)
+    return mtrun_cmd_report (argc - 1, argv + 1);
   /* mtrun FILE.pipe [OPTION…] is mtrun run FILE.pipe. */
   if (cmd[0] == '-' || g_str_has_suffix (cmd, ".pipe") || g_file_test (cmd, G_FILE_TEST_IS_REGULAR))
     return mtrun_cmd_run (argc, argv, TRUE);
-  const char *cmds[] = { "run", "status", "dot", "cache", "inspect", "compare", NULL };
+  const char *cmds[] = { "run", "status", "dot", "cache", "inspect", "compare", "report", NULL };
   g_autofree char *hint = mt_suggest_hint (cmd, cmds);
   return mtrun_fail (MTRUN_EXIT_USAGE, "unknown command '%s'%s (see mtrun --help)", cmd, hint);
 }

@@ -51,6 +51,13 @@ int mtrun_cmd_dot     (int argc, char **argv);
 int mtrun_cmd_cache   (int argc, char **argv);
 int mtrun_cmd_inspect (int argc, char **argv);
 int mtrun_cmd_compare (int argc, char **argv);
+int mtrun_cmd_report  (int argc, char **argv);
+/* The compare table of @pipe's reports in @cache as an HTML <table>, or NULL when none. */
+char *mtrun_compare_html (MtCache *cache, const char *pipe);
+/* Parses a pipeline command's options (--set and @extra) and its FILE.pipe; the graph, or
+ * NULL with *status set (after printing the errors). */
+MtDag *mtrun_load_pipeline (int *argc, char ***argv, const char *cmd, const char *summary,
+                            const GOptionEntry *extra, int *status);
 
 #define MTRUN_EXIT_FAILURE 1
 #define MTRUN_EXIT_USAGE   2
