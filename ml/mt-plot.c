@@ -260,8 +260,9 @@ mt_plot_bars (const char *title, const char *ylabel, guint n_groups, const char 
 
 MtTensor *
 mt_plot_lines (const char *title, const char *xlabel, const char *ylabel, guint n_series,
-               const MtPlotSeries *series, gboolean x_descending, const MtPlotKey *key)
+               const MtPlotSeries *series, MtPlotFlags flags, const MtPlotKey *key)
 {
+  gboolean x_descending = (flags & MT_PLOT_X_DESCENDING) != 0;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (guint s = 0; s < n_series; s++)
     for (guint i = 0; i < series[s].n; i++) {
@@ -295,7 +296,10 @@ mt_plot_lines (const char *title, const char *xlabel, const char *ylabel, guint 
   for (double v = ceil (f.x0 / step - 1e-9) * step; v <= f.x1 + 1e-9; v += step) {
     char buf[32];
     double shown = round (v * 1000) / 10;
-    g_snprintf (buf, sizeof buf, "%g%%", shown == 0 ? 0.0 : shown);
+    if (flags & MT_PLOT_X_PLAIN)
+      g_snprintf (buf, sizeof buf, "%g", fabs (v) < 1e-9 ? 0.0 : v);
+    else
+      g_snprintf (buf, sizeof buf, "%g%%", shown == 0 ? 0.0 : shown);
     text_at (cr, frame_x (&f, v), f.bottom + 18, ALIGN_CENTRE, 12, FALSE, buf);
   }
   text_at (cr, (f.left + f.right) / 2, f.bottom + 40, ALIGN_CENTRE, 13, FALSE, xlabel);

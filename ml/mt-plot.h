@@ -34,11 +34,15 @@ typedef struct {
   const char *const *styles;
 } MtPlotKey;
 
-/* Lines through each series' points with markers; axes fitted to the data, x running
- * from high to low when @x_descending (coverage 100% first). @key NULL: a legend entry
- * per series. */
+typedef enum {
+  MT_PLOT_X_DESCENDING = 1 << 0,  /* x from high to low (coverage 100% first) */
+  MT_PLOT_X_PLAIN      = 1 << 1,  /* x labelled as numbers (epochs), not as percentages */
+} MtPlotFlags;
+
+/* Lines through each series' points with markers; y in [0, 1] shown as percentages, axes
+ * fitted to the data. @key NULL: a legend entry per series. */
 MtTensor *mt_plot_lines (const char *title, const char *xlabel, const char *ylabel,
-                         guint n_series, const MtPlotSeries *series, gboolean x_descending,
+                         guint n_series, const MtPlotSeries *series, MtPlotFlags flags,
                          const MtPlotKey *key);
 
 /* Frees the font caches cairo and fontconfig keep for the process's lifetime, so that

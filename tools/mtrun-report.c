@@ -158,25 +158,26 @@ show_evaluator (Page *p, JsonObject *rep)
   g_string_append (p->html, "</table>\n");
 }
 
-/* A trainer's log: loss and accuracy per epoch, drawn. */
+/* A trainer's log: accuracy per epoch, drawn (the losses are in the log's text). */
 static void
 show_training_log (Page *p, JsonArray *epochs)
 {
   guint n = json_array_get_length (epochs);
-  g_autofree double *x = g_new (double, MAX (n, 1)), *loss = g_new (double, MAX (n, 1));
+  if (n < 2)
+    return;  /* one epoch is no curve: the log's text says it */
+  g_autofree double *x = g_new (double, MAX (n, 1));
   g_autofree double *acc = g_new (double, MAX (n, 1)), *val = g_new (double, MAX (n, 1));
   for (guint i = 0; i < n; i++) {
     JsonObject *e = json_array_get_object_element (epochs, i);
     x[i] = i + 1;
-    loss[i] = e ? json_object_get_double_member_with_default (e, "loss", NAN) : NAN;
     acc[i] = e ? json_object_get_double_member_with_default (e, "accuracy", NAN) : NAN;
     val[i] = e ? json_object_get_double_member_with_default (e, "val_accuracy", NAN) : NAN;
   }
-  MtPlotSeries s[] = { { "training loss", n, x, loss, 0, 0 }, { "training accuracy", n, x, acc, 1, 0 },
-                       { "validation accuracy", n, x, val, 2, 1 } };
-  g_autoptr (MtTensor) chart = mt_plot_lines ("Training", "epoch", "loss / accuracy", G_N_ELEMENTS (s), s, FALSE, NULL);
+  MtPlotSeries s[] = { { "training accuracy", n, x, acc, 1, 0 }, { "validation accuracy", n, x, val, 2, 1 } };
+  g_autoptr (MtTensor) chart = mt_plot_lines ("Training", "epoch", "accuracy", G_N_ELEMENTS (s), s,
+                                              MT_PLOT_X_PLAIN, NULL);
   if (chart)
-    add_picture (p, chart, "loss and accuracy per epoch");
+    add_picture (p, chart, "accuracy per epoch");
 }
 
 static void
