@@ -308,6 +308,13 @@ free_buffers (MtModel *m)
 }
 
 void
+mt_model_release_buffers (MtModel *m)
+{
+  if (m && m->layers)
+    free_buffers (m);
+}
+
+void
 mt_model_free (MtModel *m)
 {
   if (!m)

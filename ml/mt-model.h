@@ -107,6 +107,10 @@ const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h
 /* TRUE when @layer (as above) names a layer of @m. */
 gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
 
+/* Frees the activation and gradient buffers (the next forward makes them again): a model
+ * kept beside others after its pass (the evaluator's) then holds only its weights. */
+void          mt_model_release_buffers (MtModel *m);
+
 /* Checks that images of @shape ([N, C, H, W], mt_dataset_images_shape) are the model's input shape. */
 gboolean      mt_model_check_images (MtModel *m, const gint64 shape[4], GError **error);
 /* Makes *@m take images of @shape: unchanged when it does, replaced by a copy for their

@@ -207,6 +207,9 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
     if (progress)
       progress ((double) start / (double) n, user_data);
   }
+  /* A whole pass is done: the buffers go, so that several models' passes in a row (the
+   * evaluator's) hold one model's buffers at a time, not all of them. */
+  mt_model_release_buffers (model);
   if (err) {
     g_propagate_error (error, err);
     return NULL;
