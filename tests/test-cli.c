@@ -673,6 +673,7 @@ START_TEST (compare_reports)
   ck_assert_msg (strstr (err, "no evaluator report in the cache (run the pipeline first)"), "%s", err);
   g_clear_pointer (&err, g_free);
   ck_assert_msg (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-q", f.pipe, NULL) == 0, "%s", err);
+  g_clear_pointer (&err, g_free);
   ck_assert_msg (mt_test_mtrun (f.dir, f.env, NULL, &err, "run", "-q", f.pipe, "--set", "n=300", NULL) == 0, "%s", err);
   g_clear_pointer (&err, g_free);
   ck_assert_int_eq (mt_test_mtrun (f.dir, f.env, &out, &err, "compare", f.pipe, NULL), 0);
