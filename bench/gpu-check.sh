@@ -10,10 +10,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 make -s -j"$(nproc)" >/dev/null
 make -s tests/test-cuda >/dev/null
 status=0
-MT_SRCDIR=$PWD MT_BUILDDIR=$PWD ./tests/test-cuda > gpu-check.log 2>&1 || status=$?
+MT_SRCDIR=$PWD MT_BUILDDIR=$PWD MT_BACKEND_PATH=$PWD/ml/cuda/.libs ./tests/test-cuda > gpu-check.log 2>&1 || status=$?
 sanitizer=skipped
 if command -v compute-sanitizer >/dev/null 2>&1; then
-  if CK_FORK=no ./libtool --mode=execute compute-sanitizer --tool memcheck --error-exitcode 3 \
+  if CK_FORK=no MT_BACKEND_PATH=$PWD/ml/cuda/.libs ./libtool --mode=execute compute-sanitizer --tool memcheck --error-exitcode 3 \
        ./tests/test-cuda > gpu-sanitizer.log 2>&1; then sanitizer=clean; else sanitizer="errors (gpu-sanitizer.log)"; fi
 fi
 printf '%-34s %s\n' "CUDA tests" "$(grep -E '^[0-9]+%: Checks' gpu-check.log || echo failed)"

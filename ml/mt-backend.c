@@ -1,7 +1,11 @@
+/* dladdr() */
+#define _GNU_SOURCE
 #include "config.h"
 #include "ml/mt-backend.h"
 #include "base/mt-error.h"
 
+#include <dlfcn.h>
+#include <gmodule.h>
 #include <string.h>
 
 static gboolean
@@ -103,20 +107,107 @@ mt_backend_set_error (MtBackend *be, GError *error)
     be->error = error;
 }
 
-#ifndef HAVE_CUDA
+/* ---- the CUDA backend: a module loaded on first use -------------------------------- */
+
+/* The CUDA backend lives in its own module (libmt-cuda.so, with the CUDA runtime, NVRTC,
+ * cuBLAS and cuDNN behind it), loaded the first time a run asks for the GPU: a CPU run
+ * neither maps those libraries (a quarter of a gigabyte) nor pays for loading them. */
+#define CUDA_MODULE "libmt-cuda.so"
+
+typedef gboolean (*CudaProbeFn) (char **description, GError **error);
+typedef MtBackend *(*CudaNewFn) (GError **error);
+
+static GModule *cuda_module;
+static CudaProbeFn cuda_probe_fn;
+static CudaNewFn cuda_new_fn;
+static char *cuda_load_error;
+
+/* Where the module may be: $MT_BACKEND_PATH, then beside this library (installed:
+ * LIBDIR/masktune-1.0/backends; in the build tree: ml/cuda/.libs), then MT_BACKENDDIR. */
+static GPtrArray *
+cuda_module_dirs (void)
+{
+  GPtrArray *dirs = g_ptr_array_new_with_free_func (g_free);
+  const char *env = g_getenv ("MT_BACKEND_PATH");
+  g_auto (GStrv) parts = env ? g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1) : NULL;
+  for (guint i = 0; parts && parts[i]; i++)
+    if (*parts[i])
+      g_ptr_array_add (dirs, g_strdup (parts[i]));
+  Dl_info info;
+  if (dladdr ((void *) mt_backend_new, &info) && info.dli_fname) {
+    g_autofree char *here = g_path_get_dirname (info.dli_fname);
+    g_ptr_array_add (dirs, g_build_filename (here, "masktune-1.0", "backends", NULL));
+    g_ptr_array_add (dirs, g_build_filename (here, "..", "ml", "cuda", ".libs", NULL));
+  }
+#ifdef MT_BACKENDDIR
+  g_ptr_array_add (dirs, g_strdup (MT_BACKENDDIR));
+#endif
+  return dirs;
+}
+
+static gpointer
+cuda_load (gpointer unused)
+{
+  (void) unused;
+  g_autoptr (GPtrArray) dirs = cuda_module_dirs ();
+  GString *tried = g_string_new (NULL);
+  for (guint i = 0; i < dirs->len && !cuda_module; i++) {
+    g_autofree char *path = g_build_filename (dirs->pdata[i], CUDA_MODULE, NULL);
+    if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      g_string_append_printf (tried, "%s%s", tried->len ? ", " : "", (char *) dirs->pdata[i]);
+      continue;
+    }
+    GModule *m = g_module_open (path, G_MODULE_BIND_LOCAL);
+    gpointer probe = NULL, make = NULL;
+    if (m && g_module_symbol (m, "mt_cuda_module_probe", &probe) && g_module_symbol (m, "mt_cuda_module_new", &make)) {
+      cuda_module = m;
+      cuda_probe_fn = (CudaProbeFn) probe;
+      cuda_new_fn = (CudaNewFn) make;
+    } else {
+      g_string_append_printf (tried, "%s%s (%s)", tried->len ? ", " : "", path, g_module_error ());
+      if (m)
+        g_module_close (m);
+    }
+  }
+  if (!cuda_module)
+    cuda_load_error = g_strdup_printf ("the CUDA backend module (%s) is not here; looked in %s", CUDA_MODULE, tried->str);
+  g_string_free (tried, TRUE);
+  return NULL;
+}
+
+/* The module, loaded once; FALSE with @error when it is not there. */
+static gboolean
+cuda_ready (GError **error)
+{
+  if (!cuda_built ()) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "this masktune was built without CUDA");
+    return FALSE;
+  }
+  /* No NVIDIA kernel driver, no device: said without loading any CUDA library. */
+  if (!g_file_test ("/dev/nvidiactl", G_FILE_TEST_EXISTS) && !g_file_test ("/proc/driver/nvidia/version", G_FILE_TEST_EXISTS)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "no CUDA device: no NVIDIA driver here (no /dev/nvidiactl)");
+    return FALSE;
+  }
+  static GOnce once = G_ONCE_INIT;
+  g_once (&once, cuda_load, NULL);
+  if (!cuda_module) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "%s", cuda_load_error);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 mt_cuda_backend_probe (char **description, GError **error)
 {
-  g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "this masktune was built without CUDA");
-  return FALSE;
+  return cuda_ready (error) && cuda_probe_fn (description, error);
 }
 
 MtBackend *
 mt_cuda_backend_new (GError **error)
 {
-  return mt_cuda_backend_probe (NULL, error) ? NULL : NULL;
+  return cuda_ready (error) ? cuda_new_fn (error) : NULL;
 }
-#endif
 
 gboolean
 mt_device_choice_from_string (const char *s, MtDeviceChoice *out)

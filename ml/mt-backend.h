@@ -166,6 +166,7 @@ void        mt_backend_set_error (MtBackend *be, GError *error);
 
 /* Entry points of the implementations, for mt_backend_new(). */
 MtBackend  *mt_cpu_backend_new  (GError **error);
+/* CUDA's, from its module (libmt-cuda.so), loaded on first use. */
 MtBackend  *mt_cuda_backend_new (GError **error);
 gboolean    mt_cuda_backend_probe (char **description, GError **error);
 

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "tests/mt-test-util.h"
 
+#include <gmodule.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -201,6 +203,33 @@ END_TEST
 
 #endif
 
+#ifdef HAVE_CUDA
+/* The CUDA backend is a module (libmt-cuda.so) that a CPU run never loads: it is built,
+ * loads with the CUDA libraries it links, and has the two entry points ml/mt-backend.c
+ * looks up; libmasktune itself links none of the CUDA libraries. */
+START_TEST (backend_module_loads)
+{
+  const char *dir = g_getenv ("MT_BACKEND_PATH");
+  ck_assert_msg (dir != NULL, "MT_BACKEND_PATH is not set (make check sets it)");
+  g_autofree char *path = g_build_filename (dir, "libmt-cuda.so", NULL);
+  GModule *m = g_module_open (path, G_MODULE_BIND_LOCAL);
+  ck_assert_msg (m != NULL, "%s: %s", path, g_module_error ());
+  gpointer probe = NULL, make = NULL;
+  ck_assert (g_module_symbol (m, "mt_cuda_module_probe", &probe) && probe);
+  ck_assert (g_module_symbol (m, "mt_cuda_module_new", &make) && make);
+  g_autofree char *lib = g_build_filename (g_getenv ("MT_BUILDDIR"), ".libs", "libmasktune.so", NULL);
+  const char *argv[] = { "ldd", lib, NULL };
+  g_autofree char *out = NULL;
+  int status = 0;
+  if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                    NULL, &status, NULL) && g_spawn_check_wait_status (status, NULL))
+    ck_assert_msg (!strstr (out, "libcudart") && !strstr (out, "libcudnn") && !strstr (out, "libcublas"),
+                   "libmasktune links CUDA libraries:\n%s", out);
+  /* A module that links the CUDA runtime is not unloaded: it may keep threads. */
+}
+END_TEST
+#endif
+
 int
 main (void)
 {
@@ -211,6 +240,7 @@ main (void)
   tcase_add_test (tc, kernels_compile_with_nvrtc);
 #ifdef HAVE_CUDA
   tcase_add_test (tc, parity_saliency_and_masking);
+  tcase_add_test (tc, backend_module_loads);
 #endif
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

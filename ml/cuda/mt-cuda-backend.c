@@ -8,6 +8,7 @@
 #include "ml/cuda/mt-cuda-ops.h"
 #include "base/mt-error.h"
 
+#include <gmodule.h>
 #include <math.h>
 #include <cuda_runtime_api.h>
 
@@ -283,16 +284,21 @@ static const MtBackendOps cuda_ops = {
   .adam_step = cuda_be_adam_step,
 };
 
+/* The module's entry points, which ml/mt-backend.c looks up after loading it (named apart
+ * from its wrappers, mt_cuda_backend_*, so that neither binds to the other). */
+G_MODULE_EXPORT gboolean mt_cuda_module_probe (char **description, GError **error);
+G_MODULE_EXPORT MtBackend *mt_cuda_module_new (GError **error);
+
 gboolean
-mt_cuda_backend_probe (char **description, GError **error)
+mt_cuda_module_probe (char **description, GError **error)
 {
   return mt_cuda_probe (description, error);
 }
 
 MtBackend *
-mt_cuda_backend_new (GError **error)
+mt_cuda_module_new (GError **error)
 {
-  if (!mt_cuda_backend_probe (NULL, error))
+  if (!mt_cuda_probe (NULL, error))
     return NULL;
   struct cudaDeviceProp prop;
   cudaError_t e = cudaGetDeviceProperties (&prop, 0);
