@@ -71,7 +71,27 @@ START_TEST (kernels_compile_with_nvrtc)
     /* The second request comes from the on-disk cache, byte for byte. */
     g_autofree char *again = mt_cuda_compile_kernels (archs[a], dir, &err);
     ck_assert_str_eq (again, ptx);
+    /* No multiply-add is contracted (--fmad=false), so the element-wise kernels round as
+     * the CPU does: PTX keeps separate mul and add. */
+    ck_assert_msg (!strstr (ptx, "fma.rn.f32"), "the PTX for %s contracts a multiply-add", archs[a]);
   }
+  /* A damaged cache file is not trusted: compiled again, and replaced. */
+  g_autofree char *kdir0 = g_build_filename (dir, "kernels", NULL);
+  g_autoptr (GDir) d0 = g_dir_open (kdir0, 0, NULL);
+  const char *first = d0 ? g_dir_read_name (d0) : NULL;
+  ck_assert_ptr_nonnull (first);
+  g_autofree char *victim = g_build_filename (kdir0, first, NULL);
+  g_autofree char *whole = NULL;
+  gsize whole_len = 0;
+  ck_assert (g_file_get_contents (victim, &whole, &whole_len, NULL));
+  ck_assert (g_file_set_contents (victim, whole, (gssize) (whole_len / 2), NULL));
+  const char *arch_of = strstr (whole, ".target sm_90") ? "sm_90" : "sm_80";
+  g_autoptr (GError) rerr = NULL;
+  g_autofree char *fresh = mt_cuda_compile_kernels (arch_of, dir, &rerr);
+  ck_assert_msg (fresh && strcmp (fresh, whole) == 0, "%s", rerr ? rerr->message : "a damaged cached PTX was used");
+  g_autofree char *fixed = NULL;
+  ck_assert (g_file_get_contents (victim, &fixed, NULL, NULL));
+  ck_assert_str_eq (fixed, whole);
   g_autofree char *kdir = g_build_filename (dir, "kernels", NULL);
   g_autoptr (GDir) d = g_dir_open (kdir, 0, NULL);
   guint files = 0;

@@ -38,6 +38,10 @@ mt_cuda_probe (char **description, GError **error)
 }
 
 #ifdef HAVE_CUDA
+/* No contraction of a * b + c into one FMA: the kernels then round as the CPU ops do
+ * (the CPU build has no FMA contraction either), so results can match bit for bit. */
+static const char *const nvrtc_fixed_opts[] = { "--std=c++17", "-lineinfo", "--fmad=false" };
+
 static char *
 nvrtc_compile (const char *arch, GError **error)
 {
@@ -48,7 +52,9 @@ nvrtc_compile (const char *arch, GError **error)
     return NULL;
   }
   g_autofree char *gpu = g_strdup_printf ("--gpu-architecture=compute_%s", g_str_has_prefix (arch, "sm_") ? arch + 3 : arch);
-  const char *opts[] = { gpu, "--std=c++17", "-lineinfo" };
+  const char *opts[G_N_ELEMENTS (nvrtc_fixed_opts) + 1] = { gpu };
+  for (guint i = 0; i < G_N_ELEMENTS (nvrtc_fixed_opts); i++)
+    opts[i + 1] = nvrtc_fixed_opts[i];
   r = nvrtcCompileProgram (prog, G_N_ELEMENTS (opts), opts);
   size_t log_len = 0;
   nvrtcGetProgramLogSize (prog, &log_len);
@@ -69,19 +75,40 @@ nvrtc_compile (const char *arch, GError **error)
 }
 #endif
 
+#ifdef HAVE_CUDA
+static gboolean
+ptx_is_whole (const char *ptx, const char *arch)
+{
+  g_autofree char *target = g_strdup_printf (".target %s", arch);
+  if (!g_str_has_prefix (ptx, "//") || !strstr (ptx, target))
+    return FALSE;
+  for (const char *const *n = mt_cuda_kernel_names (); *n; n++) {
+    g_autofree char *entry = g_strdup_printf (".entry %s(", *n);
+    if (!strstr (ptx, entry))
+      return FALSE;
+  }
+  return TRUE;
+}
+#endif
+
 char *
 mt_cuda_compile_kernels (const char *arch, const char *cache_dir, GError **error)
 {
 #ifdef HAVE_CUDA
   int major = 0, minor = 0;
   nvrtcVersion (&major, &minor);
-  /* Compiled PTX is named by what produced it: source, target, compiler. */
-  g_autofree char *what = g_strdup_printf ("%s\n%s\nnvrtc %d.%d\n", mt_cuda_kernel_source (), arch, major, minor);
+  /* Compiled PTX is named by what produced it: source, target, compiler and options. */
+  g_autofree char *opts = g_strjoinv (" ", (char **) nvrtc_fixed_opts);
+  g_autofree char *what = g_strdup_printf ("%s\n%s\nnvrtc %d.%d\n%s\n", mt_cuda_kernel_source (), arch, major, minor,
+                                           opts);
   g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, what, -1);
   g_autofree char *path = cache_dir ? g_strdup_printf ("%s/kernels/%s.ptx", cache_dir, digest) : NULL;
   char *ptx = NULL;
-  if (path && g_file_get_contents (path, &ptx, NULL, NULL))
+  /* A cached file is used only when it is whole: its target, and every kernel's entry
+   * (a truncated or foreign file is compiled again, and replaced). */
+  if (path && g_file_get_contents (path, &ptx, NULL, NULL) && ptx_is_whole (ptx, arch))
     return ptx;
+  g_clear_pointer (&ptx, g_free);
   ptx = nvrtc_compile (arch, error);
   if (ptx && path) {
     g_autofree char *dir = g_path_get_dirname (path);
