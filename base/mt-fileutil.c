@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -46,6 +47,59 @@ mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError *
   if (size)
     *size = st.st_size;
   return fd;
+}
+
+gboolean
+mt_file_write_parts (const char *path, const void *const *parts, const gsize *lens, guint n, GError **error)
+{
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot create %s: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  for (guint i = 0; i < n; i++) {
+    const guint8 *p = parts[i];
+    gsize left = lens[i];
+    while (left > 0) {
+      ssize_t w = write (fd, p, MIN (left, (gsize) 1 << 30));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0) {
+        int e = w < 0 ? errno : ENOSPC;
+        close (fd);
+        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot write %s: %s", path, g_strerror (e));
+        return FALSE;
+      }
+      p += w;
+      left -= (gsize) w;
+    }
+  }
+  if (close (fd) != 0) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot write %s: %s", path, g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+mt_file_copy_from_mapping (void *dst, const void *src, gsize n)
+{
+  const gsize stretch = (gsize) 16 << 20;
+  const guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+  for (gsize done = 0; done < n;) {
+    gsize k = MIN (stretch, n - done);
+    memcpy ((guint8 *) dst + done, (const guint8 *) src + done, k);
+    /* The whole pages of [src + done, src + done + k): never one the next copy needs. */
+    guintptr lo = ((guintptr) src + done + page - 1) & ~(page - 1);
+    guintptr hi = ((guintptr) src + done + k) & ~(page - 1);
+    if (done + k == n)
+      hi = ((guintptr) src + n) & ~(page - 1);
+    if (hi > lo)
+      madvise ((void *) lo, hi - lo, MADV_DONTNEED);
+    done += k;
+  }
 }
 
 GMappedFile *

@@ -13,6 +13,14 @@ char    *mt_file_sha256_full (const char *path, gboolean follow, goffset *size, 
 /* Opens a regular file for reading (never blocking on a FIFO); -1 with @error otherwise.
  * *size: its size. */
 int      mt_file_open_regular (const char *path, gboolean follow, goffset *size, GError **error);
+/* Writes @n pieces one after the other as @path (created or truncated, mode 0644): a file
+ * made of large buffers without first joining them in memory. */
+gboolean mt_file_write_parts (const char *path, const void *const *parts, const gsize *lens, guint n, GError **error);
+/* Copies @n bytes from @src, which lies in a read-only file mapping, to @dst, telling the
+ * kernel after each stretch that the source pages are not needed again: a file loaded
+ * into memory is then not held twice (mapped and copied) at its peak. Only for mapped
+ * files: on ordinary memory it would discard the contents. */
+void     mt_file_copy_from_mapping (void *dst, const void *src, gsize n);
 /* Maps a regular file read-only (a FIFO or a device would block or never end). */
 GMappedFile *mt_file_map_regular (const char *path, GError **error);
 /* Reads a whole regular file of at most @max_bytes (NUL-terminated). */

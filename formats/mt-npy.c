@@ -14,8 +14,9 @@ static const struct {
   { MT_DTYPE_I32, "<i4" }, { MT_DTYPE_I64, "<i8" }, { MT_DTYPE_BOOL, "|b1" },
 };
 
-GBytes *
-mt_npy_encode (const MtTensor *t)
+/* The magic, version, length and padded header dict of @t; the data follows it. */
+static GByteArray *
+npy_header (const MtTensor *t)
 {
   const char *descr = NULL;
   for (guint i = 0; i < G_N_ELEMENTS (npy_descrs); i++)
@@ -40,7 +41,7 @@ mt_npy_encode (const MtTensor *t)
     g_string_append_c (dict, ' ');
   g_string_append_c (dict, '\n');
 
-  GByteArray *out = g_byte_array_sized_new (padded + t->nbytes);
+  GByteArray *out = g_byte_array_sized_new (padded);
   g_byte_array_append (out, (const guint8 *) npy_magic, 6);
   guint8 ver[2] = { (guint8) major, 0 };
   g_byte_array_append (out, ver, 2);
@@ -53,6 +54,13 @@ mt_npy_encode (const MtTensor *t)
   }
   g_byte_array_append (out, (guint8 *) dict->str, dict->len);
   g_string_free (dict, TRUE);
+  return out;
+}
+
+GBytes *
+mt_npy_encode (const MtTensor *t)
+{
+  GByteArray *out = npy_header (t);
   g_byte_array_append (out, t->data, t->nbytes);
   return g_byte_array_free_to_bytes (out);
 }
@@ -86,8 +94,17 @@ format_error (GError **error, const char *what, const char *msg)
   return NULL;
 }
 
+static MtTensor *decode (const guint8 *data, gsize len, const char *what, gboolean mapped, GError **error);
+
 MtTensor *
 mt_npy_decode (const guint8 *data, gsize len, const char *what, GError **error)
+{
+  return decode (data, len, what, FALSE, error);
+}
+
+/* @mapped: @data is a file mapping, whose pages are released as the data is copied out. */
+static MtTensor *
+decode (const guint8 *data, gsize len, const char *what, gboolean mapped, GError **error)
 {
   if (len < 10 || memcmp (data, npy_magic, 6) != 0)
     return format_error (error, what, "bad magic (expected \\x93NUMPY)");
@@ -187,16 +204,22 @@ mt_npy_decode (const guint8 *data, gsize len, const char *what, GError **error)
                  what, len - off, nbytes, len - off < nbytes ? " (truncated file)" : "");
     return NULL;
   }
-  return mt_tensor_new_from_data (dtype, ndim, shape, data + off);
+  if (!mapped)
+    return mt_tensor_new_from_data (dtype, ndim, shape, data + off);
+  MtTensor *t = mt_tensor_try_alloc (dtype, ndim, shape, error);
+  if (t)
+    mt_file_copy_from_mapping (t->data, data + off, t->nbytes);
+  return t;
 }
 
 gboolean
 mt_npy_save (const MtTensor *t, const char *path, GError **error)
 {
-  g_autoptr (GBytes) b = mt_npy_encode (t);
-  gsize len;
-  const char *d = g_bytes_get_data (b, &len);
-  return g_file_set_contents_full (path, d, len, G_FILE_SET_CONTENTS_NONE, 0644, error);
+  /* The header, then the data from where it is: no copy of the whole file in memory. */
+  g_autoptr (GByteArray) head = npy_header (t);
+  const void *parts[] = { head->data, t->data };
+  const gsize lens[] = { head->len, t->nbytes };
+  return mt_file_write_parts (path, parts, lens, 2, error);
 }
 
 MtTensor *
@@ -205,6 +228,5 @@ mt_npy_load (const char *path, GError **error)
   g_autoptr (GMappedFile) mf = mt_file_map_regular (path, error);
   if (!mf)
     return NULL;
-  return mt_npy_decode ((const guint8 *) g_mapped_file_get_contents (mf),
-                        g_mapped_file_get_length (mf), path, error);
+  return decode ((const guint8 *) g_mapped_file_get_contents (mf), g_mapped_file_get_length (mf), path, TRUE, error);
 }

@@ -24,8 +24,9 @@ st_dtype_name (MtDType d)
   g_assert_not_reached ();
 }
 
-GBytes *
-mt_safetensors_encode (MtBundle *b)
+/* The 8-byte length and the padded JSON header of @b; *data_len: the bytes that follow. */
+static GByteArray *
+encode_header (MtBundle *b, guint64 *data_len)
 {
   g_autofree const char **names = mt_bundle_names (b);
   g_autoptr (JsonBuilder) jb = json_builder_new ();
@@ -71,12 +72,22 @@ mt_safetensors_encode (MtBundle *b)
   /* Pad with spaces so the tensor data is 8-byte aligned, as the reference writer does. */
   gsize padded = (hlen + 7) & ~(gsize) 7;
 
-  GByteArray *out = g_byte_array_sized_new (8 + padded + offset);
+  GByteArray *out = g_byte_array_sized_new (8 + padded);
   guint64 le = GUINT64_TO_LE ((guint64) padded);
   g_byte_array_append (out, (guint8 *) &le, 8);
   g_byte_array_append (out, (guint8 *) header, hlen);
   for (gsize i = hlen; i < padded; i++)
     g_byte_array_append (out, (const guint8 *) " ", 1);
+  *data_len = offset;
+  return out;
+}
+
+GBytes *
+mt_safetensors_encode (MtBundle *b)
+{
+  guint64 data_len = 0;
+  GByteArray *out = encode_header (b, &data_len);
+  g_autofree const char **names = mt_bundle_names (b);
   for (guint i = 0; names[i]; i++) {
     MtTensor *t = mt_bundle_get (b, names[i]);
     g_byte_array_append (out, t->data, t->nbytes);
@@ -101,8 +112,18 @@ cmp_range (gconstpointer a, gconstpointer b)
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: not a valid .safetensors file: %s", what, m_); \
     return NULL; } G_STMT_END
 
+static MtBundle *
+decode (const guint8 *data, gsize len, const char *what, gboolean mapped, GError **error);
+
 MtBundle *
 mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError **error)
+{
+  return decode (data, len, what, FALSE, error);
+}
+
+/* @mapped: @data is a file mapping, whose pages are released as tensors are copied out. */
+static MtBundle *
+decode (const guint8 *data, gsize len, const char *what, gboolean mapped, GError **error)
 {
   if (len < 8)
     ST_FAIL ("shorter than its 8-byte header length");
@@ -182,7 +203,12 @@ mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError *
     if ((guint64) (end - begin) != nbytes)
       ST_FAIL ("entry '%s' spans %" G_GINT64_FORMAT " bytes but its dtype and shape need %" G_GSIZE_FORMAT,
                name, end - begin, nbytes);
-    g_autoptr (MtTensor) t = mt_tensor_new_from_data (dtype, (int) ndim, shape, buf + begin);
+    g_autoptr (MtTensor) t = mapped ? mt_tensor_try_alloc (dtype, (int) ndim, shape, error)
+                                    : mt_tensor_new_from_data (dtype, (int) ndim, shape, buf + begin);
+    if (!t)
+      return NULL;
+    if (mapped)
+      mt_file_copy_from_mapping (t->data, buf + begin, t->nbytes);
     mt_bundle_set (b, name, t);
     Range r = { name, (guint64) begin, (guint64) end };
     g_array_append_val (ranges, r);
@@ -206,10 +232,22 @@ mt_safetensors_decode (const guint8 *data, gsize len, const char *what, GError *
 gboolean
 mt_safetensors_save (MtBundle *b, const char *path, GError **error)
 {
-  g_autoptr (GBytes) bytes = mt_safetensors_encode (b);
-  gsize len;
-  const char *d = g_bytes_get_data (bytes, &len);
-  return g_file_set_contents_full (path, d, len, G_FILE_SET_CONTENTS_NONE, 0644, error);
+  /* Written tensor by tensor from where they are: no copy of the whole file in memory. */
+  guint64 data_len = 0;
+  g_autoptr (GByteArray) head = encode_header (b, &data_len);
+  g_autofree const char **names = mt_bundle_names (b);
+  g_autoptr (GPtrArray) parts = g_ptr_array_new ();
+  g_autoptr (GArray) lens = g_array_new (FALSE, FALSE, sizeof (gsize));
+  gsize head_len = head->len;
+  g_ptr_array_add (parts, head->data);
+  g_array_append_val (lens, head_len);
+  for (guint i = 0; names[i]; i++) {
+    MtTensor *t = mt_bundle_get (b, names[i]);
+    gsize len = t->nbytes;
+    g_ptr_array_add (parts, t->data);
+    g_array_append_val (lens, len);
+  }
+  return mt_file_write_parts (path, (const void *const *) parts->pdata, (const gsize *) lens->data, parts->len, error);
 }
 
 MtBundle *
@@ -218,6 +256,5 @@ mt_safetensors_load (const char *path, GError **error)
   g_autoptr (GMappedFile) mf = mt_file_map_regular (path, error);
   if (!mf)
     return NULL;
-  return mt_safetensors_decode ((const guint8 *) g_mapped_file_get_contents (mf),
-                                g_mapped_file_get_length (mf), path, error);
+  return decode ((const guint8 *) g_mapped_file_get_contents (mf), g_mapped_file_get_length (mf), path, TRUE, error);
 }

@@ -82,7 +82,11 @@ masker_run (MtNode *node, MtContext *ctx, GError **error)
     total += m;
     json_array_add_double_element (fractions, (double) m / (double) (h * w));
   }
+  /* The maps and the input's images are not needed again: let them go before the masked
+   * copy is made and written, which is the node's peak. */
+  g_clear_pointer (&heat, mt_tensor_unref);
   g_autoptr (MtBundle) out = mt_dataset_apply_mask (data, mask);
+  g_clear_pointer (&data, mt_bundle_unref);
 
   double overall = n ? (double) total / (double) (n * h * w) : 0;
   mt_context_log (ctx, "masked %.2f%% of the pixels", 100 * overall);
