@@ -6,6 +6,7 @@
  * Without a GPU, or in a build without CUDA, those parts skip with a message saying why. */
 #include "config.h"
 #include "tests/mt-test-util.h"
+#include "ml/cuda/mt-cuda-kernels.h"
 
 #include <gmodule.h>
 
@@ -102,6 +103,92 @@ START_TEST (kernels_compile_with_nvrtc)
 }
 END_TEST
 
+/* The PTX parameter types of kernel @name's .entry, "u64 u32 f32 ...", or NULL. */
+static char *
+ptx_signature (const char *ptx, const char *name)
+{
+  g_autofree char *entry = g_strdup_printf (".entry %s(", name);
+  const char *at = strstr (ptx, entry);
+  if (!at)
+    return NULL;
+  const char *end = strchr (at, ')');
+  GString *s = g_string_new (NULL);
+  for (const char *p = strstr (at, ".param ."); p && p < end; p = strstr (p + 1, ".param .")) {
+    const char *t = p + 8;
+    gsize len = strspn (t, "abcdefghijklmnopqrstuvwxyz0123456789");
+    g_string_append_printf (s, "%s%.*s", s->len ? " " : "", (int) len, t);
+  }
+  return g_string_free (s, FALSE);
+}
+
+/* Every kernel has a typed launcher, and each launcher's parameter types are the ones
+ * the kernel's PTX entry declares (the launchers run in recording mode: no GPU). */
+START_TEST (launchers_match_the_ptx)
+{
+  if (!cuda_built ()) {
+    printf ("SKIP: the launchers' check (this build has no CUDA toolkit)\n");
+    return;
+  }
+  g_autoptr (GError) err = NULL;
+  g_autofree char *ptx = mt_cuda_compile_kernels ("sm_80", NULL, &err);
+  ck_assert_msg (ptx, "%s", err ? err->message : "");
+  float *f = NULL;
+  guint8 *u = NULL;
+  int *ip = NULL;
+  gint64 *lp = NULL;
+  double *dp = NULL;
+  MtCudaLaunch l = { 0 };
+  struct { const char *name; gboolean ok; } runs[] = {
+    { "mt_u8_to_f32", mt_cuda_run_u8_to_f32 (&l, u, f, 1, NULL) },
+    { "mt_relu_forward", FALSE }, { "mt_relu_backward", FALSE }, { "mt_maxpool2_forward", FALSE },
+    { "mt_maxpool2_backward", FALSE }, { "mt_cross_entropy", FALSE }, { "mt_sgd_step", FALSE },
+    { "mt_adam_step", FALSE }, { "mt_cam_weights_xgradcam", FALSE }, { "mt_cam_weights_gradcam", FALSE },
+    { "mt_cam_combine", FALSE }, { "mt_cam_scale", FALSE }, { "mt_resize_bilinear", FALSE },
+    { "mt_mask_mean_std", FALSE }, { "mt_mask_threshold", FALSE }, { "mt_apply_mask", FALSE },
+    { "mt_plant_square", FALSE },
+  };
+  g_autofree char *sig0 = g_strdup (l.signature);
+  g_autoptr (GPtrArray) sigs = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (sigs, g_steal_pointer (&sig0));
+  for (guint i = 1; i < G_N_ELEMENTS (runs); i++) {
+    switch (i) {
+    case 1: mt_cuda_run_relu_forward (&l, f, f, 1, NULL); break;
+    case 2: mt_cuda_run_relu_backward (&l, f, f, f, 1, NULL); break;
+    case 3: mt_cuda_run_maxpool2_forward (&l, f, f, ip, 1, 2, 2, NULL); break;
+    case 4: mt_cuda_run_maxpool2_backward (&l, ip, f, f, 1, 2, 2, NULL); break;
+    case 5: mt_cuda_run_cross_entropy (&l, f, lp, f, dp, ip, 1, 2, NULL); break;
+    case 6: mt_cuda_run_sgd_step (&l, f, f, f, 1, 0.1f, 0.9f, 0, 1, 0, NULL); break;
+    case 7: mt_cuda_run_adam_step (&l, f, f, f, f, 1, 0.1f, 1, 0.1f, 0.9f, 0.1f, 0, 1e-8f, 0, NULL); break;
+    case 8: mt_cuda_run_cam_weights_xgradcam (&l, f, f, f, 4, NULL); break;
+    case 9: mt_cuda_run_cam_weights_gradcam (&l, f, f, f, 4, NULL); break;
+    case 10: mt_cuda_run_cam_combine (&l, f, f, f, 1, 1, 4, NULL); break;
+    case 11: mt_cuda_run_cam_scale (&l, f, 4, NULL); break;
+    case 12: mt_cuda_run_resize_bilinear (&l, f, 2, 2, f, 4, 4, 1, NULL); break;
+    case 13: mt_cuda_run_mask_mean_std (&l, f, u, 4, 2.0, NULL); break;
+    case 14: mt_cuda_run_mask_threshold (&l, f, u, 4, 0.5f, NULL); break;
+    case 15: mt_cuda_run_apply_mask (&l, u, u, 1, 3, 4, NULL); break;
+    case 16: mt_cuda_run_plant_square (&l, u, u, 1, 4, 4, 0, 0, 2, 255, 0, 0, NULL); break;
+    }
+    g_ptr_array_add (sigs, g_strdup (l.signature));
+  }
+  ck_assert (runs[0].ok);
+  g_free (l.signature);
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++) {
+    g_autofree char *want = ptx_signature (ptx, runs[i].name);
+    ck_assert_msg (want, "no kernel %s in the PTX", runs[i].name);
+    ck_assert_msg (g_strcmp0 (want, sigs->pdata[i]) == 0, "%s: the PTX takes (%s), its launcher passes (%s)",
+                   runs[i].name, want, (char *) sigs->pdata[i]);
+  }
+  /* No kernel without a launcher. */
+  for (const char *const *n = mt_cuda_kernel_names (); *n; n++) {
+    gboolean found = FALSE;
+    for (guint i = 0; i < G_N_ELEMENTS (runs) && !found; i++)
+      found = g_str_equal (runs[i].name, *n);
+    ck_assert_msg (found, "kernel %s has no typed launcher in ml/cuda/mt-cuda-kernels.c", *n);
+  }
+}
+END_TEST
+
 #ifdef HAVE_CUDA
 /* ---- GPU parity: each kernel against the CPU op, on random inputs ------------------ */
 
@@ -124,12 +211,18 @@ to_host (void *host, const void *dev, gsize bytes)
   ck_assert (cudaMemcpy (host, dev, bytes, cudaMemcpyDeviceToHost) == cudaSuccess);
 }
 
-static void
-launch (const char *name, gsize n, guint blocks, guint threads, void **args)
+/* A launch on the default stream: @blocks of @threads, or (blocks 0) a grid over @n. */
+static MtCudaLaunch
+grid (gsize n, guint blocks, guint threads)
 {
-  g_autoptr (GError) err = NULL;
-  ck_assert_msg (mt_cuda_launch (kernels, name, n, blocks, threads, args, NULL, &err), "%s", err ? err->message : "");
+  return (MtCudaLaunch) { kernels, NULL, n, blocks, threads, NULL };
 }
+
+#define RUN(l, fn, ...) G_STMT_START { \
+    MtCudaLaunch l_ = (l); \
+    g_autoptr (GError) e_ = NULL; \
+    ck_assert_msg (fn (&l_, __VA_ARGS__, &e_), "%s", e_ ? e_->message : ""); \
+  } G_STMT_END
 
 static void
 random_floats (float *x, gsize n, guint64 seed, float lo, float hi)
@@ -191,15 +284,10 @@ START_TEST (parity_saliency_and_masking)
   }
   float *da = to_device (a, len * 4), *dg = to_device (g, len * 4), *dw = to_device (NULL, n * c * 4);
   float *dcam = to_device (NULL, n * hw * 4), *dmap = to_device (NULL, (gsize) n * oh * ow * 4);
-  void *wa[] = { &da, &dg, &dw, &hw };
-  launch ("mt_cam_weights_xgradcam", 0, n * c, 64, wa);
-  void *ca[] = { &da, &dw, &dcam, &n, &c, &hw };
-  launch ("mt_cam_combine", (gsize) n * hw, 0, 0, ca);
-  void *sa[] = { &dcam, &hw };
-  launch ("mt_cam_scale", 0, n, 64, sa);
-  int ih = 8, iw = 8;
-  void *ra[] = { &dcam, &ih, &iw, &dmap, &oh, &ow, &n };
-  launch ("mt_resize_bilinear", (gsize) n * oh * ow, 0, 0, ra);
+  RUN (grid (0, n * c, 64), mt_cuda_run_cam_weights_xgradcam, da, dg, dw, hw);
+  RUN (grid ((gsize) n * hw, 0, 0), mt_cuda_run_cam_combine, da, dw, dcam, n, c, hw);
+  RUN (grid (0, n, 64), mt_cuda_run_cam_scale, dcam, hw);
+  RUN (grid ((gsize) n * oh * ow, 0, 0), mt_cuda_run_resize_bilinear, dcam, 8, 8, dmap, oh, ow, n);
   g_autofree float *got = g_new (float, (gsize) n * oh * ow);
   to_host (got, dmap, (gsize) n * oh * ow * 4);
   assert_close (want, got, (gsize) n * oh * ow, 1e-4, "xgradcam maps");
@@ -212,9 +300,7 @@ START_TEST (parity_saliency_and_masking)
     mt_mask_compute (&rule, want + (gsize) s * mhw, mhw, keep + (gsize) s * mhw);
   float *dheat = to_device (want, (gsize) n * mhw * 4);
   guint8 *dkeep = to_device (NULL, (gsize) n * mhw);
-  double k = 2.0;
-  void *ma[] = { &dheat, &dkeep, &mhw, &k };
-  launch ("mt_mask_mean_std", 0, n, 256, ma);
+  RUN (grid (0, n, 256), mt_cuda_run_mask_mean_std, dheat, dkeep, mhw, 2.0);
   to_host (gkeep, dkeep, (gsize) n * mhw);
   ck_assert (memcmp (keep, gkeep, (gsize) n * mhw) == 0);
   cudaFree (da); cudaFree (dg); cudaFree (dw); cudaFree (dcam); cudaFree (dmap); cudaFree (dheat); cudaFree (dkeep);
@@ -258,6 +344,7 @@ main (void)
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, device_choice);
   tcase_add_test (tc, kernels_compile_with_nvrtc);
+  tcase_add_test (tc, launchers_match_the_ptx);
 #ifdef HAVE_CUDA
   tcase_add_test (tc, parity_saliency_and_masking);
   tcase_add_test (tc, backend_module_loads);

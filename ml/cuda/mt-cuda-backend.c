@@ -6,6 +6,7 @@
 #include "ml/mt-backend.h"
 #include "ml/cuda/mt-cuda.h"
 #include "ml/cuda/mt-cuda-ops.h"
+#include "ml/cuda/mt-cuda-kernels.h"
 #include "base/mt-error.h"
 
 #include <gmodule.h>
@@ -34,13 +35,14 @@ cuda_be_ok (MtBackend *be, cudaError_t e, const char *what)
   return FALSE;
 }
 
-static void
-cuda_be_launch (MtBackend *be, const char *name, gsize n, void **args)
-{
-  GError *err = NULL;
-  if (!be->error && !mt_cuda_launch (CUDA_BE (be)->kernels, name, n, 0, 256, args, CUDA_BE (be)->stream, &err))
-    mt_backend_set_error (be, err);
-}
+/* Runs typed launcher @fn (ml/cuda/mt-cuda-kernels.h) over @n items on the backend's
+ * stream, unless an earlier op failed; a failure becomes the backend's error. */
+#define CUDA_RUN(be, n, fn, ...) G_STMT_START { \
+    MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, (n), 0, 256, NULL }; \
+    GError *e_ = NULL; \
+    if (!(be)->error && !fn (&l_, __VA_ARGS__, &e_)) \
+      mt_backend_set_error ((be), e_); \
+  } G_STMT_END
 
 static void *
 cuda_be_alloc (MtBackend *be, gsize bytes)
@@ -153,25 +155,20 @@ cuda_be_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, 
 static void
 cuda_be_relu_forward (MtBackend *be, const float *x, gsize len, float *y)
 {
-  gint64 n = (gint64) len;
-  void *args[] = { &x, &y, &n };
-  cuda_be_launch (be, "mt_relu_forward", len, args);
+  CUDA_RUN (be, len, mt_cuda_run_relu_forward, x, y, (gint64) len);
 }
 
 static void
 cuda_be_relu_backward (MtBackend *be, const float *y, const float *dy, gsize len, float *dx)
 {
-  gint64 n = (gint64) len;
-  void *args[] = { &y, &dy, &dx, &n };
-  cuda_be_launch (be, "mt_relu_backward", len, args);
+  CUDA_RUN (be, len, mt_cuda_run_relu_backward, y, dy, dx, (gint64) len);
 }
 
 static void
 cuda_be_maxpool2_forward (MtBackend *be, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
 {
   int planes = n * c;
-  void *args[] = { &x, &y, &argmax, &planes, &h, &w };
-  cuda_be_launch (be, "mt_maxpool2_forward", (gsize) planes * (h / 2) * (w / 2), args);
+  CUDA_RUN (be, (gsize) planes * (h / 2) * (w / 2), mt_cuda_run_maxpool2_forward, x, y, argmax, planes, h, w);
 }
 
 static void
@@ -180,8 +177,7 @@ cuda_be_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, in
 {
   int planes = n * c;
   cuda_be_ok (be, cudaMemsetAsync (dx, 0, (gsize) planes * h * w * sizeof (float), CUDA_BE (be)->stream), "memset");
-  void *args[] = { &argmax, &dy, &dx, &planes, &h, &w };
-  cuda_be_launch (be, "mt_maxpool2_backward", (gsize) planes * (h / 2) * (w / 2), args);
+  CUDA_RUN (be, (gsize) planes * (h / 2) * (w / 2), mt_cuda_run_maxpool2_backward, argmax, dy, dx, planes, h, w);
 }
 
 static void
@@ -216,8 +212,7 @@ cuda_be_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels,
       return 0;
     cb->scratch_n = n;
   }
-  void *args[] = { &logits, &labels, &dlogits, &cb->loss, &cb->correct, &n, &classes };
-  cuda_be_launch (be, "mt_cross_entropy", (gsize) n, args);
+  CUDA_RUN (be, (gsize) n, mt_cuda_run_cross_entropy, logits, labels, dlogits, cb->loss, cb->correct, n, classes);
   g_autofree double *loss = g_new0 (double, n);
   g_autofree int *hit = g_new0 (int, n);
   cuda_be_download (be, loss, cb->loss, n * sizeof (double));
@@ -237,26 +232,22 @@ static void
 cuda_be_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf,
                   gsize len, gboolean first_step)
 {
-  gint64 n = (gint64) len;
-  float flr = (float) s->lr, fm = (float) s->momentum, fwd = (float) s->weight_decay;
-  int first = first_step, nesterov = s->nesterov;
-  void *args[] = { &param, &grad, &momentum_buf, &n, &flr, &fm, &fwd, &first, &nesterov };
-  cuda_be_launch (be, "mt_sgd_step", len, args);
+  CUDA_RUN (be, len, mt_cuda_run_sgd_step, param, grad, momentum_buf, (gint64) len, (float) s->lr,
+            (float) s->momentum, (float) s->weight_decay, first_step ? 1 : 0, s->nesterov ? 1 : 0);
 }
 
 static void
 cuda_be_adam_step (MtBackend *be, const MtAdamSpec *s, float *param, const float *grad, float *exp_avg,
                    float *exp_avg_sq, gsize len)
 {
-  gint64 n = (gint64) len;
   /* The scalars as ml/cpu/mt-adam.c makes them. */
   float step_size = (float) (s->lr / (1 - pow (s->beta1, (double) s->step)));
   float bc2_sqrt = (float) sqrt (1 - pow (s->beta2, (double) s->step));
   float w1 = (float) (1 - s->beta1), b2 = (float) s->beta2, w2 = (float) (1 - s->beta2);
   float wd = (float) s->weight_decay, eps = (float) s->eps;
   int decay = s->weight_decay != 0;
-  void *args[] = { &param, &grad, &exp_avg, &exp_avg_sq, &n, &step_size, &bc2_sqrt, &w1, &b2, &w2, &wd, &eps, &decay };
-  cuda_be_launch (be, "mt_adam_step", len, args);
+  CUDA_RUN (be, len, mt_cuda_run_adam_step, param, grad, exp_avg, exp_avg_sq, (gint64) len, step_size, bc2_sqrt, w1, b2,
+            w2, wd, eps, decay);
 }
 
 static const MtBackendOps cuda_ops = {

@@ -1,0 +1,161 @@
+#include "ml/cuda/mt-cuda-kernels.h"
+
+#include <string.h>
+
+/* The PTX type NVRTC gives a parameter of each C type (pointers are 64-bit addresses). */
+#define PTX_TYPE(x) _Generic ((x), gint64: "u64", int: "u32", float: "f32", double: "f64", guint8: "u8", \
+                              default: "u64")
+#define ADDR(x) ((void *) &(x))
+
+/* F applied to each of up to 16 arguments, comma-separated. */
+#define NARGS(...) NARGS_ (__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define NARGS_(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, n, ...) n
+#define CAT(a, b) CAT_ (a, b)
+#define CAT_(a, b) a##b
+#define EACH(F, ...) CAT (EACH_, NARGS (__VA_ARGS__)) (F, __VA_ARGS__)
+#define EACH_1(F, x) F (x)
+#define EACH_2(F, x, ...) F (x), EACH_1 (F, __VA_ARGS__)
+#define EACH_3(F, x, ...) F (x), EACH_2 (F, __VA_ARGS__)
+#define EACH_4(F, x, ...) F (x), EACH_3 (F, __VA_ARGS__)
+#define EACH_5(F, x, ...) F (x), EACH_4 (F, __VA_ARGS__)
+#define EACH_6(F, x, ...) F (x), EACH_5 (F, __VA_ARGS__)
+#define EACH_7(F, x, ...) F (x), EACH_6 (F, __VA_ARGS__)
+#define EACH_8(F, x, ...) F (x), EACH_7 (F, __VA_ARGS__)
+#define EACH_9(F, x, ...) F (x), EACH_8 (F, __VA_ARGS__)
+#define EACH_10(F, x, ...) F (x), EACH_9 (F, __VA_ARGS__)
+#define EACH_11(F, x, ...) F (x), EACH_10 (F, __VA_ARGS__)
+#define EACH_12(F, x, ...) F (x), EACH_11 (F, __VA_ARGS__)
+#define EACH_13(F, x, ...) F (x), EACH_12 (F, __VA_ARGS__)
+
+/* The launcher's body: its parameters, by address and by PTX type, to launch(). */
+#define LAUNCH(l, name, error, ...) G_STMT_START { \
+    void *args_[] = { EACH (ADDR, __VA_ARGS__) }; \
+    const char *types_[] = { EACH (PTX_TYPE, __VA_ARGS__) }; \
+    return launch (l, name, args_, types_, G_N_ELEMENTS (types_), error); \
+  } G_STMT_END
+
+static gboolean
+launch (MtCudaLaunch *l, const char *name, void **args, const char *const *types, guint n, GError **error)
+{
+  if (!l->kernels) {
+    g_free (l->signature);
+    GString *s = g_string_new (NULL);
+    for (guint i = 0; i < n; i++)
+      g_string_append_printf (s, "%s%s", i ? " " : "", types[i]);
+    l->signature = g_string_free (s, FALSE);
+    return TRUE;
+  }
+  return mt_cuda_launch (l->kernels, name, l->n, l->blocks, l->threads, args, l->stream, error);
+}
+
+gboolean
+mt_cuda_run_u8_to_f32 (MtCudaLaunch *l, const guint8 *x, float *y, gint64 n, GError **error)
+{
+  LAUNCH (l, "mt_u8_to_f32", error, x, y, n);
+}
+
+gboolean
+mt_cuda_run_relu_forward (MtCudaLaunch *l, const float *x, float *y, gint64 n, GError **error)
+{
+  LAUNCH (l, "mt_relu_forward", error, x, y, n);
+}
+
+gboolean
+mt_cuda_run_relu_backward (MtCudaLaunch *l, const float *y, const float *dy, float *dx, gint64 n, GError **error)
+{
+  LAUNCH (l, "mt_relu_backward", error, y, dy, dx, n);
+}
+
+gboolean
+mt_cuda_run_maxpool2_forward (MtCudaLaunch *l, const float *x, float *y, int *argmax, int planes, int h, int w,
+                              GError **error)
+{
+  LAUNCH (l, "mt_maxpool2_forward", error, x, y, argmax, planes, h, w);
+}
+
+gboolean
+mt_cuda_run_maxpool2_backward (MtCudaLaunch *l, const int *argmax, const float *dy, float *dx, int planes, int h,
+                               int w, GError **error)
+{
+  LAUNCH (l, "mt_maxpool2_backward", error, argmax, dy, dx, planes, h, w);
+}
+
+gboolean
+mt_cuda_run_cross_entropy (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits, double *loss,
+                           int *correct, int n, int classes, GError **error)
+{
+  LAUNCH (l, "mt_cross_entropy", error, logits, labels, dlogits, loss, correct, n, classes);
+}
+
+gboolean
+mt_cuda_run_sgd_step (MtCudaLaunch *l, float *p, const float *grad, float *buf, gint64 n, float lr, float momentum,
+                      float wd, int first, int nesterov, GError **error)
+{
+  LAUNCH (l, "mt_sgd_step", error, p, grad, buf, n, lr, momentum, wd, first, nesterov);
+}
+
+gboolean
+mt_cuda_run_adam_step (MtCudaLaunch *l, float *p, const float *grad, float *m, float *v, gint64 n, float step_size,
+                       float bc2_sqrt, float w1, float b2, float w2, float wd, float eps, int decay, GError **error)
+{
+  LAUNCH (l, "mt_adam_step", error, p, grad, m, v, n, step_size, bc2_sqrt, w1, b2, w2, wd, eps, decay);
+}
+
+gboolean
+mt_cuda_run_cam_weights_xgradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
+                                  GError **error)
+{
+  LAUNCH (l, "mt_cam_weights_xgradcam", error, a, g, weights, hw);
+}
+
+gboolean
+mt_cuda_run_cam_weights_gradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
+                                 GError **error)
+{
+  LAUNCH (l, "mt_cam_weights_gradcam", error, a, g, weights, hw);
+}
+
+gboolean
+mt_cuda_run_cam_combine (MtCudaLaunch *l, const float *a, const float *weights, float *cam, int n, int c, int hw,
+                         GError **error)
+{
+  LAUNCH (l, "mt_cam_combine", error, a, weights, cam, n, c, hw);
+}
+
+gboolean
+mt_cuda_run_cam_scale (MtCudaLaunch *l, float *cam, int hw, GError **error)
+{
+  LAUNCH (l, "mt_cam_scale", error, cam, hw);
+}
+
+gboolean
+mt_cuda_run_resize_bilinear (MtCudaLaunch *l, const float *in, int ih, int iw, float *out, int oh, int ow, int maps,
+                             GError **error)
+{
+  LAUNCH (l, "mt_resize_bilinear", error, in, ih, iw, out, oh, ow, maps);
+}
+
+gboolean
+mt_cuda_run_mask_mean_std (MtCudaLaunch *l, const float *heat, guint8 *keep, int hw, double k, GError **error)
+{
+  LAUNCH (l, "mt_mask_mean_std", error, heat, keep, hw, k);
+}
+
+gboolean
+mt_cuda_run_mask_threshold (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, float tau, GError **error)
+{
+  LAUNCH (l, "mt_mask_threshold", error, heat, keep, n, tau);
+}
+
+gboolean
+mt_cuda_run_apply_mask (MtCudaLaunch *l, guint8 *images, const guint8 *keep, int n, int c, int hw, GError **error)
+{
+  LAUNCH (l, "mt_apply_mask", error, images, keep, n, c, hw);
+}
+
+gboolean
+mt_cuda_run_plant_square (MtCudaLaunch *l, guint8 *images, const guint8 *patched, int n, int h, int w, int y0, int x0,
+                          int size, guint8 r, guint8 g, guint8 b, GError **error)
+{
+  LAUNCH (l, "mt_plant_square", error, images, patched, n, h, w, y0, x0, size, r, g, b);
+}

@@ -1,0 +1,52 @@
+/* One typed launcher per kernel of ml/cuda/kernels/: its C parameters are the kernel's,
+ * so that a call cannot hand an int to a kernel that reads a 64-bit count (the generic
+ * mt_cuda_launch takes untyped argument pointers). test-cuda checks every launcher's
+ * parameter types against the kernel's .entry in the compiled PTX. */
+#pragma once
+
+#include "ml/cuda/mt-cuda.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  MtCudaKernels *kernels;  /* NULL: record the parameter types only (the tests) */
+  gpointer stream;         /* NULL: the default stream */
+  gsize n;                 /* items a grid-stride kernel covers (with blocks 0) */
+  guint blocks, threads;   /* blocks 0: enough 256-thread blocks for n */
+  char *signature;         /* recorded: the PTX parameter types, "u64 u64 f32 ..." */
+} MtCudaLaunch;
+
+gboolean mt_cuda_run_u8_to_f32        (MtCudaLaunch *l, const guint8 *x, float *y, gint64 n, GError **error);
+gboolean mt_cuda_run_relu_forward     (MtCudaLaunch *l, const float *x, float *y, gint64 n, GError **error);
+gboolean mt_cuda_run_relu_backward    (MtCudaLaunch *l, const float *y, const float *dy, float *dx, gint64 n,
+                                       GError **error);
+gboolean mt_cuda_run_maxpool2_forward (MtCudaLaunch *l, const float *x, float *y, int *argmax, int planes, int h,
+                                       int w, GError **error);
+gboolean mt_cuda_run_maxpool2_backward (MtCudaLaunch *l, const int *argmax, const float *dy, float *dx, int planes,
+                                        int h, int w, GError **error);
+gboolean mt_cuda_run_cross_entropy    (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits,
+                                       double *loss, int *correct, int n, int classes, GError **error);
+gboolean mt_cuda_run_sgd_step         (MtCudaLaunch *l, float *p, const float *grad, float *buf, gint64 n, float lr,
+                                       float momentum, float wd, int first, int nesterov, GError **error);
+gboolean mt_cuda_run_adam_step        (MtCudaLaunch *l, float *p, const float *grad, float *m, float *v, gint64 n,
+                                       float step_size, float bc2_sqrt, float w1, float b2, float w2, float wd,
+                                       float eps, int decay, GError **error);
+gboolean mt_cuda_run_cam_weights_xgradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
+                                           GError **error);
+gboolean mt_cuda_run_cam_weights_gradcam  (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
+                                           GError **error);
+gboolean mt_cuda_run_cam_combine      (MtCudaLaunch *l, const float *a, const float *weights, float *cam, int n, int c,
+                                       int hw, GError **error);
+gboolean mt_cuda_run_cam_scale        (MtCudaLaunch *l, float *cam, int hw, GError **error);
+gboolean mt_cuda_run_resize_bilinear  (MtCudaLaunch *l, const float *in, int ih, int iw, float *out, int oh, int ow,
+                                       int maps, GError **error);
+gboolean mt_cuda_run_mask_mean_std    (MtCudaLaunch *l, const float *heat, guint8 *keep, int hw, double k,
+                                       GError **error);
+gboolean mt_cuda_run_mask_threshold   (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, float tau,
+                                       GError **error);
+gboolean mt_cuda_run_apply_mask       (MtCudaLaunch *l, guint8 *images, const guint8 *keep, int n, int c, int hw,
+                                       GError **error);
+gboolean mt_cuda_run_plant_square     (MtCudaLaunch *l, guint8 *images, const guint8 *patched, int n, int h, int w,
+                                       int y0, int x0, int size, guint8 r, guint8 g, guint8 b, GError **error);
+
+G_END_DECLS
