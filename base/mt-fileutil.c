@@ -55,29 +55,17 @@ mt_file_write_parts (const char *path, const void *const *parts, const gsize *le
   int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     int e = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot create %s: %s", path, g_strerror (e));
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot create %s: %s", path, g_strerror (e));
     return FALSE;
   }
-  for (guint i = 0; i < n; i++) {
-    const guint8 *p = parts[i];
-    gsize left = lens[i];
-    while (left > 0) {
-      ssize_t w = write (fd, p, MIN (left, (gsize) 1 << 30));
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0) {
-        int e = w < 0 ? errno : ENOSPC;
-        close (fd);
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot write %s: %s", path, g_strerror (e));
-        return FALSE;
-      }
-      p += w;
-      left -= (gsize) w;
+  for (guint i = 0; i < n; i++)
+    if (!mt_fd_write_all (fd, parts[i], lens[i], path, error)) {
+      close (fd);
+      return FALSE;
     }
-  }
   if (close (fd) != 0) {
     int e = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "cannot write %s: %s", path, g_strerror (e));
+    g_set_error (error, MT_ERROR, MT_ERROR_IO, "cannot write %s: %s", path, g_strerror (e));
     return FALSE;
   }
   return TRUE;
