@@ -90,26 +90,23 @@ mt_dataset_check (MtBundle *b, const char *what, GError **error)
 {
   g_return_val_if_fail (b != NULL, FALSE);
   MtTensor *img = mt_bundle_get (b, MT_DATASET_IMAGES);
+  gint64 n = 0;
   if (!img && mt_bundle_get (b, MT_DATASET_PATHS)) {
     if (!check_streamed (b, what, error))
       return FALSE;
-    gint64 n = mt_bundle_get (b, MT_DATASET_LABELS)->shape[0];
-    return check_vector (b, MT_DATASET_LABELS, MT_DTYPE_I64, n, TRUE, what, error) &&
-           check_vector (b, MT_DATASET_DIGITS, MT_DTYPE_I64, n, FALSE, what, error) &&
-           check_vector (b, MT_DATASET_PATCHED, MT_DTYPE_U8, n, FALSE, what, error) &&
-           check_vector (b, MT_DATASET_GROUPS, MT_DTYPE_I64, n, FALSE, what, error);
-  }
-  if (!img) {
+    n = mt_bundle_get (b, MT_DATASET_LABELS)->shape[0];
+  } else if (!img) {
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: the dataset has no 'images' tensor", what);
     return FALSE;
-  }
-  if (img->dtype != MT_DTYPE_U8 || img->ndim != 4 || (img->shape[1] != 1 && img->shape[1] != 3)) {
+  } else if (img->dtype != MT_DTYPE_U8 || img->ndim != 4 || (img->shape[1] != 1 && img->shape[1] != 3)) {
     g_autofree char *shape = mt_tensor_shape_string (img);
     g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: 'images' must be uint8 [N, 1 or 3, H, W], not %s %s",
                  what, mt_dtype_name (img->dtype), shape);
     return FALSE;
+  } else {
+    n = img->shape[0];
   }
-  gint64 n = img->shape[0];
+  /* Held or streamed, the per-sample vectors are the same. */
   return check_vector (b, MT_DATASET_LABELS, MT_DTYPE_I64, n, TRUE, what, error) &&
          check_vector (b, MT_DATASET_DIGITS, MT_DTYPE_I64, n, FALSE, what, error) &&
          check_vector (b, MT_DATASET_PATCHED, MT_DTYPE_U8, n, FALSE, what, error) &&
