@@ -26,12 +26,7 @@ mt_ast_value_copy (const MtAstValue *v)
     c->pins = g_ptr_array_new_with_free_func (mt_ast_arg_free);
     for (guint k = 0; k < v->pins->len; k++) {
       const MtAstArg *a = v->pins->pdata[k];
-      MtAstArg *na = g_new0 (MtAstArg, 1);
-      na->key = g_strdup (a->key);
-      na->line = a->line;
-      na->col = a->col;
-      na->value = mt_ast_value_copy (a->value);
-      g_ptr_array_add (c->pins, na);
+      g_ptr_array_add (c->pins, mt_ast_arg_with_value (a, mt_ast_value_copy (a->value)));
     }
   }
   c->port_line = v->port_line;
@@ -102,6 +97,17 @@ mt_ast_value_to_string (const MtAstValue *v)
   }
   }
   return g_strdup ("?");
+}
+
+MtAstArg *
+mt_ast_arg_with_value (const MtAstArg *a, MtAstValue *value)
+{
+  MtAstArg *na = g_new0 (MtAstArg, 1);
+  na->key = g_strdup (a->key);
+  na->line = a->line;
+  na->col = a->col;
+  na->value = value;
+  return na;
 }
 
 void

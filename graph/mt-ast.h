@@ -65,6 +65,8 @@ char       *mt_ast_value_to_string (const MtAstValue *v);
 const char *mt_ast_value_kind_name (MtAstValueKind kind);
 void        mt_ast_file_free  (MtAstFile *f);
 void        mt_ast_arg_free   (gpointer arg);
+/* A copy of @a's key and place holding @value (taken). */
+MtAstArg   *mt_ast_arg_with_value (const MtAstArg *a, MtAstValue *value);
 /* An array of statements that frees them. */
 GPtrArray  *mt_ast_stmt_array_new (void);
 

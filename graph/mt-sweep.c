@@ -275,12 +275,7 @@ instance_stmt (Sweep *sw, const MtAstStmt *st, guint32 bits, const guint *choice
   c->args = g_ptr_array_new_with_free_func (mt_ast_arg_free);
   for (guint i = 0; i < st->args->len; i++) {
     const MtAstArg *a = st->args->pdata[i];
-    MtAstArg *na = g_new0 (MtAstArg, 1);
-    na->key = g_strdup (a->key);
-    na->line = a->line;
-    na->col = a->col;
-    na->value = subst (sw, a->value, choice);
-    g_ptr_array_add (c->args, na);
+    g_ptr_array_add (c->args, mt_ast_arg_with_value (a, subst (sw, a->value, choice)));
   }
   return c;
 }
