@@ -78,6 +78,26 @@ mt_backend_cpu (void)
 }
 
 gboolean
+mt_backend_layout_is_nchw (MtBackend *be, int c, int h, int w)
+{
+  return !be->ops->layout_is_nchw || (gsize) h * w == 1 || be->ops->layout_is_nchw (be, c, h, w);
+}
+
+void
+mt_backend_from_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, float *y)
+{
+  g_return_if_fail (!mt_backend_layout_is_nchw (be, c, h, w));
+  be->ops->layout_from_nchw (be, x, n, c, h, w, y);
+}
+
+void
+mt_backend_to_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, float *y)
+{
+  g_return_if_fail (!mt_backend_layout_is_nchw (be, c, h, w));
+  be->ops->layout_to_nchw (be, x, n, c, h, w, y);
+}
+
+gboolean
 mt_backend_has (const MtBackend *be, gsize offset)
 {
   g_return_val_if_fail (be != NULL && offset + sizeof (gpointer) <= sizeof (MtBackendOps), FALSE);

@@ -3,7 +3,8 @@
  * loop and the tests reach the ops only through it.
  *
  * Semantics are PyTorch's, and the plain double-precision references of ml/cpu/mt-ref-ops.h
- * define them. Tensors are contiguous NCHW float arrays in the backend's memory (host
+ * define them. Tensors are contiguous float arrays (NCHW, or for activations the layout
+ * the backend says, below) in the backend's memory (host
  * memory on the CPU, device memory on CUDA), allocated with the backend's alloc. Ops
  * return nothing: a backend that can fail keeps its first error until mt_backend_sync()
  * reports it (as CUDA reports asynchronous errors). An op a backend does not have is
@@ -139,6 +140,16 @@ typedef struct {
                                float *y);
   void   (*shortcut_backward) (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride,
                                float *dx);
+
+  /* ---- the layout of 4-D activations ---- */
+  /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D
+   * batch norm, pooling, shortcut) in the backend's own layout, of n * c * h * w floats;
+   * elementwise ops (ReLU, add) do not care. NCHW unless layout_is_nchw says otherwise
+   * (the CPU's keeps channels that fill blocks of 8 as oneDNN's nChw8c); NULL: always
+   * NCHW. A tensor with h = w = 1 is NCHW in every layout. */
+  gboolean (*layout_is_nchw)  (MtBackend *be, int c, int h, int w);
+  void     (*layout_from_nchw) (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
+  void     (*layout_to_nchw)  (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
 } MtBackendOps;
 
 struct _MtBackend {
@@ -157,6 +168,13 @@ MtBackend  *mt_backend_new    (const char *name, GError **error);
 void        mt_backend_free   (MtBackend *be);
 /* The process-wide CPU backend (stateless; never freed). */
 MtBackend  *mt_backend_cpu    (void);
+
+/* TRUE when @be keeps [n, @c, @h, @w] activations as NCHW (see layout_is_nchw). */
+gboolean    mt_backend_layout_is_nchw (MtBackend *be, int c, int h, int w);
+/* Between NCHW and the backend's layout, where they differ (callers alias the tensor
+ * where they do not); @x and @y do not overlap. */
+void        mt_backend_from_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
+void        mt_backend_to_nchw   (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
 
 /* TRUE when @be implements the op at @offset (G_STRUCT_OFFSET (MtBackendOps, relu_forward)). */
 gboolean    mt_backend_has    (const MtBackend *be, gsize offset);

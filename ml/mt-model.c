@@ -24,6 +24,9 @@ typedef struct {
   float *dbuf;                     /* [cap, out_len]: the gradient at the output, when computed here */
   const float *dout;               /* the gradient at the output in this backward (dbuf or another's) */
   gboolean dset;                   /* dout holds a contribution already */
+  gboolean out_nchw;               /* out is NCHW in the backend's layout too (mt-backend.h) */
+  gboolean flat_copy;              /* flatten: the input is not NCHW, so out is a converted copy */
+  float *plain, *dplain;           /* NCHW copies of out and of the gradient there, handed out */
 } Layer;
 
 struct _MtModel {
@@ -40,6 +43,11 @@ struct _MtModel {
   gsize work_len;
   float *scratch;         /* a gradient that is added to another */
   gsize max_len;
+  gboolean in_nchw;       /* the input's layout is NCHW (else x is converted into xin) */
+  const float *x;         /* the input as the layers read it */
+  float *xin, *dxin;      /* the input and its gradient in the backend's layout */
+  float *given;           /* an activation or gradient handed in, converted to the layout */
+  double *prof_fwd, *prof_bwd;  /* per-layer seconds, while profiling (mt_model_profile) */
   GPtrArray *params;      /* MtParam* */
   MtBnSpec bn;
   double mean[3], std[3]; /* the input transform */
@@ -121,6 +129,7 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
   for (int k = 0; k < 3; k++)
     m->std[k] = 1;
   m->max_len = (gsize) in_c * in_h * in_w;
+  m->in_nchw = mt_backend_layout_is_nchw (m->be, in_c, in_h, in_w);
   for (int i = 0; i < arch->n_layers; i++) {
     Layer *L = &m->layers[i];
     L->spec = arch->layers[i];
@@ -199,6 +208,8 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
     L->out_c = c;
     L->out_h = h;
     L->out_w = w;
+    L->out_nchw = mt_backend_layout_is_nchw (m->be, c, h, w);
+    L->flat_copy = L->spec.kind == MT_LAYER_FLATTEN && !mt_backend_layout_is_nchw (m->be, L->in_c, L->in_h, L->in_w);
     L->in_len = (gsize) L->in_c * L->in_h * L->in_w;
     L->out_len = (gsize) c * h * w;
     m->max_len = MAX (m->max_len, L->out_len);
@@ -291,9 +302,11 @@ free_buffers (MtModel *m)
 {
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    if (L->spec.kind != MT_LAYER_FLATTEN)
+    if (L->spec.kind != MT_LAYER_FLATTEN || L->flat_copy)
       model_free_buffer (m, L->out);
-    L->out = NULL;
+    model_free_buffer (m, L->plain);
+    model_free_buffer (m, L->dplain);
+    L->out = L->plain = L->dplain = NULL;
     model_free_buffer (m, L->save_mean);
     model_free_buffer (m, L->save_invstd);
     model_free_buffer (m, L->argmax);
@@ -303,7 +316,10 @@ free_buffers (MtModel *m)
   }
   model_free_buffer (m, m->work);
   model_free_buffer (m, m->scratch);
-  m->work = m->scratch = NULL;
+  model_free_buffer (m, m->xin);
+  model_free_buffer (m, m->dxin);
+  model_free_buffer (m, m->given);
+  m->work = m->scratch = m->xin = m->dxin = m->given = NULL;
   m->cap = 0;
 }
 
@@ -347,7 +363,7 @@ ensure_capacity (MtModel *m, int n)
   m->work_len = 0;
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    if (L->spec.kind != MT_LAYER_FLATTEN)
+    if (L->spec.kind != MT_LAYER_FLATTEN || L->flat_copy)
       L->out = model_alloc (m, (gsize) n * L->out_len);
     if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D) {
       L->save_mean = model_alloc (m, L->out_c);
@@ -377,6 +393,37 @@ model_scratch (MtModel *m)
   if (!m->scratch)
     m->scratch = model_alloc (m, (gsize) m->cap * m->max_len);
   return m->scratch;
+}
+
+/* A buffer of the model's capacity, made on first use. */
+static float *
+lazy (MtModel *m, float **buf, gsize per_sample)
+{
+  if (!*buf)
+    *buf = model_alloc (m, (gsize) m->cap * per_sample);
+  return *buf;
+}
+
+/* @t, a layer's output or the gradient there, as NCHW: itself, or converted into @copy. */
+static const float *
+as_nchw (MtModel *m, Layer *L, const float *t, float **copy)
+{
+  if (!t || L->out_nchw)
+    return t;
+  float *y = lazy (m, copy, L->out_len);
+  mt_backend_to_nchw (m->be, t, m->n, L->out_c, L->out_h, L->out_w, y);
+  return y;
+}
+
+/* NCHW @t for layer @L's output, in the backend's layout (itself, or in m->given). */
+static const float *
+from_nchw (MtModel *m, Layer *L, const float *t, int n)
+{
+  if (L->out_nchw)
+    return t;
+  float *y = lazy (m, &m->given, m->max_len);
+  mt_backend_from_nchw (m->be, t, n, L->out_c, L->out_h, L->out_w, y);
+  return y;
 }
 
 /* A standard normal draw (Box-Muller; the second value is dropped to keep it simple). */
@@ -472,11 +519,24 @@ layer_output (MtModel *m, int src, const float *x)
   return src < 0 ? x : m->layers[src].out;
 }
 
+/* Profiling: the time since the last mark goes to layer @prev of @acc. */
+static void
+prof_mark (double *acc, int prev, gint64 *t)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (acc && prev >= 0)
+    acc[prev] += (now - *t) / 1e6;
+  *t = now;
+}
+
 static const float *
 forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
 {
   const float *in = x;
+  gint64 t = 0;
   for (int i = first; i < m->n_layers; i++) {
+    if (m->prof_fwd)
+      prof_mark (m->prof_fwd, i - 1, &t);
     Layer *L = &m->layers[i];
     in = layer_output (m, L->src, x);
     L->input = in;
@@ -519,7 +579,10 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
                                     L->spec.stride ? L->spec.stride : 1, L->out);
       break;
     case MT_LAYER_FLATTEN:
-      L->out = (float *) in;  /* same bytes, new shape */
+      if (L->flat_copy)  /* the classifier reads NCHW order */
+        mt_backend_to_nchw (m->be, in, n, L->in_c, L->in_h, L->in_w, L->out);
+      else
+        L->out = (float *) in;  /* same bytes, new shape */
       break;
     case MT_LAYER_LINEAR:
       m->be->ops->linear_forward (m->be, in, n, L->in_c, L->out_c, L->weight->data, L->bias->data, L->out);
@@ -527,6 +590,8 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
     }
     in = L->out;
   }
+  if (m->prof_fwd)
+    prof_mark (m->prof_fwd, m->n_layers - 1, &t);
   return in;
 }
 
@@ -536,7 +601,12 @@ mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
   ensure_capacity (m, n);
   m->n = n;
   m->training = training;
-  return forward_range (m, 0, x, n, training);
+  m->x = x;
+  if (!m->in_nchw) {
+    mt_backend_from_nchw (m->be, x, n, m->in_c, m->in_h, m->in_w, lazy (m, &m->xin, (gsize) m->in_c * m->in_h * m->in_w));
+    m->x = m->xin;
+  }
+  return forward_range (m, 0, m->x, n, training);
 }
 
 const float *
@@ -549,8 +619,8 @@ mt_model_forward_from (MtModel *m, const char *layer, const float *activation, i
    * (a skip connection's) are the last forward's. */
   Layer *L = &m->layers[i];
   float *keep = L->out;
-  L->out = (float *) activation;
-  const float *y = forward_range (m, i + 1, NULL, n, m->training);
+  L->out = (float *) from_nchw (m, L, activation, n);
+  const float *y = forward_range (m, i + 1, m->x, n, m->training);
   L->out = keep;
   return y;
 }
@@ -592,8 +662,9 @@ gradient_pass (MtModel *m, int src, int stop, const float *g, float *dinput)
   if (src < stop)
     return;
   if (src < 0) {
-    if (dinput)
-      memcpy (dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float));
+    if (dinput)  /* the image's gradient goes out as NCHW */
+      m->in_nchw ? memcpy (dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float))
+                 : mt_backend_to_nchw (m->be, g, m->n, m->in_c, m->in_h, m->in_w, dinput);
     return;
   }
   gradient_done (m, src, g);
@@ -605,11 +676,16 @@ static const float *
 backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
 {
   int n = m->n;
+  /* The image's gradient, where its layout is not NCHW, is made in dxin and converted. */
+  float *din = dinput && !m->in_nchw ? lazy (m, &m->dxin, (gsize) m->in_c * m->in_h * m->in_w) : dinput;
   for (int i = 0; i < m->n_layers; i++)
     m->layers[i].dset = FALSE;
   m->layers[last].dout = dy;
   m->layers[last].dset = TRUE;
+  gint64 t = 0;
   for (int i = last; i > stop; i--) {
+    if (m->prof_bwd)
+      prof_mark (m->prof_bwd, i < last ? i + 1 : -1, &t);
     Layer *L = &m->layers[i];
     if (!L->dset)
       continue;  /* no gradient reaches it */
@@ -617,14 +693,14 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
     float *dx = NULL;
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       m->be->ops->conv2d_backward (m->be, &L->conv, L->input, n, L->in_h, L->in_w, L->weight->data, g, dx,
                                    L->gweight, L->gbias, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
       int hw = L->in_h * L->in_w;
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (m->training) {
         /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
         float *out = dx ? dx : model_scratch (m);
@@ -639,33 +715,33 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       break;
     }
     case MT_LAYER_RELU:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->relu_backward (m->be, L->out, g, (gsize) n * L->out_len, dx);
       break;
     case MT_LAYER_MAXPOOL2:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->maxpool2_backward (m->be, L->argmax, n, L->in_c, L->in_h, L->in_w, g, dx);
       break;
     case MT_LAYER_MAXPOOL:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->maxpool_backward (m->be, &L->pool, L->argmax, n, L->in_c, L->in_h, L->in_w, g, dx);
       break;
     case MT_LAYER_AVGPOOL:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->avgpool_backward (m->be, g, n, L->in_c, L->in_h * L->in_w, dx);
       break;
     case MT_LAYER_SHORTCUT:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->shortcut_backward (m->be, g, n, L->in_c, L->in_h, L->in_w, L->out_c,
                                        L->spec.stride ? L->spec.stride : 1, dx);
       break;
     case MT_LAYER_LINEAR:
-      dx = gradient_target (m, L->src, stop, dinput);
+      dx = gradient_target (m, L->src, stop, din);
       m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, g, dx, L->gweight, L->gbias);
       break;
     case MT_LAYER_ADD:
@@ -673,11 +749,21 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       gradient_pass (m, L->src2, stop, g, dinput);
       continue;
     case MT_LAYER_FLATTEN:
+      if (L->flat_copy) {
+        dx = gradient_target (m, L->src, stop, din);
+        if (dx)
+          mt_backend_from_nchw (m->be, g, n, L->in_c, L->in_h, L->in_w, dx);
+        break;
+      }
       gradient_pass (m, L->src, stop, g, dinput);
       continue;
     }
     gradient_done (m, L->src, dx);
   }
+  if (m->prof_bwd)
+    prof_mark (m->prof_bwd, stop + 1, &t);
+  if (din && din != dinput)
+    mt_backend_to_nchw (m->be, din, n, m->in_c, m->in_h, m->in_w, dinput);
   return stop >= 0 && m->layers[stop].dset ? m->layers[stop].dout : NULL;
 }
 
@@ -693,7 +779,8 @@ mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer)
   int stop = find_layer (m, layer);
   if (stop < 0)
     return NULL;
-  return backward_range (m, m->n_layers - 1, stop, dlogits, NULL);
+  Layer *S = &m->layers[stop];
+  return as_nchw (m, S, backward_range (m, m->n_layers - 1, stop, dlogits, NULL), &S->dplain);
 }
 
 void
@@ -708,8 +795,15 @@ mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *d
   int i = find_layer (m, layer);
   if (i < 0)
     return FALSE;
-  backward_from (m, i, dy, dinput);
+  backward_from (m, i, from_nchw (m, &m->layers[i], dy, m->n), dinput);
   return TRUE;
+}
+
+void
+mt_model_profile (MtModel *m, double *fwd, double *bwd)
+{
+  m->prof_fwd = fwd;
+  m->prof_bwd = bwd;
 }
 
 const float *
@@ -725,7 +819,7 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
     *h = L->out_h;
   if (w)
     *w = L->out_w;
-  return L->out;
+  return as_nchw (m, L, L->out, &L->plain);
 }
 
 gboolean

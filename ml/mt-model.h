@@ -101,11 +101,17 @@ gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float
  * the last forward; returns the logits. For probing a layer's influence (tests,
  * saliency checks). */
 const float  *mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n);
-/* A layer's output of the last forward, and its per-sample shape. @layer is a layer's
- * name or a stage's ("layer4": the output of its last block, as Grad-CAM code names it). */
+/* A layer's output of the last forward, as NCHW whatever the backend's layout (then a
+ * copy, valid until the next call), and its per-sample shape. @layer is a layer's name
+ * or a stage's ("layer4": the output of its last block, as Grad-CAM code names it). */
 const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
 /* TRUE when @layer (as above) names a layer of @m. */
 gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
+
+/* Benchmarks: while set, each layer's forward and backward wall time (CPU; a GPU
+ * backend's ops are asynchronous) is added, in seconds, to @fwd[i] and @bwd[i], arrays of
+ * the architecture's n_layers. NULL, NULL stops. */
+void          mt_model_profile (MtModel *m, double *fwd, double *bwd);
 
 /* Frees the activation and gradient buffers (the next forward makes them again): a model
  * kept beside others after its pass (the evaluator's) then holds only its weights. */

@@ -68,6 +68,35 @@ expect (Target *t, const float *dev, const double *want, gsize n, const char *wh
   }
 }
 
+/* An [n, c, h, w] activation: @a in the backend's layout (mt-backend.h, layout_is_nchw). */
+static float *
+put_act (Target *t, const double *a, int n, int c, int h, int w)
+{
+  gsize len = (gsize) n * c * h * w;
+  float *d = put (t, a, len);
+  if (mt_backend_layout_is_nchw (t->be, c, h, w))
+    return d;
+  float *y = zeros (t, len);
+  mt_backend_from_nchw (t->be, d, n, c, h, w, y);
+  drop (t, d);
+  return y;
+}
+
+/* Holds activation @dev (in the backend's layout) to @want (NCHW). */
+static void
+expect_act (Target *t, const float *dev, const double *want, int n, int c, int h, int w, const char *what)
+{
+  gsize len = (gsize) n * c * h * w;
+  if (mt_backend_layout_is_nchw (t->be, c, h, w)) {
+    expect (t, dev, want, len, what);
+    return;
+  }
+  float *plain = zeros (t, len);
+  mt_backend_to_nchw (t->be, dev, n, c, h, w, plain);
+  expect (t, plain, want, len, what);
+  drop (t, plain);
+}
+
 /* ---- the cases -------------------------------------------------------------------- */
 
 typedef struct {
@@ -88,6 +117,12 @@ static const ConvShape conv_shapes[] = {
   { { 3, 8, 7, 2, 3 }, 2, 20, 19, TRUE, TRUE },   /* the ResNet stem */
   { { 6, 12, 1, 2, 0 }, 3, 9, 8, TRUE, TRUE },    /* a downsample */
   { { 8, 8, 3, 2, 1 }, 2, 8, 8, TRUE, TRUE },
+  /* The CPU's blocked layout: MNIST's first layer (1 -> 16) with dx, 16 -> 32 on an odd
+   * size, blocked to NCHW (8 -> 4), and a batch that is not a multiple of the threads. */
+  { { 1, 16, 3, 1, 0 }, 3, 28, 28, TRUE },
+  { { 16, 32, 3, 1, 0 }, 5, 11, 9, TRUE },
+  { { 8, 4, 3, 1, 1 }, 3, 6, 7, TRUE },
+  { { 32, 16, 1, 2, 0 }, 7, 9, 9, TRUE, TRUE },
 };
 
 static void
@@ -106,7 +141,7 @@ check_conv2d (Target *t, gboolean backward)
       memset (b, 0, s->out_c * sizeof (double));
     mt_ref_conv2d_forward (s, x, cs->n, cs->h, cs->w, wt, b, y);
     mt_ref_conv2d_backward (s, x, cs->n, cs->h, cs->w, wt, dy, dx, dw, db);
-    float *dxd = put (t, x, nx), *dwt = put (t, wt, nw), *dbd = put (t, b, s->out_c);
+    float *dxd = put_act (t, x, cs->n, s->in_c, cs->h, cs->w), *dwt = put (t, wt, nw), *dbd = put (t, b, s->out_c);
     gsize nwork = t->be->ops->conv2d_workspace (t->be, s, cs->n, cs->h, cs->w);
     float *work = nwork ? zeros (t, nwork) : NULL;
     g_autofree char *what = g_strdup_printf ("conv2d %d->%d k%d s%d p%d on %dx%dx%d", s->in_c, s->out_c, s->k,
@@ -114,14 +149,15 @@ check_conv2d (Target *t, gboolean backward)
     if (!backward) {
       float *yd = zeros (t, ny);
       t->be->ops->conv2d_forward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, cs->no_bias ? NULL : dbd, yd, work);
-      expect (t, yd, y, ny, what);
+      expect_act (t, yd, y, cs->n, s->out_c, oh, ow, what);
       drop (t, yd);
     } else {
-      float *dyd = put (t, dy, ny), *gx = cs->with_dx ? zeros (t, nx) : NULL, *gw = zeros (t, nw);
+      float *dyd = put_act (t, dy, cs->n, s->out_c, oh, ow), *gx = cs->with_dx ? zeros (t, nx) : NULL;
+      float *gw = zeros (t, nw);
       float *gb = cs->no_bias ? NULL : zeros (t, s->out_c);
       t->be->ops->conv2d_backward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, dyd, gx, gw, gb, work);
       if (gx)
-        expect (t, gx, dx, nx, "conv2d dx");
+        expect_act (t, gx, dx, cs->n, s->in_c, cs->h, cs->w, "conv2d dx");
       expect (t, gw, dw, nw, "conv2d dweight");
       if (gb)
         expect (t, gb, db, s->out_c, "conv2d dbias");
@@ -150,7 +186,8 @@ check_conv2d_backward (Target *t)
 }
 
 /* 2-D (per channel over N, H, W) and 1-D (hw = 1, the classifier's BatchNorm1d). */
-static const int bn_shapes[][3] = { { 4, 3, 25 }, { 7, 16, 1 }, { 2, 5, 36 }, { 128, 4, 1 } };
+static const int bn_shapes[][3] = { { 4, 3, 25 }, { 7, 16, 1 }, { 2, 5, 36 }, { 128, 4, 1 }, { 3, 16, 20 },
+                                    { 5, 32, 49 } };
 
 static void
 check_batchnorm (Target *t, int which)
@@ -165,14 +202,15 @@ check_batchnorm (Target *t, int which)
       rv[i] = 0.5 + mt_rng_uniform (&rng);
     g_autofree double *y = g_new (double, len), *dx = g_new (double, len);
     g_autofree double *dg = g_new (double, c), *db = g_new (double, c);
-    float *xd = put (t, x, len), *gd = put (t, gamma, c), *bd = put (t, beta, c), *dyd = put (t, dy, len);
+    float *xd = put_act (t, x, n, c, hw, 1), *gd = put (t, gamma, c), *bd = put (t, beta, c);
+    float *dyd = put_act (t, dy, n, c, hw, 1);
     float *rmd = put (t, rm, c), *rvd = put (t, rv, c), *out = zeros (t, len);
     float *smd = zeros (t, c), *sid = zeros (t, c), *gg = zeros (t, c), *gb = zeros (t, c);
     switch (which) {
     case 0: {  /* training forward: y, saved mean and 1/std, running statistics */
       mt_ref_batchnorm_forward (spec.eps, x, n, c, hw, gamma, beta, y);
       t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
-      expect (t, out, y, len, "batchnorm train y");
+      expect_act (t, out, y, n, c, hw, 1, "batchnorm train y");
       g_autofree double *mean = g_new0 (double, c), *invstd = g_new0 (double, c);
       mt_ref_batchnorm_saved (spec.eps, x, n, c, hw, mean, invstd);
       expect (t, smd, mean, c, "batchnorm saved mean");
@@ -185,21 +223,21 @@ check_batchnorm (Target *t, int which)
     case 1:
       mt_ref_batchnorm_forward_eval (spec.eps, x, n, c, hw, gamma, beta, rm, rv, y);
       t->be->ops->batchnorm_forward_eval (t->be, &spec, xd, n, c, hw, gd, bd, out, rmd, rvd);
-      expect (t, out, y, len, "batchnorm eval y");
+      expect_act (t, out, y, n, c, hw, 1, "batchnorm eval y");
       break;
     case 2:
       /* The saved statistics come from the backend's own training forward. */
       mt_ref_batchnorm_backward (spec.eps, x, n, c, hw, gamma, dy, dx, dg, db);
       t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
       t->be->ops->batchnorm_backward_train (t->be, xd, n, c, hw, gd, smd, sid, dyd, out, gg, gb);
-      expect (t, out, dx, len, "batchnorm train dx");
+      expect_act (t, out, dx, n, c, hw, 1, "batchnorm train dx");
       expect (t, gg, dg, c, "batchnorm dgamma");
       expect (t, gb, db, c, "batchnorm dbeta");
       break;
     case 3:
       mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, gamma, rv, dy, dx);
       t->be->ops->batchnorm_backward_eval (t->be, &spec, n, c, hw, gd, rvd, dyd, out);
-      expect (t, out, dx, len, "batchnorm eval dx");
+      expect_act (t, out, dx, n, c, hw, 1, "batchnorm eval dx");
       break;
     }
     float *bufs[] = { xd, gd, bd, dyd, rmd, rvd, out, smd, sid, gg, gb };
@@ -243,7 +281,7 @@ static void check_relu_forward (Target *t) { check_relu (t, FALSE); }
 static void check_relu_backward (Target *t) { check_relu (t, TRUE); }
 
 /* Odd sizes drop the last row and column; ties go to the first maximum. */
-static const int pool_shapes[][4] = { { 2, 3, 7, 6 }, { 1, 1, 2, 2 }, { 3, 16, 24, 24 } };
+static const int pool_shapes[][4] = { { 2, 3, 7, 6 }, { 1, 1, 2, 2 }, { 3, 16, 24, 24 }, { 2, 8, 7, 5 } };
 
 static void
 check_maxpool2 (Target *t, gboolean backward)
@@ -256,15 +294,15 @@ check_maxpool2 (Target *t, gboolean backward)
       x[i + 1] = x[i];  /* ties */
     mt_ref_maxpool2_forward (x, n, c, h, w, y);
     mt_ref_maxpool2_backward (x, n, c, h, w, dy, dx);
-    float *xd = put (t, x, nx), *out = zeros (t, ny);
+    float *xd = put_act (t, x, n, c, h, w), *out = zeros (t, ny);
     gint32 *arg = t->be->ops->alloc (t->be, ny * sizeof (gint32));
     t->be->ops->maxpool2_forward (t->be, xd, n, c, h, w, out, arg);
     if (!backward) {
-      expect (t, out, y, ny, "maxpool y");
+      expect_act (t, out, y, n, c, h / 2, w / 2, "maxpool y");
     } else {
-      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      float *dyd = put_act (t, dy, n, c, h / 2, w / 2), *gx = zeros (t, nx);
       t->be->ops->maxpool2_backward (t->be, arg, n, c, h, w, dyd, gx);
-      expect (t, gx, dx, nx, "maxpool dx");
+      expect_act (t, gx, dx, n, c, h, w, "maxpool dx");
       drop (t, dyd);
       drop (t, gx);
     }
@@ -281,7 +319,7 @@ static void check_maxpool2_backward (Target *t) { check_maxpool2 (t, TRUE); }
 /* ---- the residual networks' ops ---- */
 
 static const struct { MtPoolSpec s; int n, c, h, w; } gpool_shapes[] = {
-  { { 3, 2, 1 }, 2, 3, 9, 8 }, { { 3, 2, 1 }, 2, 16, 32, 32 }, { { 2, 1, 0 }, 1, 2, 5, 5 }, { { 3, 3, 0 }, 1, 1, 7, 7 },
+  { { 3, 2, 1 }, 2, 3, 9, 8 }, { { 3, 2, 1 }, 2, 16, 32, 32 }, { { 3, 2, 1 }, 2, 8, 9, 8 }, { { 2, 1, 0 }, 1, 2, 5, 5 }, { { 3, 3, 0 }, 1, 1, 7, 7 },
 };
 
 static void
@@ -296,15 +334,16 @@ check_maxpool (Target *t, gboolean backward)
       x[i + 1] = x[i];  /* ties */
     mt_ref_maxpool_forward (s, x, n, c, h, w, y);
     mt_ref_maxpool_backward (s, x, n, c, h, w, dy, dx);
-    float *xd = put (t, x, nx), *out = zeros (t, ny);
+    int oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
+    float *xd = put_act (t, x, n, c, h, w), *out = zeros (t, ny);
     gint32 *arg = t->be->ops->alloc (t->be, ny * sizeof (gint32));
     t->be->ops->maxpool_forward (t->be, s, xd, n, c, h, w, out, arg);
     if (!backward) {
-      expect (t, out, y, ny, "maxpool y");
+      expect_act (t, out, y, n, c, oh, ow, "maxpool y");
     } else {
-      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      float *dyd = put_act (t, dy, n, c, oh, ow), *gx = zeros (t, nx);
       t->be->ops->maxpool_backward (t->be, s, arg, n, c, h, w, dyd, gx);
-      expect (t, gx, dx, nx, "maxpool dx");
+      expect_act (t, gx, dx, n, c, h, w, "maxpool dx");
       drop (t, dyd);
       drop (t, gx);
     }
@@ -320,14 +359,14 @@ static void check_maxpool_backward (Target *t) { check_maxpool (t, TRUE); }
 static void
 check_avgpool (Target *t, gboolean backward)
 {
-  const int shapes[][3] = { { 2, 3, 49 }, { 4, 512, 16 }, { 1, 1, 1 } };
+  const int shapes[][3] = { { 2, 3, 49 }, { 4, 512, 16 }, { 1, 1, 1 }, { 3, 24, 5 } };
   for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
     int n = shapes[k][0], c = shapes[k][1], hw = shapes[k][2];
     gsize nx = (gsize) n * c * hw, ny = (gsize) n * c;
     g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
     if (!backward) {
       mt_ref_avgpool_forward (x, n, c, hw, y);
-      float *xd = put (t, x, nx), *out = zeros (t, ny);
+      float *xd = put_act (t, x, n, c, hw, 1), *out = zeros (t, ny);
       t->be->ops->avgpool_forward (t->be, xd, n, c, hw, out);
       expect (t, out, y, ny, "avgpool y");
       drop (t, xd);
@@ -336,7 +375,7 @@ check_avgpool (Target *t, gboolean backward)
       mt_ref_avgpool_backward (dy, n, c, hw, dx);
       float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
       t->be->ops->avgpool_backward (t->be, dyd, n, c, hw, gx);
-      expect (t, gx, dx, nx, "avgpool dx");
+      expect_act (t, gx, dx, n, c, hw, 1, "avgpool dx");
       drop (t, dyd);
       drop (t, gx);
     }
@@ -365,23 +404,25 @@ check_add (Target *t)
 static void
 check_shortcut (Target *t, gboolean backward)
 {
-  const int shapes[][6] = { { 2, 16, 32, 32, 32, 2 }, { 1, 4, 5, 7, 8, 2 }, { 3, 6, 4, 4, 6, 1 } };
+  const int shapes[][6] = { { 2, 16, 32, 32, 32, 2 }, { 1, 4, 5, 7, 8, 2 }, { 3, 6, 4, 4, 6, 1 },
+                            { 2, 8, 5, 5, 16, 2 }, { 2, 8, 6, 6, 12, 1 } };
   for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
     int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3], oc = shapes[k][4], st = shapes[k][5];
     gsize nx = (gsize) n * c * h * w, ny = (gsize) n * oc * mt_shortcut_out (h, st) * mt_shortcut_out (w, st);
     g_autofree double *x = rnd (nx, 1), *dy = rnd (ny, 1), *y = g_new (double, ny), *dx = g_new (double, nx);
     if (!backward) {
       mt_ref_shortcut_forward (x, n, c, h, w, oc, st, y);
-      float *xd = put (t, x, nx), *out = zeros (t, ny);
+      int oh = mt_shortcut_out (h, st), ow = mt_shortcut_out (w, st);
+      float *xd = put_act (t, x, n, c, h, w), *out = zeros (t, ny);
       t->be->ops->shortcut_forward (t->be, xd, n, c, h, w, oc, st, out);
-      expect (t, out, y, ny, "shortcut y");
+      expect_act (t, out, y, n, oc, oh, ow, "shortcut y");
       drop (t, xd);
       drop (t, out);
     } else {
       mt_ref_shortcut_backward (dy, n, c, h, w, oc, st, dx);
-      float *dyd = put (t, dy, ny), *gx = zeros (t, nx);
+      float *dyd = put_act (t, dy, n, oc, mt_shortcut_out (h, st), mt_shortcut_out (w, st)), *gx = zeros (t, nx);
       t->be->ops->shortcut_backward (t->be, dyd, n, c, h, w, oc, st, gx);
-      expect (t, gx, dx, nx, "shortcut dx");
+      expect_act (t, gx, dx, n, c, h, w, "shortcut dx");
       drop (t, dyd);
       drop (t, gx);
     }
@@ -518,6 +559,38 @@ check_adam_step (Target *t)
   drop (t, vd);
 }
 
+/* The activation layout: a round trip is exact, and where a backend keeps a shape in its
+ * own layout, that layout is not NCHW (a conversion that copies would pass the op cases
+ * above without testing them). The CPU's is nChw8c: element (i, c, p) of an [n, C, hw]
+ * tensor at ((i * C/8 + c/8) * hw + p) * 8 + c % 8. */
+static void
+check_layout (Target *t)
+{
+  const int shapes[][4] = { { 2, 16, 5, 3 }, { 3, 8, 1, 1 }, { 1, 3, 4, 4 }, { 2, 32, 2, 2 } };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3], hw = h * w;
+    gsize len = (gsize) n * c * hw;
+    g_autofree double *x = rnd (len, 1);
+    float *d = put_act (t, x, n, c, h, w);
+    expect_act (t, d, x, n, c, h, w, "layout round trip");
+    if (g_strcmp0 (t->be->name, "cpu") == 0) {
+      ck_assert (mt_backend_layout_is_nchw (t->be, c, h, w) == (c % 8 != 0 || hw == 1));
+      g_autofree float *got = g_new (float, len);
+      t->be->ops->download (t->be, got, d, len * sizeof (float));
+      for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+          for (int p = 0; p < hw; p++) {
+            gsize at = c % 8 ? ((gsize) i * c + ch) * hw + p : (((gsize) i * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8;
+            ck_assert_float_eq (got[at], (float) x[((gsize) i * c + ch) * hw + p]);
+          }
+    }
+    drop (t, d);
+  }
+}
+
+static void check_layout_from (Target *t) { check_layout (t); }
+static void check_layout_to (Target *t) { check_layout (t); }
+
 #define OP(name) G_STRUCT_OFFSET (MtBackendOps, name), #name
 static const struct {
   gsize offset;
@@ -546,6 +619,9 @@ static const struct {
   { OP (add), check_add },
   { OP (shortcut_forward), check_shortcut_forward },
   { OP (shortcut_backward), check_shortcut_backward },
+  { OP (layout_is_nchw), check_layout },
+  { OP (layout_from_nchw), check_layout_from },
+  { OP (layout_to_nchw), check_layout_to },
 };
 
 /* The backends of this build that can run here; the others are named with why not. */

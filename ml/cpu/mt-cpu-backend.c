@@ -1,6 +1,12 @@
-/* The CPU backend's table: host memory, and the float32 ops of mt-ops.h. */
+/* The CPU backend's table: host memory, and the float32 ops of mt-ops.h. Activations whose
+ * channels fill blocks of 8 are kept in oneDNN's nChw8c (mt-layout.h): convolutions that
+ * touch one run on oneDNN (mt-dnnl-conv.c), batch norm and pooling on them run the
+ * blocked ops; the rest (and tensors of other channel counts) the plain ones. */
+#include "config.h"
 #include "ml/cpu/mt-cpu.h"
 #include "ml/cpu/mt-ops.h"
+#include "ml/cpu/mt-layout.h"
+#include "ml/cpu/mt-dnnl.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -40,24 +46,44 @@ cpu_destroy (MtBackend *be)
   g_free (be);
 }
 
+/* oneDNN where either side is blocked; our im2col + SGEMM between two NCHW tensors. */
+static gboolean
+conv_on_dnnl (const MtConvSpec *s)
+{
+  return mt_layout_blocked (s->in_c) || mt_layout_blocked (s->out_c);
+}
+
+/* A 2-D activation's planes are more than one pixel: only then do the layouts differ. */
+static gboolean
+blocked (int c, gsize hw)
+{
+  return hw > 1 && mt_layout_blocked (c);
+}
+
 static gsize
 cpu_conv2d_workspace (MtBackend *be, const MtConvSpec *s, int n, int h, int w)
 {
-  return mt_cpu_conv2d_workspace (s, n, h, w);
+  return conv_on_dnnl (s) ? mt_dnnl_conv2d_workspace (s, n, h, w) : mt_cpu_conv2d_workspace (s, n, h, w);
 }
 
 static void
 cpu_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                     const float *weight, const float *bias, float *y, float *work)
 {
-  mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+  if (conv_on_dnnl (s))
+    mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+  else
+    mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
 }
 
 static void
 cpu_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                      const float *weight, const float *dy, float *dx, float *dweight, float *dbias, float *work)
 {
-  mt_cpu_conv2d_backward (s, x, n, h, w, weight, dy, dx, dweight, dbias, work);
+  if (conv_on_dnnl (s))
+    mt_dnnl_conv2d_backward (s, x, n, h, w, weight, dy, dx, dweight, dbias, work);
+  else
+    mt_cpu_conv2d_backward (s, x, n, h, w, weight, dy, dx, dweight, dbias, work);
 }
 
 static void
@@ -65,7 +91,12 @@ cpu_bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, i
                       const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
                       float *running_mean, float *running_var)
 {
-  mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+  if (blocked (c, hw))
+    mt_cpu_batchnorm_blocked_forward_train (s, x, n, c, hw, gamma, beta, FALSE, y, save_mean, save_invstd,
+                                            running_mean, running_var);
+  else
+    mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                    running_var);
 }
 
 static void
@@ -73,7 +104,10 @@ cpu_bn_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n, in
                      const float *gamma, const float *beta, float *y, const float *running_mean,
                      const float *running_var)
 {
-  mt_cpu_batchnorm_forward_eval (s, x, n, c, hw, gamma, beta, y, running_mean, running_var);
+  if (blocked (c, hw))
+    mt_cpu_batchnorm_blocked_forward_eval (s, x, n, c, hw, gamma, beta, FALSE, y, running_mean, running_var);
+  else
+    mt_cpu_batchnorm_forward_eval (s, x, n, c, hw, gamma, beta, y, running_mean, running_var);
 }
 
 static void
@@ -81,14 +115,20 @@ cpu_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, cons
                        const float *save_mean, const float *save_invstd, const float *dy, float *dx,
                        float *dgamma, float *dbeta)
 {
-  mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+  if (blocked (c, hw))
+    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, NULL, dy, dx, dgamma, dbeta);
+  else
+    mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
 
 static void
 cpu_bn_backward_eval (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
                       const float *running_var, const float *dy, float *dx)
 {
-  mt_cpu_batchnorm_backward_eval (s, n, c, hw, gamma, running_var, dy, dx);
+  if (blocked (c, hw))
+    mt_cpu_batchnorm_blocked_backward_eval (s, n, c, hw, gamma, running_var, NULL, dy, dx);
+  else
+    mt_cpu_batchnorm_backward_eval (s, n, c, hw, gamma, running_var, dy, dx);
 }
 
 static void
@@ -106,13 +146,19 @@ cpu_relu_backward (MtBackend *be, const float *y, const float *dy, gsize len, fl
 static void
 cpu_maxpool2_forward (MtBackend *be, const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
 {
-  mt_cpu_maxpool2_forward (x, n, c, h, w, y, argmax);
+  if (blocked (c, (gsize) h * w))
+    mt_cpu_maxpool2_blocked_forward (x, n, c, h, w, y, argmax);
+  else
+    mt_cpu_maxpool2_forward (x, n, c, h, w, y, argmax);
 }
 
 static void
 cpu_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx)
 {
-  mt_cpu_maxpool2_backward (argmax, n, c, h, w, dy, dx);
+  if (blocked (c, (gsize) h * w))
+    mt_cpu_maxpool2_blocked_backward (argmax, n, c, h, w, dy, dx);
+  else
+    mt_cpu_maxpool2_backward (argmax, n, c, h, w, dy, dx);
 }
 
 static void
@@ -154,26 +200,38 @@ static void
 cpu_maxpool_forward (MtBackend *be, const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
                      gint32 *argmax)
 {
-  mt_cpu_maxpool_forward (s, x, n, c, h, w, y, argmax);
+  if (blocked (c, (gsize) h * w))
+    mt_cpu_maxpool_blocked_forward (s, x, n, c, h, w, y, argmax);
+  else
+    mt_cpu_maxpool_forward (s, x, n, c, h, w, y, argmax);
 }
 
 static void
 cpu_maxpool_backward (MtBackend *be, const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
                       const float *dy, float *dx)
 {
-  mt_cpu_maxpool_backward (s, argmax, n, c, h, w, dy, dx);
+  if (blocked (c, (gsize) h * w))
+    mt_cpu_maxpool_blocked_backward (s, argmax, n, c, h, w, dy, dx);
+  else
+    mt_cpu_maxpool_backward (s, argmax, n, c, h, w, dy, dx);
 }
 
 static void
 cpu_avgpool_forward (MtBackend *be, const float *x, int n, int c, int hw, float *y)
 {
-  mt_cpu_avgpool_forward (x, n, c, hw, y);
+  if (blocked (c, hw))
+    mt_cpu_avgpool_blocked_forward (x, n, c, hw, y);
+  else
+    mt_cpu_avgpool_forward (x, n, c, hw, y);
 }
 
 static void
 cpu_avgpool_backward (MtBackend *be, const float *dy, int n, int c, int hw, float *dx)
 {
-  mt_cpu_avgpool_backward (dy, n, c, hw, dx);
+  if (blocked (c, hw))
+    mt_cpu_avgpool_blocked_backward (dy, n, c, hw, dx);
+  else
+    mt_cpu_avgpool_backward (dy, n, c, hw, dx);
 }
 
 static void
@@ -185,13 +243,37 @@ cpu_add (MtBackend *be, const float *a, const float *b, gsize len, float *y)
 static void
 cpu_shortcut_forward (MtBackend *be, const float *x, int n, int c, int h, int w, int out_c, int stride, float *y)
 {
-  mt_cpu_shortcut_forward (x, n, c, h, w, out_c, stride, y);
+  if (blocked (c, (gsize) h * w) || blocked (out_c, (gsize) mt_shortcut_out (h, stride) * mt_shortcut_out (w, stride)))
+    mt_cpu_shortcut_layout_forward (x, n, c, h, w, out_c, stride, y);
+  else
+    mt_cpu_shortcut_forward (x, n, c, h, w, out_c, stride, y);
 }
 
 static void
 cpu_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx)
 {
-  mt_cpu_shortcut_backward (dy, n, c, h, w, out_c, stride, dx);
+  if (blocked (c, (gsize) h * w) || blocked (out_c, (gsize) mt_shortcut_out (h, stride) * mt_shortcut_out (w, stride)))
+    mt_cpu_shortcut_layout_backward (dy, n, c, h, w, out_c, stride, dx);
+  else
+    mt_cpu_shortcut_backward (dy, n, c, h, w, out_c, stride, dx);
+}
+
+static gboolean
+cpu_layout_is_nchw (MtBackend *be, int c, int h, int w)
+{
+  return !blocked (c, (gsize) h * w);
+}
+
+static void
+cpu_layout_from_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, float *y)
+{
+  mt_layout_from_nchw (x, n, c, h * w, y);
+}
+
+static void
+cpu_layout_to_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, float *y)
+{
+  mt_layout_to_nchw (x, n, c, h * w, y);
 }
 
 static const MtBackendOps cpu_ops = {
@@ -224,6 +306,9 @@ static const MtBackendOps cpu_ops = {
   .add = cpu_add,
   .shortcut_forward = cpu_shortcut_forward,
   .shortcut_backward = cpu_shortcut_backward,
+  .layout_is_nchw = cpu_layout_is_nchw,
+  .layout_from_nchw = cpu_layout_from_nchw,
+  .layout_to_nchw = cpu_layout_to_nchw,
 };
 
 MtBackend *

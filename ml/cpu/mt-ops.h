@@ -77,4 +77,31 @@ void mt_cpu_add               (const float *a, const float *b, gsize len, float 
 void mt_cpu_shortcut_forward  (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);
 void mt_cpu_shortcut_backward (const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx);
 
+/* ---- the same ops on nChw8c activations (mt-layout.h; c a multiple of 8) ---- */
+/* Batch norm, with the ReLU after it fused when @relu (forward) or @y is its output
+ * (backward: dy counts only where y > 0; NULL: no ReLU). */
+void mt_cpu_batchnorm_blocked_forward_train  (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                              const float *gamma, const float *beta, gboolean relu, float *y,
+                                              float *save_mean, float *save_invstd,
+                                              float *running_mean, float *running_var);
+void mt_cpu_batchnorm_blocked_forward_eval   (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                              const float *gamma, const float *beta, gboolean relu, float *y,
+                                              const float *running_mean, const float *running_var);
+void mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+                                              const float *save_mean, const float *save_invstd, const float *y,
+                                              const float *dy, float *dx, float *dgamma, float *dbeta);
+void mt_cpu_batchnorm_blocked_backward_eval  (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                                              const float *running_var, const float *y, const float *dy, float *dx);
+void mt_cpu_maxpool2_blocked_forward  (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax);
+void mt_cpu_maxpool2_blocked_backward (const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx);
+void mt_cpu_maxpool_blocked_forward   (const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
+                                       gint32 *argmax);
+void mt_cpu_maxpool_blocked_backward  (const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                                       const float *dy, float *dx);
+void mt_cpu_avgpool_blocked_forward   (const float *x, int n, int c, int hw, float *y);
+void mt_cpu_avgpool_blocked_backward  (const float *dy, int n, int c, int hw, float *dx);
+/* The shortcut with input and output each in its own channel count's layout. */
+void mt_cpu_shortcut_layout_forward   (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);
+void mt_cpu_shortcut_layout_backward  (const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx);
+
 G_END_DECLS

@@ -1,0 +1,179 @@
+/* Batch normalisation on nChw8c activations (mt-layout.h), optionally fused with the ReLU
+ * after it. Each image's plane is summed lane by lane in float (one vector per pixel),
+ * the images in double in their order: the accumulation of the plain op, so both round
+ * alike, and a result that does not depend on the thread count. */
+#include "ml/cpu/mt-ops.h"
+#include "ml/cpu/mt-layout.h"
+#include "ml/cpu/mt-cpu.h"
+
+#include <math.h>
+
+#define B MT_LAYOUT_BLOCK
+
+/* part[i * c + ch] = sum over the plane of (x - centre[ch]) (or its square), per image. */
+static void
+plane_sums (const float *x, int n, int c, int hw, const float *centre, gboolean square, double *part)
+{
+  int cb = c / B;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
+    const float *xp = x + blk * B * hw;
+    const float *cc = centre + (blk % cb) * B;
+    float acc[B] = { 0 };
+    for (int p = 0; p < hw; p++)
+#pragma omp simd
+      for (int l = 0; l < B; l++) {
+        float d = xp[p * B + l] - cc[l];
+        acc[l] += square ? d * d : d;
+      }
+    for (int l = 0; l < B; l++)
+      part[blk * B + l] = acc[l];
+  }
+}
+
+/* y = x * g[ch] + b[ch], then max (y, 0) when @relu. */
+static void
+affine (const float *x, int n, int c, int hw, const float *g, const float *b, gboolean relu, float *y)
+{
+  int cb = c / B;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
+    const float *xp = x + blk * B * hw, *gp = g + (blk % cb) * B, *bp = b + (blk % cb) * B;
+    float *yp = y + blk * B * hw;
+    for (int p = 0; p < hw; p++)
+#pragma omp simd
+      for (int l = 0; l < B; l++) {
+        float v = xp[p * B + l] * gp[l] + bp[l];
+        yp[p * B + l] = relu ? (v > 0 ? v : 0) : v;
+      }
+  }
+}
+
+static double
+sum_images (const double *part, int n, int c, int ch)
+{
+  double s = 0;
+  for (int i = 0; i < n; i++)
+    s += part[(gsize) i * c + ch];
+  return s;
+}
+
+void
+mt_cpu_batchnorm_blocked_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma,
+                                        const float *beta, gboolean relu, float *y, float *save_mean,
+                                        float *save_invstd, float *running_mean, float *running_var)
+{
+  gsize m = (gsize) n * hw;
+  g_autofree double *part = g_new (double, (gsize) n * c);
+  g_autofree float *zero = g_new0 (float, c), *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
+  plane_sums (x, n, c, hw, zero, FALSE, part);
+  g_autofree double *mean = g_new (double, c);
+  for (int ch = 0; ch < c; ch++) {
+    mean[ch] = sum_images (part, n, c, ch) / (double) m;
+    mean_f[ch] = (float) mean[ch];
+  }
+  plane_sums (x, n, c, hw, mean_f, TRUE, part);
+  for (int ch = 0; ch < c; ch++) {
+    double sq = sum_images (part, n, c, ch);
+    double var = sq / (double) m;  /* biased: what normalises */
+    double invstd = 1.0 / sqrt (var + s->eps);
+    save_mean[ch] = (float) mean[ch];
+    save_invstd[ch] = (float) invstd;
+    g[ch] = gamma[ch] * (float) invstd;
+    b[ch] = beta[ch] - (float) mean[ch] * g[ch];
+    double unbiased = m > 1 ? sq / (double) (m - 1) : var;  /* what PyTorch keeps */
+    running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean[ch]);
+    running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+  }
+  affine (x, n, c, hw, g, b, relu, y);
+}
+
+void
+mt_cpu_batchnorm_blocked_forward_eval (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma,
+                                       const float *beta, gboolean relu, float *y, const float *running_mean,
+                                       const float *running_var)
+{
+  g_autofree float *g = g_new (float, c), *b = g_new (float, c);
+  for (int ch = 0; ch < c; ch++) {
+    float invstd = (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
+    g[ch] = gamma[ch] * invstd;
+    b[ch] = beta[ch] - running_mean[ch] * g[ch];
+  }
+  affine (x, n, c, hw, g, b, relu, y);
+}
+
+/* With @y (the fused ReLU's output), dy counts only where y > 0. */
+void
+mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+                                         const float *save_mean, const float *save_invstd, const float *y,
+                                         const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+  int cb = c / B;
+  gsize m = (gsize) n * hw;
+  g_autofree double *pa = g_new (double, (gsize) n * c), *pb = g_new (double, (gsize) n * c);
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
+    const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
+    const float *mu = save_mean + (blk % cb) * B;
+    float a[B] = { 0 }, bb[B] = { 0 };
+    for (int p = 0; p < hw; p++)
+#pragma omp simd
+      for (int l = 0; l < B; l++) {
+        float g = dyp[p * B + l];
+        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
+        a[l] += g;
+        bb[l] += g * (xp[p * B + l] - mu[l]);
+      }
+    for (int l = 0; l < B; l++) {
+      pa[blk * B + l] = a[l];
+      pb[blk * B + l] = (double) bb[l] * save_invstd[(blk % cb) * B + l];
+    }
+  }
+  g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
+  for (int ch = 0; ch < c; ch++) {
+    double sum_dy = sum_images (pa, n, c, ch), sum_dy_xhat = sum_images (pb, n, c, ch);
+    dgamma[ch] = (float) sum_dy_xhat;
+    dbeta[ch] = (float) sum_dy;
+    k[ch] = gamma[ch] * save_invstd[ch];
+    mdy[ch] = (float) (sum_dy / (double) m);
+    mdx[ch] = (float) (sum_dy_xhat / (double) m);
+  }
+  if (!dx)
+    return;
+  /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
+    gsize o = (blk % cb) * B;
+    const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
+    float *dxp = dx + blk * B * hw;
+    for (int p = 0; p < hw; p++)
+#pragma omp simd
+      for (int l = 0; l < B; l++) {
+        float g = dyp[p * B + l];
+        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
+        dxp[p * B + l] = k[o + l] * (g - mdy[o + l] - (xp[p * B + l] - save_mean[o + l]) * save_invstd[o + l] * mdx[o + l]);
+      }
+  }
+}
+
+void
+mt_cpu_batchnorm_blocked_backward_eval (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                                        const float *running_var, const float *y, const float *dy, float *dx)
+{
+  int cb = c / B;
+  g_autofree float *k = g_new (float, c);
+  for (int ch = 0; ch < c; ch++)
+    k[ch] = gamma[ch] * (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
+    const float *kp = k + (blk % cb) * B, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
+    float *dxp = dx + blk * B * hw;
+    for (int p = 0; p < hw; p++)
+#pragma omp simd
+      for (int l = 0; l < B; l++) {
+        float g = dyp[p * B + l];
+        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
+        dxp[p * B + l] = g * kp[l];
+      }
+  }
+}

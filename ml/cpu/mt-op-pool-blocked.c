@@ -1,0 +1,181 @@
+/* Max-pooling (2x2 and general), global average pooling and the option-A shortcut on
+ * nChw8c activations (mt-layout.h): the plain ops' semantics (ties to the first maximum in
+ * row-major order, padding never wins), eight channels per pixel at once. The argmax
+ * saves each winner's index in its input plane, in the output's layout. */
+#include "ml/cpu/mt-ops.h"
+#include "ml/cpu/mt-layout.h"
+#include "ml/cpu/mt-cpu.h"
+
+#include <math.h>
+#include <string.h>
+
+#define B MT_LAYOUT_BLOCK
+
+void
+mt_cpu_maxpool_blocked_forward (const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
+                                gint32 *argmax)
+{
+  int oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
+    const float *xp = x + blk * B * h * w;
+    float *yp = y + blk * B * oh * ow;
+    gint32 *ap = argmax + blk * B * oh * ow;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        float best[B];
+        gint32 at[B];
+        for (int l = 0; l < B; l++) {
+          best[l] = -INFINITY;
+          at[l] = -1;
+        }
+        for (int ky = 0; ky < s->k; ky++) {
+          int iy = oy * s->stride - s->pad + ky;
+          if (iy < 0 || iy >= h)
+            continue;
+          for (int kx = 0; kx < s->k; kx++) {
+            int ix = ox * s->stride - s->pad + kx;
+            if (ix < 0 || ix >= w)
+              continue;
+            const float *v = xp + ((gsize) iy * w + ix) * B;
+            for (int l = 0; l < B; l++)
+              if (at[l] < 0 || v[l] > best[l]) {
+                best[l] = v[l];
+                at[l] = iy * w + ix;
+              }
+          }
+        }
+        gsize o = ((gsize) oy * ow + ox) * B;
+        for (int l = 0; l < B; l++) {
+          yp[o + l] = best[l];
+          ap[o + l] = at[l];
+        }
+      }
+  }
+}
+
+void
+mt_cpu_maxpool_blocked_backward (const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                                 const float *dy, float *dx)
+{
+  int oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
+    float *dxp = dx + blk * B * h * w;
+    const float *dyp = dy + blk * B * oh * ow;
+    const gint32 *ap = argmax + blk * B * oh * ow;
+    memset (dxp, 0, (gsize) B * h * w * sizeof (float));
+    for (gsize o = 0; o < (gsize) oh * ow; o++)
+      for (int l = 0; l < B; l++)
+        dxp[(gsize) ap[o * B + l] * B + l] += dyp[o * B + l];
+  }
+}
+
+/* MaxPool2d(2): the general one's 2 x 2 window, stride 2, no padding. */
+static const MtPoolSpec pool2 = { 2, 2, 0 };
+
+void
+mt_cpu_maxpool2_blocked_forward (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
+{
+  int oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
+    const float *xp = x + blk * B * h * w;
+    float *yp = y + blk * B * oh * ow;
+    gint32 *ap = argmax + blk * B * oh * ow;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const int cand[4] = { 2 * oy * w + 2 * ox, 2 * oy * w + 2 * ox + 1, (2 * oy + 1) * w + 2 * ox,
+                              (2 * oy + 1) * w + 2 * ox + 1 };
+        const float *v0 = xp + (gsize) cand[0] * B;
+        float best[B];
+        gint32 at[B];
+#pragma omp simd
+        for (int l = 0; l < B; l++) {
+          best[l] = v0[l];
+          at[l] = cand[0];
+        }
+        for (int k = 1; k < 4; k++) {
+          const float *v = xp + (gsize) cand[k] * B;
+#pragma omp simd
+          for (int l = 0; l < B; l++) {
+            gboolean win = v[l] > best[l];
+            best[l] = win ? v[l] : best[l];
+            at[l] = win ? cand[k] : at[l];
+          }
+        }
+        gsize o = ((gsize) oy * ow + ox) * B;
+        for (int l = 0; l < B; l++) {
+          yp[o + l] = best[l];
+          ap[o + l] = at[l];
+        }
+      }
+  }
+}
+
+void
+mt_cpu_maxpool2_blocked_backward (const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx)
+{
+  mt_cpu_maxpool_blocked_backward (&pool2, argmax, n, c, h, w, dy, dx);
+}
+
+void
+mt_cpu_avgpool_blocked_forward (const float *x, int n, int c, int hw, float *y)
+{
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
+    const float *xp = x + blk * B * hw;
+    double acc[B] = { 0 };  /* as the plain op: in double, rounded once */
+    for (int p = 0; p < hw; p++)
+      for (int l = 0; l < B; l++)
+        acc[l] += xp[(gsize) p * B + l];
+    for (int l = 0; l < B; l++)
+      y[blk * B + l] = (float) (acc[l] / hw);  /* [n, c, 1, 1]: the same in both layouts */
+  }
+}
+
+void
+mt_cpu_avgpool_blocked_backward (const float *dy, int n, int c, int hw, float *dx)
+{
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
+    float g[B];
+    for (int l = 0; l < B; l++)
+      g[l] = dy[blk * B + l] / (float) hw;
+    float *dxp = dx + blk * B * hw;
+    for (int p = 0; p < hw; p++)
+      for (int l = 0; l < B; l++)
+        dxp[(gsize) p * B + l] = g[l];
+  }
+}
+
+/* The shortcut between any two layouts (its input and output channel counts may pick
+ * different ones): element by element, through mt_layout_index. */
+void
+mt_cpu_shortcut_layout_forward (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y)
+{
+  int oh = mt_shortcut_out (h, stride), ow = mt_shortcut_out (w, stride), lo = (out_c - c) / 2;
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize plane = 0; plane < (gsize) n * out_c; plane++) {
+    int i = (int) (plane / out_c), oc = (int) (plane % out_c), ic = oc - lo;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++)
+        y[mt_layout_index (out_c, oh * ow, i, oc, oy * ow + ox)] =
+          ic >= 0 && ic < c ? x[mt_layout_index (c, h * w, i, ic, oy * stride * w + ox * stride)] : 0;
+  }
+}
+
+void
+mt_cpu_shortcut_layout_backward (const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx)
+{
+  int oh = mt_shortcut_out (h, stride), ow = mt_shortcut_out (w, stride), lo = (out_c - c) / 2;
+  memset (dx, 0, (gsize) n * c * h * w * sizeof (float));
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (gsize plane = 0; plane < (gsize) n * c; plane++) {
+    int i = (int) (plane / c), ic = (int) (plane % c);
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++)
+        dx[mt_layout_index (c, h * w, i, ic, oy * stride * w + ox * stride)] =
+          dy[mt_layout_index (out_c, oh * ow, i, ic + lo, oy * ow + ox)];
+  }
+}
