@@ -1,19 +1,21 @@
-/* CPU throughput of SmallCNN: training steps (forward, backward, SGD) and saliency-style
- * passes (eval forward, backward to the target layer), batch 128, 3 x 28 x 28 inputs,
- * at 1 and 2 threads; and the machine's practical peak (a large OpenBLAS SGEMM).
+/* CPU throughput of SmallCNN: training steps (forward, cross-entropy, backward, SGD) and
+ * saliency passes (eval forward, backward to the target layer), batch 128, 3 x 28 x 28,
+ * beside the machine's measured SGEMM peak; per layer, the forward and backward times and
+ * GFLOP/s of each convolution and linear layer.
  *
- *   make bench/bench-cpu && ./bench/bench-cpu [ITERATIONS]
+ *   make bench/bench-cpu && ./bench/bench-cpu [--iters N] [--threads T] [--layers]
+ *   ./bench/bench-cpu --quiet --threads T   (one line, for bench/bench-vs-torch.sh)
  *
- * One training image costs about 16.8 MFLOP (5.6 forward, twice that backward). */
+ * One training image costs about 16.2 MFLOP in the convolutions and linear layers (the
+ * first convolution needs no input gradient); the saliency pass about 5.6. */
 #include "tests/mt-internal.h"
 #include "ml/cpu/mt-cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BATCH 128
-#define TRAIN_FLOP 16.8e6
-#define SALIENCY_FLOP 5.6e6  /* forward, plus a backward through the top layers only */
 
 static double
 now (void)
@@ -21,26 +23,26 @@ now (void)
   return g_get_monotonic_time () / 1e6;
 }
 
+/* OpenBLAS runs small non-transposed SGEMMs ~1.3x slower until the process made a
+ * transposed one: warm it up first, then the best of three of each thread's slice. */
 static double
 sgemm_gflops (int threads)
 {
-  mt_cpu_set_threads (threads);
   const int n = 1536;
   float *a = g_new (float, (gsize) n * n), *b = g_new (float, (gsize) n * n), *c = g_new0 (float, (gsize) n * n);
   for (gsize i = 0; i < (gsize) n * n; i++)
     a[i] = b[i] = (float) (i % 7) * 0.1f;
+  mt_cpu_sgemm (TRUE, FALSE, 256, 256, 256, 1.0f, a, 256, b, 256, 0.0f, c, 256);
   double best = 0;
   for (int rep = 0; rep < 3; rep++) {
     double t0 = now ();
-    /* Split the rows over our threads the way the ops do: one single-threaded BLAS each. */
 #pragma omp parallel for num_threads(threads)
     for (int t = 0; t < threads; t++) {
       int rows = n / threads;
       mt_cpu_sgemm (FALSE, FALSE, rows, n, n, 1.0f, a + (gsize) t * rows * n, n, b, n, 0.0f,
                     c + (gsize) t * rows * n, n);
     }
-    double dt = now () - t0;
-    best = MAX (best, 2.0 * n * n * n / dt / 1e9);
+    best = MAX (best, 2.0 * n * n * n / (now () - t0) / 1e9);
   }
   g_free (a);
   g_free (b);
@@ -48,79 +50,169 @@ sgemm_gflops (int threads)
   return best;
 }
 
+typedef struct {
+  MtModel *m;
+  float *x;
+  gint64 y[BATCH];
+  float dlogits[BATCH * 2];
+  float **mom;
+  int step;
+} Bench;
+
 static void
-run (int threads, int iters, double peak)
+bench_init (Bench *b)
 {
-  mt_cpu_set_threads (threads);
-  MtModel *m = mt_model_new (mt_arch_lookup ("small_cnn"), 2);
-  mt_model_init (m, 1);
+  b->m = mt_model_new (mt_arch_lookup ("small_cnn"), 2);
+  mt_model_init (b->m, 1);
   MtRng rng;
   mt_rng_seed (&rng, 2);
-  float *x = g_new (float, (gsize) BATCH * 3 * 28 * 28);
+  b->x = g_new (float, (gsize) BATCH * 3 * 28 * 28);
   for (gsize i = 0; i < (gsize) BATCH * 3 * 28 * 28; i++)
-    x[i] = (float) mt_rng_uniform (&rng);
-  gint64 y[BATCH];
+    b->x[i] = (float) mt_rng_uniform (&rng);
   for (int i = 0; i < BATCH; i++)
-    y[i] = i % 2;
-  float dlogits[BATCH * 2];
-  float **mom = g_new0 (float *, mt_model_n_params (m));
-  for (guint p = 0; p < mt_model_n_params (m); p++)
-    mom[p] = g_new0 (float, mt_model_param (m, p)->len);
+    b->y[i] = i % 2;
+  b->mom = g_new0 (float *, mt_model_n_params (b->m));
+  for (guint p = 0; p < mt_model_n_params (b->m); p++)
+    b->mom[p] = g_new0 (float, mt_model_param (b->m, p)->len);
+}
 
-  double train_ips = 0, sal_ips = 0;
-  for (int phase = 0; phase < 2; phase++) {
-    /* Warm up, then the best of three timed runs. */
-    for (int rep = -1; rep < 3; rep++) {
-      int n_it = rep < 0 ? 2 : iters;
-      double t0 = now ();
-      for (int it = 0; it < n_it; it++) {
-        if (phase == 0) {
-          const float *logits = mt_model_forward (m, x, BATCH, TRUE);
-          mt_cpu_cross_entropy (logits, y, BATCH, 2, dlogits, NULL);
-          mt_model_backward (m, dlogits, NULL);
-          for (guint p = 0; p < mt_model_n_params (m); p++) {
-            MtParam *mp = mt_model_param (m, p);
-            mt_cpu_sgd_step (&(MtSgdSpec) { 0.01, 0.9, 1e-4, FALSE }, mp->data, mp->grad, mom[p], mp->len, it == 0);
-          }
-        } else {
-          const float *logits = mt_model_forward (m, x, BATCH, FALSE);
-          for (int i = 0; i < BATCH; i++) {  /* d(score of the predicted class) */
-            int pred = logits[2 * i + 1] > logits[2 * i];
-            dlogits[2 * i] = pred == 0;
-            dlogits[2 * i + 1] = pred == 1;
-          }
-          mt_model_backward_to (m, dlogits, mt_arch_lookup ("small_cnn")->target_layer);
-        }
-      }
-      double dt = now () - t0;
-      if (rep >= 0) {
-        double ips = n_it * BATCH / dt;
-        if (phase == 0)
-          train_ips = MAX (train_ips, ips);
-        else
-          sal_ips = MAX (sal_ips, ips);
-      }
-    }
+static void
+bench_clear (Bench *b)
+{
+  for (guint p = 0; p < mt_model_n_params (b->m); p++)
+    g_free (b->mom[p]);
+  g_free (b->mom);
+  g_free (b->x);
+  mt_model_free (b->m);
+}
+
+static void
+train_step (Bench *b)
+{
+  MtBackend *be = mt_model_get_backend (b->m);
+  const float *logits = mt_model_forward (b->m, b->x, BATCH, TRUE);
+  be->ops->cross_entropy (be, logits, b->y, BATCH, 2, b->dlogits, NULL);
+  mt_model_backward (b->m, b->dlogits, NULL);
+  MtSgdSpec sgd = { 0.01, 0.9, 1e-4, FALSE };
+  for (guint p = 0; p < mt_model_n_params (b->m); p++) {
+    MtParam *mp = mt_model_param (b->m, p);
+    be->ops->sgd_step (be, &sgd, mp->data, mp->grad, b->mom[p], mp->len, b->step == 0);
   }
-  printf ("threads %d: training %7.0f img/s (%5.1f GFLOP/s, %4.1f%% of SGEMM peak)   saliency %7.0f img/s\n",
-          threads, train_ips, train_ips * TRAIN_FLOP / 1e9, 100 * train_ips * TRAIN_FLOP / 1e9 / peak, sal_ips);
+  b->step++;
+}
+
+static void
+saliency_step (Bench *b)
+{
+  const float *logits = mt_model_forward (b->m, b->x, BATCH, FALSE);
+  for (int i = 0; i < BATCH; i++) {  /* d(score of the predicted class) */
+    int pred = logits[2 * i + 1] > logits[2 * i];
+    b->dlogits[2 * i] = pred == 0;
+    b->dlogits[2 * i + 1] = pred == 1;
+  }
+  mt_model_backward_to (b->m, b->dlogits, mt_arch_lookup ("small_cnn")->target_layer);
+}
+
+/* Images per second: two warm-up steps, then the best of three runs of @iters. */
+static double
+best_of (Bench *b, void (*step) (Bench *), int iters)
+{
+  step (b);
+  step (b);
+  double best = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = now ();
+    for (int it = 0; it < iters; it++)
+      step (b);
+    best = MAX (best, iters * BATCH / (now () - t0));
+  }
+  return best;
+}
+
+/* The multiply-adds of a convolution or linear layer's forward, x 2 (FLOP). */
+static double
+layer_flop (MtModel *m, const MtLayerSpec *l)
+{
+  if (l->kind != MT_LAYER_CONV2D && l->kind != MT_LAYER_LINEAR)
+    return 0;
+  g_autofree char *wname = g_strdup_printf ("%s.weight", l->name);
+  gsize wlen = 0;
   for (guint p = 0; p < mt_model_n_params (m); p++)
-    g_free (mom[p]);
-  g_free (mom);
-  g_free (x);
-  mt_model_free (m);
+    if (strcmp (mt_model_param (m, p)->name, wname) == 0)
+      wlen = mt_model_param (m, p)->len;
+  int c, h, w;
+  mt_model_activation (m, l->name, &c, &h, &w);
+  return 2.0 * BATCH * (l->kind == MT_LAYER_CONV2D ? (double) h * w : 1.0) * wlen;
+}
+
+static void
+layers (Bench *b, int iters, double peak)
+{
+  const MtArch *arch = mt_model_arch (b->m);
+  g_autofree double *fwd = g_new0 (double, arch->n_layers), *bwd = g_new0 (double, arch->n_layers);
+  train_step (b);
+  mt_model_profile (b->m, fwd, bwd);
+  for (int it = 0; it < iters; it++)
+    train_step (b);
+  mt_model_profile (b->m, NULL, NULL);
+  double tf = 0, tb = 0;
+  printf ("  %-12s %9s %9s %11s %11s\n", "layer", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s");
+  for (int i = 0; i < arch->n_layers; i++) {
+    const MtLayerSpec *l = &arch->layers[i];
+    double f = fwd[i] / iters, bk = bwd[i] / iters, flop = layer_flop (b->m, l);
+    /* Backward: dx and dweight, each the forward's work; the first layer has no dx. */
+    double bflop = flop * (i == 0 ? 1 : 2);
+    tf += f;
+    tb += bk;
+    if (flop > 0)
+      printf ("  %-12s %9.3f %9.3f %11.1f %11.1f\n", l->name, f * 1e3, bk * 1e3, flop / f / 1e9, bflop / bk / 1e9);
+    else
+      printf ("  %-12s %9.3f %9.3f\n", l->name, f * 1e3, bk * 1e3);
+  }
+  printf ("  %-12s %9.3f %9.3f   (peak %.1f GFLOP/s)\n", "total", tf * 1e3, tb * 1e3, peak);
 }
 
 int
 main (int argc, char **argv)
 {
-  int iters = argc > 1 ? atoi (argv[1]) : 20;
+  int iters = 20, only = 0;
+  gboolean quiet = FALSE, per_layer = FALSE;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp (argv[i], "--iters") && i + 1 < argc)
+      iters = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
+      only = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--quiet"))
+      quiet = TRUE;
+    else if (!strcmp (argv[i], "--layers"))
+      per_layer = TRUE;
+    else if (g_ascii_isdigit (argv[i][0]))
+      iters = atoi (argv[i]);
+    else {
+      fprintf (stderr, "usage: bench-cpu [--iters N] [--threads T] [--layers] [--quiet]\n");
+      return 2;
+    }
+  }
   int cores = (int) g_get_num_processors ();
-  printf ("SmallCNN, batch %d, 3x28x28, float32; %d cores\n", BATCH, cores);
+  if (!quiet)
+    printf ("SmallCNN, batch %d, 3x28x28, float32; %d cores\n", BATCH, cores);
   for (int t = 1; t <= MIN (2, cores); t++) {
+    if (only && t != only)
+      continue;
+    mt_cpu_set_threads (t);
     double peak = sgemm_gflops (t);
-    printf ("threads %d: SGEMM peak %.1f GFLOP/s (OpenBLAS, %d x 1536^3)\n", t, peak, t);
-    run (t, iters, peak);
+    Bench b = { 0 };
+    bench_init (&b);
+    double train = best_of (&b, train_step, iters), sal = best_of (&b, saliency_step, iters);
+    if (quiet) {
+      printf ("masktune threads %d: training %.0f saliency %.0f\n", t, train, sal);
+    } else {
+      printf ("threads %d: SGEMM peak %.1f GFLOP/s; training %7.0f img/s (%5.1f GFLOP/s, %4.1f%% of peak)   "
+              "saliency %7.0f img/s\n", t, peak, train, train * 16.2e6 / 1e9, 100 * train * 16.2e6 / 1e9 / peak, sal);
+      if (per_layer)
+        layers (&b, iters, peak);
+    }
+    bench_clear (&b);
   }
   return 0;
 }

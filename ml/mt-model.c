@@ -603,7 +603,8 @@ mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
   m->training = training;
   m->x = x;
   if (!m->in_nchw) {
-    mt_backend_from_nchw (m->be, x, n, m->in_c, m->in_h, m->in_w, lazy (m, &m->xin, (gsize) m->in_c * m->in_h * m->in_w));
+    float *xin = lazy (m, &m->xin, (gsize) m->in_c * m->in_h * m->in_w);
+    mt_backend_from_nchw (m->be, x, n, m->in_c, m->in_h, m->in_w, xin);
     m->x = m->xin;
   }
   return forward_range (m, 0, m->x, n, training);

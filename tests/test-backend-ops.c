@@ -9,6 +9,8 @@
  * hundred terms, as the references' own accuracy allows); CUDA 1e-4 (cuDNN and cuBLAS in
  * FP32 without TF32 reorder those sums). Integer outputs (argmax, counts) are exact. */
 #include "tests/mt-test-util.h"
+#include "ml/cpu/mt-isa.h"
+#include "ml/cpu/mt-ops.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -650,8 +652,16 @@ START_TEST (op_on_every_backend)
   for (guint i = 0; i < ts->len; i++) {
     Target *t = ts->pdata[i];
     if (mt_backend_has (t->be, cases[_i].offset)) {
-      mt_rng_seed (&rng, 1000 + _i);
-      cases[_i].check (t);
+      /* The CPU's blocked ops have a copy per instruction set: every one this CPU runs. */
+      gboolean cpu = g_strcmp0 (t->be->name, "cpu") == 0;
+      MtCpuIsa keep = mt_cpu_isa ();
+      for (MtCpuIsa isa = MT_CPU_ISA_GENERIC; isa <= MT_CPU_ISA_AVX2; isa++) {
+        if (cpu ? !mt_cpu_set_isa (isa) : isa != MT_CPU_ISA_GENERIC)
+          continue;
+        mt_rng_seed (&rng, 1000 + _i);
+        cases[_i].check (t);
+      }
+      mt_cpu_set_isa (keep);
     } else {
       /* Only the CPU backend, the reference implementation, must have every op. */
       ck_assert_msg (g_strcmp0 (t->be->name, "cpu") != 0, "the CPU backend has no %s", cases[_i].name);
@@ -682,6 +692,59 @@ START_TEST (every_op_has_a_case)
 }
 END_TEST
 
+/* The instruction-set copies of the blocked ops round alike: the same bytes from each. */
+START_TEST (isa_copies_agree_bit_for_bit)
+{
+  if (!mt_cpu_set_isa (MT_CPU_ISA_AVX2)) {
+    printf ("no AVX2 copy of the blocked ops here (CPU or build): nothing to compare\n");
+    mt_cpu_set_isa (MT_CPU_ISA_GENERIC);
+    return;
+  }
+  const int n = 5, c = 16, h = 9, w = 7, hw = h * w;
+  gsize len = (gsize) n * c * hw, pooled = (gsize) n * c * (h / 2) * (w / 2);
+  const MtBnSpec bn = { 0.1, 1e-5 };
+  const MtPoolSpec ps = { 3, 2, 1 };
+  gsize gpooled = (gsize) n * c * mt_pool_out (h, &ps) * mt_pool_out (w, &ps);
+  MtRng r;
+  mt_rng_seed (&r, 77);
+  g_autofree float *x = g_new (float, len), *dy = g_new (float, len), *gamma = g_new (float, c);
+  g_autofree float *beta = g_new (float, c);
+  for (gsize i = 0; i < len; i++) {
+    x[i] = (float) (mt_rng_uniform (&r) * 4 - 2);
+    dy[i] = (float) (mt_rng_uniform (&r) - 0.5);
+  }
+  for (int i = 0; i < c; i++) {
+    gamma[i] = (float) (0.5 + mt_rng_uniform (&r));
+    beta[i] = (float) (mt_rng_uniform (&r) - 0.5);
+  }
+  /* Every output of each op, per instruction set, one after another in one buffer. */
+  gsize per = 4 * len + 6 * c + pooled * 2 + gpooled * 2 + len * 2 + (gsize) n * c;
+  float *out[2] = { g_new0 (float, per), g_new0 (float, per) };
+  for (int k = 0; k < 2; k++) {
+    ck_assert (mt_cpu_set_isa (k ? MT_CPU_ISA_AVX2 : MT_CPU_ISA_GENERIC));
+    float *o = out[k], *y = o, *dx = y + len, *yr = dx + len, *dxr = yr + len, *sm = dxr + len, *si = sm + c;
+    float *rm = si + c, *rv = rm + c, *dg = rv + c, *db = dg + c, *py = db + c, *pdx = py + pooled;
+    float *gy = pdx + pooled, *gdx = gy + gpooled, *ay = gdx + gpooled;
+    for (int i = 0; i < c; i++)
+      rv[i] = 1;
+    g_autofree gint32 *arg = g_new (gint32, MAX (pooled, gpooled));
+    mt_cpu_batchnorm_blocked_forward_train (&bn, x, n, c, hw, gamma, beta, FALSE, y, sm, si, rm, rv);
+    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, sm, si, NULL, dy, dx, dg, db);
+    mt_cpu_batchnorm_blocked_forward_train (&bn, x, n, c, hw, gamma, beta, TRUE, yr, sm, si, rm, rv);
+    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, sm, si, yr, dy, dxr, dg, db);
+    mt_cpu_maxpool2_blocked_forward (x, n, c, h, w, py, arg);
+    mt_cpu_maxpool2_blocked_backward (arg, n, c, h, w, dy, pdx);
+    mt_cpu_maxpool_blocked_forward (&ps, x, n, c, h, w, gy, arg);
+    mt_cpu_maxpool_blocked_backward (&ps, arg, n, c, h, w, dy, gdx);
+    mt_cpu_avgpool_blocked_forward (x, n, c, hw, ay);
+  }
+  mt_cpu_set_isa (MT_CPU_ISA_GENERIC);
+  ck_assert_msg (memcmp (out[0], out[1], per * sizeof (float)) == 0, "the generic and AVX2 copies differ");
+  g_free (out[0]);
+  g_free (out[1]);
+}
+END_TEST
+
 START_TEST (backends_named)
 {
   g_autoptr (GError) err = NULL;
@@ -709,6 +772,7 @@ main (void)
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, every_op_has_a_case);
   tcase_add_test (tc, backends_named);
+  tcase_add_test (tc, isa_copies_agree_bit_for_bit);
   tcase_add_loop_test (tc, op_on_every_backend, 0, G_N_ELEMENTS (cases));
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

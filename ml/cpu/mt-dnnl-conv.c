@@ -16,9 +16,11 @@
 #include <omp.h>
 #endif
 
+/* oneDNN splits the work over the threads it has when the primitive is made: the thread
+ * count is part of the shape. */
 typedef struct {
   MtConvSpec s;
-  int n, h, w;
+  int n, h, w, threads;
 } PlanKey;
 
 typedef struct {
@@ -42,7 +44,7 @@ key_hash (gconstpointer p)
 {
   const PlanKey *k = p;
   guint hsh = 17;
-  const int v[] = { k->s.in_c, k->s.out_c, k->s.k, k->s.stride, k->s.pad, k->n, k->h, k->w };
+  const int v[] = { k->s.in_c, k->s.out_c, k->s.k, k->s.stride, k->s.pad, k->n, k->h, k->w, k->threads };
   for (guint i = 0; i < G_N_ELEMENTS (v); i++)
     hsh = hsh * 31 + (guint) v[i];
   return hsh;
@@ -180,6 +182,10 @@ plan_get (const MtConvSpec *s, int n, int h, int w)
   key.n = n;
   key.h = h;
   key.w = w;
+  key.threads = mt_cpu_threads ();
+#ifdef _OPENMP
+  omp_set_num_threads (key.threads);
+#endif
   g_mutex_lock (&plans_lock);
   if (!plans)
     plans = g_hash_table_new (key_hash, key_equal);

@@ -5,10 +5,13 @@
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
+#include "ml/cpu/mt-simd.h"
+#include "ml/cpu/mt-ops-blocked.h"
 
 #include <math.h>
 
 #define B MT_LAYOUT_BLOCK
+G_STATIC_ASSERT (B == 8);  /* one MtV8f per pixel */
 
 /* part[i * c + ch] = sum over the plane of (x - centre[ch]) (or its square), per image. */
 static void
@@ -18,14 +21,15 @@ plane_sums (const float *x, int n, int c, int hw, const float *centre, gboolean 
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
     const float *xp = x + blk * B * hw;
-    const float *cc = centre + (blk % cb) * B;
-    float acc[B] = { 0 };
-    for (int p = 0; p < hw; p++)
-#pragma omp simd
-      for (int l = 0; l < B; l++) {
-        float d = xp[p * B + l] - cc[l];
-        acc[l] += square ? d * d : d;
+    MtV8f cc = mt_v8f_load (centre + (blk % cb) * B), acc = mt_v8f_splat (0);
+    if (square)
+      for (int p = 0; p < hw; p++) {
+        MtV8f d = mt_v8f_load (xp + (gsize) p * B) - cc;
+        acc += d * d;
       }
+    else
+      for (int p = 0; p < hw; p++)
+        acc += mt_v8f_load (xp + (gsize) p * B) - cc;
     for (int l = 0; l < B; l++)
       part[blk * B + l] = acc[l];
   }
@@ -38,15 +42,27 @@ affine (const float *x, int n, int c, int hw, const float *g, const float *b, gb
   int cb = c / B;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    const float *xp = x + blk * B * hw, *gp = g + (blk % cb) * B, *bp = b + (blk % cb) * B;
+    const float *xp = x + blk * B * hw;
+    MtV8f gv = mt_v8f_load (g + (blk % cb) * B), bv = mt_v8f_load (b + (blk % cb) * B), zero = mt_v8f_splat (0);
     float *yp = y + blk * B * hw;
-    for (int p = 0; p < hw; p++)
-#pragma omp simd
-      for (int l = 0; l < B; l++) {
-        float v = xp[p * B + l] * gp[l] + bp[l];
-        yp[p * B + l] = relu ? (v > 0 ? v : 0) : v;
-      }
+    for (int p = 0; p < hw; p++) {
+      MtV8f v = mt_v8f_load (xp + (gsize) p * B) * gv + bv;
+      if (relu)
+        v = mt_v8f_select ((MtV8i) (v > zero), v, zero);
+      mt_v8f_store (yp + (gsize) p * B, v);
+    }
   }
+}
+
+/* dy, or with the fused ReLU's output @yp, dy where y > 0. */
+static inline MtV8f
+grad_at (const float *dyp, const float *yp, gsize at)
+{
+  MtV8f g = mt_v8f_load (dyp + at);
+  if (!yp)
+    return g;
+  MtV8f zero = mt_v8f_splat (0);
+  return mt_v8f_select ((MtV8i) (mt_v8f_load (yp + at) > zero), g, zero);
 }
 
 static double
@@ -59,9 +75,10 @@ sum_images (const double *part, int n, int c, int ch)
 }
 
 void
-mt_cpu_batchnorm_blocked_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma,
-                                        const float *beta, gboolean relu, float *y, float *save_mean,
-                                        float *save_invstd, float *running_mean, float *running_var)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                                      const float *gamma, const float *beta, gboolean relu, float *y,
+                                                      float *save_mean, float *save_invstd, float *running_mean,
+                                                      float *running_var)
 {
   gsize m = (gsize) n * hw;
   g_autofree double *part = g_new (double, (gsize) n * c);
@@ -89,9 +106,9 @@ mt_cpu_batchnorm_blocked_forward_train (const MtBnSpec *s, const float *x, int n
 }
 
 void
-mt_cpu_batchnorm_blocked_forward_eval (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma,
-                                       const float *beta, gboolean relu, float *y, const float *running_mean,
-                                       const float *running_var)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_eval) (const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                                     const float *gamma, const float *beta, gboolean relu, float *y,
+                                                     const float *running_mean, const float *running_var)
 {
   g_autofree float *g = g_new (float, c), *b = g_new (float, c);
   for (int ch = 0; ch < c; ch++) {
@@ -104,9 +121,10 @@ mt_cpu_batchnorm_blocked_forward_eval (const MtBnSpec *s, const float *x, int n,
 
 /* With @y (the fused ReLU's output), dy counts only where y > 0. */
 void
-mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, const float *gamma,
-                                         const float *save_mean, const float *save_invstd, const float *y,
-                                         const float *dy, float *dx, float *dgamma, float *dbeta)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, int c, int hw, const float *gamma,
+                                                       const float *save_mean, const float *save_invstd,
+                                                       const float *y, const float *dy, float *dx, float *dgamma,
+                                                       float *dbeta)
 {
   int cb = c / B;
   gsize m = (gsize) n * hw;
@@ -114,16 +132,12 @@ mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, c
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
     const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
-    const float *mu = save_mean + (blk % cb) * B;
-    float a[B] = { 0 }, bb[B] = { 0 };
-    for (int p = 0; p < hw; p++)
-#pragma omp simd
-      for (int l = 0; l < B; l++) {
-        float g = dyp[p * B + l];
-        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
-        a[l] += g;
-        bb[l] += g * (xp[p * B + l] - mu[l]);
-      }
+    MtV8f mu = mt_v8f_load (save_mean + (blk % cb) * B), a = mt_v8f_splat (0), bb = mt_v8f_splat (0);
+    for (int p = 0; p < hw; p++) {
+      MtV8f g = grad_at (dyp, yp, (gsize) p * B);
+      a += g;
+      bb += g * (mt_v8f_load (xp + (gsize) p * B) - mu);
+    }
     for (int l = 0; l < B; l++) {
       pa[blk * B + l] = a[l];
       pb[blk * B + l] = (double) bb[l] * save_invstd[(blk % cb) * B + l];
@@ -145,20 +159,20 @@ mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, c
   for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
     gsize o = (blk % cb) * B;
     const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
+    MtV8f kv = mt_v8f_load (k + o), mdyv = mt_v8f_load (mdy + o), mdxv = mt_v8f_load (mdx + o);
+    MtV8f mu = mt_v8f_load (save_mean + o), is = mt_v8f_load (save_invstd + o);
     float *dxp = dx + blk * B * hw;
-    for (int p = 0; p < hw; p++)
-#pragma omp simd
-      for (int l = 0; l < B; l++) {
-        float g = dyp[p * B + l];
-        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
-        dxp[p * B + l] = k[o + l] * (g - mdy[o + l] - (xp[p * B + l] - save_mean[o + l]) * save_invstd[o + l] * mdx[o + l]);
-      }
+    for (int p = 0; p < hw; p++) {
+      MtV8f g = grad_at (dyp, yp, (gsize) p * B);
+      mt_v8f_store (dxp + (gsize) p * B, kv * (g - mdyv - (mt_v8f_load (xp + (gsize) p * B) - mu) * is * mdxv));
+    }
   }
 }
 
 void
-mt_cpu_batchnorm_blocked_backward_eval (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
-                                        const float *running_var, const float *y, const float *dy, float *dx)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_eval) (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                                                      const float *running_var, const float *y, const float *dy,
+                                                      float *dx)
 {
   int cb = c / B;
   g_autofree float *k = g_new (float, c);
@@ -166,14 +180,10 @@ mt_cpu_batchnorm_blocked_backward_eval (const MtBnSpec *s, int n, int c, int hw,
     k[ch] = gamma[ch] * (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    const float *kp = k + (blk % cb) * B, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
+    MtV8f kv = mt_v8f_load (k + (blk % cb) * B);
+    const float *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
     float *dxp = dx + blk * B * hw;
     for (int p = 0; p < hw; p++)
-#pragma omp simd
-      for (int l = 0; l < B; l++) {
-        float g = dyp[p * B + l];
-        g = yp && !(yp[p * B + l] > 0) ? 0 : g;
-        dxp[p * B + l] = g * kp[l];
-      }
+      mt_v8f_store (dxp + (gsize) p * B, grad_at (dyp, yp, (gsize) p * B) * kv);
   }
 }

@@ -5,6 +5,8 @@
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
+#include "ml/cpu/mt-simd.h"
+#include "ml/cpu/mt-ops-blocked.h"
 
 #include <math.h>
 #include <string.h>
@@ -12,8 +14,8 @@
 #define B MT_LAYOUT_BLOCK
 
 void
-mt_cpu_maxpool_blocked_forward (const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
-                                gint32 *argmax)
+MT_ISA_NAME (mt_cpu_maxpool_blocked_forward) (const MtPoolSpec *s, const float *x, int n, int c, int h, int w,
+                                              float *y, gint32 *argmax)
 {
   int oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
@@ -23,12 +25,11 @@ mt_cpu_maxpool_blocked_forward (const MtPoolSpec *s, const float *x, int n, int 
     gint32 *ap = argmax + blk * B * oh * ow;
     for (int oy = 0; oy < oh; oy++)
       for (int ox = 0; ox < ow; ox++) {
-        float best[B];
-        gint32 at[B];
-        for (int l = 0; l < B; l++) {
-          best[l] = -INFINITY;
-          at[l] = -1;
-        }
+        /* The window's first pixel inside the image starts the race; later ones win only
+         * when greater (ties to the first in row-major order). */
+        MtV8f best = mt_v8f_splat (0);
+        MtV8i at = mt_v8i_splat (-1);
+        gboolean first = TRUE;
         for (int ky = 0; ky < s->k; ky++) {
           int iy = oy * s->stride - s->pad + ky;
           if (iy < 0 || iy >= h)
@@ -37,26 +38,22 @@ mt_cpu_maxpool_blocked_forward (const MtPoolSpec *s, const float *x, int n, int 
             int ix = ox * s->stride - s->pad + kx;
             if (ix < 0 || ix >= w)
               continue;
-            const float *v = xp + ((gsize) iy * w + ix) * B;
-            for (int l = 0; l < B; l++)
-              if (at[l] < 0 || v[l] > best[l]) {
-                best[l] = v[l];
-                at[l] = iy * w + ix;
-              }
+            MtV8f v = mt_v8f_load (xp + ((gsize) iy * w + ix) * B);
+            MtV8i win = first ? mt_v8i_splat (-1) : (MtV8i) (v > best);
+            best = mt_v8f_select (win, v, best);
+            at = mt_v8i_select (win, mt_v8i_splat (iy * w + ix), at);
+            first = FALSE;
           }
         }
-        gsize o = ((gsize) oy * ow + ox) * B;
-        for (int l = 0; l < B; l++) {
-          yp[o + l] = best[l];
-          ap[o + l] = at[l];
-        }
+        mt_v8f_store (yp + ((gsize) oy * ow + ox) * B, best);
+        mt_v8i_store (ap + ((gsize) oy * ow + ox) * B, at);
       }
   }
 }
 
 void
-mt_cpu_maxpool_blocked_backward (const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
-                                 const float *dy, float *dx)
+MT_ISA_NAME (mt_cpu_maxpool_blocked_backward) (const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                                               const float *dy, float *dx)
 {
   int oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
@@ -75,7 +72,7 @@ mt_cpu_maxpool_blocked_backward (const MtPoolSpec *s, const gint32 *argmax, int 
 static const MtPoolSpec pool2 = { 2, 2, 0 };
 
 void
-mt_cpu_maxpool2_blocked_forward (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
+MT_ISA_NAME (mt_cpu_maxpool2_blocked_forward) (const float *x, int n, int c, int h, int w, float *y, gint32 *argmax)
 {
   int oh = h / 2, ow = w / 2;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
@@ -85,42 +82,31 @@ mt_cpu_maxpool2_blocked_forward (const float *x, int n, int c, int h, int w, flo
     gint32 *ap = argmax + blk * B * oh * ow;
     for (int oy = 0; oy < oh; oy++)
       for (int ox = 0; ox < ow; ox++) {
-        const int cand[4] = { 2 * oy * w + 2 * ox, 2 * oy * w + 2 * ox + 1, (2 * oy + 1) * w + 2 * ox,
-                              (2 * oy + 1) * w + 2 * ox + 1 };
-        const float *v0 = xp + (gsize) cand[0] * B;
-        float best[B];
-        gint32 at[B];
-#pragma omp simd
-        for (int l = 0; l < B; l++) {
-          best[l] = v0[l];
-          at[l] = cand[0];
+        int c0 = 2 * oy * w + 2 * ox;
+        const int cand[4] = { c0, c0 + 1, c0 + w, c0 + w + 1 };
+        MtV8f best = mt_v8f_load (xp + (gsize) c0 * B);
+        MtV8i at = mt_v8i_splat (c0);
+        for (int k = 1; k < 4; k++) {  /* ties to the first in row-major order */
+          MtV8f v = mt_v8f_load (xp + (gsize) cand[k] * B);
+          MtV8i win = (MtV8i) (v > best);
+          best = mt_v8f_select (win, v, best);
+          at = mt_v8i_select (win, mt_v8i_splat (cand[k]), at);
         }
-        for (int k = 1; k < 4; k++) {
-          const float *v = xp + (gsize) cand[k] * B;
-#pragma omp simd
-          for (int l = 0; l < B; l++) {
-            gboolean win = v[l] > best[l];
-            best[l] = win ? v[l] : best[l];
-            at[l] = win ? cand[k] : at[l];
-          }
-        }
-        gsize o = ((gsize) oy * ow + ox) * B;
-        for (int l = 0; l < B; l++) {
-          yp[o + l] = best[l];
-          ap[o + l] = at[l];
-        }
+        mt_v8f_store (yp + ((gsize) oy * ow + ox) * B, best);
+        mt_v8i_store (ap + ((gsize) oy * ow + ox) * B, at);
       }
   }
 }
 
 void
-mt_cpu_maxpool2_blocked_backward (const gint32 *argmax, int n, int c, int h, int w, const float *dy, float *dx)
+MT_ISA_NAME (mt_cpu_maxpool2_blocked_backward) (const gint32 *argmax, int n, int c, int h, int w, const float *dy,
+                                                float *dx)
 {
-  mt_cpu_maxpool_blocked_backward (&pool2, argmax, n, c, h, w, dy, dx);
+  MT_ISA_NAME (mt_cpu_maxpool_blocked_backward) (&pool2, argmax, n, c, h, w, dy, dx);
 }
 
 void
-mt_cpu_avgpool_blocked_forward (const float *x, int n, int c, int hw, float *y)
+MT_ISA_NAME (mt_cpu_avgpool_blocked_forward) (const float *x, int n, int c, int hw, float *y)
 {
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
@@ -135,7 +121,7 @@ mt_cpu_avgpool_blocked_forward (const float *x, int n, int c, int hw, float *y)
 }
 
 void
-mt_cpu_avgpool_blocked_backward (const float *dy, int n, int c, int hw, float *dx)
+MT_ISA_NAME (mt_cpu_avgpool_blocked_backward) (const float *dy, int n, int c, int hw, float *dx)
 {
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * (c / B); blk++) {
@@ -152,7 +138,8 @@ mt_cpu_avgpool_blocked_backward (const float *dy, int n, int c, int hw, float *d
 /* The shortcut between any two layouts (its input and output channel counts may pick
  * different ones): element by element, through mt_layout_index. */
 void
-mt_cpu_shortcut_layout_forward (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y)
+MT_ISA_NAME (mt_cpu_shortcut_layout_forward) (const float *x, int n, int c, int h, int w, int out_c, int stride,
+                                              float *y)
 {
   int oh = mt_shortcut_out (h, stride), ow = mt_shortcut_out (w, stride), lo = (out_c - c) / 2;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
@@ -166,7 +153,8 @@ mt_cpu_shortcut_layout_forward (const float *x, int n, int c, int h, int w, int 
 }
 
 void
-mt_cpu_shortcut_layout_backward (const float *dy, int n, int c, int h, int w, int out_c, int stride, float *dx)
+MT_ISA_NAME (mt_cpu_shortcut_layout_backward) (const float *dy, int n, int c, int h, int w, int out_c, int stride,
+                                               float *dx)
 {
   int oh = mt_shortcut_out (h, stride), ow = mt_shortcut_out (w, stride), lo = (out_c - c) / 2;
   memset (dx, 0, (gsize) n * c * h * w * sizeof (float));
