@@ -3,6 +3,7 @@
  * the shortcut), PyTorch loading our weights, resuming a killed run, divergence, and
  * fine-tuning from the optimizer state. */
 #include "tests/mt-test-util.h"
+#include "ml/cpu/mt-cpu.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -94,6 +95,66 @@ loss_of (MtModel *m, const float *x, const gint64 *y, int n)
   const float *logits = mt_model_forward (m, x, n, TRUE);
   return mt_cpu_cross_entropy (logits, y, n, 2, NULL, NULL);
 }
+
+/* @steps SGD steps of @arch from seed 1 on fixed random data with @threads threads;
+ * returns every parameter's bytes, concatenated. */
+static GByteArray *
+train_bytes (const char *arch, int c, int hw, int threads, int steps)
+{
+  mt_cpu_set_threads (threads);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (MtModel) m = mt_model_new_sized (mt_arch_lookup (arch), 2, c, hw, hw, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  mt_model_init (m, 1);
+  MtBackend *be = mt_model_get_backend (m);
+  const int n = 24;
+  MtRng rng;
+  mt_rng_seed (&rng, 4);
+  gsize nx = (gsize) n * c * hw * hw;
+  g_autofree float *x = g_new (float, nx), *dlogits = g_new (float, n * 2);
+  gint64 y[24];
+  for (gsize i = 0; i < nx; i++)
+    x[i] = (float) mt_rng_uniform (&rng);
+  for (int i = 0; i < n; i++)
+    y[i] = i % 2;
+  g_autoptr (GPtrArray) mom = g_ptr_array_new_with_free_func (g_free);
+  for (guint p = 0; p < mt_model_n_params (m); p++)
+    g_ptr_array_add (mom, g_new0 (float, mt_model_param (m, p)->len));
+  MtSgdSpec sgd = { 0.05, 0.9, 1e-4, FALSE };
+  for (int s = 0; s < steps; s++) {
+    const float *logits = mt_model_forward (m, x, n, TRUE);
+    be->ops->cross_entropy (be, logits, y, n, 2, dlogits, NULL);
+    mt_model_backward (m, dlogits, NULL);
+    for (guint p = 0; p < mt_model_n_params (m); p++) {
+      MtParam *mp = mt_model_param (m, p);
+      be->ops->sgd_step (be, &sgd, mp->data, mp->grad, mom->pdata[p], mp->len, s == 0);
+    }
+  }
+  GByteArray *out = g_byte_array_new ();
+  for (guint p = 0; p < mt_model_n_params (m); p++)
+    g_byte_array_append (out, (const guint8 *) mt_model_param (m, p)->data, mt_model_param (m, p)->len * sizeof (float));
+  return out;
+}
+
+/* The CPU backend (oneDNN's convolutions included) gives the same bytes run after run
+ * for a fixed thread count: SmallCNN, a CIFAR ResNet (option-A shortcuts) and ResNet-18
+ * (7x7 stem, max-pooling, strided 1x1 downsamples, residual adds), at 1 and 2 threads. */
+START_TEST (training_is_deterministic)
+{
+  int keep = mt_cpu_threads ();
+  const struct { const char *arch; int c, hw; } cases[] = { { "small_cnn", 3, 28 }, { "resnet20", 3, 16 },
+                                                         { "resnet18", 3, 32 } };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    for (int threads = 1; threads <= 2; threads++) {
+      g_autoptr (GByteArray) a = train_bytes (cases[k].arch, cases[k].c, cases[k].hw, threads, 4);
+      g_autoptr (GByteArray) b = train_bytes (cases[k].arch, cases[k].c, cases[k].hw, threads, 4);
+      ck_assert_uint_eq (a->len, b->len);
+      ck_assert_msg (memcmp (a->data, b->data, a->len) == 0, "%s at %d threads: two trainings differ",
+                     cases[k].arch, threads);
+    }
+  mt_cpu_set_threads (keep);
+}
+END_TEST
 
 START_TEST (whole_network_gradient)
 {
@@ -527,6 +588,7 @@ main (void)
   tcase_add_test (tc, state_dict_names_and_shapes);
   tcase_add_test (tc, pytorch_default_init);
   tcase_add_test (tc, whole_network_gradient);
+  tcase_add_test (tc, training_is_deterministic);
   tcase_add_test (tc, learning_rate_schedule);
   tcase_add_test (tc, optimizers_match_pytorch);
   tcase_add_test (tc, erm_learns_the_shortcut);
