@@ -2,7 +2,11 @@
 """The same work as bench-cpu in PyTorch (Debian's python3-torch), for comparison:
 SmallCNN, batch 128, 3x28x28; training steps (forward, cross-entropy, backward, SGD with
 momentum 0.9 and weight decay 1e-4) and saliency passes (eval forward, backward of the
-predicted logits to the output of the last conv block's ReLU), at 1 and 2 threads."""
+predicted logits to the output of the last conv block's ReLU), at 1 and 2 threads.
+
+    bench_torch.py [ITERATIONS] [--threads T] [--quiet]
+
+--quiet prints one line per thread count, for bench/bench-vs-torch.sh."""
 import sys
 import time
 
@@ -28,11 +32,19 @@ def best_of(fn, iters):
 
 
 def main():
-    iters = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    args = sys.argv[1:]
+    quiet = "--quiet" in args
+    only = int(args[args.index("--threads") + 1]) if "--threads" in args else 0
+    if "--iters" in args:
+        iters = int(args[args.index("--iters") + 1])
+    else:
+        iters = int(args[0]) if args and args[0].isdigit() else 20
     torch.manual_seed(0)
     x = torch.rand(BATCH, 3, 28, 28)
     y = torch.arange(BATCH) % 2
     for threads in (1, 2):
+        if only and threads != only:
+            continue
         torch.set_num_threads(threads)
         model = SmallCNN(2)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -55,8 +67,11 @@ def main():
 
         train = best_of(train_step, iters)
         sal = best_of(saliency_step, iters)
-        print(f"torch {torch.__version__} threads {threads}: training {train:7.0f} img/s"
-              f" ({train * 16.8e6 / 1e9:5.1f} GFLOP/s)   saliency {sal:7.0f} img/s")
+        if quiet:
+            print(f"torch threads {threads}: training {train:.0f} saliency {sal:.0f}")
+        else:
+            print(f"torch {torch.__version__} threads {threads}: training {train:7.0f} img/s"
+                  f" ({train * 16.2e6 / 1e9:5.1f} GFLOP/s)   saliency {sal:7.0f} img/s")
 
 
 if __name__ == "__main__":

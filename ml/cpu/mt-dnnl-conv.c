@@ -1,6 +1,6 @@
 /* 2-D convolution with oneDNN (forward, backward data, backward weights) on tensors in the
- * CPU backend's activation layout (mt-layout.c: nChw8c where the channels fill the blocks,
- * else NCHW). Primitives, their memory descriptors and the reorders of the weights between
+ * CPU backend's activation layout (mt-layout.h: nChw16c or nChw8c where the channels fill
+ * the blocks, else NCHW). Primitives, their memory descriptors and the reorders of the weights between
  * PyTorch's OIHW and the layout oneDNN picks for them are made once per shape and kept;
  * each call then only wraps its pointers in memory objects and runs them. The scratch a
  * call needs (oneDNN's scratchpad, the reordered weights) is the caller's @work, so calls
@@ -17,10 +17,10 @@
 #endif
 
 /* oneDNN splits the work over the threads it has when the primitive is made: the thread
- * count is part of the shape. */
+ * count is part of the shape, as the layout's block size is. */
 typedef struct {
   MtConvSpec s;
-  int n, h, w, threads;
+  int n, h, w, threads, block;
 } PlanKey;
 
 typedef struct {
@@ -44,7 +44,7 @@ key_hash (gconstpointer p)
 {
   const PlanKey *k = p;
   guint hsh = 17;
-  const int v[] = { k->s.in_c, k->s.out_c, k->s.k, k->s.stride, k->s.pad, k->n, k->h, k->w, k->threads };
+  const int v[] = { k->s.in_c, k->s.out_c, k->s.k, k->s.stride, k->s.pad, k->n, k->h, k->w, k->threads, k->block };
   for (guint i = 0; i < G_N_ELEMENTS (v); i++)
     hsh = hsh * 31 + (guint) v[i];
   return hsh;
@@ -79,7 +79,8 @@ void
 mt_dnnl_md (dnnl_memory_desc_t *md, int n, int c, int h, int w)
 {
   dnnl_dims_t dims = { n, c, h, w };
-  DNNL_OK (dnnl_memory_desc_init_by_tag (md, 4, dims, dnnl_f32, mt_layout_blocked (c) ? dnnl_nChw8c : dnnl_nchw));
+  dnnl_format_tag_t tag = !mt_layout_blocked (c) ? dnnl_nchw : mt_layout_block () == 16 ? dnnl_nChw16c : dnnl_nChw8c;
+  DNNL_OK (dnnl_memory_desc_init_by_tag (md, 4, dims, dnnl_f32, tag));
 }
 
 /* A primitive from @pd, with its scratchpad size and implementation name. */
@@ -183,6 +184,7 @@ plan_get (const MtConvSpec *s, int n, int h, int w)
   key.h = h;
   key.w = w;
   key.threads = mt_cpu_threads ();
+  key.block = mt_layout_block ();
 #ifdef _OPENMP
   omp_set_num_threads (key.threads);
 #endif

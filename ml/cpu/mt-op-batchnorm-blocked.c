@@ -1,7 +1,8 @@
-/* Batch normalisation on nChw8c activations (mt-layout.h), optionally fused with the ReLU
- * after it. Each image's plane is summed lane by lane in float (one vector per pixel),
- * the images in double in their order: the accumulation of the plain op, so both round
- * alike, and a result that does not depend on the thread count. */
+/* Batch normalisation on blocked activations (mt-layout.h: nChw8c or nChw16c), optionally
+ * fused with the ReLU after it. Each image's plane is summed lane by lane in float (a
+ * pixel is one or two vectors), the images in double in their order: the accumulation
+ * of the plain op, so both round alike, and a result that does not depend on the thread
+ * count. */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
@@ -10,48 +11,50 @@
 
 #include <math.h>
 
-#define B MT_LAYOUT_BLOCK
-G_STATIC_ASSERT (B == 8);  /* one MtV8f per pixel */
+#define V MT_LAYOUT_VECTOR
 
 /* part[i * c + ch] = sum over the plane of (x - centre[ch]) (or its square), per image. */
 static void
 plane_sums (const float *x, int n, int c, int hw, const float *centre, gboolean square, double *part)
 {
-  int cb = c / B;
+  int b = mt_layout_block (), cb = c / b;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    const float *xp = x + blk * B * hw;
-    MtV8f cc = mt_v8f_load (centre + (blk % cb) * B), acc = mt_v8f_splat (0);
-    if (square)
-      for (int p = 0; p < hw; p++) {
-        MtV8f d = mt_v8f_load (xp + (gsize) p * B) - cc;
-        acc += d * d;
-      }
-    else
-      for (int p = 0; p < hw; p++)
-        acc += mt_v8f_load (xp + (gsize) p * B) - cc;
-    for (int l = 0; l < B; l++)
-      part[blk * B + l] = acc[l];
-  }
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++)
+    for (int v = 0; v < b; v += V) {
+      const float *xp = x + blk * b * hw + v;
+      MtV8f cc = mt_v8f_load (centre + (blk % cb) * b + v), acc = mt_v8f_splat (0);
+      if (square)
+        for (int p = 0; p < hw; p++) {
+          MtV8f d = mt_v8f_load (xp + (gsize) p * b) - cc;
+          acc += d * d;
+        }
+      else
+        for (int p = 0; p < hw; p++)
+          acc += mt_v8f_load (xp + (gsize) p * b) - cc;
+      for (int l = 0; l < V; l++)
+        part[blk * b + v + l] = acc[l];
+    }
 }
 
 /* y = x * g[ch] + b[ch], then max (y, 0) when @relu. */
 static void
-affine (const float *x, int n, int c, int hw, const float *g, const float *b, gboolean relu, float *y)
+affine (const float *x, int n, int c, int hw, const float *g, const float *bias, gboolean relu, float *y)
 {
-  int cb = c / B;
+  int b = mt_layout_block (), cb = c / b;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    const float *xp = x + blk * B * hw;
-    MtV8f gv = mt_v8f_load (g + (blk % cb) * B), bv = mt_v8f_load (b + (blk % cb) * B), zero = mt_v8f_splat (0);
-    float *yp = y + blk * B * hw;
-    for (int p = 0; p < hw; p++) {
-      MtV8f v = mt_v8f_load (xp + (gsize) p * B) * gv + bv;
-      if (relu)
-        v = mt_v8f_select ((MtV8i) (v > zero), v, zero);
-      mt_v8f_store (yp + (gsize) p * B, v);
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++)
+    for (int v = 0; v < b; v += V) {
+      const float *xp = x + blk * b * hw + v;
+      float *yp = y + blk * b * hw + v;
+      gsize o = (blk % cb) * b + v;
+      MtV8f gv = mt_v8f_load (g + o), bv = mt_v8f_load (bias + o), zero = mt_v8f_splat (0);
+      for (int p = 0; p < hw; p++) {
+        MtV8f r = mt_v8f_load (xp + (gsize) p * b) * gv + bv;
+        if (relu)
+          r = mt_v8f_select ((MtV8i) (r > zero), r, zero);
+        mt_v8f_store (yp + (gsize) p * b, r);
+      }
     }
-  }
 }
 
 /* dy, or with the fused ReLU's output @yp, dy where y > 0. */
@@ -81,10 +84,9 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, const f
                                                       float *running_var)
 {
   gsize m = (gsize) n * hw;
-  g_autofree double *part = g_new (double, (gsize) n * c);
+  g_autofree double *part = g_new (double, (gsize) n * c), *mean = g_new (double, c);
   g_autofree float *zero = g_new0 (float, c), *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
   plane_sums (x, n, c, hw, zero, FALSE, part);
-  g_autofree double *mean = g_new (double, c);
   for (int ch = 0; ch < c; ch++) {
     mean[ch] = sum_images (part, n, c, ch) / (double) m;
     mean_f[ch] = (float) mean[ch];
@@ -126,23 +128,25 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, in
                                                        const float *y, const float *dy, float *dx, float *dgamma,
                                                        float *dbeta)
 {
-  int cb = c / B;
+  int b = mt_layout_block (), cb = c / b;
   gsize m = (gsize) n * hw;
   g_autofree double *pa = g_new (double, (gsize) n * c), *pb = g_new (double, (gsize) n * c);
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
-    MtV8f mu = mt_v8f_load (save_mean + (blk % cb) * B), a = mt_v8f_splat (0), bb = mt_v8f_splat (0);
-    for (int p = 0; p < hw; p++) {
-      MtV8f g = grad_at (dyp, yp, (gsize) p * B);
-      a += g;
-      bb += g * (mt_v8f_load (xp + (gsize) p * B) - mu);
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++)
+    for (int v = 0; v < b; v += V) {
+      gsize o = (blk % cb) * b + v, base = blk * b * hw + v;
+      const float *xp = x + base, *dyp = dy + base, *yp = y ? y + base : NULL;
+      MtV8f mu = mt_v8f_load (save_mean + o), a = mt_v8f_splat (0), bb = mt_v8f_splat (0);
+      for (int p = 0; p < hw; p++) {
+        MtV8f g = grad_at (dyp, yp, (gsize) p * b);
+        a += g;
+        bb += g * (mt_v8f_load (xp + (gsize) p * b) - mu);
+      }
+      for (int l = 0; l < V; l++) {
+        pa[blk * b + v + l] = a[l];
+        pb[blk * b + v + l] = (double) bb[l] * save_invstd[o + l];
+      }
     }
-    for (int l = 0; l < B; l++) {
-      pa[blk * B + l] = a[l];
-      pb[blk * B + l] = (double) bb[l] * save_invstd[(blk % cb) * B + l];
-    }
-  }
   g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
   for (int ch = 0; ch < c; ch++) {
     double sum_dy = sum_images (pa, n, c, ch), sum_dy_xhat = sum_images (pb, n, c, ch);
@@ -156,17 +160,18 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, in
     return;
   /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    gsize o = (blk % cb) * B;
-    const float *xp = x + blk * B * hw, *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
-    MtV8f kv = mt_v8f_load (k + o), mdyv = mt_v8f_load (mdy + o), mdxv = mt_v8f_load (mdx + o);
-    MtV8f mu = mt_v8f_load (save_mean + o), is = mt_v8f_load (save_invstd + o);
-    float *dxp = dx + blk * B * hw;
-    for (int p = 0; p < hw; p++) {
-      MtV8f g = grad_at (dyp, yp, (gsize) p * B);
-      mt_v8f_store (dxp + (gsize) p * B, kv * (g - mdyv - (mt_v8f_load (xp + (gsize) p * B) - mu) * is * mdxv));
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++)
+    for (int v = 0; v < b; v += V) {
+      gsize o = (blk % cb) * b + v, base = blk * b * hw + v;
+      const float *xp = x + base, *dyp = dy + base, *yp = y ? y + base : NULL;
+      float *dxp = dx + base;
+      MtV8f kv = mt_v8f_load (k + o), mdyv = mt_v8f_load (mdy + o), mdxv = mt_v8f_load (mdx + o);
+      MtV8f mu = mt_v8f_load (save_mean + o), is = mt_v8f_load (save_invstd + o);
+      for (int p = 0; p < hw; p++) {
+        MtV8f g = grad_at (dyp, yp, (gsize) p * b);
+        mt_v8f_store (dxp + (gsize) p * b, kv * (g - mdyv - (mt_v8f_load (xp + (gsize) p * b) - mu) * is * mdxv));
+      }
     }
-  }
 }
 
 void
@@ -174,16 +179,18 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_eval) (const MtBnSpec *s, int n, 
                                                       const float *running_var, const float *y, const float *dy,
                                                       float *dx)
 {
-  int cb = c / B;
+  int b = mt_layout_block (), cb = c / b;
   g_autofree float *k = g_new (float, c);
   for (int ch = 0; ch < c; ch++)
     k[ch] = gamma[ch] * (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (gsize blk = 0; blk < (gsize) n * cb; blk++) {
-    MtV8f kv = mt_v8f_load (k + (blk % cb) * B);
-    const float *dyp = dy + blk * B * hw, *yp = y ? y + blk * B * hw : NULL;
-    float *dxp = dx + blk * B * hw;
-    for (int p = 0; p < hw; p++)
-      mt_v8f_store (dxp + (gsize) p * B, grad_at (dyp, yp, (gsize) p * B) * kv);
-  }
+  for (gsize blk = 0; blk < (gsize) n * cb; blk++)
+    for (int v = 0; v < b; v += V) {
+      gsize base = blk * b * hw + v;
+      MtV8f kv = mt_v8f_load (k + (blk % cb) * b + v);
+      const float *dyp = dy + base, *yp = y ? y + base : NULL;
+      float *dxp = dx + base;
+      for (int p = 0; p < hw; p++)
+        mt_v8f_store (dxp + (gsize) p * b, grad_at (dyp, yp, (gsize) p * b) * kv);
+    }
 }
