@@ -141,6 +141,24 @@ typedef struct {
   void   (*shortcut_backward) (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride,
                                float *dx);
 
+  /* ---- batch norm with the ReLU after it, in one pass (optional: NULL, the two ops) ---- */
+  /* y = max (batchnorm (x), 0); statistics, saved values and running ones as above. */
+  void   (*batchnorm_relu_forward_train)  (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                           const float *gamma, const float *beta, float *y,
+                                           float *save_mean, float *save_invstd,
+                                           float *running_mean, float *running_var);
+  void   (*batchnorm_relu_forward_eval)   (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                                           const float *gamma, const float *beta, float *y,
+                                           const float *running_mean, const float *running_var);
+  /* From @dy at the ReLU's output and that output @y: batch norm's gradients where y > 0
+   * (dx may be NULL: only dgamma and dbeta). */
+  void   (*batchnorm_relu_backward_train) (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                                           const float *save_mean, const float *save_invstd, const float *y,
+                                           const float *dy, float *dx, float *dgamma, float *dbeta);
+  void   (*batchnorm_relu_backward_eval)  (MtBackend *be, const MtBnSpec *s, int n, int c, int hw,
+                                           const float *gamma, const float *running_var, const float *y,
+                                           const float *dy, float *dx);
+
   /* ---- the layout of 4-D activations ---- */
   /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D
    * batch norm, pooling, shortcut) in the backend's own layout, of n * c * h * w floats;

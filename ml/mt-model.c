@@ -26,6 +26,8 @@ typedef struct {
   gboolean dset;                   /* dout holds a contribution already */
   gboolean out_nchw;               /* out is NCHW in the backend's layout too (mt-backend.h) */
   gboolean flat_copy;              /* flatten: the input is not NCHW, so out is a converted copy */
+  gboolean fusable;                /* batch norm whose one reader is the ReLU after it */
+  gboolean fused;                  /* ... run with it (out NULL: the ReLU's out holds both) */
   float *plain, *dplain;           /* NCHW copies of out and of the gradient there, handed out */
 } Layer;
 
@@ -103,6 +105,27 @@ layer_index (const MtArch *arch, int upto, const char *name)
     if (g_strcmp0 (arch->layers[i].name, name) == 0)
       return i;
   return -2;
+}
+
+/* A 2-D batch norm read only by the ReLU right after it runs fused with it, where the
+ * backend can: one pass instead of two, and no buffer for the normalised values. */
+static void
+plan_fusion (MtModel *m)
+{
+  const MtBackendOps *ops = m->be->ops;
+  gboolean can = ops->batchnorm_relu_forward_train && ops->batchnorm_relu_forward_eval &&
+                 ops->batchnorm_relu_backward_train && ops->batchnorm_relu_backward_eval;
+  for (int i = 0; can && i + 1 < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->spec.kind != MT_LAYER_BATCHNORM2D || m->layers[i + 1].spec.kind != MT_LAYER_RELU ||
+        m->layers[i + 1].src != i)
+      continue;
+    gboolean others = FALSE;
+    for (int j = i + 2; j < m->n_layers; j++)
+      others |= m->layers[j].src == i || m->layers[j].src2 == i;
+    L->fusable = !others;
+    L->fused = L->fusable;
+  }
 }
 
 MtModel *
@@ -222,6 +245,7 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
       add_param (m, L->spec.name, "bias", L->bias, L->gbias);
     }
   }
+  plan_fusion (m);
   return g_steal_pointer (&m);
 }
 
@@ -363,7 +387,7 @@ ensure_capacity (MtModel *m, int n)
   m->work_len = 0;
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    if (L->spec.kind != MT_LAYER_FLATTEN || L->flat_copy)
+    if ((L->spec.kind != MT_LAYER_FLATTEN || L->flat_copy) && !L->fused)
       L->out = model_alloc (m, (gsize) n * L->out_len);
     if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D) {
       L->save_mean = model_alloc (m, L->out_c);
@@ -548,17 +572,22 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
       int hw = L->in_h * L->in_w;
+      float *y = L->fused ? m->layers[i + 1].out : L->out;  /* fused: the ReLU's output */
       if (training) {
-        m->be->ops->batchnorm_forward_train (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, L->out,
-                                    L->save_mean, L->save_invstd, L->running_mean->data, L->running_var->data);
+        (L->fused ? m->be->ops->batchnorm_relu_forward_train : m->be->ops->batchnorm_forward_train)
+          (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, y, L->save_mean, L->save_invstd,
+           L->running_mean->data, L->running_var->data);
         ((gint64 *) L->num_batches->data)[0]++;
       } else {
-        m->be->ops->batchnorm_forward_eval (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, L->out,
-                                   L->running_mean->data, L->running_var->data);
+        (L->fused ? m->be->ops->batchnorm_relu_forward_eval : m->be->ops->batchnorm_forward_eval)
+          (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, y, L->running_mean->data,
+           L->running_var->data);
       }
       break;
     }
     case MT_LAYER_RELU:
+      if (L->src >= 0 && m->layers[L->src].fused)
+        break;  /* done with the batch norm */
       m->be->ops->relu_forward (m->be, in, (gsize) n * L->out_len, L->out);
       break;
     case MT_LAYER_MAXPOOL2:
@@ -615,6 +644,8 @@ mt_model_forward_from (MtModel *m, const char *layer, const float *activation, i
 {
   int i = find_layer (m, layer);
   g_return_val_if_fail (i >= 0 && n <= m->cap, NULL);
+  if (m->layers[i].fused)
+    return NULL;
   m->n = n;
   /* The layers above read @activation in place of layer i's output; the others' outputs
    * (a skip connection's) are the last forward's. */
@@ -702,20 +733,35 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
     case MT_LAYER_BATCHNORM1D: {
       int hw = L->in_h * L->in_w;
       dx = gradient_target (m, L->src, stop, din);
+      /* Fused: g is the gradient at the ReLU's output, masked by that output here. */
+      const float *y = L->fused ? m->layers[i + 1].out : NULL;
       if (m->training) {
-        /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
-        float *out = dx ? dx : model_scratch (m);
-        m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
-                                              L->save_invstd, g, out, L->gweight, L->gbias);
+        if (L->fused) {
+          m->be->ops->batchnorm_relu_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
+                                                     L->save_invstd, y, g, dx, L->gweight, L->gbias);
+        } else {
+          /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
+          float *out = dx ? dx : model_scratch (m);
+          m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
+                                                L->save_invstd, g, out, L->gweight, L->gbias);
+        }
       } else {
         memset (L->gweight, 0, L->in_c * sizeof (float));
         memset (L->gbias, 0, L->in_c * sizeof (float));
-        if (dx)
-          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data, L->running_var->data, g, dx);
+        if (dx && L->fused)
+          m->be->ops->batchnorm_relu_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data,
+                                                    L->running_var->data, y, g, dx);
+        else if (dx)
+          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data,
+                                               L->running_var->data, g, dx);
       }
       break;
     }
     case MT_LAYER_RELU:
+      if (L->src >= 0 && m->layers[L->src].fused) {
+        dx = L->src >= stop ? (float *) g : NULL;  /* handed on: the batch norm masks it */
+        break;
+      }
       dx = gradient_target (m, L->src, stop, din);
       if (dx)
         m->be->ops->relu_backward (m->be, L->out, g, (gsize) n * L->out_len, dx);
@@ -778,7 +824,7 @@ const float *
 mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer)
 {
   int stop = find_layer (m, layer);
-  if (stop < 0)
+  if (stop < 0 || m->layers[stop].fused)
     return NULL;
   Layer *S = &m->layers[stop];
   return as_nchw (m, S, backward_range (m, m->n_layers - 1, stop, dlogits, NULL), &S->dplain);
@@ -794,7 +840,7 @@ gboolean
 mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *dinput)
 {
   int i = find_layer (m, layer);
-  if (i < 0)
+  if (i < 0 || m->layers[i].fused)
     return FALSE;
   backward_from (m, i, from_nchw (m, &m->layers[i], dy, m->n), dinput);
   return TRUE;
@@ -820,7 +866,20 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
     *h = L->out_h;
   if (w)
     *w = L->out_w;
-  return as_nchw (m, L, L->out, &L->plain);
+  return L->fused ? NULL : as_nchw (m, L, L->out, &L->plain);
+}
+
+gboolean
+mt_model_keep_output (MtModel *m, const char *layer)
+{
+  int i = find_layer (m, layer);
+  if (i < 0)
+    return FALSE;
+  if (m->layers[i].fused) {
+    free_buffers (m);  /* the next forward makes this layer's buffer */
+    m->layers[i].fused = FALSE;
+  }
+  return TRUE;
 }
 
 gboolean

@@ -103,10 +103,16 @@ gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float
 const float  *mt_model_forward_from (MtModel *m, const char *layer, const float *activation, int n);
 /* A layer's output of the last forward, as NCHW whatever the backend's layout (then a
  * copy, valid until the next call), and its per-sample shape. @layer is a layer's name
- * or a stage's ("layer4": the output of its last block, as Grad-CAM code names it). */
+ * or a stage's ("layer4": the output of its last block, as Grad-CAM code names it).
+ * NULL (the shape still given) for a batch norm fused with the ReLU after it, which has
+ * no output of its own; so too backward_to, forward_from and backward_from refuse one:
+ * ask for it with mt_model_keep_output() first. */
 const float  *mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w);
 /* TRUE when @layer (as above) names a layer of @m. */
 gboolean      mt_model_has_layer  (MtModel *m, const char *layer);
+/* Keeps @layer's output and the gradient there (a batch norm is then not fused with its
+ * ReLU) from the next forward on; FALSE when there is no such layer. */
+gboolean      mt_model_keep_output (MtModel *m, const char *layer);
 
 /* Benchmarks: while set, each layer's forward and backward wall time (CPU; a GPU
  * backend's ops are asynchronous) is added, in seconds, to @fwd[i] and @bwd[i], arrays of

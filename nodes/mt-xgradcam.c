@@ -64,6 +64,7 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
                  arch->target_layer);
     return FALSE;
   }
+  mt_model_keep_output (model, layer);  /* a batch norm's output, if that is the target */
   gint64 n = ishape[0], h = ishape[2], w = ishape[3];
   int classes = mt_model_num_classes (model), bs = self->batch_size;
   gsize per = (gsize) (ishape[1] * h * w);

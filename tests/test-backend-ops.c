@@ -257,6 +257,74 @@ check_batchnorm (Target *t, int which)
   }
 }
 
+/* Batch norm fused with the ReLU after it, against the two references in a row. The
+ * ReLU's mask in the backward is the backend's own output (a value within rounding of 0
+ * may fall either way). */
+static void
+check_batchnorm_relu (Target *t, int which)
+{
+  const MtBnSpec spec = { 0.1, 1e-5 };
+  for (guint k = 0; k < G_N_ELEMENTS (bn_shapes); k++) {
+    int n = bn_shapes[k][0], c = bn_shapes[k][1], hw = bn_shapes[k][2];
+    gsize len = (gsize) n * c * hw;
+    g_autofree double *x = rnd (len, 2), *gamma = rnd (c, 1), *beta = rnd (c, 1), *dy = rnd (len, 1);
+    g_autofree double *rm = rnd (c, 0.5), *rv = g_new (double, c);
+    for (int i = 0; i < c; i++)
+      rv[i] = 0.5 + mt_rng_uniform (&rng);
+    gboolean train = which == 0 || which == 2;
+    g_autofree double *bn = g_new (double, len), *y = g_new (double, len), *dx = g_new (double, len);
+    g_autofree double *dg = g_new (double, c), *db = g_new (double, c), *masked = g_new (double, len);
+    if (train)
+      mt_ref_batchnorm_forward (spec.eps, x, n, c, hw, gamma, beta, bn);
+    else
+      mt_ref_batchnorm_forward_eval (spec.eps, x, n, c, hw, gamma, beta, rm, rv, bn);
+    mt_ref_relu_forward (bn, len, y);
+    float *xd = put_act (t, x, n, c, hw, 1), *gd = put (t, gamma, c), *bd = put (t, beta, c);
+    float *dyd = put_act (t, dy, n, c, hw, 1), *rmd = put (t, rm, c), *rvd = put (t, rv, c);
+    float *out = zeros (t, len), *gx = zeros (t, len), *smd = zeros (t, c), *sid = zeros (t, c);
+    float *gg = zeros (t, c), *gb = zeros (t, c);
+    if (train)
+      t->be->ops->batchnorm_relu_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
+    else
+      t->be->ops->batchnorm_relu_forward_eval (t->be, &spec, xd, n, c, hw, gd, bd, out, rmd, rvd);
+    if (which < 2) {
+      expect_act (t, out, y, n, c, hw, 1, train ? "batchnorm+relu train y" : "batchnorm+relu eval y");
+    } else {
+      /* The mask, NCHW, from the backend's y. */
+      float *plain = mt_backend_layout_is_nchw (t->be, c, hw, 1) ? NULL : zeros (t, len);
+      if (plain)
+        mt_backend_to_nchw (t->be, out, n, c, hw, 1, plain);
+      g_autofree float *yb = g_new (float, len);
+      t->be->ops->download (t->be, yb, plain ? plain : out, len * sizeof (float));
+      drop (t, plain);
+      for (gsize i = 0; i < len; i++)
+        masked[i] = yb[i] > 0 ? dy[i] : 0;
+      if (train) {
+        mt_ref_batchnorm_backward (spec.eps, x, n, c, hw, gamma, masked, dx, dg, db);
+        t->be->ops->batchnorm_relu_backward_train (t->be, xd, n, c, hw, gd, smd, sid, out, dyd, gx, gg, gb);
+        expect_act (t, gx, dx, n, c, hw, 1, "batchnorm+relu train dx");
+        expect (t, gg, dg, c, "batchnorm+relu dgamma");
+        expect (t, gb, db, c, "batchnorm+relu dbeta");
+        /* Without dx: the parameter gradients alone. */
+        t->be->ops->batchnorm_relu_backward_train (t->be, xd, n, c, hw, gd, smd, sid, out, dyd, NULL, gg, gb);
+        expect (t, gg, dg, c, "batchnorm+relu dgamma without dx");
+      } else {
+        mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, gamma, rv, masked, dx);
+        t->be->ops->batchnorm_relu_backward_eval (t->be, &spec, n, c, hw, gd, rvd, out, dyd, gx);
+        expect_act (t, gx, dx, n, c, hw, 1, "batchnorm+relu eval dx");
+      }
+    }
+    float *bufs[] = { xd, gd, bd, dyd, rmd, rvd, out, gx, smd, sid, gg, gb };
+    for (guint i = 0; i < G_N_ELEMENTS (bufs); i++)
+      drop (t, bufs[i]);
+  }
+}
+
+static void check_bn_relu_forward_train (Target *t) { check_batchnorm_relu (t, 0); }
+static void check_bn_relu_forward_eval (Target *t) { check_batchnorm_relu (t, 1); }
+static void check_bn_relu_backward_train (Target *t) { check_batchnorm_relu (t, 2); }
+static void check_bn_relu_backward_eval (Target *t) { check_batchnorm_relu (t, 3); }
+
 static void check_bn_forward_train (Target *t) { check_batchnorm (t, 0); }
 static void check_bn_forward_eval (Target *t) { check_batchnorm (t, 1); }
 static void check_bn_backward_train (Target *t) { check_batchnorm (t, 2); }
@@ -633,6 +701,10 @@ static const struct {
   { OP (add), check_add },
   { OP (shortcut_forward), check_shortcut_forward },
   { OP (shortcut_backward), check_shortcut_backward },
+  { OP (batchnorm_relu_forward_train), check_bn_relu_forward_train },
+  { OP (batchnorm_relu_forward_eval), check_bn_relu_forward_eval },
+  { OP (batchnorm_relu_backward_train), check_bn_relu_backward_train },
+  { OP (batchnorm_relu_backward_eval), check_bn_relu_backward_eval },
   { OP (layout_is_nchw), check_layout },
   { OP (layout_from_nchw), check_layout_from },
   { OP (layout_to_nchw), check_layout_to },

@@ -97,14 +97,19 @@ loss_of (MtModel *m, const float *x, const gint64 *y, int n)
 }
 
 /* @steps SGD steps of @arch from seed 1 on fixed random data with @threads threads;
- * returns every parameter's bytes, concatenated. */
+ * returns every parameter's bytes, concatenated. @unfused: every batch norm kept apart
+ * from its ReLU. */
 static GByteArray *
-train_bytes (const char *arch, int c, int hw, int threads, int steps)
+train_bytes_fused (const char *arch, int c, int hw, int threads, int steps, gboolean unfused)
 {
   mt_cpu_set_threads (threads);
   g_autoptr (GError) err = NULL;
   g_autoptr (MtModel) m = mt_model_new_sized (mt_arch_lookup (arch), 2, c, hw, hw, &err);
   ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  const MtArch *a = mt_model_arch (m);
+  for (int i = 0; unfused && i < a->n_layers; i++)
+    if (a->layers[i].kind == MT_LAYER_BATCHNORM2D)
+      ck_assert (mt_model_keep_output (m, a->layers[i].name));
   mt_model_init (m, 1);
   MtBackend *be = mt_model_get_backend (m);
   const int n = 24;
@@ -135,6 +140,40 @@ train_bytes (const char *arch, int c, int hw, int threads, int steps)
     g_byte_array_append (out, (const guint8 *) mt_model_param (m, p)->data, mt_model_param (m, p)->len * sizeof (float));
   return out;
 }
+
+static GByteArray *
+train_bytes (const char *arch, int c, int hw, int threads, int steps)
+{
+  return train_bytes_fused (arch, c, hw, threads, steps, FALSE);
+}
+
+/* A batch norm run fused with its ReLU gives the bytes of the two run apart; its own
+ * output exists only when asked for. */
+START_TEST (fused_batchnorm_relu_changes_nothing)
+{
+  int keep = mt_cpu_threads ();
+  const struct { const char *arch; int c, hw; } cases[] = { { "small_cnn", 3, 28 }, { "resnet18", 3, 32 } };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    g_autoptr (GByteArray) a = train_bytes_fused (cases[k].arch, cases[k].c, cases[k].hw, 2, 3, FALSE);
+    g_autoptr (GByteArray) b = train_bytes_fused (cases[k].arch, cases[k].c, cases[k].hw, 2, 3, TRUE);
+    ck_assert_uint_eq (a->len, b->len);
+    ck_assert_msg (memcmp (a->data, b->data, a->len) == 0, "%s: fused and unfused training differ", cases[k].arch);
+  }
+  mt_cpu_set_threads (keep);
+  g_autoptr (MtModel) m = mt_model_new (mt_arch_lookup ("small_cnn"), 2);
+  mt_model_init (m, 1);
+  g_autofree float *x = g_new0 (float, 4 * 3 * 28 * 28);
+  mt_model_forward (m, x, 4, TRUE);
+  int c = 0, h = 0, w = 0;
+  ck_assert_ptr_null (mt_model_activation (m, "backbone.1", &c, &h, &w));
+  ck_assert (c == 16 && h == 26 && w == 26);
+  ck_assert_ptr_nonnull (mt_model_activation (m, "backbone.2", NULL, NULL, NULL));
+  ck_assert (mt_model_keep_output (m, "backbone.1"));
+  mt_model_forward (m, x, 4, TRUE);
+  ck_assert_ptr_nonnull (mt_model_activation (m, "backbone.1", NULL, NULL, NULL));
+  ck_assert (!mt_model_keep_output (m, "no.such.layer"));
+}
+END_TEST
 
 /* The CPU backend (oneDNN's convolutions included) gives the same bytes run after run
  * for a fixed thread count: SmallCNN, a CIFAR ResNet (option-A shortcuts) and ResNet-18
@@ -589,6 +628,7 @@ main (void)
   tcase_add_test (tc, pytorch_default_init);
   tcase_add_test (tc, whole_network_gradient);
   tcase_add_test (tc, training_is_deterministic);
+  tcase_add_test (tc, fused_batchnorm_relu_changes_nothing);
   tcase_add_test (tc, learning_rate_schedule);
   tcase_add_test (tc, optimizers_match_pytorch);
   tcase_add_test (tc, erm_learns_the_shortcut);

@@ -258,6 +258,64 @@ cpu_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, int 
     mt_cpu_shortcut_backward (dy, n, c, h, w, out_c, stride, dx);
 }
 
+/* Fused batch norm and ReLU: one pass on blocked activations; elsewhere the two plain
+ * ops (the ReLU's gradient through a scratch copy). */
+static void
+cpu_bn_relu_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                           const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
+                           float *running_mean, float *running_var)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_forward_train (s, x, n, c, hw, gamma, beta, TRUE, y, save_mean, save_invstd,
+                                            running_mean, running_var);
+    return;
+  }
+  mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+  mt_cpu_relu_forward (y, (gsize) n * c * hw, y);
+}
+
+static void
+cpu_bn_relu_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                          const float *gamma, const float *beta, float *y, const float *running_mean,
+                          const float *running_var)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_forward_eval (s, x, n, c, hw, gamma, beta, TRUE, y, running_mean, running_var);
+    return;
+  }
+  mt_cpu_batchnorm_forward_eval (s, x, n, c, hw, gamma, beta, y, running_mean, running_var);
+  mt_cpu_relu_forward (y, (gsize) n * c * hw, y);
+}
+
+static void
+cpu_bn_relu_backward_train (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                            const float *save_mean, const float *save_invstd, const float *y, const float *dy,
+                            float *dx, float *dgamma, float *dbeta)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta);
+    return;
+  }
+  gsize len = (gsize) n * c * hw;
+  g_autofree float *g = g_new (float, len);
+  mt_cpu_relu_backward (y, dy, len, g);
+  mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, g, dx, dgamma, dbeta);
+}
+
+static void
+cpu_bn_relu_backward_eval (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                           const float *running_var, const float *y, const float *dy, float *dx)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_backward_eval (s, n, c, hw, gamma, running_var, y, dy, dx);
+    return;
+  }
+  gsize len = (gsize) n * c * hw;
+  g_autofree float *g = g_new (float, len);
+  mt_cpu_relu_backward (y, dy, len, g);
+  mt_cpu_batchnorm_backward_eval (s, n, c, hw, gamma, running_var, g, dx);
+}
+
 static gboolean
 cpu_layout_is_nchw (MtBackend *be, int c, int h, int w)
 {
@@ -306,6 +364,10 @@ static const MtBackendOps cpu_ops = {
   .add = cpu_add,
   .shortcut_forward = cpu_shortcut_forward,
   .shortcut_backward = cpu_shortcut_backward,
+  .batchnorm_relu_forward_train = cpu_bn_relu_forward_train,
+  .batchnorm_relu_forward_eval = cpu_bn_relu_forward_eval,
+  .batchnorm_relu_backward_train = cpu_bn_relu_backward_train,
+  .batchnorm_relu_backward_eval = cpu_bn_relu_backward_eval,
   .layout_is_nchw = cpu_layout_is_nchw,
   .layout_from_nchw = cpu_layout_from_nchw,
   .layout_to_nchw = cpu_layout_to_nchw,
