@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(build-essential autoconf automake libtool pkgconf libglib2.0-dev libjson-glib-dev
-          libpng-dev libjpeg62-turbo-dev libcairo2-dev fonts-dejavu-core zlib1g-dev libopenblas-dev libdnnl-dev check python3 python3-numpy dataset-fashion-mnist)
+          libpng-dev libjpeg62-turbo-dev libcairo2-dev fonts-dejavu-core zlib1g-dev libdnnl-dev check python3 python3-numpy dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

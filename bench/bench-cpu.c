@@ -13,8 +13,6 @@
 #include "ml/cpu/mt-isa.h"
 #include "ml/cpu/mt-layout.h"
 
-#include <dnnl.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +25,11 @@ now (void)
   return g_get_monotonic_time () / 1e6;
 }
 
-/* The machine's practical FP32 peak: the better of two SGEMMs of 1536^3, each thread its
- * slice of the rows. OpenBLAS (what the plain ops call) runs small non-transposed SGEMMs
- * ~1.3x slower until the process made a transposed one, so it is warmed up so first;
- * oneDNN's own SGEMM uses the widest vectors this CPU has (OpenBLAS may not know it). */
+/* The machine's practical FP32 peak: oneDNN's SGEMM (what the linear layers call; JIT
+ * kernels for the widest vectors this CPU has) of 1536^3, each thread its slice of the
+ * rows, after a warm-up call (oneDNN makes its kernels on first use); the best of three. */
 static double
-sgemm_gflops (int threads, gboolean onednn)
+sgemm_gflops (int threads)
 {
   const int n = 1536;
   float *a = g_new (float, (gsize) n * n), *b = g_new (float, (gsize) n * n), *c = g_new0 (float, (gsize) n * n);
@@ -45,13 +42,8 @@ sgemm_gflops (int threads, gboolean onednn)
 #pragma omp parallel for num_threads(threads)
     for (int t = 0; t < threads; t++) {
       int rows = n / threads;
-      if (onednn) {
-        omp_set_num_threads (1);
-        dnnl_sgemm ('N', 'N', rows, n, n, 1.0f, a + (gsize) t * rows * n, n, b, n, 0.0f, c + (gsize) t * rows * n, n);
-      } else {
-        mt_cpu_sgemm (FALSE, FALSE, rows, n, n, 1.0f, a + (gsize) t * rows * n, n, b, n, 0.0f,
-                      c + (gsize) t * rows * n, n);
-      }
+      mt_cpu_sgemm (FALSE, FALSE, rows, n, n, 1.0f, a + (gsize) t * rows * n, n, b, n, 0.0f,
+                    c + (gsize) t * rows * n, n);
     }
     best = MAX (best, 2.0 * n * n * n / (now () - t0) / 1e9);
   }
@@ -156,26 +148,29 @@ layer_flop (MtModel *m, const MtLayerSpec *l)
   return 2.0 * BATCH * (l->kind == MT_LAYER_CONV2D ? (double) h * w : 1.0) * wlen;
 }
 
+/* Per layer: the forward and backward time of @step (training or saliency). */
 static void
-layers (Bench *b, int iters, double peak)
+layers (Bench *b, void (*step) (Bench *), const char *what, int iters, double peak)
 {
   const MtArch *arch = mt_model_arch (b->m);
   g_autofree double *fwd = g_new0 (double, arch->n_layers), *bwd = g_new0 (double, arch->n_layers);
-  train_step (b);
+  step (b);
   mt_model_profile (b->m, fwd, bwd);
   for (int it = 0; it < iters; it++)
-    train_step (b);
+    step (b);
   mt_model_profile (b->m, NULL, NULL);
+  printf (" %s step, per layer:\n", what);
   double tf = 0, tb = 0;
   printf ("  %-12s %9s %9s %11s %11s\n", "layer", "fwd ms", "bwd ms", "fwd GFLOP/s", "bwd GFLOP/s");
   for (int i = 0; i < arch->n_layers; i++) {
     const MtLayerSpec *l = &arch->layers[i];
     double f = fwd[i] / iters, bk = bwd[i] / iters, flop = layer_flop (b->m, l);
-    /* Backward: dx and dweight, each the forward's work; the first layer has no dx. */
+    /* Backward: dx and dweight, each the forward's work; the first layer has no dx (and
+     * the saliency pass computes neither dweight nor anything below its layer). */
     double bflop = flop * (i == 0 ? 1 : 2);
     tf += f;
     tb += bk;
-    if (flop > 0)
+    if (flop > 0 && bk > 0)
       printf ("  %-12s %9.3f %9.3f %11.1f %11.1f\n", l->name, f * 1e3, bk * 1e3, flop / f / 1e9, bflop / bk / 1e9);
     else
       printf ("  %-12s %9.3f %9.3f\n", l->name, f * 1e3, bk * 1e3);
@@ -212,19 +207,19 @@ main (int argc, char **argv)
     if (only && t != only)
       continue;
     mt_cpu_set_threads (t);
-    double blas = quiet ? 0 : sgemm_gflops (t, FALSE), dnnl = quiet ? 0 : sgemm_gflops (t, TRUE);
-    double peak = MAX (blas, dnnl);
+    double peak = quiet ? 0 : sgemm_gflops (t);
     Bench b = { 0 };
     bench_init (&b);
     double train = best_of (&b, train_step, iters), sal = best_of (&b, saliency_step, iters);
     if (quiet) {
       printf ("masktune threads %d: training %.0f saliency %.0f\n", t, train, sal);
     } else {
-      printf ("threads %d: SGEMM %.1f GFLOP/s (OpenBLAS %.1f, oneDNN %.1f); training %7.0f img/s (%5.1f GFLOP/s, "
-              "%4.1f%% of SGEMM)   saliency %7.0f img/s\n", t, peak, blas, dnnl, train, train * 16.2e6 / 1e9,
-              100 * train * 16.2e6 / 1e9 / peak, sal);
-      if (per_layer)
-        layers (&b, iters, peak);
+      printf ("threads %d: SGEMM %.1f GFLOP/s (oneDNN); training %7.0f img/s (%5.1f GFLOP/s, %4.1f%% of SGEMM)   "
+              "saliency %7.0f img/s\n", t, peak, train, train * 16.2e6 / 1e9, 100 * train * 16.2e6 / 1e9 / peak, sal);
+      if (per_layer) {
+        layers (&b, train_step, "training", iters, peak);
+        layers (&b, saliency_step, "saliency", iters, peak);
+      }
     }
     bench_clear (&b);
   }

@@ -9,6 +9,26 @@
 #include "ml/mt-loader.h"
 
 #include <math.h>
+
+/* A loss this many times a uniform guess's (ln classes) means the run has diverged: the
+ * logits stand hundreds apart against the labels, whether or not they overflowed yet. */
+#define DIVERGED_LOSS_FACTOR 1000.0
+
+static gboolean
+diverged (double loss, int classes)
+{
+  return !isfinite (loss) || loss > DIVERGED_LOSS_FACTOR * log (MAX (classes, 2));
+}
+
+static const char *
+loss_text (double loss, char buf[G_ASCII_DTOSTR_BUF_SIZE])
+{
+  if (isnan (loss))
+    return "NaN";
+  if (!isfinite (loss))
+    return "infinite";
+  return g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.3g", loss);
+}
 #include <stdlib.h>
 #include <string.h>
 
@@ -296,10 +316,11 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       const float *logits = mt_model_forward (model, x, b, TRUE);
       int right = 0;
       double loss = be->ops->cross_entropy (be, logits, y, b, classes, dlogits, &right);
-      if (!isfinite (loss)) {
+      if (diverged (loss, classes)) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
         g_set_error (error, MT_ERROR, MT_ERROR_NODE,
                      "training diverged: the loss is %s in epoch %d (batch %" G_GINT64_FORMAT "); lower lr (%g)",
-                     isnan (loss) ? "NaN" : "infinite", epoch + 1, bi + 1, lr);
+                     loss_text (loss, buf), epoch + 1, bi + 1, lr);
         return FALSE;
       }
       mt_model_backward (model, dlogits, NULL);
@@ -328,12 +349,13 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         return FALSE;
       }
     }
-    /* Weights that give NaN on held-out data have diverged too, even while the batches'
-     * own losses stayed finite (batch norm in training mode can hide it). */
-    if (!isfinite (val_loss)) {
+    /* Weights that give NaN (or an absurd loss) on held-out data have diverged too, even
+     * while the batches' own losses stayed sane (batch norm in training mode can hide it). */
+    if (diverged (val_loss, classes)) {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
       g_set_error (error, MT_ERROR, MT_ERROR_NODE,
                    "training diverged: the loss is %s on the validation split in epoch %d; lower lr (%g)",
-                   isnan (val_loss) ? "NaN" : "infinite", epoch + 1, lr);
+                   loss_text (val_loss, buf), epoch + 1, lr);
       return FALSE;
     }
     double secs = (g_get_monotonic_time () - t0) / 1e6;

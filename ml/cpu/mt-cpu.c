@@ -2,13 +2,9 @@
 #include "ml/cpu/mt-cpu.h"
 
 #include <stdlib.h>
-#include <cblas.h>
+#include <dnnl.h>
 #ifdef _OPENMP
 #include <omp.h>
-#endif
-
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-void openblas_set_num_threads (int n);
 #endif
 
 static int threads;
@@ -24,10 +20,6 @@ init_once (void)
       if (threads <= 0)
         threads = (int) g_get_num_processors ();
     }
-#ifdef HAVE_OPENBLAS_SET_NUM_THREADS
-    /* Our ops parallelise over images; BLAS threads under them only oversubscribe. */
-    openblas_set_num_threads (1);
-#endif
     g_once_init_leave (&once, 1);
   }
 }
@@ -60,6 +52,16 @@ void
 mt_cpu_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
-  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  /* oneDNN's SGEMM (row-major): JIT kernels for the widest vectors this CPU has. Inside
+   * one of our parallel loops it runs on the calling thread alone; outside (or in a loop
+   * of one thread, which OpenMP does not count as parallel) on the ops' thread count. */
+#ifdef _OPENMP
+  if (!omp_in_parallel ())
+    omp_set_num_threads (mt_cpu_threads ());
+#endif
+  dnnl_status_t st = dnnl_sgemm (trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                 ldc);
+  if (st != dnnl_success)
+    g_error ("oneDNN: sgemm %c%c %d x %d x %d failed (status %d)", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k,
+             (int) st);
 }

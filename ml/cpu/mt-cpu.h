@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /* Threads the ops use: $MT_NUM_THREADS, else the number of cores. Set before the
- * first op runs; BLAS itself is kept single-threaded under our threads. */
+ * first op runs. */
 int  mt_cpu_threads    (void);
 void mt_cpu_set_threads (int n);
 int  mt_cpu_thread_id  (void);

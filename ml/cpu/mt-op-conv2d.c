@@ -75,7 +75,7 @@ col2im (const MtConvSpec *s, const float *cols, gsize ld, int h, int w, int oh, 
 }
 
 /* Images go through the GEMMs in chunks: one GEMM over several images' columns keeps
- * the matrices wide enough for BLAS to run near peak even for 16-channel layers. */
+ * the matrices wide enough for the SGEMM to run near peak even for 16-channel layers. */
 static int
 chunk_of (const MtConvSpec *s, int h, int w, int n)
 {
