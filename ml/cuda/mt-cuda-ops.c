@@ -5,16 +5,23 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
+#include <string.h>
 
 struct _MtCudaContext {
   cudaStream_t stream;
   cublasHandle_t blas;
   cudnnHandle_t dnn;
-  void *workspace;
+  void *workspace;          /* cuDNN's, as large as the largest plan's */
   gsize workspace_size;
+  void *blas_workspace;     /* cuBLAS's own, fixed: no allocation inside its calls */
   float *ones;
   gsize n_ones;
+  GHashTable *conv_plans;   /* ConvKey -> ConvPlan */
 };
+
+/* cuBLAS's workspace: what it asks for on Hopper (32 MiB), set once so that its calls
+ * never allocate (which graph capture forbids) and pick their kernels deterministically. */
+#define BLAS_WORKSPACE_BYTES (32u << 20)
 
 /* The status codes of the three libraries, checked in one place. */
 typedef enum { LIB_RUNTIME, LIB_CUBLAS, LIB_CUDNN } CudaLib;
@@ -43,21 +50,27 @@ cuda_check (CudaLib lib, int status, const char *what, GError **error)
   return FALSE;
 }
 
+static void conv_plan_free (gpointer p);
+
 MtCudaContext *
 mt_cuda_context_new (gpointer stream, GError **error)
 {
-  g_autofree MtCudaContext *ctx = g_new0 (MtCudaContext, 1);
+  g_autoptr (MtCudaContext) ctx = g_new0 (MtCudaContext, 1);
   ctx->stream = stream;
+  ctx->conv_plans = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, conv_plan_free);
   if (!cuda_check (LIB_CUBLAS, cublasCreate (&ctx->blas), "cublasCreate", error))
     return NULL;
-  if (!cuda_check (LIB_CUDNN, cudnnCreate (&ctx->dnn), "cudnnCreate", error)) {
-    cublasDestroy (ctx->blas);
+  if (!cuda_check (LIB_CUDNN, cudnnCreate (&ctx->dnn), "cudnnCreate", error))
     return NULL;
-  }
-  cublasSetStream (ctx->blas, ctx->stream);
-  cudnnSetStream (ctx->dnn, ctx->stream);
   /* Bit-for-bit float32 products: no TF32, so CPU parity holds to float rounding. */
-  cublasSetMathMode (ctx->blas, CUBLAS_PEDANTIC_MATH);
+  if (!cuda_check (LIB_CUBLAS, cublasSetStream (ctx->blas, ctx->stream), "cublasSetStream", error) ||
+      !cuda_check (LIB_CUDNN, cudnnSetStream (ctx->dnn, ctx->stream), "cudnnSetStream", error) ||
+      !cuda_check (LIB_CUBLAS, cublasSetMathMode (ctx->blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode", error) ||
+      !cuda_check (LIB_RUNTIME, cudaMallocAsync (&ctx->blas_workspace, BLAS_WORKSPACE_BYTES, ctx->stream),
+                   "cuBLAS workspace", error) ||
+      !cuda_check (LIB_CUBLAS, cublasSetWorkspace (ctx->blas, ctx->blas_workspace, BLAS_WORKSPACE_BYTES),
+                   "cublasSetWorkspace", error))
+    return NULL;
   return g_steal_pointer (&ctx);
 }
 
@@ -66,40 +79,54 @@ mt_cuda_context_free (MtCudaContext *ctx)
 {
   if (!ctx)
     return;
+  g_clear_pointer (&ctx->conv_plans, g_hash_table_unref);
+  if (ctx->stream)
+    cudaStreamSynchronize (ctx->stream);  /* nothing queued may still use what goes */
   cudaFree (ctx->workspace);
+  cudaFree (ctx->blas_workspace);
   cudaFree (ctx->ones);
-  cudnnDestroy (ctx->dnn);
-  cublasDestroy (ctx->blas);
+  if (ctx->dnn)
+    cudnnDestroy (ctx->dnn);
+  if (ctx->blas)
+    cublasDestroy (ctx->blas);
   g_free (ctx);
 }
 
+/* Grows cuDNN's workspace in stream order (cudaMallocAsync: no device-wide stall, and legal
+ * while a graph is captured). Plans size it when they are made, before any capture. */
 static gboolean
 ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
 {
   if (bytes <= ctx->workspace_size)
     return TRUE;
-  cudaFree (ctx->workspace);
+  if (ctx->workspace && !cuda_check (LIB_RUNTIME, cudaFreeAsync (ctx->workspace, ctx->stream), "workspace", error))
+    return FALSE;
   ctx->workspace = NULL;
   ctx->workspace_size = 0;
-  if (!cuda_check (LIB_RUNTIME, cudaMalloc (&ctx->workspace, bytes), "workspace", error))
+  if (!cuda_check (LIB_RUNTIME, cudaMallocAsync (&ctx->workspace, bytes, ctx->stream), "workspace", error))
     return FALSE;
   ctx->workspace_size = bytes;
   return TRUE;
 }
 
-/* A device vector of @n ones, for bias sums with gemv/ger. */
+/* A device vector of @n ones, for bias sums with gemv/ger: made and filled in the
+ * context's own stream (an asynchronous copy from pageable memory returns once the bytes
+ * are staged, so the host buffer may go), ordered before the work that reads it. */
 static const float *
 ones (MtCudaContext *ctx, gsize n, GError **error)
 {
   if (n > ctx->n_ones) {
-    cudaFree (ctx->ones);
+    if (ctx->ones && !cuda_check (LIB_RUNTIME, cudaFreeAsync (ctx->ones, ctx->stream), "ones", error))
+      return NULL;
     ctx->ones = NULL;
     ctx->n_ones = 0;
     g_autofree float *host = g_new (float, n);
     for (gsize i = 0; i < n; i++)
       host[i] = 1.0f;
-    if (!cuda_check (LIB_RUNTIME, cudaMalloc ((void **) &ctx->ones, n * sizeof (float)), "ones", error) ||
-        !cuda_check (LIB_RUNTIME, cudaMemcpy (ctx->ones, host, n * sizeof (float), cudaMemcpyHostToDevice), "ones", error))
+    if (!cuda_check (LIB_RUNTIME, cudaMallocAsync ((void **) &ctx->ones, n * sizeof (float), ctx->stream), "ones",
+                     error) ||
+        !cuda_check (LIB_RUNTIME, cudaMemcpyAsync (ctx->ones, host, n * sizeof (float), cudaMemcpyHostToDevice,
+                                                   ctx->stream), "ones", error))
       return NULL;
     ctx->n_ones = n;
   }
@@ -108,14 +135,35 @@ ones (MtCudaContext *ctx, gsize n, GError **error)
 
 /* ---- linear (cuBLAS is column-major: a row-major [r, c] matrix is its transpose) ---- */
 
+void
+mt_cuda_linear_gemms (int n, int in, int out, MtCudaGemm gemm[3])
+{
+  /* y^T [out, n] = W [out, in] x^T [in, n]: W is W^T column-major, so op T. */
+  gemm[MT_CUDA_GEMM_FORWARD] = (MtCudaGemm) { TRUE, FALSE, out, n, in, in, in, out };
+  /* dx^T [in, n] = W^T [in, out] dy^T [out, n] */
+  gemm[MT_CUDA_GEMM_DATA] = (MtCudaGemm) { FALSE, FALSE, in, n, out, in, out, in };
+  /* dW^T [in, out] = x^T [in, n] dy [n, out] */
+  gemm[MT_CUDA_GEMM_WEIGHT] = (MtCudaGemm) { FALSE, TRUE, in, out, n, in, out, in };
+}
+
+static gboolean
+run_gemm (MtCudaContext *ctx, const MtCudaGemm *g, const float *a, const float *b, float *c, const char *what,
+          GError **error)
+{
+  const float one = 1.0f, zero = 0.0f;
+  return cuda_check (LIB_CUBLAS, cublasSgemm (ctx->blas, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                              g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g->m, g->n, g->k, &one, a, g->lda,
+                                              b, g->ldb, &zero, c, g->ldc), what, error);
+}
+
 gboolean
 mt_cuda_linear_forward (MtCudaContext *ctx, const float *x, int n, int in, int out, const float *weight,
                         const float *bias, float *y, GError **error)
 {
-  const float one = 1.0f, zero = 0.0f;
-  /* y^T [out, n] = W [out, in] x^T [in, n] */
-  if (!cuda_check (LIB_CUBLAS, cublasSgemm (ctx->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, weight, in, x, in, &zero, y, out),
-                "linear forward", error))
+  const float one = 1.0f;
+  MtCudaGemm g[3];
+  mt_cuda_linear_gemms (n, in, out, g);
+  if (!run_gemm (ctx, &g[MT_CUDA_GEMM_FORWARD], weight, x, y, "linear forward", error))
     return FALSE;
   if (!bias)
     return TRUE;
@@ -128,13 +176,11 @@ mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int 
                          const float *dy, float *dx, float *dweight, float *dbias, GError **error)
 {
   const float one = 1.0f, zero = 0.0f;
-  /* dx^T [in, n] = W^T [in, out] dy^T [out, n] */
-  if (dx && !cuda_check (LIB_CUBLAS, cublasSgemm (ctx->blas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, weight, in, dy, out, &zero,
-                                   dx, in), "linear backward (input)", error))
+  MtCudaGemm g[3];
+  mt_cuda_linear_gemms (n, in, out, g);
+  if (dx && !run_gemm (ctx, &g[MT_CUDA_GEMM_DATA], weight, dy, dx, "linear backward (input)", error))
     return FALSE;
-  /* dW^T [in, out] = x^T [in, n] dy [n, out] */
-  if (!cuda_check (LIB_CUBLAS, cublasSgemm (ctx->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, in, dy, out, &zero,
-                             dweight, in), "linear backward (weight)", error))
+  if (!run_gemm (ctx, &g[MT_CUDA_GEMM_WEIGHT], x, dy, dweight, "linear backward (weight)", error))
     return FALSE;
   const float *o = ones (ctx, (gsize) n, error);
   return o && cuda_check (LIB_CUBLAS, cublasSgemv (ctx->blas, CUBLAS_OP_N, out, n, &one, dy, out, o, 1, &zero, dbias, 1),
@@ -143,24 +189,39 @@ mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int 
 
 /* ---- convolution (cuDNN) ---- */
 
+/* Per shape, made once: the five descriptors and the algorithm of each direction, chosen
+ * among cuDNN's for this shape as the fastest that is deterministic (no atomics: reruns
+ * give the same bytes) and computes in plain FP32 FMA (no TF32, no tensor-op conversion). */
+typedef struct {
+  MtConvSpec s;
+  int n, h, w;
+} ConvKey;
+
 typedef struct {
   cudnnTensorDescriptor_t x, y, bias;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
-} ConvDescs;
+  cudnnConvolutionFwdAlgo_t fwd;
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+  cudnnConvolutionBwdDataAlgo_t bwd_data;
+  gboolean has_bwd_data;
+  gsize workspace;
+} ConvPlan;
 
 static void
-conv_descs_clear (ConvDescs *d)
+conv_plan_free (gpointer p)
 {
+  ConvPlan *d = p;
   if (d->x) cudnnDestroyTensorDescriptor (d->x);
   if (d->y) cudnnDestroyTensorDescriptor (d->y);
   if (d->bias) cudnnDestroyTensorDescriptor (d->bias);
   if (d->w) cudnnDestroyFilterDescriptor (d->w);
   if (d->conv) cudnnDestroyConvolutionDescriptor (d->conv);
+  g_free (d);
 }
 
 static gboolean
-conv_descs (const MtConvSpec *s, int n, int h, int w, ConvDescs *d, GError **error)
+conv_descs (const MtConvSpec *s, int n, int h, int w, ConvPlan *d, GError **error)
 {
   int oh = mt_conv_out (h, s->k, s->stride, s->pad), ow = mt_conv_out (w, s->k, s->stride, s->pad);
   return cuda_check (LIB_CUDNN, cudnnCreateTensorDescriptor (&d->x), "descriptor", error) &&
@@ -178,30 +239,106 @@ conv_descs (const MtConvSpec *s, int n, int h, int w, ConvDescs *d, GError **err
 }
 
 gboolean
+mt_cuda_conv2d_check_descriptors (const MtConvSpec *s, int n, int h, int w, GError **error)
+{
+  ConvPlan *d = g_new0 (ConvPlan, 1);
+  int on = 0, oc = 0, oh = 0, ow = 0;
+  gboolean ok = conv_descs (s, n, h, w, d, error) &&
+    cuda_check (LIB_CUDNN, cudnnGetConvolution2dForwardOutputDim (d->conv, d->x, d->w, &on, &oc, &oh, &ow),
+                "output size", error);
+  int want_h = mt_conv_out (h, s->k, s->stride, s->pad), want_w = mt_conv_out (w, s->k, s->stride, s->pad);
+  if (ok && (on != n || oc != s->out_c || oh != want_h || ow != want_w)) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cuDNN makes [%d, %d, %d, %d] of this convolution, the CPU [%d, %d, "
+                 "%d, %d]", on, oc, oh, ow, n, s->out_c, want_h, want_w);
+    ok = FALSE;
+  }
+  conv_plan_free (d);
+  return ok;
+}
+
+/* The index in @found results (cuDNN's order: fastest first) of the first usable one. */
+#define PICK_ALGO(perf, found, pick)                                                          \
+  G_STMT_START {                                                                              \
+    (pick) = -1;                                                                              \
+    for (int i_ = 0; i_ < (found) && (pick) < 0; i_++)                                        \
+      if ((perf)[i_].status == CUDNN_STATUS_SUCCESS && (perf)[i_].determinism == CUDNN_DETERMINISTIC && \
+          ((perf)[i_].mathType == CUDNN_FMA_MATH || (perf)[i_].mathType == CUDNN_DEFAULT_MATH)) \
+        (pick) = i_;                                                                          \
+  } G_STMT_END
+
+static gboolean
+no_algo (const char *what, GError **error)
+{
+  g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cuDNN has no deterministic FP32 %s algorithm for this convolution",
+               what);
+  return FALSE;
+}
+
+static ConvPlan *
+conv_plan (MtCudaContext *ctx, const MtConvSpec *s, int n, int h, int w, GError **error)
+{
+  ConvKey key;
+  memset (&key, 0, sizeof key);  /* hashed as bytes */
+  key.s = *s;
+  key.n = n;
+  key.h = h;
+  key.w = w;
+  g_autoptr (GBytes) kb = g_bytes_new (&key, sizeof key);
+  ConvPlan *found_plan = g_hash_table_lookup (ctx->conv_plans, kb);
+  if (found_plan)
+    return found_plan;
+  ConvPlan *d = g_new0 (ConvPlan, 1);
+  cudnnConvolutionFwdAlgoPerf_t fperf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  cudnnConvolutionBwdFilterAlgoPerf_t wperf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+  cudnnConvolutionBwdDataAlgoPerf_t dperf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+  int nf = 0, nw = 0, nd = 0, pf, pw, pd;
+  gboolean ok = conv_descs (s, n, h, w, d, error) &&
+    cuda_check (LIB_CUDNN, cudnnGetConvolutionForwardAlgorithm_v7 (ctx->dnn, d->x, d->w, d->conv, d->y,
+                                                                   G_N_ELEMENTS (fperf), &nf, fperf),
+                "choosing a forward algorithm", error) &&
+    cuda_check (LIB_CUDNN, cudnnGetConvolutionBackwardFilterAlgorithm_v7 (ctx->dnn, d->x, d->y, d->conv, d->w,
+                                                                          G_N_ELEMENTS (wperf), &nw, wperf),
+                "choosing a filter-gradient algorithm", error) &&
+    cuda_check (LIB_CUDNN, cudnnGetConvolutionBackwardDataAlgorithm_v7 (ctx->dnn, d->w, d->y, d->conv, d->x,
+                                                                        G_N_ELEMENTS (dperf), &nd, dperf),
+                "choosing a data-gradient algorithm", error);
+  if (ok) {
+    PICK_ALGO (fperf, nf, pf);
+    PICK_ALGO (wperf, nw, pw);
+    PICK_ALGO (dperf, nd, pd);
+    ok = (pf >= 0 || no_algo ("forward", error)) && (pw >= 0 || no_algo ("filter-gradient", error));
+  }
+  if (!ok) {
+    conv_plan_free (d);
+    return NULL;
+  }
+  d->fwd = fperf[pf].algo;
+  d->bwd_filter = wperf[pw].algo;
+  d->has_bwd_data = pd >= 0;  /* checked when a data gradient is asked for */
+  d->bwd_data = pd >= 0 ? dperf[pd].algo : 0;
+  d->workspace = MAX (fperf[pf].memory, wperf[pw].memory);
+  if (pd >= 0)
+    d->workspace = MAX (d->workspace, dperf[pd].memory);
+  if (!ensure_workspace (ctx, d->workspace, error)) {
+    conv_plan_free (d);
+    return NULL;
+  }
+  g_hash_table_insert (ctx->conv_plans, g_steal_pointer (&kb), d);
+  return d;
+}
+
+gboolean
 mt_cuda_conv2d_forward (MtCudaContext *ctx, const MtConvSpec *s, const float *x, int n, int h, int w,
                         const float *weight, const float *bias, float *y, GError **error)
 {
-  ConvDescs d = { 0 };
-  gboolean ok = conv_descs (s, n, h, w, &d, error);
-  cudnnConvolutionFwdAlgoPerf_t perf[8];
-  int found = 0;
-  ok = ok && cuda_check (LIB_CUDNN, cudnnGetConvolutionForwardAlgorithm_v7 (ctx->dnn, d.x, d.w, d.conv, d.y, 8, &found, perf),
-                     "choosing a forward algorithm", error);
-  int pick = -1;
-  for (int i = 0; ok && i < found && pick < 0; i++)
-    if (perf[i].status == CUDNN_STATUS_SUCCESS)
-      pick = i;
-  if (ok && pick < 0) {
-    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cuDNN has no forward algorithm for this convolution");
-    ok = FALSE;
-  }
+  ConvPlan *d = conv_plan (ctx, s, n, h, w, error);
   const float one = 1.0f, zero = 0.0f;
-  ok = ok && ensure_workspace (ctx, perf[pick].memory, error) &&
-       cuda_check (LIB_CUDNN, cudnnConvolutionForward (ctx->dnn, &one, d.x, x, d.w, weight, d.conv, perf[pick].algo, ctx->workspace,
-                                        ctx->workspace_size, &zero, d.y, y), "convolution forward", error) &&
-       (!bias || cuda_check (LIB_CUDNN, cudnnAddTensor (ctx->dnn, &one, d.bias, bias, &one, d.y, y), "convolution bias", error));
-  conv_descs_clear (&d);
-  return ok;
+  return d &&
+         cuda_check (LIB_CUDNN, cudnnConvolutionForward (ctx->dnn, &one, d->x, x, d->w, weight, d->conv, d->fwd,
+                                                         ctx->workspace, ctx->workspace_size, &zero, d->y, y),
+                     "convolution forward", error) &&
+         (!bias || cuda_check (LIB_CUDNN, cudnnAddTensor (ctx->dnn, &one, d->bias, bias, &one, d->y, y),
+                               "convolution bias", error));
 }
 
 gboolean
@@ -209,43 +346,24 @@ mt_cuda_conv2d_backward (MtCudaContext *ctx, const MtConvSpec *s, const float *x
                          const float *weight, const float *dy, float *dx, float *dweight, float *dbias,
                          GError **error)
 {
-  ConvDescs d = { 0 };
-  gboolean ok = conv_descs (s, n, h, w, &d, error);
+  ConvPlan *d = conv_plan (ctx, s, n, h, w, error);
   const float one = 1.0f, zero = 0.0f;
-  cudnnConvolutionBwdFilterAlgoPerf_t fperf[8];
-  int found = 0, pick = -1;
-  ok = ok && cuda_check (LIB_CUDNN, cudnnGetConvolutionBackwardFilterAlgorithm_v7 (ctx->dnn, d.x, d.y, d.conv, d.w, 8, &found, fperf),
-                     "choosing a filter-gradient algorithm", error);
-  for (int i = 0; ok && i < found && pick < 0; i++)
-    if (fperf[i].status == CUDNN_STATUS_SUCCESS)
-      pick = i;
-  if (ok && pick < 0) {
-    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cuDNN has no filter-gradient algorithm for this convolution");
-    ok = FALSE;
-  }
-  ok = ok && ensure_workspace (ctx, fperf[pick].memory, error) &&
-       cuda_check (LIB_CUDNN, cudnnConvolutionBackwardFilter (ctx->dnn, &one, d.x, x, d.y, dy, d.conv, fperf[pick].algo, ctx->workspace,
-                                               ctx->workspace_size, &zero, d.w, dweight), "filter gradient", error) &&
-       cuda_check (LIB_CUDNN, cudnnConvolutionBackwardBias (ctx->dnn, &one, d.y, dy, &zero, d.bias, dbias), "bias gradient", error);
-  if (ok && dx) {
-    cudnnConvolutionBwdDataAlgoPerf_t dperf[8];
-    pick = -1;
-    ok = cuda_check (LIB_CUDNN, cudnnGetConvolutionBackwardDataAlgorithm_v7 (ctx->dnn, d.w, d.y, d.conv, d.x, 8, &found, dperf),
-                 "choosing a data-gradient algorithm", error);
-    for (int i = 0; ok && i < found && pick < 0; i++)
-      if (dperf[i].status == CUDNN_STATUS_SUCCESS)
-        pick = i;
-    if (ok && pick < 0) {
-      g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cuDNN has no data-gradient algorithm for this convolution");
-      ok = FALSE;
-    }
-    ok = ok && ensure_workspace (ctx, dperf[pick].memory, error) &&
-         cuda_check (LIB_CUDNN, cudnnConvolutionBackwardData (ctx->dnn, &one, d.w, weight, d.y, dy, d.conv, dperf[pick].algo,
-                                               ctx->workspace, ctx->workspace_size, &zero, d.x, dx),
-                 "data gradient", error);
-  }
-  conv_descs_clear (&d);
-  return ok;
+  if (!d)
+    return FALSE;
+  if (!cuda_check (LIB_CUDNN, cudnnConvolutionBackwardFilter (ctx->dnn, &one, d->x, x, d->y, dy, d->conv, d->bwd_filter,
+                                                              ctx->workspace, ctx->workspace_size, &zero, d->w, dweight),
+                   "filter gradient", error))
+    return FALSE;
+  if (dbias && !cuda_check (LIB_CUDNN, cudnnConvolutionBackwardBias (ctx->dnn, &one, d->y, dy, &zero, d->bias, dbias),
+                            "bias gradient", error))
+    return FALSE;
+  if (!dx)
+    return TRUE;
+  if (!d->has_bwd_data)
+    return no_algo ("data-gradient", error);
+  return cuda_check (LIB_CUDNN, cudnnConvolutionBackwardData (ctx->dnn, &one, d->w, weight, d->y, dy, d->conv, d->bwd_data,
+                                                              ctx->workspace, ctx->workspace_size, &zero, d->x, dx),
+                     "data gradient", error);
 }
 
 /* ---- batch normalisation (cuDNN, spatial mode: one statistic per channel) ---- */

@@ -9,12 +9,26 @@
 
 G_BEGIN_DECLS
 
-/* cuBLAS and cuDNN handles bound to one stream, a grow-only workspace, and a vector of
- * ones (bias sums). One per stream; not thread-safe. */
+/* cuBLAS and cuDNN handles bound to one stream, cuBLAS's fixed workspace, cuDNN's
+ * grow-only one (stream-ordered), a vector of ones (bias sums) and a plan per
+ * convolution shape. One per stream; not thread-safe. */
 typedef struct _MtCudaContext MtCudaContext;
 
 MtCudaContext *mt_cuda_context_new  (gpointer stream, GError **error);
 void           mt_cuda_context_free (MtCudaContext *ctx);
+
+/* One cuBLAS SGEMM's arguments (column-major: C [m, n] = op(A) [m, k] op(B) [k, n]). */
+typedef struct {
+  gboolean trans_a, trans_b;
+  int m, n, k, lda, ldb, ldc;
+} MtCudaGemm;
+
+enum { MT_CUDA_GEMM_FORWARD, MT_CUDA_GEMM_DATA, MT_CUDA_GEMM_WEIGHT };
+
+/* The three SGEMMs of a linear layer on row-major tensors: forward (A = W, B = x, C = y),
+ * data gradient (A = W, B = dy, C = dx) and weight gradient (A = x, B = dy, C = dW). Host
+ * only: the tests run them through a column-major reference GEMM. */
+void     mt_cuda_linear_gemms    (int n, int in, int out, MtCudaGemm gemm[3]);
 
 /* y = x W^T + b; x [n, in], W [out, in]. */
 gboolean mt_cuda_linear_forward  (MtCudaContext *ctx, const float *x, int n, int in, int out,
@@ -23,6 +37,10 @@ gboolean mt_cuda_linear_forward  (MtCudaContext *ctx, const float *x, int n, int
 gboolean mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int out,
                                   const float *weight, const float *dy, float *dx, float *dweight,
                                   float *dbias, GError **error);
+
+/* Host only: builds the convolution's cuDNN descriptors and holds the output shape cuDNN
+ * derives from them to the CPU's (mt_conv_out). */
+gboolean mt_cuda_conv2d_check_descriptors (const MtConvSpec *s, int n, int h, int w, GError **error);
 
 gboolean mt_cuda_conv2d_forward  (MtCudaContext *ctx, const MtConvSpec *s, const float *x, int n, int h, int w,
                                   const float *weight, const float *bias, float *y, GError **error);
