@@ -17,6 +17,7 @@
 #ifdef HAVE_CUDA
 #include <cuda_runtime_api.h>
 #include "ml/cuda/mt-cuda-ops.h"
+#include "ml/cpu/mt-ops.h"
 #endif
 
 static gboolean
@@ -336,6 +337,74 @@ START_TEST (backend_module_loads)
 END_TEST
 #endif
 
+#ifdef HAVE_CUDA
+/* ---- host-only checks of what the CUDA backend hands cuDNN and cuBLAS -------------- */
+
+/* cuDNN derives the same output shapes as the CPU from the descriptors we build: SmallCNN's
+ * layers, the ResNet stem and downsamples, strided convolutions whose last window does
+ * not fit (PyTorch floors), 1x1 and padded ones. cuDNN's descriptor calls need no GPU. */
+START_TEST (cudnn_descriptors_match_the_cpu_shapes)
+{
+  const struct { MtConvSpec s; int n, h, w; } shapes[] = {
+    { { 3, 16, 3, 1, 0 }, 128, 28, 28 }, { { 16, 16, 3, 1, 0 }, 128, 26, 26 }, { { 16, 32, 3, 1, 0 }, 96, 12, 12 },
+    { { 32, 32, 3, 1, 0 }, 1, 10, 10 }, { { 3, 64, 7, 2, 3 }, 8, 224, 224 }, { { 64, 128, 1, 2, 0 }, 8, 56, 56 },
+    { { 64, 64, 3, 1, 1 }, 2, 7, 9 }, { { 5, 4, 3, 2, 1 }, 3, 8, 7 }, { { 8, 8, 4, 3, 0 }, 2, 11, 13 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
+    g_autoptr (GError) err = NULL;
+    ck_assert_msg (mt_cuda_conv2d_check_descriptors (&shapes[i].s, shapes[i].n, shapes[i].h, shapes[i].w, &err),
+                   "shape %u: %s", i, err ? err->message : "");
+  }
+}
+END_TEST
+
+/* C = op(A) op(B), column-major, as cublasSgemm with alpha 1 and beta 0 computes it. */
+static void
+colmajor_sgemm (const MtCudaGemm *g, const float *a, const float *b, float *c)
+{
+  for (int j = 0; j < g->n; j++)
+    for (int i = 0; i < g->m; i++) {
+      double acc = 0;
+      for (int p = 0; p < g->k; p++) {
+        double av = g->trans_a ? a[p + (gsize) i * g->lda] : a[i + (gsize) p * g->lda];
+        double bv = g->trans_b ? b[j + (gsize) p * g->ldb] : b[p + (gsize) j * g->ldb];
+        acc += av * bv;
+      }
+      c[i + (gsize) j * g->ldc] = (float) acc;
+    }
+}
+
+/* Every cuBLAS argument set of the linear layer, run through a column-major reference
+ * GEMM on the row-major tensors, gives the CPU op's y, dx and dW. */
+START_TEST (cublas_arguments_compute_the_linear_layer)
+{
+  const int shapes[][3] = { { 5, 13, 7 }, { 1, 1, 1 }, { 64, 512, 256 }, { 33, 256, 10 } };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], in = shapes[k][1], out = shapes[k][2];
+    g_autofree float *x = g_new (float, (gsize) n * in), *wt = g_new (float, (gsize) out * in);
+    g_autofree float *dy = g_new (float, (gsize) n * out);
+    random_floats (x, (gsize) n * in, 1 + k, -1, 1);
+    random_floats (wt, (gsize) out * in, 10 + k, -0.5f, 0.5f);
+    random_floats (dy, (gsize) n * out, 20 + k, -1, 1);
+    g_autofree float *y = g_new (float, (gsize) n * out), *dx = g_new (float, (gsize) n * in);
+    g_autofree float *dw = g_new (float, (gsize) out * in), *db = g_new (float, out);
+    g_autofree float *gy = g_new (float, (gsize) n * out), *gdx = g_new (float, (gsize) n * in);
+    g_autofree float *gdw = g_new (float, (gsize) out * in);
+    mt_cpu_linear_forward (x, n, in, out, wt, NULL, y);
+    mt_cpu_linear_backward (x, n, in, out, wt, dy, dx, dw, db);
+    MtCudaGemm g[3];
+    mt_cuda_linear_gemms (n, in, out, g);
+    colmajor_sgemm (&g[MT_CUDA_GEMM_FORWARD], wt, x, gy);
+    colmajor_sgemm (&g[MT_CUDA_GEMM_DATA], wt, dy, gdx);
+    colmajor_sgemm (&g[MT_CUDA_GEMM_WEIGHT], x, dy, gdw);
+    assert_close (y, gy, (gsize) n * out, 1e-5, "linear y");
+    assert_close (dx, gdx, (gsize) n * in, 1e-5, "linear dx");
+    assert_close (dw, gdw, (gsize) out * in, 1e-5, "linear dweight");
+  }
+}
+END_TEST
+#endif
+
 int
 main (void)
 {
@@ -348,6 +417,8 @@ main (void)
 #ifdef HAVE_CUDA
   tcase_add_test (tc, parity_saliency_and_masking);
   tcase_add_test (tc, backend_module_loads);
+  tcase_add_test (tc, cudnn_descriptors_match_the_cpu_shapes);
+  tcase_add_test (tc, cublas_arguments_compute_the_linear_layer);
 #endif
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
