@@ -100,7 +100,8 @@ typedef struct {
   void   (*maxpool2_backward) (MtBackend *be, const gint32 *argmax, int n, int c, int h, int w,
                                const float *dy, float *dx);
 
-  /* y = x W^T + b, W is [out, in]; dx may be NULL. */
+  /* y = x W^T + b, W is [out, in]; dx may be NULL, and dweight and dbias together (only the
+   * input's gradient is wanted). */
   void   (*linear_forward)    (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
                                const float *bias, float *y);
   void   (*linear_backward)   (MtBackend *be, const float *x, int n, int in, int out, const float *weight,

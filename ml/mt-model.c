@@ -789,7 +789,9 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       break;
     case MT_LAYER_LINEAR:
       dx = gradient_target (m, L->src, stop, din);
-      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, g, dx, L->gweight, L->gbias);
+      /* Down to a layer (saliency), only the gradient there is wanted, not the weights'. */
+      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, g, dx,
+                                   stop >= 0 ? NULL : L->gweight, stop >= 0 ? NULL : L->gbias);
       break;
     case MT_LAYER_ADD:
       gradient_pass (m, L->src, stop, g, dinput);

@@ -93,7 +93,8 @@ const float  *mt_model_forward   (MtModel *m, const float *x, int n, gboolean tr
 void          mt_model_backward  (MtModel *m, const float *dlogits, float *dinput);
 /* Back-propagates @dlogits only down to the output of layer @layer and returns the
  * gradient there [n, c, h, w] (owned by the model): what saliency methods need, without
- * the cost of the layers below. Parameter gradients above @layer are overwritten. */
+ * the cost of the layers below. Parameter gradients above @layer are overwritten, or
+ * (linear layers) not computed. */
 const float  *mt_model_backward_to (MtModel *m, const float *dlogits, const char *layer);
 /* Like backward, but from @dy at the output of layer @layer (for saliency maps). */
 gboolean      mt_model_backward_from (MtModel *m, const char *layer, const float *dy, float *dinput);

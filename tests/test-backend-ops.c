@@ -540,6 +540,11 @@ check_linear (Target *t, gboolean backward)
       /* dx is optional. */
       t->be->ops->linear_backward (t->be, xd, n, in, out, wd, dyd, NULL, gw, gb);
       expect (t, gw, dw, nw, "linear dweight without dx");
+      /* So are dweight and dbias (a saliency pass wants dx alone). */
+      float *gx2 = zeros (t, nx);
+      t->be->ops->linear_backward (t->be, xd, n, in, out, wd, dyd, gx2, NULL, NULL);
+      expect (t, gx2, dx, nx, "linear dx without dweight");
+      drop (t, gx2);
       drop (t, dyd);
       drop (t, gx);
       drop (t, gw);

@@ -43,9 +43,9 @@ mt_cpu_linear_backward (const float *x, int n, int in, int out, const float *wei
   for (int t = 0; t < threads; t++) {
     int lo, hi;
     share (out, t, threads, &lo, &hi);
-    if (hi > lo)
+    if (dweight && hi > lo)
       mt_cpu_sgemm (TRUE, FALSE, hi - lo, in, n, 1.0f, dy + lo, out, x, in, 0.0f, dweight + (gsize) lo * in, in);
-    for (int o = lo; o < hi; o++) {
+    for (int o = lo; dbias && o < hi; o++) {
       double acc = 0;
       for (int i = 0; i < n; i++)
         acc += dy[(gsize) i * out + o];

@@ -50,6 +50,7 @@ void mt_cpu_maxpool2_backward (const gint32 *argmax, int n, int c, int h, int w,
 /* ---- linear: y = x W^T + b, W is [out, in] ---- */
 void mt_cpu_linear_forward  (const float *x, int n, int in, int out, const float *weight,
                          const float *bias, float *y);
+/* dx may be NULL; so may dweight and dbias, together. */
 void mt_cpu_linear_backward (const float *x, int n, int in, int out, const float *weight,
                          const float *dy, float *dx, float *dweight, float *dbias);
 

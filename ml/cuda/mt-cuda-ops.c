@@ -180,6 +180,8 @@ mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int 
   mt_cuda_linear_gemms (n, in, out, g);
   if (dx && !run_gemm (ctx, &g[MT_CUDA_GEMM_DATA], weight, dy, dx, "linear backward (input)", error))
     return FALSE;
+  if (!dweight)
+    return TRUE;  /* only the input's gradient wanted */
   if (!run_gemm (ctx, &g[MT_CUDA_GEMM_WEIGHT], x, dy, dweight, "linear backward (weight)", error))
     return FALSE;
   const float *o = ones (ctx, (gsize) n, error);
