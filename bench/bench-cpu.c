@@ -167,7 +167,7 @@ layers (Bench *b, void (*step) (Bench *), const char *what, int iters, double pe
     double f = fwd[i] / iters, bk = bwd[i] / iters, flop = layer_flop (b->m, l);
     /* Backward: dx and dweight, each the forward's work; the first layer has no dx (and
      * the saliency pass computes neither dweight nor anything below its layer). */
-    double bflop = flop * (i == 0 ? 1 : 2);
+    double bflop = !strcmp (what, "saliency") ? flop : flop * (i == 0 ? 1 : 2);
     tf += f;
     tb += bk;
     if (flop > 0 && bk > 0)
