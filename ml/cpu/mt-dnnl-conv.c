@@ -32,7 +32,6 @@ typedef struct {
   gsize fwd_scratch, bwdd_scratch, bwdw_scratch;      /* bytes */
   gsize fwd_w_bytes, bwdd_w_bytes, bwdw_w_bytes;
   float *zero_bias;                                   /* for convolutions without bias */
-  char *impl[3];
 } Plan;
 
 static GMutex plans_lock;
@@ -64,8 +63,8 @@ key_equal (gconstpointer a, gconstpointer b)
       g_error ("oneDNN: %s failed (status %d)", #call, (int) st_);                               \
   } G_STMT_END
 
-dnnl_engine_t
-mt_dnnl_engine (void)
+static dnnl_engine_t
+engine_init (void)
 {
   static gsize once = 0;
   if (g_once_init_enter (&once)) {
@@ -75,24 +74,22 @@ mt_dnnl_engine (void)
   return engine;
 }
 
-void
-mt_dnnl_md (dnnl_memory_desc_t *md, int n, int c, int h, int w)
+static void
+activation_md (dnnl_memory_desc_t *md, int n, int c, int h, int w)
 {
   dnnl_dims_t dims = { n, c, h, w };
   dnnl_format_tag_t tag = !mt_layout_blocked (c) ? dnnl_nchw : mt_layout_block () == 16 ? dnnl_nChw16c : dnnl_nChw8c;
   DNNL_OK (dnnl_memory_desc_init_by_tag (md, 4, dims, dnnl_f32, tag));
 }
 
-/* A primitive from @pd, with its scratchpad size and implementation name. */
+/* A primitive from @pd, with its scratchpad size. (DNNL_VERBOSE=1 names the
+ * implementation oneDNN chose: jit:avx512_core, jit:avx2, ...) */
 static dnnl_primitive_t
-make (dnnl_primitive_desc_t pd, gsize *scratch, char **impl)
+make (dnnl_primitive_desc_t pd, gsize *scratch)
 {
   dnnl_primitive_t p;
   DNNL_OK (dnnl_primitive_create (&p, pd));
   *scratch = dnnl_memory_desc_get_size (dnnl_primitive_desc_query_md (pd, dnnl_query_scratchpad_md, 0));
-  const char *name = NULL;
-  DNNL_OK (dnnl_primitive_desc_query (pd, dnnl_query_impl_info_str, 0, &name));
-  *impl = g_strdup (name);
   return p;
 }
 
@@ -126,8 +123,8 @@ plan_new (const PlanKey *key)
   Plan *p = g_new0 (Plan, 1);
   p->key = *key;
   int oh = mt_conv_out (key->h, s->k, s->stride, s->pad), ow = mt_conv_out (key->w, s->k, s->stride, s->pad);
-  mt_dnnl_md (&p->x_md, key->n, s->in_c, key->h, key->w);
-  mt_dnnl_md (&p->y_md, key->n, s->out_c, oh, ow);
+  activation_md (&p->x_md, key->n, s->in_c, key->h, key->w);
+  activation_md (&p->y_md, key->n, s->out_c, oh, ow);
   dnnl_dims_t wd = { s->out_c, s->in_c, s->k, s->k }, bd = { s->out_c };
   DNNL_OK (dnnl_memory_desc_init_by_tag (&p->w_md, 4, wd, dnnl_f32, dnnl_oihw));
   DNNL_OK (dnnl_memory_desc_init_by_tag (&p->b_md, 1, bd, dnnl_f32, dnnl_x));
@@ -144,19 +141,19 @@ plan_new (const PlanKey *key)
                                                &p->b_md, &p->y_md, strides, pad, pad_r));
   dnnl_primitive_desc_t fpd, bdpd, bwpd;
   DNNL_OK (dnnl_primitive_desc_create (&fpd, &fd, attr, engine, NULL));
-  p->fwd = make (fpd, &p->fwd_scratch, &p->impl[0]);
+  p->fwd = make (fpd, &p->fwd_scratch);
   p->fwd_w_md = *dnnl_primitive_desc_query_md (fpd, dnnl_query_weights_md, 0);
 
   DNNL_OK (dnnl_convolution_backward_data_desc_init (&bdd, dnnl_convolution_direct, &p->x_md, &w_any, &p->y_md,
                                                      strides, pad, pad_r));
   DNNL_OK (dnnl_primitive_desc_create (&bdpd, &bdd, attr, engine, fpd));
-  p->bwd_data = make (bdpd, &p->bwdd_scratch, &p->impl[1]);
+  p->bwd_data = make (bdpd, &p->bwdd_scratch);
   p->bwdd_w_md = *dnnl_primitive_desc_query_md (bdpd, dnnl_query_weights_md, 0);
 
   DNNL_OK (dnnl_convolution_backward_weights_desc_init (&bwd, dnnl_convolution_direct, &p->x_md, &w_any, &p->b_md,
                                                         &p->y_md, strides, pad, pad_r));
   DNNL_OK (dnnl_primitive_desc_create (&bwpd, &bwd, attr, engine, fpd));
-  p->bwd_weights = make (bwpd, &p->bwdw_scratch, &p->impl[2]);
+  p->bwd_weights = make (bwpd, &p->bwdw_scratch);
   p->bwdw_w_md = *dnnl_primitive_desc_query_md (bwpd, dnnl_query_diff_weights_md, 0);
 
   p->w_to_fwd = reorder (&p->w_md, &p->fwd_w_md);
@@ -176,7 +173,7 @@ plan_new (const PlanKey *key)
 static Plan *
 plan_get (const MtConvSpec *s, int n, int h, int w)
 {
-  mt_dnnl_engine ();
+  engine_init ();
   PlanKey key;
   memset (&key, 0, sizeof key);  /* hashed and compared as bytes */
   key.s = *s;
@@ -350,11 +347,4 @@ mt_dnnl_conv2d_backward (const MtConvSpec *s, const float *x, int n, int h, int 
   dnnl_stream_wait (st);
   dnnl_stream_destroy (st);
   mems_free (&ms);
-}
-
-const char *
-mt_dnnl_conv2d_impl (const MtConvSpec *s, int n, int h, int w, int which)
-{
-  g_return_val_if_fail (which >= 0 && which < 3, NULL);
-  return plan_get (s, n, h, w)->impl[which];
 }
