@@ -34,9 +34,18 @@
     return launch (l, name, args_, types_, G_N_ELEMENTS (types_), error); \
   } G_STMT_END
 
+void
+mt_cuda_grid_size (gsize n, guint *blocks, guint *threads)
+{
+  *threads = 256;
+  *blocks = (guint) CLAMP ((n + 255) / 256, 1, (gsize) 65535 * 8);
+}
+
 static gboolean
 launch (MtCudaLaunch *l, const char *name, void **args, const char *const *types, guint n, GError **error)
 {
+  if (!l->kernels && l->host)
+    return l->host (name, l->n, l->blocks, l->threads, args, types, n, error);
   if (!l->kernels) {
     g_free (l->signature);
     GString *s = g_string_new (NULL);

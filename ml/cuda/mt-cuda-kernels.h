@@ -8,12 +8,18 @@
 
 G_BEGIN_DECLS
 
+/* A launcher for the host instead of the GPU (mt_cuda_emu_launch, the tests' emulator):
+ * the launch as mt_cuda_launch() takes it, with the arguments' PTX types. */
+typedef gboolean (*MtCudaHostLaunch) (const char *name, gsize n, guint blocks, guint threads, void **args,
+                                      const char *const *types, guint n_args, GError **error);
+
 typedef struct {
-  MtCudaKernels *kernels;  /* NULL: record the parameter types only (the tests) */
+  MtCudaKernels *kernels;  /* NULL: record the parameter types only (the tests), or run on host */
   gpointer stream;         /* NULL: the default stream */
   gsize n;                 /* items a grid-stride kernel covers (with blocks 0) */
   guint blocks, threads;   /* blocks 0: enough 256-thread blocks for n */
   char *signature;         /* recorded: the PTX parameter types, "u64 u64 f32 ..." */
+  MtCudaHostLaunch host;   /* with kernels NULL: runs the kernel with this instead */
 } MtCudaLaunch;
 
 gboolean mt_cuda_run_u8_to_f32        (MtCudaLaunch *l, const guint8 *x, float *y, gint64 n, GError **error);

@@ -182,11 +182,8 @@ mt_cuda_launch (MtCudaKernels *k, const char *name, gsize n, guint blocks, guint
     g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no kernel '%s'", name);
     return FALSE;
   }
-  if (blocks == 0) {
-    threads = 256;
-    blocks = (guint) MIN ((n + threads - 1) / threads, (gsize) 65535 * 8);
-    blocks = MAX (blocks, 1);
-  }
+  if (blocks == 0)
+    mt_cuda_grid_size (n, &blocks, &threads);
   dim3 grid = { blocks, 1, 1 }, block = { threads, 1, 1 };
   cudaError_t e = cudaLaunchKernel ((const void *) kern, grid, block, args, 0, (cudaStream_t) stream);
   if (e != cudaSuccess) {

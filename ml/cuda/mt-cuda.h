@@ -33,6 +33,10 @@ void           mt_cuda_kernels_free (MtCudaKernels *k);
 gboolean       mt_cuda_launch (MtCudaKernels *k, const char *name, gsize n, guint blocks, guint threads,
                                void **args, gpointer stream, GError **error);
 
+/* The grid a launch with @blocks 0 gets: enough 256-thread blocks to cover @n items, at
+ * least one, at most 524,280 (grid-stride kernels loop over the rest). */
+void           mt_cuda_grid_size (gsize n, guint *blocks, guint *threads);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtCudaKernels, mt_cuda_kernels_free)
 
 G_END_DECLS

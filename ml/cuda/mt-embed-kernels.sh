@@ -1,7 +1,7 @@
 #!/bin/sh
 # Embeds the CUDA kernels (ml/cuda/kernels/*.cu, after the common header) in a C file for
 # NVRTC, one translation unit with #line marks so that NVRTC's messages name the .cu file,
-# and lists every extern "C" __global__ kernel it finds, so no name list is kept by hand.
+# and lists every MT_KERNEL (extern "C" __global__) kernel it finds, so no name list is kept by hand.
 #   mt-embed-kernels.sh COMMON.cuh KERNEL.cu... > mt-cuda-kernel-source.c
 set -eu
 common=$1
@@ -18,7 +18,7 @@ done
 echo '  ;'
 echo
 echo 'static const char *const kernel_names[] = {'
-cat "$@" | sed -n 's/^extern "C" __global__ void \([A-Za-z0-9_]*\) *(.*/  "\1",/p'
+cat "$@" | sed -n 's/^MT_KERNEL void \([A-Za-z0-9_]*\) *(.*/  "\1",/p'
 echo '  NULL,'
 echo '};'
 cat <<'TAIL'

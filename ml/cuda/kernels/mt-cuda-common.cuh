@@ -1,5 +1,13 @@
 // Shared by every kernel: 64-bit indices, grid-stride loops and block reductions.
+//
+// The same source is compiled twice: by NVRTC for the GPU, and by the host C++ compiler
+// for the emulator of ml/cuda/emu/, which defines MT_KERNEL and the CUDA built-ins
+// (threadIdx, __syncthreads, __shared__, ...) before including it.
 #pragma once
+#ifndef MT_KERNEL
+// A kernel: unmangled, so that the host finds it by name in the module.
+#define MT_KERNEL extern "C" __global__
+#endif
 typedef long long i64;
 #define GRID_STRIDE(i, n) for (i64 i = blockIdx.x * (i64) blockDim.x + threadIdx.x; i < (n); \
                                i += (i64) blockDim.x * gridDim.x)

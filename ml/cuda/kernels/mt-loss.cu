@@ -3,7 +3,7 @@
 
 // Softmax cross-entropy, one thread per sample: the sample's loss, its correctness
 // (argmax, first maximum) and d loss / d logits for the mean over the batch.
-extern "C" __global__ void mt_cross_entropy (const float *logits, const i64 *labels, float *dlogits,
+MT_KERNEL void mt_cross_entropy (const float *logits, const i64 *labels, float *dlogits,
                                               double *loss, int *correct, int n, int classes) {
   GRID_STRIDE (i, n) {
     const float *z = logits + i * classes;

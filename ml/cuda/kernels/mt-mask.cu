@@ -3,7 +3,7 @@
 
 // MaskTune's rule, one block per map: mask heat > mean + k std of the positive heat
 // (population std, as numpy's); a map with no positive heat masks nothing. keep: 1 kept.
-extern "C" __global__ void mt_mask_mean_std (const float *heat, unsigned char *keep, int hw, double k) {
+MT_KERNEL void mt_mask_mean_std (const float *heat, unsigned char *keep, int hw, double k) {
   const float *m = heat + (i64) blockIdx.x * hw;
   unsigned char *kp = keep + (i64) blockIdx.x * hw;
   double sum = 0, pos = 0;
@@ -23,11 +23,11 @@ extern "C" __global__ void mt_mask_mean_std (const float *heat, unsigned char *k
   for (int p = threadIdx.x; p < hw; p += blockDim.x) kp[p] = m[p] > cut ? 0 : 1;
 }
 // heat > tau is masked (tau compared as float, as the maps are stored).
-extern "C" __global__ void mt_mask_threshold (const float *heat, unsigned char *keep, i64 n, float tau) {
+MT_KERNEL void mt_mask_threshold (const float *heat, unsigned char *keep, i64 n, float tau) {
   GRID_STRIDE (i, n) keep[i] = heat[i] > tau ? 0 : 1;
 }
 // Zeroes every channel of the pixels a mask drops.
-extern "C" __global__ void mt_apply_mask (unsigned char *images, const unsigned char *keep,
+MT_KERNEL void mt_apply_mask (unsigned char *images, const unsigned char *keep,
                                            int n, int c, int hw) {
   GRID_STRIDE (i, (i64) n * c * hw) {
     i64 s = i / ((i64) c * hw);

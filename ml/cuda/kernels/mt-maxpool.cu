@@ -3,7 +3,7 @@
 
 // 2x2 max-pooling, stride 2; odd trailing rows and columns dropped; ties to the first
 // maximum in row-major order (PyTorch's and the CPU op's rule).
-extern "C" __global__ void mt_maxpool2_forward (const float *x, float *y, int *argmax,
+MT_KERNEL void mt_maxpool2_forward (const float *x, float *y, int *argmax,
                                                  int planes, int h, int w) {
   int oh = h / 2, ow = w / 2;
   GRID_STRIDE (i, (i64) planes * oh * ow) {
@@ -20,7 +20,7 @@ extern "C" __global__ void mt_maxpool2_forward (const float *x, float *y, int *a
 }
 // Windows do not overlap, so each input gets at most one gradient: no atomics. The
 // caller zeroes dx first (cudaMemsetAsync).
-extern "C" __global__ void mt_maxpool2_backward (const int *argmax, const float *dy, float *dx,
+MT_KERNEL void mt_maxpool2_backward (const int *argmax, const float *dy, float *dx,
                                                   int planes, int h, int w) {
   int oh = h / 2, ow = w / 2;
   GRID_STRIDE (i, (i64) planes * oh * ow) {

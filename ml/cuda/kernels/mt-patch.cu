@@ -2,7 +2,7 @@
 #include "mt-cuda-common.cuh"
 
 // The biaser's square patch on the samples marked in @patched (RGB images).
-extern "C" __global__ void mt_plant_square (unsigned char *images, const unsigned char *patched,
+MT_KERNEL void mt_plant_square (unsigned char *images, const unsigned char *patched,
                                              int n, int h, int w, int y0, int x0, int size,
                                              unsigned char r, unsigned char g, unsigned char b) {
   GRID_STRIDE (i, (i64) n * size * size) {

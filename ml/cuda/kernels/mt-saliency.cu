@@ -3,7 +3,7 @@
 
 // XGradCAM channel weights, one block per (sample, channel): sum(G A) / (sum(A) + 1e-7),
 // accumulated in double as on the CPU.
-extern "C" __global__ void mt_cam_weights_xgradcam (const float *a, const float *g, float *weights, int hw) {
+MT_KERNEL void mt_cam_weights_xgradcam (const float *a, const float *g, float *weights, int hw) {
   const float *ac = a + (i64) blockIdx.x * hw, *gc = g + (i64) blockIdx.x * hw;
   double ga = 0, sa = 0;
   for (int p = threadIdx.x; p < hw; p += blockDim.x) {
@@ -15,7 +15,7 @@ extern "C" __global__ void mt_cam_weights_xgradcam (const float *a, const float 
   if (threadIdx.x == 0) weights[blockIdx.x] = (float) (ga / (sa + 1e-7));
 }
 // Grad-CAM's weights: the mean gradient of each channel.
-extern "C" __global__ void mt_cam_weights_gradcam (const float *a, const float *g, float *weights, int hw) {
+MT_KERNEL void mt_cam_weights_gradcam (const float *a, const float *g, float *weights, int hw) {
   const float *gc = g + (i64) blockIdx.x * hw;
   double s = 0;
   for (int p = threadIdx.x; p < hw; p += blockDim.x) s += gc[p];
@@ -23,7 +23,7 @@ extern "C" __global__ void mt_cam_weights_gradcam (const float *a, const float *
   if (threadIdx.x == 0) weights[blockIdx.x] = (float) (s / hw);
 }
 // cam[n, p] = ReLU(sum_c w[n, c] A[n, c, p]), channels summed in order as on the CPU.
-extern "C" __global__ void mt_cam_combine (const float *a, const float *weights, float *cam,
+MT_KERNEL void mt_cam_combine (const float *a, const float *weights, float *cam,
                                             int n, int c, int hw) {
   GRID_STRIDE (i, (i64) n * hw) {
     i64 s = i / hw;
@@ -34,7 +34,7 @@ extern "C" __global__ void mt_cam_combine (const float *a, const float *weights,
   }
 }
 // pytorch-grad-cam's scaling, one block per map: (cam - min) / (max after that + 1e-7).
-extern "C" __global__ void mt_cam_scale (float *cam, int hw) {
+MT_KERNEL void mt_cam_scale (float *cam, int hw) {
   float *m = cam + (i64) blockIdx.x * hw;
   float lo = 3.4e38f;
   for (int p = threadIdx.x; p < hw; p += blockDim.x) lo = fminf (lo, m[p]);
@@ -55,7 +55,7 @@ __device__ void coord (int dst, double scale, int in, int *i0, int *i1, float *f
   *i1 = min (i + 1, in - 1);
   *frac = (float) (src - i);
 }
-extern "C" __global__ void mt_resize_bilinear (const float *in, int ih, int iw, float *out,
+MT_KERNEL void mt_resize_bilinear (const float *in, int ih, int iw, float *out,
                                                 int oh, int ow, int maps) {
   double sy = (double) ih / oh, sx = (double) iw / ow;
   GRID_STRIDE (i, (i64) maps * oh * ow) {

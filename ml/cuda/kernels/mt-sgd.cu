@@ -4,7 +4,7 @@
 
 // PyTorch's SGD: g = grad + wd * p; buf = g (first step) or momentum * buf + g;
 // p -= lr * (nesterov ? g + momentum * buf : buf). Without momentum no buffer is kept.
-extern "C" __global__ void mt_sgd_step (float *p, const float *grad, float *buf, i64 n, float lr,
+MT_KERNEL void mt_sgd_step (float *p, const float *grad, float *buf, i64 n, float lr,
                                          float momentum, float wd, int first, int nesterov) {
   GRID_STRIDE (i, n) {
     float g = grad[i] + wd * p[i];
@@ -19,7 +19,7 @@ extern "C" __global__ void mt_sgd_step (float *p, const float *grad, float *buf,
 }
 
 // PyTorch's Adam; the bias-corrected step size and sqrt (1 - beta2^t) come from the host.
-extern "C" __global__ void mt_adam_step (float *p, const float *grad, float *m, float *v, i64 n, float step_size,
+MT_KERNEL void mt_adam_step (float *p, const float *grad, float *m, float *v, i64 n, float step_size,
                                           float bc2_sqrt, float w1, float b2, float w2, float wd, float eps,
                                           int decay) {
   GRID_STRIDE (i, n) {

@@ -1,0 +1,387 @@
+/* The CUDA kernels of ml/cuda/kernels/ without a GPU: each runs in the host emulation of
+ * CUDA launches (ml/cuda/emu/), through its typed launcher, against the CPU op it
+ * mirrors, for block sizes that are and are not powers of two and for grids smaller
+ * than the work (so grid-stride loops go round). CI runs this suite under ASan/UBSan
+ * and, alone, under ThreadSanitizer. Where the kernel does the CPU's arithmetic in the
+ * CPU's order the results must be the same bits; where a block reduction sums in
+ * another order, they agree to the stated tolerance. */
+#include "config.h"
+#include "tests/mt-test-util.h"
+#include "ml/cuda/mt-cuda-kernels.h"
+#include "ml/cuda/emu/mt-cuda-emu.h"
+#include "ml/cpu/mt-cpu.h"
+#include "ml/cpu/mt-ops.h"
+#include "ml/mt-mask.h"
+#include "ml/mt-saliency.h"
+
+#include <math.h>
+#include <string.h>
+
+gboolean mt_test_emu_divergent_barrier (guint threads, int *out, GError **error);
+gboolean mt_test_emu_barrier_after_return (guint threads, int *out, int n, GError **error);
+gboolean mt_test_emu_halving_block_sum (guint threads, const float *x, float *sum, GError **error);
+
+/* Grid-stride kernels: the default grid, one thread, and small odd grids. */
+static const struct { guint blocks, threads; } grids[] = { { 0, 0 }, { 1, 1 }, { 3, 48 }, { 2, 100 }, { 1, 1024 } };
+/* Kernels with one block per item and a block reduction. */
+static const guint block_sizes[] = { 1, 7, 32, 48, 100, 256, 1024 };
+
+static MtCudaLaunch
+emu (gsize n, guint blocks, guint threads)
+{
+  return (MtCudaLaunch) { .n = n, .blocks = blocks, .threads = threads, .host = mt_cuda_emu_launch };
+}
+
+#define RUN(l, fn, ...) G_STMT_START { \
+    MtCudaLaunch l_ = (l); \
+    g_autoptr (GError) e_ = NULL; \
+    ck_assert_msg (fn (&l_, __VA_ARGS__, &e_), "%s", e_ ? e_->message : ""); \
+  } G_STMT_END
+
+static float *
+random_floats (gsize n, guint64 seed, float lo, float hi)
+{
+  float *x = g_new (float, n);
+  MtRng rng;
+  mt_rng_seed (&rng, seed);
+  for (gsize i = 0; i < n; i++)
+    x[i] = lo + (hi - lo) * (float) mt_rng_uniform (&rng);
+  return x;
+}
+
+static void
+assert_same_bits (const void *want, const void *got, gsize bytes, const char *what, guint blocks, guint threads)
+{
+  if (memcmp (want, got, bytes) == 0)
+    return;
+  gsize i = 0;
+  while (((const guint8 *) want)[i] == ((const guint8 *) got)[i])
+    i++;
+  ck_abort_msg ("%s (%u blocks of %u threads): byte %zu differs from the CPU's", what, blocks, threads, i);
+}
+
+static void
+assert_close (const float *want, const float *got, gsize n, double tol, const char *what, guint threads)
+{
+  double scale = 1e-30;
+  for (gsize i = 0; i < n; i++)
+    scale = MAX (scale, fabs (want[i]));
+  for (gsize i = 0; i < n; i++)
+    ck_assert_msg (fabs (want[i] - got[i]) <= tol * scale, "%s[%zu] (blocks of %u): CPU %.9g, emulated %.9g", what,
+                   i, threads, want[i], got[i]);
+}
+
+static void
+setup (void)
+{
+  /* The CPU ops run on one thread here: ThreadSanitizer does not see into libgomp. */
+  mt_cpu_set_threads (1);
+}
+
+/* ---- the emulator itself ---------------------------------------------------------------- */
+
+START_TEST (every_kernel_is_emulated)
+{
+  const char *const *gpu = mt_cuda_kernel_names (), *const *host = mt_cuda_emu_kernel_names ();
+  ck_assert_uint_eq (g_strv_length ((char **) gpu), g_strv_length ((char **) host));
+  for (const char *const *n = gpu; *n; n++)
+    ck_assert_msg (g_strv_contains (host, *n), "kernel %s is not in ml/cuda/emu/mt-cuda-emu.cc's table", *n);
+}
+END_TEST
+
+/* What a GPU refuses or gets wrong silently, the emulator refuses with a message. */
+START_TEST (bad_launches_are_refused)
+{
+  float x = 1, y = 0;
+  gint64 n = 1;
+  int n32 = 1;
+  const float *px = &x;
+  float *py = &y;
+  void *args[] = { &px, &py, &n };
+  const char *ok[] = { "u64", "u64", "u64" }, *narrow[] = { "u64", "u64", "u32" };
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL, e5 = NULL;
+  ck_assert (mt_cuda_emu_launch ("mt_relu_forward", 1, 1, 32, args, ok, 3, NULL));
+  void *args32[] = { &px, &py, &n32 };
+  ck_assert (!mt_cuda_emu_launch ("mt_relu_forward", 1, 1, 32, args32, narrow, 3, &e1));
+  ck_assert_msg (strstr (e1->message, "takes (u64 u64 u64); the launch passes (u64 u64 u32)"), "%s", e1->message);
+  ck_assert (!mt_cuda_emu_launch ("mt_relu_forward", 1, 1, 32, args, ok, 2, &e2));
+  ck_assert (!mt_cuda_emu_launch ("mt_relu_forward", 1, 1, 1025, args, ok, 3, &e3));
+  ck_assert_msg (strstr (e3->message, "invalid configuration"), "%s", e3->message);
+  ck_assert (!mt_cuda_emu_launch ("mt_relu_forward", 1, 1, 0, args, ok, 3, &e4));
+  ck_assert (!mt_cuda_emu_launch ("mt_no_such_kernel", 1, 1, 32, args, ok, 3, &e5));
+  ck_assert_msg (strstr (e5->message, "no kernel 'mt_no_such_kernel'"), "%s", e5->message);
+}
+END_TEST
+
+/* The bugs it is there for: barriers not all of a block's threads reach, and a
+ * reduction that is right only when the block size is a power of two. */
+START_TEST (barrier_and_block_size_bugs_are_found)
+{
+  int out[1024] = { 0 };
+  g_autoptr (GError) e1 = NULL, e2 = NULL;
+  ck_assert (!mt_test_emu_divergent_barrier (64, out, &e1));
+  ck_assert_msg (strstr (e1->message, "wait at different __syncthreads"), "%s", e1->message);
+  ck_assert (!mt_test_emu_barrier_after_return (64, out, 40, &e2));
+  ck_assert_msg (strstr (e2->message, "reached after others of its 64 threads returned"), "%s", e2->message);
+  /* Every thread returning before the barrier is no bug, nor all reaching it. */
+  ck_assert (mt_test_emu_barrier_after_return (64, out, 0, NULL));
+  ck_assert (mt_test_emu_barrier_after_return (64, out, 64, NULL));
+  ck_assert_int_eq (out[63], 1);
+
+  float x[1024], sum = 0;
+  for (int i = 0; i < 1024; i++)
+    x[i] = 1;
+  ck_assert (mt_test_emu_halving_block_sum (64, x, &sum, NULL));
+  ck_assert_float_eq (sum, 64);
+  ck_assert (mt_test_emu_halving_block_sum (48, x, &sum, NULL));
+  ck_assert_msg (sum != 48, "the halving reduction summed 48 threads right (%g)", sum);
+}
+END_TEST
+
+/* ---- element-wise kernels: the CPU's bits ------------------------------------------------ */
+
+START_TEST (elementwise_kernels_give_the_cpus_bits)
+{
+  const gint64 n = 5000;
+  g_autofree float *x = random_floats (n, 1, -1, 1), *dy = random_floats (n, 2, -1, 1);
+  g_autofree float *want = g_new (float, n), *got = g_new (float, n);
+  g_autofree guint8 *u8 = g_new (guint8, n);
+  for (gint64 i = 0; i < n; i++)
+    u8[i] = (guint8) (i * 37 % 256);
+  for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+    guint b = grids[gi].blocks, t = grids[gi].threads;
+    /* uint8 -> float, as the model's input conversion (ml/mt-model.c) */
+    for (gint64 i = 0; i < n; i++)
+      want[i] = u8[i] * (1.0f / 255.0f);
+    RUN (emu (n, b, t), mt_cuda_run_u8_to_f32, u8, got, n);
+    assert_same_bits (want, got, n * 4, "u8_to_f32", b, t);
+
+    mt_cpu_relu_forward (x, n, want);
+    RUN (emu (n, b, t), mt_cuda_run_relu_forward, x, got, n);
+    assert_same_bits (want, got, n * 4, "relu_forward", b, t);
+    g_autofree float *y = g_memdup2 (want, n * 4);
+    mt_cpu_relu_backward (y, dy, n, want);
+    RUN (emu (n, b, t), mt_cuda_run_relu_backward, y, dy, got, n);
+    assert_same_bits (want, got, n * 4, "relu_backward", b, t);
+
+    /* SGD: plain, with momentum (first step and later), Nesterov, weight decay. */
+    const MtSgdSpec specs[] = { { .lr = 0.1 }, { .lr = 0.05, .momentum = 0.9 },
+                                { .lr = 0.05, .momentum = 0.9, .nesterov = TRUE, .weight_decay = 5e-4 } };
+    for (guint si = 0; si < G_N_ELEMENTS (specs); si++)
+      for (int first = 1; first >= 0; first--) {
+        const MtSgdSpec *s = &specs[si];
+        g_autofree float *p1 = g_memdup2 (x, n * 4), *p2 = g_memdup2 (x, n * 4);
+        g_autofree float *b1 = g_memdup2 (dy, n * 4), *b2 = g_memdup2 (dy, n * 4);
+        mt_cpu_sgd_step (s, p1, dy, b1, n, first);
+        RUN (emu (n, b, t), mt_cuda_run_sgd_step, p2, dy, b2, n, (float) s->lr, (float) s->momentum,
+             (float) s->weight_decay, first, s->nesterov);
+        assert_same_bits (p1, p2, n * 4, "sgd_step parameters", b, t);
+        assert_same_bits (b1, b2, n * 4, "sgd_step momentum", b, t);
+      }
+
+    /* Adam at step 3, with and without weight decay; the host's scalars as the CPU's. */
+    for (int decay = 0; decay <= 1; decay++) {
+      MtAdamSpec s = { .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = decay ? 1e-2 : 0,
+                       .step = 3 };
+      g_autofree float *p1 = g_memdup2 (x, n * 4), *p2 = g_memdup2 (x, n * 4);
+      g_autofree float *m1 = g_memdup2 (dy, n * 4), *m2 = g_memdup2 (dy, n * 4);
+      g_autofree float *v1 = random_floats (n, 3, 0, 1e-3f), *v2 = g_memdup2 (v1, n * 4);
+      mt_cpu_adam_step (&s, p1, dy, m1, v1, n);
+      double bc1 = 1 - pow (s.beta1, 3), bc2 = 1 - pow (s.beta2, 3);
+      RUN (emu (n, b, t), mt_cuda_run_adam_step, p2, dy, m2, v2, n, (float) (s.lr / bc1), (float) sqrt (bc2),
+           (float) (1 - s.beta1), (float) s.beta2, (float) (1 - s.beta2), (float) s.weight_decay, (float) s.eps,
+           decay);
+      assert_same_bits (p1, p2, n * 4, "adam_step parameters", b, t);
+      assert_same_bits (m1, m2, n * 4, "adam_step first moment", b, t);
+      assert_same_bits (v1, v2, n * 4, "adam_step second moment", b, t);
+    }
+  }
+}
+END_TEST
+
+START_TEST (maxpool_and_loss_give_the_cpus_bits)
+{
+  /* Odd sizes: the trailing row and column are dropped. */
+  int n = 3, c = 5, h = 9, w = 7, planes = n * c, out = planes * (h / 2) * (w / 2);
+  g_autofree float *x = random_floats ((gsize) planes * h * w, 4, -1, 1), *dy = random_floats (out, 5, -1, 1);
+  /* Ties: a window of equal values takes its first. */
+  for (int i = 0; i < 4; i++)
+    x[i % 2 + (i / 2) * w] = 0.5f;
+  g_autofree float *y1 = g_new (float, out), *y2 = g_new (float, out);
+  g_autofree gint32 *a1 = g_new (gint32, out), *a2 = g_new (gint32, out);
+  g_autofree float *dx1 = g_new (float, (gsize) planes * h * w), *dx2 = g_new (float, (gsize) planes * h * w);
+  mt_cpu_maxpool2_forward (x, n, c, h, w, y1, a1);
+  mt_cpu_maxpool2_backward (a1, n, c, h, w, dy, dx1);
+
+  /* Cross-entropy over 10 classes, with a tie for the maximum in sample 0. */
+  int samples = 300, classes = 10;
+  g_autofree float *z = random_floats ((gsize) samples * classes, 6, -4, 4);
+  z[3] = z[7] = 9;
+  g_autofree gint64 *labels = g_new (gint64, samples);
+  for (int i = 0; i < samples; i++)
+    labels[i] = i * 7 % classes;
+  g_autofree float *dz1 = g_new (float, (gsize) samples * classes), *dz2 = g_new (float, (gsize) samples * classes);
+  int right1 = 0;
+  double mean1 = mt_cpu_cross_entropy (z, labels, samples, classes, dz1, &right1);
+  g_autofree double *loss = g_new (double, samples);
+  g_autofree int *correct = g_new (int, samples);
+
+  for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+    guint b = grids[gi].blocks, t = grids[gi].threads;
+    RUN (emu (out, b, t), mt_cuda_run_maxpool2_forward, x, y2, a2, planes, h, w);
+    assert_same_bits (y1, y2, out * 4, "maxpool2_forward", b, t);
+    assert_same_bits (a1, a2, out * 4, "maxpool2_forward argmax", b, t);
+    memset (dx2, 0, (gsize) planes * h * w * 4);  /* as the backend's cudaMemsetAsync */
+    RUN (emu (out, b, t), mt_cuda_run_maxpool2_backward, a2, dy, dx2, planes, h, w);
+    assert_same_bits (dx1, dx2, (gsize) planes * h * w * 4, "maxpool2_backward", b, t);
+
+    RUN (emu (samples, b, t), mt_cuda_run_cross_entropy, z, labels, dz2, loss, correct, samples, classes);
+    double total = 0;
+    int right2 = 0;
+    for (int i = 0; i < samples; i++) {
+      total += loss[i];
+      right2 += correct[i];
+    }
+    ck_assert_msg (total / samples == mean1, "cross_entropy: CPU %.17g, emulated %.17g", mean1, total / samples);
+    ck_assert_int_eq (right1, right2);
+    assert_same_bits (dz1, dz2, (gsize) samples * classes * 4, "cross_entropy dlogits", b, t);
+    /* Without dlogits (evaluation), the same loss. */
+    RUN (emu (samples, b, t), mt_cuda_run_cross_entropy, z, labels, NULL, loss, correct, samples, classes);
+    ck_assert (loss[0] > 0);
+  }
+}
+END_TEST
+
+/* ---- saliency: block reductions of any size ---------------------------------------------- */
+
+START_TEST (saliency_kernels_match_the_cpu)
+{
+  /* XGradCAM and Grad-CAM on SmallCNN's layer (32 channels of 8x8) and a 7x7 one
+   * (ResNet's last), then 28x28 maps. */
+  const int shapes[][2] = { { 32, 8 }, { 12, 7 } };
+  for (guint si = 0; si < G_N_ELEMENTS (shapes); si++) {
+    int n = 2, c = shapes[si][0], side = shapes[si][1], hw = side * side, oh = 28, ow = 28;
+    gsize len = (gsize) n * c * hw;
+    g_autofree float *a = random_floats (len, 7 + si, 0, 2), *g = random_floats (len, 9 + si, -0.1f, 0.1f);
+    g_autofree float *want = g_new (float, (gsize) n * hw), *scaled = g_new (float, (gsize) n * hw);
+    g_autofree float *wmap = g_new (float, (gsize) n * oh * ow), *weights = g_new (float, n * c);
+    g_autofree float *cam = g_new (float, (gsize) n * hw), *map = g_new (float, (gsize) n * oh * ow);
+    for (int method = 0; method <= 1; method++) {
+      MtCamMethod m = method ? MT_CAM_GRADCAM : MT_CAM_XGRADCAM;
+      for (int s = 0; s < n; s++)
+        mt_cam_compute (m, a + (gsize) s * c * hw, g + (gsize) s * c * hw, c, hw, want + (gsize) s * hw);
+      for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
+        guint t = block_sizes[bi];
+        if (t > 256)  /* many blocks of 1,024 host threads: the time goes to thread switches */
+          continue;
+        if (method)
+          RUN (emu (0, n * c, t), mt_cuda_run_cam_weights_gradcam, a, g, weights, hw);
+        else
+          RUN (emu (0, n * c, t), mt_cuda_run_cam_weights_xgradcam, a, g, weights, hw);
+        RUN (emu ((gsize) n * hw, 0, 0), mt_cuda_run_cam_combine, a, weights, cam, n, c, hw);
+        /* The channel weights are sums in double in another order: 1e-6 of the scale. */
+        assert_close (want, cam, (gsize) n * hw, 1e-6, method ? "gradcam" : "xgradcam", t);
+      }
+    }
+    /* Scaling and resizing, on the CPU's own maps so that only these steps are compared. */
+    memcpy (scaled, want, (gsize) n * hw * 4);
+    for (int s = 0; s < n; s++) {
+      mt_cam_scale (scaled + (gsize) s * hw, hw);
+      mt_resize_bilinear (scaled + (gsize) s * hw, side, side, wmap + (gsize) s * oh * ow, oh, ow);
+    }
+    for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
+      guint t = block_sizes[bi];
+      memcpy (cam, want, (gsize) n * hw * 4);
+      RUN (emu (0, n, t), mt_cuda_run_cam_scale, cam, hw);
+      assert_same_bits (scaled, cam, (gsize) n * hw * 4, "cam_scale", n, t);
+    }
+    for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+      guint b = grids[gi].blocks, t = grids[gi].threads;
+      RUN (emu ((gsize) n * oh * ow, b, t), mt_cuda_run_resize_bilinear, scaled, side, side, map, oh, ow, n);
+      assert_same_bits (wmap, map, (gsize) n * oh * ow * 4, "resize_bilinear", b, t);
+    }
+  }
+}
+END_TEST
+
+/* ---- masks ------------------------------------------------------------------------------- */
+
+START_TEST (mask_kernels_give_the_cpus_masks)
+{
+  /* 28x28 heat maps; map 2 has no positive heat (it masks nothing). */
+  int n = 4, hw = 28 * 28, c = 3;
+  g_autofree float *heat = random_floats ((gsize) n * hw, 11, -0.2f, 1);
+  for (int p = 0; p < hw; p++)
+    heat[2 * hw + p] = -(float) p / hw;
+  g_autofree guint8 *want = g_new (guint8, (gsize) n * hw), *got = g_new (guint8, (gsize) n * hw);
+  MtMaskRule rule = { .method = MT_MASK_MEAN_STD, .k = 2.0 };
+  for (int s = 0; s < n; s++)
+    mt_mask_compute (&rule, heat + (gsize) s * hw, hw, want + (gsize) s * hw);
+  for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
+    RUN (emu (0, n, block_sizes[bi]), mt_cuda_run_mask_mean_std, heat, got, hw, 2.0);
+    assert_same_bits (want, got, (gsize) n * hw, "mask_mean_std", n, block_sizes[bi]);
+  }
+  MtMaskRule thr = { .method = MT_MASK_THRESHOLD, .tau = 0.6 };
+  for (int s = 0; s < n; s++)
+    mt_mask_compute (&thr, heat + (gsize) s * hw, hw, want + (gsize) s * hw);
+
+  /* Images: the mask applied to every channel; the biaser's red square on marked ones. */
+  int h = 28, w = 28, size = 5, y0 = 21, x0 = 25;  /* the square runs off the right edge */
+  gsize img = (gsize) n * c * hw;
+  g_autofree guint8 *images = g_new (guint8, img), *masked = g_new (guint8, img), *planted = g_new (guint8, img);
+  g_autofree guint8 *out = g_new (guint8, img);
+  for (gsize i = 0; i < img; i++)
+    images[i] = (guint8) (1 + i * 13 % 255);
+  const guint8 patched[] = { 1, 0, 1, 1 };
+  memcpy (masked, images, img);
+  memcpy (planted, images, img);
+  for (int s = 0; s < n; s++)
+    for (int p = 0; p < hw; p++) {
+      for (int ch = 0; ch < c; ch++)
+        if (!want[(gsize) s * hw + p])
+          masked[((gsize) s * c + ch) * hw + p] = 0;
+      int y = p / w, x = p % w;
+      if (patched[s] && y >= y0 && y < y0 + size && x >= x0 && x < x0 + size) {
+        planted[((gsize) s * c + 0) * hw + p] = 255;
+        planted[((gsize) s * c + 1) * hw + p] = 0;
+        planted[((gsize) s * c + 2) * hw + p] = 0;
+      }
+    }
+  for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+    guint b = grids[gi].blocks, t = grids[gi].threads;
+    RUN (emu ((gsize) n * hw, b, t), mt_cuda_run_mask_threshold, heat, got, (gint64) n * hw, (float) thr.tau);
+    assert_same_bits (want, got, (gsize) n * hw, "mask_threshold", b, t);
+    memcpy (out, images, img);
+    RUN (emu (img, b, t), mt_cuda_run_apply_mask, out, want, n, c, hw);
+    assert_same_bits (masked, out, img, "apply_mask", b, t);
+    memcpy (out, images, img);
+    RUN (emu ((gsize) n * size * size, b, t), mt_cuda_run_plant_square, out, patched, n, h, w, y0, x0, size, 255, 0,
+         0);
+    assert_same_bits (planted, out, img, "plant_square", b, t);
+  }
+}
+END_TEST
+
+static Suite *
+cuda_emu_suite (void)
+{
+  Suite *s = suite_create ("cuda-emu");
+  TCase *tc = tcase_create ("emulated");
+  tcase_add_checked_fixture (tc, setup, NULL);
+  tcase_set_timeout (tc, 600);
+  tcase_add_test (tc, every_kernel_is_emulated);
+  tcase_add_test (tc, bad_launches_are_refused);
+  tcase_add_test (tc, barrier_and_block_size_bugs_are_found);
+  tcase_add_test (tc, elementwise_kernels_give_the_cpus_bits);
+  tcase_add_test (tc, maxpool_and_loss_give_the_cpus_bits);
+  tcase_add_test (tc, saliency_kernels_match_the_cpu);
+  tcase_add_test (tc, mask_kernels_give_the_cpus_masks);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  return mt_test_run_suite (cuda_emu_suite ());
+}
