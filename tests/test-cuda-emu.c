@@ -362,6 +362,75 @@ START_TEST (mask_kernels_give_the_cpus_masks)
 }
 END_TEST
 
+/* ---- batch norm -------------------------------------------------------------------------- */
+
+/* The CPU's batch norm (then ReLU when fused) against the kernels: the training passes to
+ * float rounding (their sums run in another order), the evaluation ones to the bit. */
+START_TEST (batchnorm_kernels_match_the_cpu)
+{
+  const int shapes[][3] = { { 4, 3, 25 }, { 7, 16, 1 }, { 3, 5, 36 } };
+  const guint sizes[] = { 1, 7, 48, 256 };
+  const double eps = 1e-5, momentum = 0.1;
+  const MtBnSpec spec = { momentum, eps };
+  for (guint si = 0; si < G_N_ELEMENTS (shapes); si++) {
+    int n = shapes[si][0], c = shapes[si][1], hw = shapes[si][2];
+    gsize len = (gsize) n * c * hw;
+    g_autofree float *x = random_floats (len, 20 + si, -2, 3), *dy = random_floats (len, 21 + si, -1, 1);
+    g_autofree float *gamma = random_floats (c, 22 + si, 0.5f, 1.5f), *beta = random_floats (c, 23 + si, -0.5f, 0.5f);
+    g_autofree float *rm0 = random_floats (c, 24 + si, -0.2f, 0.2f), *rv0 = random_floats (c, 25 + si, 0.5f, 1.5f);
+    g_autofree float *y1 = g_new (float, len), *y2 = g_new (float, len), *dx1 = g_new (float, len);
+    g_autofree float *dx2 = g_new (float, len), *masked = g_new (float, len);
+    float sm1[16], si1[16], sm2[16], si2[16], rm1[16], rv1[16], rm2[16], rv2[16], dg1[16], db1[16], dg2[16], db2[16];
+    for (int relu = 0; relu <= 1; relu++) {
+      memcpy (rm1, rm0, c * 4);
+      memcpy (rv1, rv0, c * 4);
+      mt_cpu_batchnorm_forward_train (&spec, x, n, c, hw, gamma, beta, y1, sm1, si1, rm1, rv1);
+      if (relu)
+        mt_cpu_relu_forward (y1, len, y1);
+      for (gsize i = 0; i < len; i++)
+        masked[i] = relu && !(y1[i] > 0) ? 0 : dy[i];
+      mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, sm1, si1, masked, dx1, dg1, db1);
+      for (guint bi = 0; bi < G_N_ELEMENTS (sizes); bi++) {
+        guint t = sizes[bi];
+        memcpy (rm2, rm0, c * 4);
+        memcpy (rv2, rv0, c * 4);
+        RUN (emu (0, c, t), mt_cuda_run_bn_forward_train, x, gamma, beta, y2, sm2, si2, rm2, rv2, n, c, hw, eps,
+             momentum, relu);
+        assert_close (y1, y2, len, 1e-5, "bn_forward_train y", t);
+        assert_close (sm1, sm2, c, 1e-6, "bn_forward_train saved mean", t);
+        assert_close (si1, si2, c, 1e-6, "bn_forward_train saved 1/std", t);
+        assert_close (rm1, rm2, c, 1e-6, "bn_forward_train running mean", t);
+        assert_close (rv1, rv2, c, 1e-6, "bn_forward_train running var", t);
+        /* The backward from the CPU's statistics and (fused) output, so only it is compared. */
+        RUN (emu (0, c, t), mt_cuda_run_bn_backward_train, x, relu ? y1 : NULL, dy, gamma, sm1, si1, dx2, dg2, db2,
+             n, c, hw);
+        assert_close (dx1, dx2, len, 1e-4, "bn_backward_train dx", t);
+        assert_close (dg1, dg2, c, 1e-5, "bn_backward_train dgamma", t);
+        assert_close (db1, db2, c, 1e-5, "bn_backward_train dbeta", t);
+        memset (dg2, 0, sizeof dg2);
+        RUN (emu (0, c, t), mt_cuda_run_bn_backward_train, x, relu ? y1 : NULL, dy, gamma, sm1, si1, NULL, dg2, db2,
+             n, c, hw);
+        assert_close (dg1, dg2, c, 1e-5, "bn_backward_train dgamma without dx", t);
+      }
+
+      mt_cpu_batchnorm_forward_eval (&spec, x, n, c, hw, gamma, beta, y1, rm0, rv0);
+      if (relu)
+        mt_cpu_relu_forward (y1, len, y1);
+      for (gsize i = 0; i < len; i++)
+        masked[i] = relu && !(y1[i] > 0) ? 0 : dy[i];
+      mt_cpu_batchnorm_backward_eval (&spec, n, c, hw, gamma, rv0, masked, dx1);
+      for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+        guint b = grids[gi].blocks, t = grids[gi].threads;
+        RUN (emu (len, b, t), mt_cuda_run_bn_forward_eval, x, gamma, beta, y2, rm0, rv0, n, c, hw, eps, relu);
+        assert_same_bits (y1, y2, len * 4, "bn_forward_eval", b, t);
+        RUN (emu (len, b, t), mt_cuda_run_bn_backward_eval, relu ? y1 : NULL, dy, gamma, rv0, dx2, n, c, hw, eps);
+        assert_same_bits (dx1, dx2, len * 4, "bn_backward_eval", b, t);
+      }
+    }
+  }
+}
+END_TEST
+
 static Suite *
 cuda_emu_suite (void)
 {
@@ -376,6 +445,7 @@ cuda_emu_suite (void)
   tcase_add_test (tc, maxpool_and_loss_give_the_cpus_bits);
   tcase_add_test (tc, saliency_kernels_match_the_cpu);
   tcase_add_test (tc, mask_kernels_give_the_cpus_masks);
+  tcase_add_test (tc, batchnorm_kernels_match_the_cpu);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -146,7 +146,8 @@ START_TEST (launchers_match_the_ptx)
     { "mt_adam_step", FALSE }, { "mt_cam_weights_xgradcam", FALSE }, { "mt_cam_weights_gradcam", FALSE },
     { "mt_cam_combine", FALSE }, { "mt_cam_scale", FALSE }, { "mt_resize_bilinear", FALSE },
     { "mt_mask_mean_std", FALSE }, { "mt_mask_threshold", FALSE }, { "mt_apply_mask", FALSE },
-    { "mt_plant_square", FALSE },
+    { "mt_plant_square", FALSE }, { "mt_bn_forward_train", FALSE }, { "mt_bn_forward_eval", FALSE },
+    { "mt_bn_backward_train", FALSE }, { "mt_bn_backward_eval", FALSE },
   };
   g_autofree char *sig0 = g_strdup (l.signature);
   g_autoptr (GPtrArray) sigs = g_ptr_array_new_with_free_func (g_free);
@@ -169,6 +170,10 @@ START_TEST (launchers_match_the_ptx)
     case 14: mt_cuda_run_mask_threshold (&l, f, u, 4, 0.5f, NULL); break;
     case 15: mt_cuda_run_apply_mask (&l, u, u, 1, 3, 4, NULL); break;
     case 16: mt_cuda_run_plant_square (&l, u, u, 1, 4, 4, 0, 0, 2, 255, 0, 0, NULL); break;
+    case 17: mt_cuda_run_bn_forward_train (&l, f, f, f, f, f, f, f, f, 1, 1, 1, 1e-5, 0.1, 1, NULL); break;
+    case 18: mt_cuda_run_bn_forward_eval (&l, f, f, f, f, f, f, 1, 1, 1, 1e-5, 0, NULL); break;
+    case 19: mt_cuda_run_bn_backward_train (&l, f, f, f, f, f, f, f, f, f, 1, 1, 1, NULL); break;
+    case 20: mt_cuda_run_bn_backward_eval (&l, f, f, f, f, f, 1, 1, 1, 1e-5, NULL); break;
     }
     g_ptr_array_add (sigs, g_strdup (l.signature));
   }

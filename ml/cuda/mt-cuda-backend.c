@@ -1,7 +1,7 @@
 /* The CUDA backend's table: device memory, cuDNN/cuBLAS layers (mt-cuda-ops.c) and the
- * NVRTC kernels (kernels/, one .cu per op), all on one non-blocking stream per instance. Ops it does
- * not have yet are NULL (batch norm's evaluation-mode backward). Built with the toolkit
- * only; needs a GPU to create. */
+ * NVRTC kernels (kernels/, one .cu per op, batch norm's included), all on one non-blocking
+ * stream per instance. Ops it does not have are NULL. Built with the toolkit only; needs
+ * a GPU to create. */
 #include "config.h"
 #include "ml/mt-backend.h"
 #include "ml/cuda/mt-cuda.h"
@@ -39,6 +39,13 @@ cuda_be_ok (MtBackend *be, cudaError_t e, const char *what)
  * stream, unless an earlier op failed; a failure becomes the backend's error. */
 #define CUDA_RUN(be, n, fn, ...) G_STMT_START { \
     MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, (n), 0, 256, NULL }; \
+    GError *e_ = NULL; \
+    if (!(be)->error && !fn (&l_, __VA_ARGS__, &e_)) \
+      mt_backend_set_error ((be), e_); \
+  } G_STMT_END
+/* The same with @blocks blocks of @threads (one block per channel, per map). */
+#define CUDA_RUN_BLOCKS(be, blocks, threads, fn, ...) G_STMT_START { \
+    MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, 0, (blocks), (threads), NULL }; \
     GError *e_ = NULL; \
     if (!(be)->error && !fn (&l_, __VA_ARGS__, &e_)) \
       mt_backend_set_error ((be), e_); \
@@ -124,13 +131,33 @@ cuda_be_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int
   CUDA_BE_CALL (be, mt_cuda_conv2d_backward (CUDA_BE (be)->ctx, s, x, n, h, w, weight, dy, dx, dweight, dbias, &err_));
 }
 
+/* Batch norm: our kernels (kernels/mt-batchnorm.cu), deterministic, the ReLU fused when
+ * asked. The per-channel passes run one 256-thread block per channel. */
+#define BN_THREADS 256
+
+static void
+bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma,
+                  const float *beta, float *y, float *save_mean, float *save_invstd, float *running_mean,
+                  float *running_var, int relu)
+{
+  CUDA_RUN_BLOCKS (be, c, BN_THREADS, mt_cuda_run_bn_forward_train, x, gamma, beta, y, save_mean, save_invstd,
+                   running_mean, running_var, n, c, hw, s->eps, s->momentum, relu);
+}
+
 static void
 cuda_be_bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
                           const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
                           float *running_mean, float *running_var)
 {
-  CUDA_BE_CALL (be, mt_cuda_batchnorm_forward_train (CUDA_BE (be)->ctx, s, x, n, c, hw, gamma, beta, y, save_mean,
-                                                     save_invstd, running_mean, running_var, &err_));
+  bn_forward_train (be, s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, 0);
+}
+
+static void
+cuda_be_bn_relu_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                               const float *gamma, const float *beta, float *y, float *save_mean,
+                               float *save_invstd, float *running_mean, float *running_var)
+{
+  bn_forward_train (be, s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, 1);
 }
 
 static void
@@ -138,8 +165,17 @@ cuda_be_bn_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n
                          const float *gamma, const float *beta, float *y, const float *running_mean,
                          const float *running_var)
 {
-  CUDA_BE_CALL (be, mt_cuda_batchnorm_forward_eval (CUDA_BE (be)->ctx, s, x, n, c, hw, gamma, beta, y, running_mean,
-                                                    running_var, &err_));
+  CUDA_RUN (be, (gsize) n * c * hw, mt_cuda_run_bn_forward_eval, x, gamma, beta, y, running_mean, running_var, n, c,
+            hw, s->eps, 0);
+}
+
+static void
+cuda_be_bn_relu_forward_eval (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
+                              const float *gamma, const float *beta, float *y, const float *running_mean,
+                              const float *running_var)
+{
+  CUDA_RUN (be, (gsize) n * c * hw, mt_cuda_run_bn_forward_eval, x, gamma, beta, y, running_mean, running_var, n, c,
+            hw, s->eps, 1);
 }
 
 static void
@@ -147,9 +183,31 @@ cuda_be_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, 
                            const float *save_mean, const float *save_invstd, const float *dy, float *dx,
                            float *dgamma, float *dbeta)
 {
-  const MtBnSpec spec = { 0.1, 1e-5 };
-  CUDA_BE_CALL (be, mt_cuda_batchnorm_backward_train (CUDA_BE (be)->ctx, &spec, x, n, c, hw, gamma, save_mean,
-                                                      save_invstd, dy, dx, dgamma, dbeta, &err_));
+  CUDA_RUN_BLOCKS (be, c, BN_THREADS, mt_cuda_run_bn_backward_train, x, NULL, dy, gamma, save_mean, save_invstd, dx,
+                   dgamma, dbeta, n, c, hw);
+}
+
+static void
+cuda_be_bn_relu_backward_train (MtBackend *be, const float *x, int n, int c, int hw, const float *gamma,
+                                const float *save_mean, const float *save_invstd, const float *y, const float *dy,
+                                float *dx, float *dgamma, float *dbeta)
+{
+  CUDA_RUN_BLOCKS (be, c, BN_THREADS, mt_cuda_run_bn_backward_train, x, y, dy, gamma, save_mean, save_invstd, dx,
+                   dgamma, dbeta, n, c, hw);
+}
+
+static void
+cuda_be_bn_backward_eval (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                          const float *running_var, const float *dy, float *dx)
+{
+  CUDA_RUN (be, (gsize) n * c * hw, mt_cuda_run_bn_backward_eval, NULL, dy, gamma, running_var, dx, n, c, hw, s->eps);
+}
+
+static void
+cuda_be_bn_relu_backward_eval (MtBackend *be, const MtBnSpec *s, int n, int c, int hw, const float *gamma,
+                               const float *running_var, const float *y, const float *dy, float *dx)
+{
+  CUDA_RUN (be, (gsize) n * c * hw, mt_cuda_run_bn_backward_eval, y, dy, gamma, running_var, dx, n, c, hw, s->eps);
 }
 
 static void
@@ -263,7 +321,7 @@ static const MtBackendOps cuda_ops = {
   .batchnorm_forward_train = cuda_be_bn_forward_train,
   .batchnorm_forward_eval = cuda_be_bn_forward_eval,
   .batchnorm_backward_train = cuda_be_bn_backward_train,
-  .batchnorm_backward_eval = NULL,
+  .batchnorm_backward_eval = cuda_be_bn_backward_eval,
   .relu_forward = cuda_be_relu_forward,
   .relu_backward = cuda_be_relu_backward,
   .maxpool2_forward = cuda_be_maxpool2_forward,
@@ -273,6 +331,10 @@ static const MtBackendOps cuda_ops = {
   .cross_entropy = cuda_be_cross_entropy,
   .sgd_step = cuda_be_sgd_step,
   .adam_step = cuda_be_adam_step,
+  .batchnorm_relu_forward_train = cuda_be_bn_relu_forward_train,
+  .batchnorm_relu_forward_eval = cuda_be_bn_relu_forward_eval,
+  .batchnorm_relu_backward_train = cuda_be_bn_relu_backward_train,
+  .batchnorm_relu_backward_eval = cuda_be_bn_relu_backward_eval,
 };
 
 /* The module's entry points, which ml/mt-backend.c looks up after loading it (named apart

@@ -26,6 +26,9 @@
 #define EACH_11(F, x, ...) F (x), EACH_10 (F, __VA_ARGS__)
 #define EACH_12(F, x, ...) F (x), EACH_11 (F, __VA_ARGS__)
 #define EACH_13(F, x, ...) F (x), EACH_12 (F, __VA_ARGS__)
+#define EACH_14(F, x, ...) F (x), EACH_13 (F, __VA_ARGS__)
+#define EACH_15(F, x, ...) F (x), EACH_14 (F, __VA_ARGS__)
+#define EACH_16(F, x, ...) F (x), EACH_15 (F, __VA_ARGS__)
 
 /* The launcher's body: its parameters, by address and by PTX type, to launch(). */
 #define LAUNCH(l, name, error, ...) G_STMT_START { \
@@ -167,4 +170,36 @@ mt_cuda_run_plant_square (MtCudaLaunch *l, guint8 *images, const guint8 *patched
                           int size, guint8 r, guint8 g, guint8 b, GError **error)
 {
   LAUNCH (l, "mt_plant_square", error, images, patched, n, h, w, y0, x0, size, r, g, b);
+}
+
+gboolean
+mt_cuda_run_bn_forward_train (MtCudaLaunch *l, const float *x, const float *gamma, const float *beta, float *y,
+                              float *save_mean, float *save_invstd, float *running_mean, float *running_var, int n,
+                              int c, int hw, double eps, double momentum, int relu, GError **error)
+{
+  LAUNCH (l, "mt_bn_forward_train", error, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, n, c,
+          hw, eps, momentum, relu);
+}
+
+gboolean
+mt_cuda_run_bn_forward_eval (MtCudaLaunch *l, const float *x, const float *gamma, const float *beta, float *y,
+                             const float *running_mean, const float *running_var, int n, int c, int hw, double eps,
+                             int relu, GError **error)
+{
+  LAUNCH (l, "mt_bn_forward_eval", error, x, gamma, beta, y, running_mean, running_var, n, c, hw, eps, relu);
+}
+
+gboolean
+mt_cuda_run_bn_backward_train (MtCudaLaunch *l, const float *x, const float *y, const float *dy, const float *gamma,
+                               const float *save_mean, const float *save_invstd, float *dx, float *dgamma,
+                               float *dbeta, int n, int c, int hw, GError **error)
+{
+  LAUNCH (l, "mt_bn_backward_train", error, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, n, c, hw);
+}
+
+gboolean
+mt_cuda_run_bn_backward_eval (MtCudaLaunch *l, const float *y, const float *dy, const float *gamma,
+                              const float *running_var, float *dx, int n, int c, int hw, double eps, GError **error)
+{
+  LAUNCH (l, "mt_bn_backward_eval", error, y, dy, gamma, running_var, dx, n, c, hw, eps);
 }

@@ -54,5 +54,20 @@ gboolean mt_cuda_run_apply_mask       (MtCudaLaunch *l, guint8 *images, const gu
                                        GError **error);
 gboolean mt_cuda_run_plant_square     (MtCudaLaunch *l, guint8 *images, const guint8 *patched, int n, int h, int w,
                                        int y0, int x0, int size, guint8 r, guint8 g, guint8 b, GError **error);
+/* Batch norm (kernels/mt-batchnorm.cu): the training forward and backward are one block
+ * per channel (blocks = c); @relu / @y fuse the ReLU after it; @y NULL: no ReLU. */
+gboolean mt_cuda_run_bn_forward_train (MtCudaLaunch *l, const float *x, const float *gamma, const float *beta,
+                                       float *y, float *save_mean, float *save_invstd, float *running_mean,
+                                       float *running_var, int n, int c, int hw, double eps, double momentum, int relu,
+                                       GError **error);
+gboolean mt_cuda_run_bn_forward_eval  (MtCudaLaunch *l, const float *x, const float *gamma, const float *beta,
+                                       float *y, const float *running_mean, const float *running_var, int n, int c,
+                                       int hw, double eps, int relu, GError **error);
+gboolean mt_cuda_run_bn_backward_train (MtCudaLaunch *l, const float *x, const float *y, const float *dy,
+                                        const float *gamma, const float *save_mean, const float *save_invstd,
+                                        float *dx, float *dgamma, float *dbeta, int n, int c, int hw, GError **error);
+gboolean mt_cuda_run_bn_backward_eval  (MtCudaLaunch *l, const float *y, const float *dy, const float *gamma,
+                                        const float *running_var, float *dx, int n, int c, int hw, double eps,
+                                        GError **error);
 
 G_END_DECLS

@@ -1,5 +1,5 @@
-/* The CUDA backend's library-backed layers: convolutions and batch normalisation through
- * cuDNN, linear layers through cuBLAS. Same shapes and semantics as the CPU ops of
+/* The CUDA backend's library-backed layers: convolutions through cuDNN, linear layers
+ * through cuBLAS. Same shapes and semantics as the CPU ops of
  * ml/mt-backend.h (PyTorch's), on device pointers, in the context's stream. The
  * element-wise ops are the NVRTC kernels of mt-cuda.h. */
 #pragma once
@@ -48,18 +48,7 @@ gboolean mt_cuda_conv2d_backward (MtCudaContext *ctx, const MtConvSpec *s, const
                                   const float *weight, const float *dy, float *dx, float *dweight,
                                   float *dbias, GError **error);
 
-/* Per-channel batch normalisation over (N, H, W) (hw = 1 for BatchNorm1d). */
-gboolean mt_cuda_batchnorm_forward_train (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
-                                          int hw, const float *gamma, const float *beta, float *y,
-                                          float *save_mean, float *save_invstd, float *running_mean,
-                                          float *running_var, GError **error);
-gboolean mt_cuda_batchnorm_forward_eval  (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
-                                          int hw, const float *gamma, const float *beta, float *y,
-                                          const float *running_mean, const float *running_var, GError **error);
-gboolean mt_cuda_batchnorm_backward_train (MtCudaContext *ctx, const MtBnSpec *s, const float *x, int n, int c,
-                                           int hw, const float *gamma, const float *save_mean,
-                                           const float *save_invstd, const float *dy, float *dx,
-                                           float *dgamma, float *dbeta, GError **error);
+/* Batch norm is not here: it is our own kernels (kernels/mt-batchnorm.cu). */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtCudaContext, mt_cuda_context_free)
 

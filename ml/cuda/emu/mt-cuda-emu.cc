@@ -22,6 +22,7 @@ namespace mt_emu_kernels {
 #include "mt-relu.cu"
 #include "mt-saliency.cu"
 #include "mt-sgd.cu"
+#include "mt-batchnorm.cu"
 }  // namespace mt_emu_kernels
 
 thread_local mt_emu_dim3 mt_emu_thread_idx, mt_emu_block_idx;
@@ -38,7 +39,8 @@ const Kernel kernels[] = {
   MT_EMU_KERNEL (mt_maxpool2_backward), MT_EMU_KERNEL (mt_plant_square), MT_EMU_KERNEL (mt_relu_forward),
   MT_EMU_KERNEL (mt_relu_backward), MT_EMU_KERNEL (mt_cam_weights_xgradcam), MT_EMU_KERNEL (mt_cam_weights_gradcam),
   MT_EMU_KERNEL (mt_cam_combine), MT_EMU_KERNEL (mt_cam_scale), MT_EMU_KERNEL (mt_resize_bilinear),
-  MT_EMU_KERNEL (mt_sgd_step), MT_EMU_KERNEL (mt_adam_step),
+  MT_EMU_KERNEL (mt_sgd_step), MT_EMU_KERNEL (mt_adam_step), MT_EMU_KERNEL (mt_bn_forward_train),
+  MT_EMU_KERNEL (mt_bn_forward_eval), MT_EMU_KERNEL (mt_bn_backward_train), MT_EMU_KERNEL (mt_bn_backward_eval),
 };
 
 const char *const *
