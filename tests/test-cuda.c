@@ -195,6 +195,74 @@ START_TEST (launchers_match_the_ptx)
 }
 END_TEST
 
+
+/* Machine code for every architecture this NVRTC supports, from ptxas with its resource
+ * report: every kernel is there, and none spills registers to local memory. */
+START_TEST (kernels_compile_to_cubins_without_spills)
+{
+  if (!cuda_built ()) {
+    printf ("SKIP: cubin compilation (this build has no CUDA toolkit)\n");
+    return;
+  }
+  g_auto (GStrv) archs = mt_cuda_supported_archs ();
+  ck_assert_msg (archs[0] != NULL, "NVRTC reports no architecture");
+  for (char **a = archs; *a; a++) {
+    g_autoptr (GError) err = NULL;
+    g_autofree char *report = NULL;
+    g_autoptr (GBytes) cubin = mt_cuda_compile_cubin (*a, &report, &err);
+    ck_assert_msg (cubin, "%s", err ? err->message : "");
+    gsize len = 0;
+    const guint8 *elf = g_bytes_get_data (cubin, &len);
+    ck_assert_msg (len > 4 && memcmp (elf, "\177ELF", 4) == 0, "the cubin for %s is no ELF file", *a);
+    int max_regs = 0;
+    for (const char *const *n = mt_cuda_kernel_names (); *n; n++) {
+      g_autofree char *entry = g_strdup_printf ("Compiling entry function '%s' for '%s'", *n, *a);
+      ck_assert_msg (strstr (report, entry), "ptxas did not compile %s for %s:\n%s", *n, *a, report);
+    }
+    for (const char *p = report; (p = strstr (p, "Used ")); p += 5)
+      max_regs = MAX (max_regs, atoi (p + 5));
+    g_autofree char *spills = mt_cuda_report_spills (report);
+    ck_assert_msg (!spills, "kernels spill registers on %s: %s", *a, spills);
+    printf ("%s: %u kernels, cubin %zu bytes, at most %d registers, no spills\n", *a,
+            g_strv_length ((char **) mt_cuda_kernel_names ()), len, max_regs);
+  }
+}
+END_TEST
+
+/* The report parser finds spills (so the check above can fail), and the code choice
+ * follows the GPU: its own cubin, PTX for one newer than NVRTC knows, a clear refusal for
+ * one older than NVRTC supports. No toolkit needed. */
+START_TEST (spills_and_code_choice)
+{
+  const char *report =
+    "ptxas info    : Compiling entry function 'mt_a' for 'sm_90'\n"
+    "ptxas info    : Function properties for mt_a\n"
+    "    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+    "ptxas info    : Compiling entry function 'mt_b' for 'sm_90'\n"
+    "ptxas info    : Function properties for mt_b\n"
+    "    24 bytes stack frame, 16 bytes spill stores, 8 bytes spill loads\n";
+  g_autofree char *spills = mt_cuda_report_spills (report);
+  ck_assert_str_eq (spills, "mt_b: 16 bytes spill stores, 8 bytes spill loads");
+  ck_assert_ptr_null (mt_cuda_report_spills ("    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"));
+
+  const char *const supported[] = { "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", NULL };
+  gboolean cubin = FALSE;
+  g_autofree char *h200 = mt_cuda_choose_code (9, 0, supported, &cubin, NULL);
+  ck_assert_str_eq (h200, "sm_90");
+  ck_assert (cubin);
+  g_autofree char *newer = mt_cuda_choose_code (12, 1, supported, &cubin, NULL);
+  ck_assert_str_eq (newer, "sm_100");
+  ck_assert (!cubin);
+  g_autofree char *ada = mt_cuda_choose_code (8, 9, supported, &cubin, NULL);
+  ck_assert_str_eq (ada, "sm_86");
+  ck_assert (!cubin);
+  g_autoptr (GError) err = NULL;
+  ck_assert_ptr_null (mt_cuda_choose_code (7, 0, supported, &cubin, &err));
+  ck_assert_msg (strstr (err->message, "compute capability 7.0; this CUDA's NVRTC compiles for 7.5 and newer only"),
+                 "%s", err->message);
+}
+END_TEST
+
 #ifdef HAVE_CUDA
 /* ---- GPU parity: each kernel against the CPU op, on random inputs ------------------ */
 
@@ -262,12 +330,12 @@ gpu_ready (void)
   if (!kernels) {
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties (&prop, 0);
-    g_autofree char *arch = g_strdup_printf ("sm_%d%d", prop.major, prop.minor);
-    g_autofree char *ptx = mt_cuda_compile_kernels (arch, NULL, &err);
-    ck_assert_msg (ptx, "%s", err ? err->message : "");
-    kernels = mt_cuda_kernels_load (ptx, &err);
+    g_autofree char *what = NULL;
+    g_autoptr (GBytes) code = mt_cuda_build_kernels (prop.major, prop.minor, &what, &err);
+    ck_assert_msg (code, "%s", err ? err->message : "");
+    kernels = mt_cuda_kernels_load (g_bytes_get_data (code, NULL), &err);
     ck_assert_msg (kernels, "%s", err ? err->message : "");
-    printf ("CUDA parity on %s\n", desc);
+    printf ("CUDA parity on %s (%s)\n", desc, what);
   }
   return TRUE;
 }
@@ -419,6 +487,8 @@ main (void)
   tcase_add_test (tc, device_choice);
   tcase_add_test (tc, kernels_compile_with_nvrtc);
   tcase_add_test (tc, launchers_match_the_ptx);
+  tcase_add_test (tc, kernels_compile_to_cubins_without_spills);
+  tcase_add_test (tc, spills_and_code_choice);
 #ifdef HAVE_CUDA
   tcase_add_test (tc, parity_saliency_and_masking);
   tcase_add_test (tc, backend_module_loads);

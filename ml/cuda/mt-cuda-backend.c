@@ -359,9 +359,8 @@ mt_cuda_module_new (GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "CUDA device 0: %s", cudaGetErrorString (e));
     return NULL;
   }
-  g_autofree char *arch = g_strdup_printf ("sm_%d%d", prop.major, prop.minor);
-  g_autofree char *ptx = mt_cuda_compile_kernels (arch, NULL, error);
-  if (!ptx)
+  g_autoptr (GBytes) code = mt_cuda_build_kernels (prop.major, prop.minor, NULL, error);
+  if (!code)
     return NULL;
   CudaBackend *cb = g_new0 (CudaBackend, 1);
   cb->parent.ops = &cuda_ops;
@@ -372,7 +371,7 @@ mt_cuda_module_new (GError **error)
     cuda_be_destroy (&cb->parent);
     return NULL;
   }
-  if (!(cb->kernels = mt_cuda_kernels_load (ptx, error)) || !(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
+  if (!(cb->kernels = mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error)) || !(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
     cuda_be_destroy (&cb->parent);
     return NULL;
   }

@@ -3,6 +3,7 @@
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef HAVE_CUDA
@@ -42,8 +43,10 @@ mt_cuda_probe (char **description, GError **error)
  * (the CPU build has no FMA contraction either), so results can match bit for bit. */
 static const char *const nvrtc_fixed_opts[] = { "--std=c++17", "-lineinfo", "--fmad=false" };
 
-static char *
-nvrtc_compile (const char *arch, GError **error)
+/* Compiles the kernels with @gpu ("--gpu-architecture=..."): PTX, or with @cubin the
+ * machine code, then with ptxas' resource report in @log. */
+static GBytes *
+nvrtc_build (const char *arch, gboolean cubin, char **log_out, GError **error)
 {
   nvrtcProgram prog;
   nvrtcResult r = nvrtcCreateProgram (&prog, mt_cuda_kernel_source (), "masktune-kernels.cu", 0, NULL, NULL);
@@ -51,11 +54,15 @@ nvrtc_compile (const char *arch, GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "NVRTC: %s", nvrtcGetErrorString (r));
     return NULL;
   }
-  g_autofree char *gpu = g_strdup_printf ("--gpu-architecture=compute_%s", g_str_has_prefix (arch, "sm_") ? arch + 3 : arch);
-  const char *opts[G_N_ELEMENTS (nvrtc_fixed_opts) + 1] = { gpu };
+  const char *num = g_str_has_prefix (arch, "sm_") ? arch + 3 : arch;
+  g_autofree char *gpu = g_strdup_printf ("--gpu-architecture=%s_%s", cubin ? "sm" : "compute", num);
+  const char *opts[G_N_ELEMENTS (nvrtc_fixed_opts) + 2] = { gpu };
+  guint n_opts = 1;
   for (guint i = 0; i < G_N_ELEMENTS (nvrtc_fixed_opts); i++)
-    opts[i + 1] = nvrtc_fixed_opts[i];
-  r = nvrtcCompileProgram (prog, G_N_ELEMENTS (opts), opts);
+    opts[n_opts++] = nvrtc_fixed_opts[i];
+  if (cubin)
+    opts[n_opts++] = "--ptxas-options=-v";
+  r = nvrtcCompileProgram (prog, n_opts, opts);
   size_t log_len = 0;
   nvrtcGetProgramLogSize (prog, &log_len);
   g_autofree char *log = g_malloc0 (log_len + 1);
@@ -66,12 +73,34 @@ nvrtc_compile (const char *arch, GError **error)
     nvrtcDestroyProgram (&prog);
     return NULL;
   }
-  size_t ptx_len = 0;
-  nvrtcGetPTXSize (prog, &ptx_len);
-  char *ptx = g_malloc0 (ptx_len + 1);
-  nvrtcGetPTX (prog, ptx);
+  size_t len = 0;
+  char *code = NULL;
+  if (cubin) {
+    r = nvrtcGetCUBINSize (prog, &len);
+    if (r == NVRTC_SUCCESS && (code = g_malloc0 (MAX (len, 1))))
+      r = nvrtcGetCUBIN (prog, code);
+  } else {
+    r = nvrtcGetPTXSize (prog, &len);
+    if (r == NVRTC_SUCCESS && (code = g_malloc0 (len + 1)))
+      r = nvrtcGetPTX (prog, code);
+  }
   nvrtcDestroyProgram (&prog);
-  return ptx;
+  if (r != NVRTC_SUCCESS) {
+    g_free (code);
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "NVRTC: reading the %s for %s: %s", cubin ? "cubin" : "PTX", arch,
+                 nvrtcGetErrorString (r));
+    return NULL;
+  }
+  if (log_out)
+    *log_out = g_steal_pointer (&log);
+  return g_bytes_new_take (code, cubin ? len : len + 1);
+}
+
+static char *
+nvrtc_compile (const char *arch, GError **error)
+{
+  GBytes *ptx = nvrtc_build (arch, FALSE, NULL, error);
+  return ptx ? g_bytes_unref_to_data (ptx, &(gsize) { 0 }) : NULL;
 }
 #endif
 
@@ -123,6 +152,115 @@ mt_cuda_compile_kernels (const char *arch, const char *cache_dir, GError **error
 #endif
 }
 
+char **
+mt_cuda_supported_archs (void)
+{
+  GPtrArray *out = g_ptr_array_new ();
+#ifdef HAVE_CUDA
+  int n = 0;
+  if (nvrtcGetNumSupportedArchs (&n) == NVRTC_SUCCESS && n > 0) {
+    g_autofree int *archs = g_new (int, n);
+    if (nvrtcGetSupportedArchs (archs) == NVRTC_SUCCESS)
+      for (int i = 0; i < n; i++)
+        g_ptr_array_add (out, g_strdup_printf ("sm_%d", archs[i]));
+  }
+#endif
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+GBytes *
+mt_cuda_compile_cubin (const char *arch, char **report, GError **error)
+{
+#ifdef HAVE_CUDA
+  return nvrtc_build (arch, TRUE, report, error);
+#else
+  g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "this masktune was built without CUDA (no NVRTC)");
+  return NULL;
+#endif
+}
+
+char *
+mt_cuda_report_spills (const char *report)
+{
+  /* ptxas -v: "Compiling entry function 'NAME' for 'sm_XX'", then "Function properties
+   * for NAME" and "N bytes stack frame, S bytes spill stores, L bytes spill loads". */
+  GString *out = g_string_new (NULL);
+  g_auto (GStrv) lines = g_strsplit (report ? report : "", "\n", -1);
+  const char *fn = NULL;
+  for (char **l = lines; *l; l++) {
+    const char *p = strstr (*l, "Function properties for ");
+    if (p) {
+      fn = p + strlen ("Function properties for ");
+      continue;
+    }
+    unsigned stores = 0, loads = 0;
+    const char *q = strstr (*l, "bytes spill stores");
+    if (!q)
+      continue;
+    /* back up to the number before "bytes spill stores" */
+    const char *num = q;
+    while (num > *l && num[-1] == ' ')
+      num--;
+    while (num > *l && g_ascii_isdigit (num[-1]))
+      num--;
+    stores = (unsigned) strtoul (num, NULL, 10);
+    const char *lq = strstr (q, ", ");
+    if (lq)
+      loads = (unsigned) strtoul (lq + 2, NULL, 10);
+    if (stores || loads)
+      g_string_append_printf (out, "%s%s: %u bytes spill stores, %u bytes spill loads", out->len ? "; " : "",
+                              fn ? fn : "?", stores, loads);
+  }
+  return out->len ? g_string_free (out, FALSE) : (g_string_free (out, TRUE), NULL);
+}
+
+char *
+mt_cuda_choose_code (int major, int minor, const char *const *supported, gboolean *cubin, GError **error)
+{
+  int cc = major * 10 + minor, best = 0, lowest = 0;
+  for (const char *const *a = supported; a && *a; a++) {
+    int v = atoi (*a + 3);
+    if (v == cc) {
+      *cubin = TRUE;
+      return g_strdup (*a);
+    }
+    if (v < cc && v > best)
+      best = v;
+    if (!lowest || v < lowest)
+      lowest = v;
+  }
+  if (!lowest) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "no CUDA architecture to compile for (no NVRTC)");
+    return NULL;
+  }
+  if (!best) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
+                 "the GPU has compute capability %d.%d; this CUDA's NVRTC compiles for %d.%d and newer only", major,
+                 minor, lowest / 10, lowest % 10);
+    return NULL;
+  }
+  /* A newer GPU than NVRTC knows: PTX for the newest it knows, which the driver compiles. */
+  *cubin = FALSE;
+  return g_strdup_printf ("sm_%d", best);
+}
+
+GBytes *
+mt_cuda_build_kernels (int major, int minor, char **what, GError **error)
+{
+  g_auto (GStrv) supported = mt_cuda_supported_archs ();
+  gboolean cubin = FALSE;
+  g_autofree char *arch = mt_cuda_choose_code (major, minor, (const char *const *) supported, &cubin, error);
+  if (!arch)
+    return NULL;
+  if (what)
+    *what = g_strdup_printf ("%s for %s", cubin ? "cubin" : "PTX", arch);
+  if (cubin)
+    return mt_cuda_compile_cubin (arch, NULL, error);
+  char *ptx = mt_cuda_compile_kernels (arch, NULL, error);
+  return ptx ? g_bytes_new_take (ptx, strlen (ptx) + 1) : NULL;
+}
+
 struct _MtCudaKernels {
 #ifdef HAVE_CUDA
   cudaLibrary_t lib;
@@ -132,11 +270,11 @@ struct _MtCudaKernels {
 };
 
 MtCudaKernels *
-mt_cuda_kernels_load (const char *ptx, GError **error)
+mt_cuda_kernels_load (const void *image, GError **error)
 {
 #ifdef HAVE_CUDA
   MtCudaKernels *k = g_new0 (MtCudaKernels, 1);
-  cudaError_t e = cudaLibraryLoadData (&k->lib, ptx, NULL, NULL, 0, NULL, NULL, 0);
+  cudaError_t e = cudaLibraryLoadData (&k->lib, image, NULL, NULL, 0, NULL, NULL, 0);
   if (e != cudaSuccess) {
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "loading the kernels: %s", cudaGetErrorString (e));
     g_free (k);

@@ -23,9 +23,26 @@ const char *const  *mt_cuda_kernel_names  (void);
  * a PTX compiled before for the same source, options and NVRTC version is reused. */
 char       *mt_cuda_compile_kernels (const char *arch, const char *cache_dir, GError **error);
 
-/* The compiled kernels, loaded on the current device (needs a GPU). */
+/* The real architectures this NVRTC compiles for ("sm_75", ..., NULL-terminated; empty
+ * without CUDA). */
+char      **mt_cuda_supported_archs (void);
+/* The kernels compiled to machine code for the real @arch ("sm_90"); @report: ptxas'
+ * resource report (registers, stack, spills per kernel). */
+GBytes     *mt_cuda_compile_cubin (const char *arch, char **report, GError **error);
+/* The kernels of a ptxas report that spill registers, "NAME: S bytes spill stores, L bytes
+ * spill loads; ...", or NULL when none does. */
+char       *mt_cuda_report_spills (const char *report);
+/* What a GPU of compute capability @major.@minor runs: a cubin for its own architecture
+ * when @supported has it (*@cubin TRUE), else PTX for the newest older one (the driver
+ * compiles it); an error for a GPU older than all of @supported. */
+char       *mt_cuda_choose_code (int major, int minor, const char *const *supported, gboolean *cubin,
+                                 GError **error);
+/* The kernels for such a GPU, as mt_cuda_choose_code() chose; @what: "cubin for sm_90". */
+GBytes     *mt_cuda_build_kernels (int major, int minor, char **what, GError **error);
+
+/* The compiled kernels (a cubin or PTX), loaded on the current device (needs a GPU). */
 typedef struct _MtCudaKernels MtCudaKernels;
-MtCudaKernels *mt_cuda_kernels_load (const char *ptx, GError **error);
+MtCudaKernels *mt_cuda_kernels_load (const void *image, GError **error);
 void           mt_cuda_kernels_free (MtCudaKernels *k);
 /* Launches kernel @name with @args (pointers to each argument, as cudaLaunchKernel
  * takes them) on @stream (NULL: the default stream): @blocks blocks of @threads, or
