@@ -142,6 +142,12 @@ typedef struct {
   void   (*shortcut_backward) (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride,
                                float *dx);
 
+  /* ---- a convolution with the ReLU after it (optional: NULL, the two ops) ---- */
+  /* y = max (conv (x) + bias, 0): what evaluation runs for a convolution with the batch
+   * norm after it folded into its weights and bias, and the ReLU after that. */
+  void   (*conv2d_forward_relu) (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                                 const float *weight, const float *bias, float *y, float *work);
+
   /* ---- batch norm with the ReLU after it, in one pass (optional: NULL, the two ops) ---- */
   /* y = max (batchnorm (x), 0); statistics, saved values and running ones as above. */
   void   (*batchnorm_relu_forward_train)  (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,

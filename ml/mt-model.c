@@ -28,6 +28,9 @@ typedef struct {
   gboolean flat_copy;              /* flatten: the input is not NCHW, so out is a converted copy */
   gboolean fusable;                /* batch norm whose one reader is the ReLU after it */
   gboolean fused;                  /* ... run with it (out NULL: the ReLU's out holds both) */
+  gboolean foldable;               /* convolution read only by the batch norm after it: in
+                                      evaluation, that batch norm is folded into it */
+  float *fold_w, *fold_b;          /* the folded weights and bias, made each evaluation */
   float *plain, *dplain;           /* NCHW copies of out and of the gradient there, handed out */
 } Layer;
 
@@ -125,6 +128,52 @@ plan_fusion (MtModel *m)
       others |= m->layers[j].src == i || m->layers[j].src2 == i;
     L->fusable = !others;
     L->fused = L->fusable;
+  }
+}
+
+/* In evaluation a batch norm is an affine map per channel, so a convolution read only by
+ * it can take it into its weights and bias (and the ReLU after it as the convolution's
+ * post-op, where the batch norm runs fused with it): one pass over the activations
+ * instead of two or three. Only where the backend has the convolution with ReLU (and its
+ * tensors are in host memory: the CPU backend). Layers whose output is asked for
+ * (mt_model_keep_output) are not folded. */
+static void
+plan_folding (MtModel *m)
+{
+  if (!m->be->ops->conv2d_forward_relu)
+    return;
+  for (int i = 0; i + 1 < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->spec.kind != MT_LAYER_CONV2D || m->layers[i + 1].spec.kind != MT_LAYER_BATCHNORM2D ||
+        m->layers[i + 1].src != i)
+      continue;
+    gboolean others = FALSE;
+    for (int j = i + 2; j < m->n_layers; j++)
+      others |= m->layers[j].src == i || m->layers[j].src2 == i;
+    L->foldable = !others;
+  }
+}
+
+/* The weights and bias of convolution @C with batch norm @B folded in, with the
+ * evaluation batch norm's own float arithmetic for its scale and shift (g, b). */
+static void
+fold_batchnorm (MtModel *m, Layer *C, const Layer *B)
+{
+  int oc = C->out_c;
+  gsize per = C->weight->nbytes / sizeof (float) / oc;
+  if (!C->fold_w) {
+    C->fold_w = model_alloc (m, per * oc);
+    C->fold_b = model_alloc (m, oc);
+  }
+  const float *w = C->weight->data, *bias = C->bias ? C->bias->data : NULL;
+  const float *gamma = B->weight->data, *beta = B->bias->data;
+  const float *rm = B->running_mean->data, *rv = B->running_var->data;
+  for (int o = 0; o < oc; o++) {
+    float invstd = (float) (1.0 / sqrt ((double) rv[o] + m->bn.eps));
+    float g = gamma[o] * invstd, b = beta[o] - rm[o] * g;
+    for (gsize k = 0; k < per; k++)
+      C->fold_w[o * per + k] = w[o * per + k] * g;
+    C->fold_b[o] = (bias ? bias[o] * g : 0.0f) + b;
   }
 }
 
@@ -246,6 +295,7 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
     }
   }
   plan_fusion (m);
+  plan_folding (m);
   return g_steal_pointer (&m);
 }
 
@@ -370,6 +420,8 @@ mt_model_free (MtModel *m)
     g_clear_pointer (&L->num_batches, mt_tensor_unref);
     model_free_buffer (m, L->gweight);
     model_free_buffer (m, L->gbias);
+    model_free_buffer (m, L->fold_w);
+    model_free_buffer (m, L->fold_b);
   }
   g_free (m->layers);
   g_clear_pointer (&m->params, g_ptr_array_unref);
@@ -566,11 +618,26 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
     L->input = in;
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D:
+      if (!training && L->foldable) {
+        /* The batch norm after it (and the ReLU it is fused with) in one pass; this
+         * layer's own output is not made. */
+        Layer *B = &m->layers[i + 1];
+        fold_batchnorm (m, L, B);
+        if (B->fused)
+          m->be->ops->conv2d_forward_relu (m->be, &L->conv, in, n, L->in_h, L->in_w, L->fold_w, L->fold_b,
+                                           m->layers[i + 2].out, m->work);
+        else
+          m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->fold_w, L->fold_b, B->out,
+                                      m->work);
+        break;
+      }
       m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->weight->data,
                                   L->bias ? L->bias->data : NULL, L->out, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
+      if (!training && L->src >= first && m->layers[L->src].foldable)
+        break;  /* folded into the convolution before it */
       int hw = L->in_h * L->in_w;
       float *y = L->fused ? m->layers[i + 1].out : L->out;  /* fused: the ReLU's output */
       if (training) {
@@ -868,7 +935,9 @@ mt_model_activation (MtModel *m, const char *layer, int *c, int *h, int *w)
     *h = L->out_h;
   if (w)
     *w = L->out_w;
-  return L->fused ? NULL : as_nchw (m, L, L->out, &L->plain);
+  if (L->fused || (L->foldable && !m->training))
+    return NULL;  /* not made (mt_model_keep_output) */
+  return as_nchw (m, L, L->out, &L->plain);
 }
 
 gboolean
@@ -881,6 +950,10 @@ mt_model_keep_output (MtModel *m, const char *layer)
     free_buffers (m);  /* the next forward makes this layer's buffer */
     m->layers[i].fused = FALSE;
   }
+  m->layers[i].foldable = FALSE;
+  /* A batch norm folded into the convolution before it makes no output either. */
+  if (m->layers[i].spec.kind == MT_LAYER_BATCHNORM2D && m->layers[i].src >= 0)
+    m->layers[m->layers[i].src].foldable = FALSE;
   return TRUE;
 }
 

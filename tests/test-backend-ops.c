@@ -129,9 +129,11 @@ static const ConvShape conv_shapes[] = {
   { { 32, 16, 1, 2, 0 }, 7, 9, 9, TRUE, TRUE },
 };
 
+/* which: 0 forward, 1 backward, 2 forward with the ReLU after it. */
 static void
-check_conv2d (Target *t, gboolean backward)
+check_conv2d (Target *t, int which)
 {
+  gboolean backward = which == 1;
   for (guint c = 0; c < G_N_ELEMENTS (conv_shapes); c++) {
     const ConvShape *cs = &conv_shapes[c];
     const MtConvSpec *s = &cs->s;
@@ -144,6 +146,8 @@ check_conv2d (Target *t, gboolean backward)
     if (cs->no_bias)
       memset (b, 0, s->out_c * sizeof (double));
     mt_ref_conv2d_forward (s, x, cs->n, cs->h, cs->w, wt, b, y);
+    if (which == 2)
+      mt_ref_relu_forward (y, ny, y);
     mt_ref_conv2d_backward (s, x, cs->n, cs->h, cs->w, wt, dy, dx, dw, db);
     float *dxd = put_act (t, x, cs->n, s->in_c, cs->h, cs->w), *dwt = put (t, wt, nw), *dbd = put (t, b, s->out_c);
     gsize nwork = t->be->ops->conv2d_workspace (t->be, s, cs->n, cs->h, cs->w);
@@ -152,7 +156,13 @@ check_conv2d (Target *t, gboolean backward)
                                              s->stride, s->pad, cs->n, cs->h, cs->w);
     if (!backward) {
       float *yd = zeros (t, ny);
-      t->be->ops->conv2d_forward (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, cs->no_bias ? NULL : dbd, yd, work);
+      (which == 2 ? t->be->ops->conv2d_forward_relu : t->be->ops->conv2d_forward)
+        (t->be, s, dxd, cs->n, cs->h, cs->w, dwt, cs->no_bias ? NULL : dbd, yd, work);
+      if (which == 2) {
+        char *r = g_strconcat (what, " + relu", NULL);
+        g_free (what);
+        what = r;
+      }
       expect_act (t, yd, y, cs->n, s->out_c, oh, ow, what);
       drop (t, yd);
     } else {
@@ -187,13 +197,19 @@ check_conv2d (Target *t, gboolean backward)
 static void
 check_conv2d_forward (Target *t)
 {
-  check_conv2d (t, FALSE);
+  check_conv2d (t, 0);
+}
+
+static void
+check_conv2d_forward_relu (Target *t)
+{
+  check_conv2d (t, 2);
 }
 
 static void
 check_conv2d_backward (Target *t)
 {
-  check_conv2d (t, TRUE);
+  check_conv2d (t, 1);
 }
 
 /* 2-D (per channel over N, H, W) and 1-D (hw = 1, the classifier's BatchNorm1d). */
@@ -724,6 +740,7 @@ static const struct {
 } cases[] = {
   { OP (conv2d_forward), check_conv2d_forward },
   { OP (conv2d_backward), check_conv2d_backward },
+  { OP (conv2d_forward_relu), check_conv2d_forward_relu },
   { OP (batchnorm_forward_train), check_bn_forward_train },
   { OP (batchnorm_forward_eval), check_bn_forward_eval },
   { OP (batchnorm_backward_train), check_bn_backward_train },

@@ -175,6 +175,66 @@ START_TEST (fused_batchnorm_relu_changes_nothing)
 }
 END_TEST
 
+/* Evaluation folds each batch norm into the convolution before it (and its ReLU into the
+ * convolution's post-op): the logits and the activations handed out agree with the
+ * unfolded layers to float rounding. The running statistics come from training passes,
+ * so the fold is not the identity. */
+START_TEST (folded_evaluation_matches_unfolded)
+{
+  const struct { const char *arch; int c, hw; } cases[] = { { "small_cnn", 3, 28 }, { "resnet18", 3, 32 } };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    g_autoptr (MtModel) a = mt_model_new_sized (mt_arch_lookup (cases[k].arch), 2, cases[k].c, cases[k].hw,
+                                                cases[k].hw, NULL);
+    g_autoptr (MtModel) b = mt_model_new_sized (mt_arch_lookup (cases[k].arch), 2, cases[k].c, cases[k].hw,
+                                                cases[k].hw, NULL);
+    const MtArch *arch = mt_model_arch (b);
+    const char *last_relu = NULL;
+    for (int i = 0; i < arch->n_layers; i++) {
+      if (arch->layers[i].kind == MT_LAYER_CONV2D || arch->layers[i].kind == MT_LAYER_BATCHNORM2D)
+        ck_assert (mt_model_keep_output (b, arch->layers[i].name));
+      if (arch->layers[i].kind == MT_LAYER_RELU && i > 0 && arch->layers[i - 1].kind == MT_LAYER_BATCHNORM2D)
+        last_relu = arch->layers[i].name;
+    }
+    mt_model_init (a, 3);
+    mt_model_init (b, 3);
+    const int n = 6;
+    gsize nx = (gsize) n * cases[k].c * cases[k].hw * cases[k].hw;
+    g_autofree float *x = g_new (float, nx);
+    MtRng rng;
+    mt_rng_seed (&rng, 8);
+    for (gsize i = 0; i < nx; i++)
+      x[i] = (float) mt_rng_uniform (&rng);
+    for (int step = 0; step < 3; step++) {  /* running statistics away from 0 and 1 */
+      mt_model_forward (a, x, n, TRUE);
+      mt_model_forward (b, x, n, TRUE);
+    }
+    g_autofree float *la = g_memdup2 (mt_model_forward (a, x, n, FALSE), n * 2 * sizeof (float));
+    const float *lb = mt_model_forward (b, x, n, FALSE);
+    double scale = 0;
+    for (int i = 0; i < n * 2; i++)
+      scale = MAX (scale, fabs (lb[i]));
+    for (int i = 0; i < n * 2; i++)
+      ck_assert_msg (fabs (la[i] - lb[i]) <= 1e-4 * scale, "%s logit %d: folded %.8g, unfolded %.8g",
+                     cases[k].arch, i, la[i], lb[i]);
+    /* The folded convolution's own output is not made; the ReLU's after it is. */
+    ck_assert_msg (!mt_model_activation (a, arch->layers[0].name, NULL, NULL, NULL), "%s: no fold", cases[k].arch);
+    ck_assert_ptr_nonnull (mt_model_activation (b, arch->layers[0].name, NULL, NULL, NULL));
+    int c = 0, h = 0, w = 0;
+    const float *ya = mt_model_activation (a, last_relu, &c, &h, &w);
+    const float *yb = mt_model_activation (b, last_relu, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull (ya);
+    ck_assert_ptr_nonnull (yb);
+    gsize len = (gsize) n * c * h * w;
+    scale = 0;
+    for (gsize i = 0; i < len; i++)
+      scale = MAX (scale, fabs (yb[i]));
+    for (gsize i = 0; i < len; i++)
+      ck_assert_msg (fabs (ya[i] - yb[i]) <= 1e-4 * scale, "%s %s[%zu]: folded %.8g, unfolded %.8g", cases[k].arch,
+                     last_relu, i, ya[i], yb[i]);
+  }
+}
+END_TEST
+
 /* The CPU backend (oneDNN's convolutions included) gives the same bytes run after run
  * for a fixed thread count: SmallCNN, a CIFAR ResNet (option-A shortcuts) and ResNet-18
  * (7x7 stem, max-pooling, strided 1x1 downsamples, residual adds), at 1 and 2 threads. */
@@ -629,6 +689,7 @@ main (void)
   tcase_add_test (tc, whole_network_gradient);
   tcase_add_test (tc, training_is_deterministic);
   tcase_add_test (tc, fused_batchnorm_relu_changes_nothing);
+  tcase_add_test (tc, folded_evaluation_matches_unfolded);
   tcase_add_test (tc, learning_rate_schedule);
   tcase_add_test (tc, optimizers_match_pytorch);
   tcase_add_test (tc, erm_learns_the_shortcut);

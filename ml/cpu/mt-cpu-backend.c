@@ -71,9 +71,22 @@ cpu_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int n, i
                     const float *weight, const float *bias, float *y, float *work)
 {
   if (conv_on_dnnl (s))
-    mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+    mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, FALSE, y, work);
   else
     mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+}
+
+static void
+cpu_conv2d_forward_relu (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                         const float *weight, const float *bias, float *y, float *work)
+{
+  if (conv_on_dnnl (s)) {
+    mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, TRUE, y, work);
+    return;
+  }
+  mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+  mt_cpu_relu_forward (y, (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) *
+                            mt_conv_out (w, s->k, s->stride, s->pad), y);
 }
 
 static void
@@ -364,6 +377,7 @@ static const MtBackendOps cpu_ops = {
   .add = cpu_add,
   .shortcut_forward = cpu_shortcut_forward,
   .shortcut_backward = cpu_shortcut_backward,
+  .conv2d_forward_relu = cpu_conv2d_forward_relu,
   .batchnorm_relu_forward_train = cpu_bn_relu_forward_train,
   .batchnorm_relu_forward_eval = cpu_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = cpu_bn_relu_backward_train,

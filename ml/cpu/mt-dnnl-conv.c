@@ -9,6 +9,7 @@
 #include "ml/cpu/mt-dnnl.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
+#include "ml/cpu/mt-ops.h"
 
 #include <dnnl.h>
 #include <string.h>
@@ -27,9 +28,10 @@ typedef struct {
   PlanKey key;
   dnnl_memory_desc_t x_md, y_md, w_md, b_md;      /* ours: activation layout, OIHW, [out_c] */
   dnnl_primitive_t fwd, bwd_data, bwd_weights;
+  dnnl_primitive_t fwd_relu;                          /* inference, ReLU as a post-op; NULL: none */
   dnnl_memory_desc_t fwd_w_md, bwdd_w_md, bwdw_w_md, fwd_pad_md, bwdd_pad_md, bwdw_pad_md;
   dnnl_primitive_t w_to_fwd, w_to_bwdd, dw_to_ours;   /* NULL where the layouts agree */
-  gsize fwd_scratch, bwdd_scratch, bwdw_scratch;      /* bytes */
+  gsize fwd_scratch, fwd_relu_scratch, bwdd_scratch, bwdw_scratch;  /* bytes */
   gsize fwd_w_bytes, bwdd_w_bytes, bwdw_w_bytes;
   float *zero_bias;                                   /* for convolutions without bias */
 } Plan;
@@ -144,6 +146,26 @@ plan_new (const PlanKey *key)
   p->fwd = make (fpd, &p->fwd_scratch);
   p->fwd_w_md = *dnnl_primitive_desc_query_md (fpd, dnnl_query_weights_md, 0);
 
+  /* The inference forward with the ReLU after it as a post-op (a convolution with batch
+   * norm folded in, in evaluation), on the training forward's weight layout so that both
+   * share its reorder. Where oneDNN has no such primitive, the ReLU runs apart. */
+  dnnl_convolution_desc_t rd;
+  dnnl_post_ops_t po;
+  dnnl_primitive_attr_t rattr = user_scratchpad ();
+  DNNL_OK (dnnl_post_ops_create (&po));
+  DNNL_OK (dnnl_post_ops_append_eltwise (po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+  DNNL_OK (dnnl_primitive_attr_set_post_ops (rattr, po));
+  dnnl_primitive_desc_t rpd = NULL;
+  if (dnnl_convolution_forward_desc_init (&rd, dnnl_forward_inference, dnnl_convolution_direct, &p->x_md,
+                                          &p->fwd_w_md, &p->b_md, &p->y_md, strides, pad, pad_r) == dnnl_success &&
+      dnnl_primitive_desc_create (&rpd, &rd, rattr, engine, NULL) == dnnl_success &&
+      dnnl_memory_desc_equal (dnnl_primitive_desc_query_md (rpd, dnnl_query_weights_md, 0), &p->fwd_w_md))
+    p->fwd_relu = make (rpd, &p->fwd_relu_scratch);
+  if (rpd)
+    dnnl_primitive_desc_destroy (rpd);
+  dnnl_post_ops_destroy (po);
+  dnnl_primitive_attr_destroy (rattr);
+
   DNNL_OK (dnnl_convolution_backward_data_desc_init (&bdd, dnnl_convolution_direct, &p->x_md, &w_any, &p->y_md,
                                                      strides, pad, pad_r));
   DNNL_OK (dnnl_primitive_desc_create (&bdpd, &bdd, attr, engine, fpd));
@@ -208,7 +230,7 @@ gsize
 mt_dnnl_conv2d_workspace (const MtConvSpec *s, int n, int h, int w)
 {
   Plan *p = plan_get (s, n, h, w);
-  gsize fwd = up64 (p->fwd_w_bytes) + up64 (p->fwd_scratch);
+  gsize fwd = up64 (p->fwd_w_bytes) + up64 (MAX (p->fwd_scratch, p->fwd_relu_scratch));
   gsize bwd = up64 (p->bwdd_w_bytes) + up64 (p->bwdw_w_bytes) + up64 ((gsize) s->out_c * sizeof (float)) +
               up64 (MAX (p->bwdd_scratch, p->bwdw_scratch));
   return (MAX (fwd, bwd) + sizeof (float) - 1) / sizeof (float);
@@ -274,7 +296,7 @@ stream_new (void)
 
 void
 mt_dnnl_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
-                        const float *bias, float *y, float *work)
+                        const float *bias, gboolean relu, float *y, float *work)
 {
   Plan *p = plan_get (s, n, h, w);
   Mems ms = { 0 };
@@ -295,12 +317,17 @@ mt_dnnl_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w
     { DNNL_ARG_SCRATCHPAD, NULL },
   };
   int nargs = 4;
-  if (p->fwd_scratch)
-    args[nargs++].memory = wrap_bytes (&ms, wk, p->fwd_scratch);
-  run (st, p->fwd, nargs, args);
+  gboolean post_op = relu && p->fwd_relu;
+  gsize scratch = post_op ? p->fwd_relu_scratch : p->fwd_scratch;
+  if (scratch)
+    args[nargs++].memory = wrap_bytes (&ms, wk, scratch);
+  run (st, post_op ? p->fwd_relu : p->fwd, nargs, args);
   dnnl_stream_wait (st);
   dnnl_stream_destroy (st);
   mems_free (&ms);
+  if (relu && !post_op)
+    mt_cpu_relu_forward (y, (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) *
+                              mt_conv_out (w, s->k, s->stride, s->pad), y);
 }
 
 void

@@ -11,8 +11,9 @@
 G_BEGIN_DECLS
 
 gsize mt_dnnl_conv2d_workspace (const MtConvSpec *s, int n, int h, int w);
+/* With @relu, y = max (conv (x) + bias, 0), the ReLU a post-op of the convolution. */
 void  mt_dnnl_conv2d_forward   (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
-                                const float *bias, float *y, float *work);
+                                const float *bias, gboolean relu, float *y, float *work);
 void  mt_dnnl_conv2d_backward  (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
                                 const float *dy, float *dx, float *dweight, float *dbias, float *work);
 
