@@ -1,0 +1,27 @@
+#!/bin/sh
+# On the build machine (which has the -dev packages): builds the GPU checks and packs them,
+# with the shared libraries they need that a GPU machine may lack (GLib, json-glib, Check,
+# oneDNN, libpng, cairo, ...; not CUDA, cuDNN, cuBLAS or glibc, which it has), into one
+# folder that bench/gpu-run.sh (copied in as run.sh) runs there:
+#   bench/gpu-pack.sh [DIR]        (default: gpu-bundle; then DIR/run.sh on the GPU machine)
+set -eu
+cd "$(dirname "$0")/.."
+out=${1:-gpu-bundle}
+make -s -j"$(nproc)" >/dev/null
+make -s tests/test-cuda tests/test-backend-ops tests/test-train >/dev/null
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib" "$out/backends"
+for t in test-cuda test-backend-ops test-train; do
+  # libtool keeps the real program in .libs where it links shared libraries of the tree
+  if [ -x "tests/.libs/$t" ]; then cp "tests/.libs/$t" "$out/bin/"; else cp "tests/$t" "$out/bin/"; fi
+done
+cp -L .libs/libmasktune.so.* "$out/lib/" 2>/dev/null || cp -L .libs/libmasktune.so "$out/lib/"
+cp -L ml/cuda/.libs/libmt-cuda.so "$out/backends/"
+mkdir -p "$out/.libs" && ln -sf ../lib/"$(basename "$(ls "$out"/lib/libmasktune.so* | head -1)")" "$out/.libs/libmasktune.so"
+for f in "$out"/bin/* "$out"/lib/* "$out"/backends/*; do ldd "$f" 2>/dev/null; done |
+  awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u |
+  grep -v -E '/(libcuda|libcudart|libcudnn[^/]*|libcublas[^/]*|libnvrtc[^/]*|libnvJitLink|libc|libm|libdl|libpthread|librt|ld-linux[^/]*)\.so' |
+  while read -r lib; do cp -L "$lib" "$out/lib/"; done
+cp bench/gpu-run.sh "$out/run.sh"
+chmod +x "$out/run.sh"
+du -sh "$out"

@@ -1,0 +1,39 @@
+#!/bin/sh
+# On a GPU machine, from a folder bench/gpu-pack.sh made: the CUDA checks, which fail (not
+# skip) without a usable GPU (MT_REQUIRE_GPU=1), then the same under compute-sanitizer's
+# four tools, and a short table. Exit status: 0 only when everything passed.
+#   ./run.sh
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# cuDNN and cuBLAS where the machine has them: the CUDA toolkit, or PyTorch's wheels.
+extra=$(python3 - 2>/dev/null <<'PY'
+import glob, os, site
+dirs = []
+for s in site.getsitepackages() + [site.getusersitepackages()]:
+    dirs += glob.glob(os.path.join(s, "nvidia", "*", "lib")) + glob.glob(os.path.join(s, "torch", "lib"))
+print(":".join(dirs))
+PY
+)
+export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export MT_BACKEND_PATH="$here/backends" MT_BUILDDIR="$here" MT_SRCDIR="$here" MT_REQUIRE_GPU=1
+export CK_DEFAULT_TIMEOUT=600
+cd "$here"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: no GPU visible"
+status=0
+for t in test-cuda test-backend-ops; do
+  "bin/$t" > "$t.log" 2>&1 || status=1
+  printf '%-34s %s\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$t.log" || echo "did not finish ($t.log)")"
+  grep -E ':[FE]:' "$t.log" | head -5 | sed 's/^/  /'
+done
+printf '%-34s %s\n' "parity run on" "$(sed -n 's/^CUDA parity on //p' test-cuda.log | head -1)"
+if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
+  cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+  for tool in memcheck racecheck synccheck initcheck; do
+    if CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 bin/test-cuda > "sanitizer-$tool.log" 2>&1; then r=clean
+    else r="errors (sanitizer-$tool.log)"; status=1; fi
+    printf '%-34s %s\n' "compute-sanitizer $tool" "$r"
+  done
+else
+  echo "compute-sanitizer: not found"; status=1
+fi
+exit "$status"
