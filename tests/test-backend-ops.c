@@ -275,44 +275,40 @@ check_batchnorm (Target *t, int which)
     g_auto (BnCase) b = bn_case (t, k);
     int n = b.n, c = b.c, hw = b.hw;
     gsize len = b.len;
-    double *x = b.x, *gamma = b.gamma, *beta = b.beta, *dy = b.dy, *rm = b.rm, *rv = b.rv;
-    float *xd = b.xd, *gd = b.gd, *bd = b.bd, *dyd = b.dyd, *rmd = b.rmd, *rvd = b.rvd;
-    float *out = b.out, *gx = b.gx, *smd = b.smd, *sid = b.sid, *gg = b.gg, *gb = b.gb;
     g_autofree double *y = g_new (double, len), *dx = g_new (double, len);
     g_autofree double *dg = g_new (double, c), *db = g_new (double, c);
-    (void) gx;
     switch (which) {
     case 0: {  /* training forward: y, saved mean and 1/std, running statistics */
-      mt_ref_batchnorm_forward (spec.eps, x, n, c, hw, gamma, beta, y);
-      t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
-      expect_act (t, out, y, n, c, hw, 1, "batchnorm train y");
+      mt_ref_batchnorm_forward (spec.eps, b.x, n, c, hw, b.gamma, b.beta, y);
+      t->be->ops->batchnorm_forward_train (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.smd, b.sid, b.rmd, b.rvd);
+      expect_act (t, b.out, y, n, c, hw, 1, "batchnorm train y");
       g_autofree double *mean = g_new0 (double, c), *invstd = g_new0 (double, c);
-      mt_ref_batchnorm_saved (spec.eps, x, n, c, hw, mean, invstd);
-      expect (t, smd, mean, c, "batchnorm saved mean");
-      expect (t, sid, invstd, c, "batchnorm saved 1/std");
-      mt_ref_batchnorm_update_running (spec.momentum, x, n, c, hw, rm, rv);
-      expect (t, rmd, rm, c, "batchnorm running mean");
-      expect (t, rvd, rv, c, "batchnorm running var");
+      mt_ref_batchnorm_saved (spec.eps, b.x, n, c, hw, mean, invstd);
+      expect (t, b.smd, mean, c, "batchnorm saved mean");
+      expect (t, b.sid, invstd, c, "batchnorm saved 1/std");
+      mt_ref_batchnorm_update_running (spec.momentum, b.x, n, c, hw, b.rm, b.rv);
+      expect (t, b.rmd, b.rm, c, "batchnorm running mean");
+      expect (t, b.rvd, b.rv, c, "batchnorm running var");
       break;
     }
     case 1:
-      mt_ref_batchnorm_forward_eval (spec.eps, x, n, c, hw, gamma, beta, rm, rv, y);
-      t->be->ops->batchnorm_forward_eval (t->be, &spec, xd, n, c, hw, gd, bd, out, rmd, rvd);
-      expect_act (t, out, y, n, c, hw, 1, "batchnorm eval y");
+      mt_ref_batchnorm_forward_eval (spec.eps, b.x, n, c, hw, b.gamma, b.beta, b.rm, b.rv, y);
+      t->be->ops->batchnorm_forward_eval (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.rmd, b.rvd);
+      expect_act (t, b.out, y, n, c, hw, 1, "batchnorm eval y");
       break;
     case 2:
       /* The saved statistics come from the backend's own training forward. */
-      mt_ref_batchnorm_backward (spec.eps, x, n, c, hw, gamma, dy, dx, dg, db);
-      t->be->ops->batchnorm_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
-      t->be->ops->batchnorm_backward_train (t->be, xd, n, c, hw, gd, smd, sid, dyd, out, gg, gb);
-      expect_act (t, out, dx, n, c, hw, 1, "batchnorm train dx");
-      expect (t, gg, dg, c, "batchnorm dgamma");
-      expect (t, gb, db, c, "batchnorm dbeta");
+      mt_ref_batchnorm_backward (spec.eps, b.x, n, c, hw, b.gamma, b.dy, dx, dg, db);
+      t->be->ops->batchnorm_forward_train (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.smd, b.sid, b.rmd, b.rvd);
+      t->be->ops->batchnorm_backward_train (t->be, b.xd, n, c, hw, b.gd, b.smd, b.sid, b.dyd, b.out, b.gg, b.gb);
+      expect_act (t, b.out, dx, n, c, hw, 1, "batchnorm train dx");
+      expect (t, b.gg, dg, c, "batchnorm dgamma");
+      expect (t, b.gb, db, c, "batchnorm dbeta");
       break;
     case 3:
-      mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, gamma, rv, dy, dx);
-      t->be->ops->batchnorm_backward_eval (t->be, &spec, n, c, hw, gd, rvd, dyd, out);
-      expect_act (t, out, dx, n, c, hw, 1, "batchnorm eval dx");
+      mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, b.gamma, b.rv, b.dy, dx);
+      t->be->ops->batchnorm_backward_eval (t->be, &spec, n, c, hw, b.gd, b.rvd, b.dyd, b.out);
+      expect_act (t, b.out, dx, n, c, hw, 1, "batchnorm eval dx");
       break;
     }
   }
@@ -329,46 +325,43 @@ check_batchnorm_relu (Target *t, int which)
     g_auto (BnCase) b = bn_case (t, k);
     int n = b.n, c = b.c, hw = b.hw;
     gsize len = b.len;
-    double *x = b.x, *gamma = b.gamma, *beta = b.beta, *dy = b.dy, *rm = b.rm, *rv = b.rv;
-    float *xd = b.xd, *gd = b.gd, *bd = b.bd, *dyd = b.dyd, *rmd = b.rmd, *rvd = b.rvd;
-    float *out = b.out, *gx = b.gx, *smd = b.smd, *sid = b.sid, *gg = b.gg, *gb = b.gb;
     gboolean train = which == 0 || which == 2;
     g_autofree double *bn = g_new (double, len), *y = g_new (double, len), *dx = g_new (double, len);
     g_autofree double *dg = g_new (double, c), *db = g_new (double, c), *masked = g_new (double, len);
     if (train)
-      mt_ref_batchnorm_forward (spec.eps, x, n, c, hw, gamma, beta, bn);
+      mt_ref_batchnorm_forward (spec.eps, b.x, n, c, hw, b.gamma, b.beta, bn);
     else
-      mt_ref_batchnorm_forward_eval (spec.eps, x, n, c, hw, gamma, beta, rm, rv, bn);
+      mt_ref_batchnorm_forward_eval (spec.eps, b.x, n, c, hw, b.gamma, b.beta, b.rm, b.rv, bn);
     mt_ref_relu_forward (bn, len, y);
     if (train)
-      t->be->ops->batchnorm_relu_forward_train (t->be, &spec, xd, n, c, hw, gd, bd, out, smd, sid, rmd, rvd);
+      t->be->ops->batchnorm_relu_forward_train (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.smd, b.sid, b.rmd, b.rvd);
     else
-      t->be->ops->batchnorm_relu_forward_eval (t->be, &spec, xd, n, c, hw, gd, bd, out, rmd, rvd);
+      t->be->ops->batchnorm_relu_forward_eval (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.rmd, b.rvd);
     if (which < 2) {
-      expect_act (t, out, y, n, c, hw, 1, train ? "batchnorm+relu train y" : "batchnorm+relu eval y");
+      expect_act (t, b.out, y, n, c, hw, 1, train ? "batchnorm+relu train y" : "batchnorm+relu eval y");
     } else {
       /* The mask, NCHW, from the backend's y. */
       float *plain = mt_backend_layout_is_nchw (t->be, c, hw, 1) ? NULL : zeros (t, len);
       if (plain)
-        mt_backend_to_nchw (t->be, out, n, c, hw, 1, plain);
+        mt_backend_to_nchw (t->be, b.out, n, c, hw, 1, plain);
       g_autofree float *yb = g_new (float, len);
-      t->be->ops->download (t->be, yb, plain ? plain : out, len * sizeof (float));
+      t->be->ops->download (t->be, yb, plain ? plain : b.out, len * sizeof (float));
       drop (t, plain);
       for (gsize i = 0; i < len; i++)
-        masked[i] = yb[i] > 0 ? dy[i] : 0;
+        masked[i] = yb[i] > 0 ? b.dy[i] : 0;
       if (train) {
-        mt_ref_batchnorm_backward (spec.eps, x, n, c, hw, gamma, masked, dx, dg, db);
-        t->be->ops->batchnorm_relu_backward_train (t->be, xd, n, c, hw, gd, smd, sid, out, dyd, gx, gg, gb);
-        expect_act (t, gx, dx, n, c, hw, 1, "batchnorm+relu train dx");
-        expect (t, gg, dg, c, "batchnorm+relu dgamma");
-        expect (t, gb, db, c, "batchnorm+relu dbeta");
+        mt_ref_batchnorm_backward (spec.eps, b.x, n, c, hw, b.gamma, masked, dx, dg, db);
+        t->be->ops->batchnorm_relu_backward_train (t->be, b.xd, n, c, hw, b.gd, b.smd, b.sid, b.out, b.dyd, b.gx, b.gg, b.gb);
+        expect_act (t, b.gx, dx, n, c, hw, 1, "batchnorm+relu train dx");
+        expect (t, b.gg, dg, c, "batchnorm+relu dgamma");
+        expect (t, b.gb, db, c, "batchnorm+relu dbeta");
         /* Without dx: the parameter gradients alone. */
-        t->be->ops->batchnorm_relu_backward_train (t->be, xd, n, c, hw, gd, smd, sid, out, dyd, NULL, gg, gb);
-        expect (t, gg, dg, c, "batchnorm+relu dgamma without dx");
+        t->be->ops->batchnorm_relu_backward_train (t->be, b.xd, n, c, hw, b.gd, b.smd, b.sid, b.out, b.dyd, NULL, b.gg, b.gb);
+        expect (t, b.gg, dg, c, "batchnorm+relu dgamma without dx");
       } else {
-        mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, gamma, rv, masked, dx);
-        t->be->ops->batchnorm_relu_backward_eval (t->be, &spec, n, c, hw, gd, rvd, out, dyd, gx);
-        expect_act (t, gx, dx, n, c, hw, 1, "batchnorm+relu eval dx");
+        mt_ref_batchnorm_backward_eval (spec.eps, n, c, hw, b.gamma, b.rv, masked, dx);
+        t->be->ops->batchnorm_relu_backward_eval (t->be, &spec, n, c, hw, b.gd, b.rvd, b.out, b.dyd, b.gx);
+        expect_act (t, b.gx, dx, n, c, hw, 1, "batchnorm+relu eval dx");
       }
     }
   }
