@@ -29,6 +29,14 @@ MtDigestMemo *mt_digest_memo_get_default (void);
 char         *mt_digest_memo_sha256 (MtDigestMemo *memo, const char *path, gboolean follow, goffset *size,
                                      GError **error);
 
+/* Remembers @digest for @path, a file this process has just written, hashed and made
+ * read-only, that nobody else writes: a cache object. Unlike mt_digest_memo_sha256 it
+ * remembers a file changed just now, so that the first rerun after a run reads none of
+ * its outputs again; what it cannot see is a change by someone else within the same
+ * timestamp tick (a few milliseconds) that keeps the size, which `cache verify` and
+ * --paranoid (full re-hashing) still catch. */
+void          mt_digest_memo_learn (MtDigestMemo *memo, const char *path, const char *digest);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtDigestMemo, mt_digest_memo_free)
 
 G_END_DECLS

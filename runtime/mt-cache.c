@@ -320,6 +320,7 @@ mt_cache_commit_object (MtCache *c, const char *path, const char *ext, char **di
   }
   if (!mt_file_sync (dir, error))
     return FALSE;
+  mt_digest_memo_learn (NULL, dst, d);  /* the next run need not read it again */
   *digest = g_steal_pointer (&d);
   *size = sz;
   *relpath = g_build_filename ("objects", sub, name, NULL);
