@@ -1,4 +1,5 @@
 #include "ml/mt-saliency.h"
+#include "ml/mt-elementwise.h"
 
 #include <math.h>
 
@@ -63,20 +64,6 @@ mt_cam_scale (float *cam, int len)
     cam[p] /= (float) (1e-7 + hi);
 }
 
-static void
-coord (int dst, double scale, int in, int *i0, int *i1, float *frac)
-{
-  double src = (dst + 0.5) * scale - 0.5;
-  if (src < 0)
-    src = 0;
-  int i = (int) floor (src);
-  if (i > in - 1)
-    i = in - 1;
-  *i0 = i;
-  *i1 = MIN (i + 1, in - 1);
-  *frac = (float) (src - i);
-}
-
 void
 mt_resize_bilinear (const float *in, int ih, int iw, float *out, int oh, int ow)
 {
@@ -84,11 +71,11 @@ mt_resize_bilinear (const float *in, int ih, int iw, float *out, int oh, int ow)
   for (int y = 0; y < oh; y++) {
     int y0, y1;
     float fy;
-    coord (y, sy, ih, &y0, &y1, &fy);
+    mt_ew_bilinear_coord (y, sy, ih, &y0, &y1, &fy);
     for (int x = 0; x < ow; x++) {
       int x0, x1;
       float fx;
-      coord (x, sx, iw, &x0, &x1, &fx);
+      mt_ew_bilinear_coord (x, sx, iw, &x0, &x1, &fx);
       float top = in[y0 * iw + x0] * (1 - fx) + in[y0 * iw + x1] * fx;
       float bottom = in[y1 * iw + x0] * (1 - fx) + in[y1 * iw + x1] * fx;
       out[y * ow + x] = top * (1 - fy) + bottom * fy;

@@ -2,6 +2,7 @@
  * in place and the step is bias-corrected by the 1-based step count. */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-ref-ops.h"
+#include "ml/mt-elementwise.h"
 
 #include <math.h>
 
@@ -13,13 +14,9 @@ mt_cpu_adam_step (const MtAdamSpec *s, float *param, const float *grad, float *m
   float step_size = (float) (s->lr / bc1), bc2_sqrt = (float) sqrt (bc2);
   float w1 = (float) (1 - s->beta1), b2 = (float) s->beta2, w2 = (float) (1 - s->beta2);
   float wd = (float) s->weight_decay, eps = (float) s->eps;
-  for (gsize i = 0; i < len; i++) {
-    float g = s->weight_decay != 0 ? grad[i] + wd * param[i] : grad[i];
-    m[i] += w1 * (g - m[i]);                 /* exp_avg.lerp_(grad, 1 - beta1) */
-    v[i] = b2 * v[i] + w2 * g * g;           /* exp_avg_sq.mul_(beta2).addcmul_(g, g, 1 - beta2) */
-    float denom = sqrtf (v[i]) / bc2_sqrt + eps;
-    param[i] += -step_size * m[i] / denom;   /* param.addcdiv_(exp_avg, denom, -step_size) */
-  }
+  int decay = s->weight_decay != 0;
+  for (gsize i = 0; i < len; i++)
+    mt_ew_adam (&param[i], grad[i], &m[i], &v[i], step_size, bc2_sqrt, w1, b2, w2, wd, eps, decay);
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */

@@ -1,6 +1,7 @@
 /* ReLU. */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-ref-ops.h"
+#include "ml/mt-elementwise.h"
 
 #include <math.h>
 #include "ml/cpu/mt-cpu.h"
@@ -10,18 +11,15 @@ mt_cpu_relu_forward (const float *x, gsize len, float *y)
 {
 #pragma omp parallel for simd schedule(static) num_threads(mt_cpu_threads ()) if (len > 65536)
   for (gsize i = 0; i < len; i++)
-    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    y[i] = mt_ew_relu (x[i]);
 }
 
 void
 mt_cpu_relu_backward (const float *y, const float *dy, gsize len, float *dx)
 {
 #pragma omp parallel for simd schedule(static) num_threads(mt_cpu_threads ()) if (len > 65536)
-  for (gsize i = 0; i < len; i++) {
-    /* dy read unconditionally: the select becomes a vector blend, not a branch. */
-    float g = dy[i];
-    dx[i] = y[i] > 0.0f ? g : 0.0f;
-  }
+  for (gsize i = 0; i < len; i++)
+    dx[i] = mt_ew_relu_grad (y[i], dy[i]);  /* dy read unconditionally: a vector blend */
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */

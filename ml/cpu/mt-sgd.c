@@ -1,24 +1,17 @@
 /* SGD with momentum, Nesterov and weight decay, exactly torch.optim.SGD (dampening 0). */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-ref-ops.h"
+#include "ml/mt-elementwise.h"
 
 void
 mt_cpu_sgd_step (const MtSgdSpec *s, float *param, const float *grad, float *buf, gsize len, gboolean first_step)
 {
   float lr = (float) s->lr, mom = (float) s->momentum, wd = (float) s->weight_decay;
-  if (s->momentum == 0) {
-    /* No buffer: PyTorch keeps none, so it is left as it is. */
-    for (gsize i = 0; i < len; i++)
-      param[i] -= lr * (grad[i] + wd * param[i]);
-    return;
-  }
-  for (gsize i = 0; i < len; i++) {
-    float g = grad[i] + wd * param[i];
-    /* PyTorch starts the momentum buffer at the first gradient, not at zero. */
-    float b = first_step ? g : mom * buf[i] + g;
-    buf[i] = b;
-    param[i] -= lr * (s->nesterov ? g + mom * b : b);
-  }
+  /* Without momentum no buffer: PyTorch keeps none, so it is left as it is (and may be
+   * NULL). PyTorch starts the buffer at the first gradient, not at zero. */
+  float unused = 0;
+  for (gsize i = 0; i < len; i++)
+    mt_ew_sgd (&param[i], grad[i], mom == 0.0f ? &unused : &buf[i], lr, mom, wd, first_step, s->nesterov);
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */

@@ -1,5 +1,6 @@
 // CAM weights, combination, scaling and bilinear resizing (ml/mt-saliency.c).
 #include "mt-cuda-common.cuh"
+#include "ml/mt-elementwise.h"
 
 // XGradCAM channel weights, one block per (sample, channel): sum(G A) / (sum(A) + 1e-7),
 // accumulated in double as on the CPU.
@@ -46,15 +47,6 @@ MT_KERNEL void mt_cam_scale (float *cam, int hw) {
 }
 
 // Bilinear resizing with half-pixel centres (OpenCV's INTER_LINEAR), per map.
-__device__ void coord (int dst, double scale, int in, int *i0, int *i1, float *frac) {
-  double src = (dst + 0.5) * scale - 0.5;
-  if (src < 0) src = 0;
-  int i = (int) floor (src);
-  if (i > in - 1) i = in - 1;
-  *i0 = i;
-  *i1 = min (i + 1, in - 1);
-  *frac = (float) (src - i);
-}
 MT_KERNEL void mt_resize_bilinear (const float *in, int ih, int iw, float *out,
                                                 int oh, int ow, int maps) {
   double sy = (double) ih / oh, sx = (double) iw / ow;
@@ -63,8 +55,8 @@ MT_KERNEL void mt_resize_bilinear (const float *in, int ih, int iw, float *out,
     int o = (int) (i % (oh * ow)), y = o / ow, x = o % ow;
     int y0, y1, x0, x1;
     float fy, fx;
-    coord (y, sy, ih, &y0, &y1, &fy);
-    coord (x, sx, iw, &x0, &x1, &fx);
+    mt_ew_bilinear_coord (y, sy, ih, &y0, &y1, &fy);
+    mt_ew_bilinear_coord (x, sx, iw, &x0, &x1, &fx);
     const float *s = in + m * ih * iw;
     float top = s[y0 * iw + x0] * (1 - fx) + s[y0 * iw + x1] * fx;
     float bottom = s[y1 * iw + x0] * (1 - fx) + s[y1 * iw + x1] * fx;
