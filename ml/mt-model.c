@@ -110,6 +110,20 @@ layer_index (const MtArch *arch, int upto, const char *name)
   return -2;
 }
 
+/* TRUE when layer @i (of kind @kind) is read by the next layer, of kind @next, and by no
+ * other. */
+static gboolean
+read_only_by_next (MtModel *m, int i, MtLayerKind kind, MtLayerKind next)
+{
+  if (i + 1 >= m->n_layers || m->layers[i].spec.kind != kind || m->layers[i + 1].spec.kind != next ||
+      m->layers[i + 1].src != i)
+    return FALSE;
+  for (int j = i + 2; j < m->n_layers; j++)
+    if (m->layers[j].src == i || m->layers[j].src2 == i)
+      return FALSE;
+  return TRUE;
+}
+
 /* A 2-D batch norm read only by the ReLU right after it runs fused with it, where the
  * backend can: one pass instead of two, and no buffer for the normalised values. */
 static void
@@ -118,17 +132,8 @@ plan_fusion (MtModel *m)
   const MtBackendOps *ops = m->be->ops;
   gboolean can = ops->batchnorm_relu_forward_train && ops->batchnorm_relu_forward_eval &&
                  ops->batchnorm_relu_backward_train && ops->batchnorm_relu_backward_eval;
-  for (int i = 0; can && i + 1 < m->n_layers; i++) {
-    Layer *L = &m->layers[i];
-    if (L->spec.kind != MT_LAYER_BATCHNORM2D || m->layers[i + 1].spec.kind != MT_LAYER_RELU ||
-        m->layers[i + 1].src != i)
-      continue;
-    gboolean others = FALSE;
-    for (int j = i + 2; j < m->n_layers; j++)
-      others |= m->layers[j].src == i || m->layers[j].src2 == i;
-    L->fusable = !others;
-    L->fused = L->fusable;
-  }
+  for (int i = 0; can && i < m->n_layers; i++)
+    m->layers[i].fused = m->layers[i].fusable = read_only_by_next (m, i, MT_LAYER_BATCHNORM2D, MT_LAYER_RELU);
 }
 
 /* In evaluation a batch norm is an affine map per channel, so a convolution read only by
@@ -142,16 +147,8 @@ plan_folding (MtModel *m)
 {
   if (!m->be->ops->conv2d_forward_relu)
     return;
-  for (int i = 0; i + 1 < m->n_layers; i++) {
-    Layer *L = &m->layers[i];
-    if (L->spec.kind != MT_LAYER_CONV2D || m->layers[i + 1].spec.kind != MT_LAYER_BATCHNORM2D ||
-        m->layers[i + 1].src != i)
-      continue;
-    gboolean others = FALSE;
-    for (int j = i + 2; j < m->n_layers; j++)
-      others |= m->layers[j].src == i || m->layers[j].src2 == i;
-    L->foldable = !others;
-  }
+  for (int i = 0; i < m->n_layers; i++)
+    m->layers[i].foldable = read_only_by_next (m, i, MT_LAYER_CONV2D, MT_LAYER_BATCHNORM2D);
 }
 
 /* The weights and bias of convolution @C with batch norm @B folded in, with the
