@@ -80,13 +80,14 @@ static void
 cpu_conv2d_forward_relu (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                          const float *weight, const float *bias, float *y, float *work)
 {
-  if (conv_on_dnnl (s)) {
-    mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, TRUE, y, work);
-    return;
-  }
-  mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
-  mt_cpu_relu_forward (y, (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) *
-                            mt_conv_out (w, s->k, s->stride, s->pad), y);
+  gboolean fused = FALSE;
+  if (conv_on_dnnl (s))
+    fused = mt_dnnl_conv2d_forward (s, x, n, h, w, weight, bias, TRUE, y, work);
+  else
+    mt_cpu_conv2d_forward (s, x, n, h, w, weight, bias, y, work);
+  if (!fused)  /* the ReLU apart, in place */
+    mt_cpu_relu_forward (y, (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) *
+                              mt_conv_out (w, s->k, s->stride, s->pad), y);
 }
 
 static void

@@ -9,7 +9,6 @@
 #include "ml/cpu/mt-dnnl.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
-#include "ml/cpu/mt-ops.h"
 
 #include <dnnl.h>
 #include <string.h>
@@ -294,7 +293,7 @@ stream_new (void)
   return st;
 }
 
-void
+gboolean
 mt_dnnl_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
                         const float *bias, gboolean relu, float *y, float *work)
 {
@@ -325,9 +324,7 @@ mt_dnnl_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w
   dnnl_stream_wait (st);
   dnnl_stream_destroy (st);
   mems_free (&ms);
-  if (relu && !post_op)
-    mt_cpu_relu_forward (y, (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) *
-                              mt_conv_out (w, s->k, s->stride, s->pad), y);
+  return post_op;
 }
 
 void

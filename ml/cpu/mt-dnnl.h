@@ -11,9 +11,10 @@
 G_BEGIN_DECLS
 
 gsize mt_dnnl_conv2d_workspace (const MtConvSpec *s, int n, int h, int w);
-/* With @relu, y = max (conv (x) + bias, 0), the ReLU a post-op of the convolution. */
-void  mt_dnnl_conv2d_forward   (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
-                                const float *bias, gboolean relu, float *y, float *work);
+/* With @relu, y = max (conv (x) + bias, 0), the ReLU a post-op of the convolution where
+ * oneDNN has one: TRUE when the ReLU was applied (else y is the convolution alone). */
+gboolean mt_dnnl_conv2d_forward (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
+                                 const float *bias, gboolean relu, float *y, float *work);
 void  mt_dnnl_conv2d_backward  (const MtConvSpec *s, const float *x, int n, int h, int w, const float *weight,
                                 const float *dy, float *dx, float *dweight, float *dbias, float *work);
 

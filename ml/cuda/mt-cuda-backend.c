@@ -35,21 +35,19 @@ cuda_be_ok (MtBackend *be, cudaError_t e, const char *what)
   return FALSE;
 }
 
-/* Runs typed launcher @fn (ml/cuda/mt-cuda-kernels.h) over @n items on the backend's
- * stream, unless an earlier op failed; a failure becomes the backend's error. */
-#define CUDA_RUN(be, n, fn, ...) G_STMT_START { \
-    MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, (n), 0, 256, NULL }; \
+/* Runs typed launcher @fn (ml/cuda/mt-cuda-kernels.h) on the backend's stream, unless an
+ * earlier op failed; a failure becomes the backend's error. The grid: @blocks blocks of
+ * @threads, or with @blocks 0 one over @n items. */
+#define CUDA_LAUNCH(be, n, blocks, threads, fn, ...) G_STMT_START { \
+    MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, (n), (blocks), (threads), NULL }; \
     GError *e_ = NULL; \
     if (!(be)->error && !fn (&l_, __VA_ARGS__, &e_)) \
       mt_backend_set_error ((be), e_); \
   } G_STMT_END
-/* The same with @blocks blocks of @threads (one block per channel, per map). */
-#define CUDA_RUN_BLOCKS(be, blocks, threads, fn, ...) G_STMT_START { \
-    MtCudaLaunch l_ = { CUDA_BE (be)->kernels, CUDA_BE (be)->stream, 0, (blocks), (threads), NULL }; \
-    GError *e_ = NULL; \
-    if (!(be)->error && !fn (&l_, __VA_ARGS__, &e_)) \
-      mt_backend_set_error ((be), e_); \
-  } G_STMT_END
+/* Over @n items (grid-stride kernels). */
+#define CUDA_RUN(be, n, fn, ...) CUDA_LAUNCH (be, n, 0, 256, fn, __VA_ARGS__)
+/* @blocks blocks of @threads (one block per channel, per map). */
+#define CUDA_RUN_BLOCKS(be, blocks, threads, fn, ...) CUDA_LAUNCH (be, 0, blocks, threads, fn, __VA_ARGS__)
 
 static void *
 cuda_be_alloc (MtBackend *be, gsize bytes)

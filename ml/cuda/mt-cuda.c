@@ -43,8 +43,8 @@ mt_cuda_probe (char **description, GError **error)
  * (the CPU build has no FMA contraction either), so results can match bit for bit. */
 static const char *const nvrtc_fixed_opts[] = { "--std=c++17", "-lineinfo", "--fmad=false" };
 
-/* Compiles the kernels with @gpu ("--gpu-architecture=..."): PTX, or with @cubin the
- * machine code, then with ptxas' resource report in @log. */
+/* Compiles the kernels for @arch ("sm_90"): PTX for compute_90, or with @cubin the
+ * machine code for sm_90, then with ptxas' resource report in @log_out. */
 static GBytes *
 nvrtc_build (const char *arch, gboolean cubin, char **log_out, GError **error)
 {
