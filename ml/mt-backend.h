@@ -52,6 +52,25 @@ typedef struct {
   gint64 step;        /* 1 at the first update: the bias corrections use it */
 } MtAdamSpec;
 
+/* Batch norm over a batch that several threads run in slices (batch-slice threading,
+ * ml/mt-slices.h). Each slice's op writes per-image sums of its own images into a table
+ * the slices share, waits until every slice has, then adds all the rows up in image
+ * order; the op on a whole batch sums in that order too, so each slice normalises with
+ * the whole batch's statistics, rounded as the whole batch's op rounds them. Each slice
+ * has its own MtBnShare; the tables and the barrier are common to them. */
+typedef struct {
+  int offset;             /* this slice's first image in the batch */
+  int total;              /* images in the whole batch */
+  double *tables[2];      /* shared, [total, 2 * channels] each, used in turn: an exchange
+                             writes one while a slower slice may still read the other */
+  guint turn;             /* this slice's exchanges so far */
+  void (*wait) (gpointer data);  /* returns when every slice has called it */
+  gpointer wait_data;
+} MtBnShare;
+
+/* The table of the next exchange. */
+static inline double *mt_bn_share_next (MtBnShare *sh) { return sh->tables[sh->turn++ % 2]; }
+
 typedef struct _MtBackend MtBackend;
 
 typedef struct {
@@ -165,6 +184,27 @@ typedef struct {
   void   (*batchnorm_relu_backward_eval)  (MtBackend *be, const MtBnSpec *s, int n, int c, int hw,
                                            const float *gamma, const float *running_var, const float *y,
                                            const float *dy, float *dx);
+
+  /* ---- batch-slice threading (optional: NULL where the backend threads only its ops) ---- */
+  /* The threads the ops use. */
+  int    (*threads)           (MtBackend *be);
+  /* From now on the ops called by this thread run on it alone (@alone), or again on the
+   * backend's threads: each slice's thread runs its slice with one thread. */
+  void   (*run_alone)         (MtBackend *be, gboolean alone);
+  /* Training-mode batch norm of one slice (@n images) of a batch of share->total, with the
+   * ReLU after it when @relu: statistics, saved values and running ones as the whole
+   * batch's op makes them; running_mean and running_var NULL: not updated (one slice
+   * updates the statistics the slices share). */
+  void   (*batchnorm_forward_train_sliced)  (MtBackend *be, const MtBnSpec *s, MtBnShare *share, gboolean relu,
+                                             const float *x, int n, int c, int hw, const float *gamma,
+                                             const float *beta, float *y, float *save_mean, float *save_invstd,
+                                             float *running_mean, float *running_var);
+  /* Its backward; @y is the fused ReLU's output (NULL: no ReLU); dgamma and dbeta are the
+   * whole batch's, the same in every slice; dx may be NULL. */
+  void   (*batchnorm_backward_train_sliced) (MtBackend *be, MtBnShare *share, const float *x, int n, int c, int hw,
+                                             const float *gamma, const float *save_mean, const float *save_invstd,
+                                             const float *y, const float *dy, float *dx, float *dgamma,
+                                             float *dbeta);
 
   /* ---- the layout of 4-D activations ---- */
   /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D

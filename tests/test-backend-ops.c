@@ -372,6 +372,162 @@ static void check_bn_relu_forward_eval (Target *t) { check_batchnorm_relu (t, 1)
 static void check_bn_relu_backward_train (Target *t) { check_batchnorm_relu (t, 2); }
 static void check_bn_relu_backward_eval (Target *t) { check_batchnorm_relu (t, 3); }
 
+/* ---- batch norm on slices of a batch, each slice on its own thread (ml/mt-slices.h) ---- */
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  int parties, arrived, generation;
+} TestBarrier;
+
+static void
+test_barrier_wait (gpointer data)
+{
+  TestBarrier *b = data;
+  g_mutex_lock (&b->lock);
+  int gen = b->generation;
+  if (++b->arrived == b->parties) {
+    b->arrived = 0;
+    b->generation++;
+    g_cond_broadcast (&b->cond);
+  } else {
+    while (b->generation == gen)
+      g_cond_wait (&b->cond, &b->lock);
+  }
+  g_mutex_unlock (&b->lock);
+}
+
+typedef struct {
+  BnCase *b;
+  gboolean relu;
+  MtBnShare share;
+  int n;                         /* this slice's images */
+  float *sm, *si, *gg, *gb;      /* this slice's own saved statistics and gradients */
+  float *y;                      /* the fused ReLU's output, whole batch (backward) */
+} Slice;
+
+static gpointer
+slice_main (gpointer data)
+{
+  Slice *sl = data;
+  BnCase *b = sl->b;
+  MtBackend *be = b->t->be;
+  const MtBnSpec spec = { 0.1, 1e-5 };
+  gsize at = (gsize) sl->share.offset * b->c * b->hw;  /* images are outermost in every layout */
+  be->ops->run_alone (be, TRUE);
+  gboolean first = sl->share.offset == 0;
+  be->ops->batchnorm_forward_train_sliced (be, &spec, &sl->share, sl->relu, b->xd + at, sl->n, b->c, b->hw, b->gd,
+                                           b->bd, b->out + at, sl->sm, sl->si, first ? b->rmd : NULL,
+                                           first ? b->rvd : NULL);
+  be->ops->batchnorm_backward_train_sliced (be, &sl->share, b->xd + at, sl->n, b->c, b->hw, b->gd, sl->sm, sl->si,
+                                            sl->relu ? b->out + at : NULL, b->dyd + at, b->gx + at, sl->gg, sl->gb);
+  be->ops->run_alone (be, FALSE);
+  return NULL;
+}
+
+static float *
+download (Target *t, const float *dev, gsize n)
+{
+  float *h = g_new (float, MAX (n, 1));
+  t->be->ops->download (t->be, h, dev, n * sizeof (float));
+  return h;
+}
+
+static void
+expect_same (Target *t, const float *a, const float *dev, gsize n, const char *what, int slices)
+{
+  g_autofree float *b = download (t, dev, n);
+  ck_assert_msg (memcmp (a, b, n * sizeof (float)) == 0, "%s on %d slices: not the whole batch's bytes", what, slices);
+}
+
+/* Forward and backward on 2 or 3 slices run by as many threads give the bytes of the op
+ * on the whole batch (which the cases above hold to the references): y, dx, the saved
+ * statistics and dgamma, dbeta in every slice, the running statistics of the one slice
+ * that updates them. */
+static void
+check_batchnorm_sliced (Target *t)
+{
+  const MtBnSpec spec = { 0.1, 1e-5 };
+  for (guint k = 0; k < G_N_ELEMENTS (bn_shapes); k++)
+    for (int relu = 0; relu < 2; relu++)
+      for (int count = 2; count <= 3; count++) {
+        g_auto (BnCase) b = bn_case (t, k);
+        int n = b.n, c = b.c, hw = b.hw, slices = MIN (count, n);
+        /* The whole batch, first. */
+        (relu ? t->be->ops->batchnorm_relu_forward_train : t->be->ops->batchnorm_forward_train)
+          (t->be, &spec, b.xd, n, c, hw, b.gd, b.bd, b.out, b.smd, b.sid, b.rmd, b.rvd);
+        if (relu)
+          t->be->ops->batchnorm_relu_backward_train (t->be, b.xd, n, c, hw, b.gd, b.smd, b.sid, b.out, b.dyd, b.gx,
+                                                     b.gg, b.gb);
+        else
+          t->be->ops->batchnorm_backward_train (t->be, b.xd, n, c, hw, b.gd, b.smd, b.sid, b.dyd, b.gx, b.gg, b.gb);
+        g_autofree float *y = download (t, b.out, b.len), *dx = download (t, b.gx, b.len);
+        g_autofree float *sm = download (t, b.smd, c), *si = download (t, b.sid, c), *rm = download (t, b.rmd, c);
+        g_autofree float *rv = download (t, b.rvd, c), *dg = download (t, b.gg, c), *db = download (t, b.gb, c);
+        /* The running statistics again from where the whole batch began. */
+        drop (t, b.rmd);
+        drop (t, b.rvd);
+        b.rmd = put (t, b.rm, c);
+        b.rvd = put (t, b.rv, c);
+        TestBarrier bar = { .parties = slices };
+        g_mutex_init (&bar.lock);
+        g_cond_init (&bar.cond);
+        g_autofree double *tab0 = g_new (double, (gsize) 2 * n * c), *tab1 = g_new (double, (gsize) 2 * n * c);
+        Slice sl[3];
+        GThread *th[3];
+        for (int i = 0; i < slices; i++) {
+          int lo = n * i / slices, hi = n * (i + 1) / slices;
+          sl[i] = (Slice) { &b, relu, { lo, n, { tab0, tab1 }, 0, test_barrier_wait, &bar }, hi - lo,
+                            zeros (t, c), zeros (t, c), zeros (t, c), zeros (t, c), NULL };
+          th[i] = g_thread_new ("slice", slice_main, &sl[i]);
+        }
+        for (int i = 0; i < slices; i++)
+          g_thread_join (th[i]);
+        g_mutex_clear (&bar.lock);
+        g_cond_clear (&bar.cond);
+        expect_same (t, y, b.out, b.len, relu ? "sliced batchnorm+relu y" : "sliced batchnorm y", slices);
+        expect_same (t, dx, b.gx, b.len, "sliced batchnorm dx", slices);
+        expect_same (t, rm, b.rmd, c, "sliced batchnorm running mean", slices);
+        expect_same (t, rv, b.rvd, c, "sliced batchnorm running var", slices);
+        for (int i = 0; i < slices; i++) {
+          expect_same (t, sm, sl[i].sm, c, "sliced batchnorm saved mean", slices);
+          expect_same (t, si, sl[i].si, c, "sliced batchnorm saved 1/std", slices);
+          expect_same (t, dg, sl[i].gg, c, "sliced batchnorm dgamma", slices);
+          expect_same (t, db, sl[i].gb, c, "sliced batchnorm dbeta", slices);
+          float *own[] = { sl[i].sm, sl[i].si, sl[i].gg, sl[i].gb };
+          for (guint j = 0; j < G_N_ELEMENTS (own); j++)
+            drop (t, own[j]);
+        }
+      }
+}
+
+static void check_bn_forward_train_sliced (Target *t) { check_batchnorm_sliced (t); }
+static void check_bn_backward_train_sliced (Target *t) { check_batchnorm_sliced (t); }
+
+/* A thread that runs alone sees one thread; the others still see the backend's count. */
+static gpointer
+threads_elsewhere (gpointer data)
+{
+  MtBackend *be = data;
+  return GINT_TO_POINTER (be->ops->threads (be));
+}
+
+static void
+check_threads (Target *t)
+{
+  MtBackend *be = t->be;
+  int all = be->ops->threads (be);
+  ck_assert_int_ge (all, 1);
+  be->ops->run_alone (be, TRUE);
+  ck_assert_int_eq (be->ops->threads (be), 1);
+  GThread *th = g_thread_new ("other", threads_elsewhere, be);
+  ck_assert_int_eq (GPOINTER_TO_INT (g_thread_join (th)), all);
+  be->ops->run_alone (be, FALSE);
+  ck_assert_int_eq (be->ops->threads (be), all);
+}
+
+static void check_run_alone (Target *t) { check_threads (t); }
+
 static void check_bn_forward_train (Target *t) { check_batchnorm (t, 0); }
 static void check_bn_forward_eval (Target *t) { check_batchnorm (t, 1); }
 static void check_bn_backward_train (Target *t) { check_batchnorm (t, 2); }
@@ -758,6 +914,10 @@ static const struct {
   { OP (batchnorm_relu_forward_eval), check_bn_relu_forward_eval },
   { OP (batchnorm_relu_backward_train), check_bn_relu_backward_train },
   { OP (batchnorm_relu_backward_eval), check_bn_relu_backward_eval },
+  { OP (threads), check_threads },
+  { OP (run_alone), check_run_alone },
+  { OP (batchnorm_forward_train_sliced), check_bn_forward_train_sliced },
+  { OP (batchnorm_backward_train_sliced), check_bn_backward_train_sliced },
   { OP (layout_is_nchw), check_layout },
   { OP (layout_from_nchw), check_layout_from },
   { OP (layout_to_nchw), check_layout_to },
@@ -873,10 +1033,10 @@ START_TEST (isa_copies_agree_bit_for_bit)
     for (int i = 0; i < c; i++)
       rv[i] = 1;
     g_autofree gint32 *arg = g_new (gint32, MAX (pooled, gpooled));
-    mt_cpu_batchnorm_blocked_forward_train (&bn, x, n, c, hw, gamma, beta, FALSE, y, sm, si, rm, rv);
-    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, sm, si, NULL, dy, dx, dg, db);
-    mt_cpu_batchnorm_blocked_forward_train (&bn, x, n, c, hw, gamma, beta, TRUE, yr, sm, si, rm, rv);
-    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, sm, si, yr, dy, dxr, dg, db);
+    mt_cpu_batchnorm_blocked_forward_train (&bn, NULL, x, n, c, hw, gamma, beta, FALSE, y, sm, si, rm, rv);
+    mt_cpu_batchnorm_blocked_backward_train (NULL, x, n, c, hw, gamma, sm, si, NULL, dy, dx, dg, db);
+    mt_cpu_batchnorm_blocked_forward_train (&bn, NULL, x, n, c, hw, gamma, beta, TRUE, yr, sm, si, rm, rv);
+    mt_cpu_batchnorm_blocked_backward_train (NULL, x, n, c, hw, gamma, sm, si, yr, dy, dxr, dg, db);
     mt_cpu_maxpool2_blocked_forward (x, n, c, h, w, py, arg);
     mt_cpu_maxpool2_blocked_backward (arg, n, c, h, w, dy, pdx);
     mt_cpu_maxpool_blocked_forward (&ps, x, n, c, h, w, gy, arg);

@@ -384,12 +384,12 @@ START_TEST (batchnorm_kernels_match_the_cpu)
     for (int relu = 0; relu <= 1; relu++) {
       memcpy (rm1, rm0, c * 4);
       memcpy (rv1, rv0, c * 4);
-      mt_cpu_batchnorm_forward_train (&spec, x, n, c, hw, gamma, beta, y1, sm1, si1, rm1, rv1);
+      mt_cpu_batchnorm_forward_train (&spec, NULL, x, n, c, hw, gamma, beta, y1, sm1, si1, rm1, rv1);
       if (relu)
         mt_cpu_relu_forward (y1, len, y1);
       for (gsize i = 0; i < len; i++)
         masked[i] = relu && !(y1[i] > 0) ? 0 : dy[i];
-      mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, sm1, si1, masked, dx1, dg1, db1);
+      mt_cpu_batchnorm_backward_train (NULL, x, n, c, hw, gamma, sm1, si1, masked, dx1, dg1, db1);
       for (guint bi = 0; bi < G_N_ELEMENTS (sizes); bi++) {
         guint t = sizes[bi];
         memcpy (rm2, rm0, c * 4);

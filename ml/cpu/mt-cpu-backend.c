@@ -100,17 +100,50 @@ cpu_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int n, 
     mt_cpu_conv2d_backward (s, x, n, h, w, weight, dy, dx, dweight, dbias, work);
 }
 
+/* Batch norm in training mode, the ReLU after it fused when @relu (forward) or @y is its
+ * output (backward): one pass on blocked activations; elsewhere the two plain ops (the
+ * ReLU's gradient through a scratch copy). @share: one slice of a batch, or NULL. */
+static void
+bn_forward_train (const MtBnSpec *s, MtBnShare *share, gboolean relu, const float *x, int n, int c, int hw,
+                  const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
+                  float *running_mean, float *running_var)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_forward_train (s, share, x, n, c, hw, gamma, beta, relu, y, save_mean, save_invstd,
+                                            running_mean, running_var);
+    return;
+  }
+  mt_cpu_batchnorm_forward_train (s, share, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean,
+                                  running_var);
+  if (relu)
+    mt_cpu_relu_forward (y, (gsize) n * c * hw, y);
+}
+
+static void
+bn_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
+                   const float *save_mean, const float *save_invstd, const float *y, const float *dy, float *dx,
+                   float *dgamma, float *dbeta)
+{
+  if (blocked (c, hw)) {
+    mt_cpu_batchnorm_blocked_backward_train (share, x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma,
+                                             dbeta);
+    return;
+  }
+  g_autofree float *g = NULL;
+  if (y) {
+    gsize len = (gsize) n * c * hw;
+    g = g_new (float, len);
+    mt_cpu_relu_backward (y, dy, len, g);
+  }
+  mt_cpu_batchnorm_backward_train (share, x, n, c, hw, gamma, save_mean, save_invstd, y ? g : dy, dx, dgamma, dbeta);
+}
+
 static void
 cpu_bn_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
                       const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
                       float *running_mean, float *running_var)
 {
-  if (blocked (c, hw))
-    mt_cpu_batchnorm_blocked_forward_train (s, x, n, c, hw, gamma, beta, FALSE, y, save_mean, save_invstd,
-                                            running_mean, running_var);
-  else
-    mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean,
-                                    running_var);
+  bn_forward_train (s, NULL, FALSE, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
 }
 
 static void
@@ -129,10 +162,7 @@ cpu_bn_backward_train (MtBackend *be, const float *x, int n, int c, int hw, cons
                        const float *save_mean, const float *save_invstd, const float *dy, float *dx,
                        float *dgamma, float *dbeta)
 {
-  if (blocked (c, hw))
-    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, NULL, dy, dx, dgamma, dbeta);
-  else
-    mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+  bn_backward_train (NULL, x, n, c, hw, gamma, save_mean, save_invstd, NULL, dy, dx, dgamma, dbeta);
 }
 
 static void
@@ -273,19 +303,13 @@ cpu_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, int 
 }
 
 /* Fused batch norm and ReLU: one pass on blocked activations; elsewhere the two plain
- * ops (the ReLU's gradient through a scratch copy). */
+ * ops. */
 static void
 cpu_bn_relu_forward_train (MtBackend *be, const MtBnSpec *s, const float *x, int n, int c, int hw,
                            const float *gamma, const float *beta, float *y, float *save_mean, float *save_invstd,
                            float *running_mean, float *running_var)
 {
-  if (blocked (c, hw)) {
-    mt_cpu_batchnorm_blocked_forward_train (s, x, n, c, hw, gamma, beta, TRUE, y, save_mean, save_invstd,
-                                            running_mean, running_var);
-    return;
-  }
-  mt_cpu_batchnorm_forward_train (s, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
-  mt_cpu_relu_forward (y, (gsize) n * c * hw, y);
+  bn_forward_train (s, NULL, TRUE, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
 }
 
 static void
@@ -306,14 +330,37 @@ cpu_bn_relu_backward_train (MtBackend *be, const float *x, int n, int c, int hw,
                             const float *save_mean, const float *save_invstd, const float *y, const float *dy,
                             float *dx, float *dgamma, float *dbeta)
 {
-  if (blocked (c, hw)) {
-    mt_cpu_batchnorm_blocked_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta);
-    return;
-  }
-  gsize len = (gsize) n * c * hw;
-  g_autofree float *g = g_new (float, len);
-  mt_cpu_relu_backward (y, dy, len, g);
-  mt_cpu_batchnorm_backward_train (x, n, c, hw, gamma, save_mean, save_invstd, g, dx, dgamma, dbeta);
+  bn_backward_train (NULL, x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta);
+}
+
+/* ---- batch-slice threading ---- */
+
+static int
+cpu_threads (MtBackend *be)
+{
+  return mt_cpu_threads ();
+}
+
+static void
+cpu_run_alone (MtBackend *be, gboolean alone)
+{
+  mt_cpu_set_thread_alone (alone);
+}
+
+static void
+cpu_bn_forward_train_sliced (MtBackend *be, const MtBnSpec *s, MtBnShare *share, gboolean relu, const float *x,
+                             int n, int c, int hw, const float *gamma, const float *beta, float *y, float *save_mean,
+                             float *save_invstd, float *running_mean, float *running_var)
+{
+  bn_forward_train (s, share, relu, x, n, c, hw, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+}
+
+static void
+cpu_bn_backward_train_sliced (MtBackend *be, MtBnShare *share, const float *x, int n, int c, int hw,
+                              const float *gamma, const float *save_mean, const float *save_invstd, const float *y,
+                              const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+  bn_backward_train (share, x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta);
 }
 
 static void
@@ -383,6 +430,10 @@ static const MtBackendOps cpu_ops = {
   .batchnorm_relu_forward_eval = cpu_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = cpu_bn_relu_backward_train,
   .batchnorm_relu_backward_eval = cpu_bn_relu_backward_eval,
+  .threads = cpu_threads,
+  .run_alone = cpu_run_alone,
+  .batchnorm_forward_train_sliced = cpu_bn_forward_train_sliced,
+  .batchnorm_backward_train_sliced = cpu_bn_backward_train_sliced,
   .layout_is_nchw = cpu_layout_is_nchw,
   .layout_from_nchw = cpu_layout_from_nchw,
   .layout_to_nchw = cpu_layout_to_nchw,

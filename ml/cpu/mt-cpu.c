@@ -24,11 +24,20 @@ init_once (void)
   }
 }
 
+/* Set on a thread that runs a slice of a batch (batch-slice threading): its ops use it alone. */
+static __thread gboolean alone;
+
 int
 mt_cpu_threads (void)
 {
   init_once ();
-  return threads;
+  return alone ? 1 : threads;
+}
+
+void
+mt_cpu_set_thread_alone (gboolean on)
+{
+  alone = on;
 }
 
 void

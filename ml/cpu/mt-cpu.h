@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 int  mt_cpu_threads    (void);
 void mt_cpu_set_threads (int n);
 int  mt_cpu_thread_id  (void);
+/* While @on, the ops this thread calls run on it alone (mt_cpu_threads () is 1 there):
+ * a slice's thread in batch-slice threading. */
+void mt_cpu_set_thread_alone (gboolean on);
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major; op transposes when asked. */
 void mt_cpu_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha,

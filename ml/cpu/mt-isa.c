@@ -66,17 +66,18 @@ mt_cpu_set_isa (MtCpuIsa want)
   void name params { PICK (name) args; }
 
 DISPATCH (mt_cpu_batchnorm_blocked_forward_train,
-          (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma, const float *beta,
-           gboolean relu, float *y, float *save_mean, float *save_invstd, float *running_mean, float *running_var),
-          (s, x, n, c, hw, gamma, beta, relu, y, save_mean, save_invstd, running_mean, running_var))
+          (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
+           const float *beta, gboolean relu, float *y, float *save_mean, float *save_invstd, float *running_mean,
+           float *running_var),
+          (s, share, x, n, c, hw, gamma, beta, relu, y, save_mean, save_invstd, running_mean, running_var))
 DISPATCH (mt_cpu_batchnorm_blocked_forward_eval,
           (const MtBnSpec *s, const float *x, int n, int c, int hw, const float *gamma, const float *beta,
            gboolean relu, float *y, const float *running_mean, const float *running_var),
           (s, x, n, c, hw, gamma, beta, relu, y, running_mean, running_var))
 DISPATCH (mt_cpu_batchnorm_blocked_backward_train,
-          (const float *x, int n, int c, int hw, const float *gamma, const float *save_mean,
+          (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma, const float *save_mean,
            const float *save_invstd, const float *y, const float *dy, float *dx, float *dgamma, float *dbeta),
-          (x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta))
+          (share, x, n, c, hw, gamma, save_mean, save_invstd, y, dy, dx, dgamma, dbeta))
 DISPATCH (mt_cpu_batchnorm_blocked_backward_eval,
           (const MtBnSpec *s, int n, int c, int hw, const float *gamma, const float *running_var, const float *y,
            const float *dy, float *dx),

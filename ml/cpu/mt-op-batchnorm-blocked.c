@@ -2,7 +2,7 @@
  * fused with the ReLU after it. Each image's plane is summed lane by lane in float (a
  * pixel is one or two vectors), the images in double in their order: the accumulation
  * of the plain op, so both round alike, and a result that does not depend on the thread
- * count. */
+ * count, nor on the slices a batch is run in (MtBnShare). */
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-cpu.h"
@@ -77,23 +77,35 @@ sum_images (const double *part, int n, int c, int ch)
   return s;
 }
 
+/* With @share, one slice of a batch (mt-backend.h: MtBnShare): the per-image sums go to
+ * the shared table at the slice's rows, the statistics come from all rows. */
 void
-MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, const float *x, int n, int c, int hw,
-                                                      const float *gamma, const float *beta, gboolean relu, float *y,
-                                                      float *save_mean, float *save_invstd, float *running_mean,
-                                                      float *running_var)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, MtBnShare *share, const float *x, int n,
+                                                      int c, int hw, const float *gamma, const float *beta,
+                                                      gboolean relu, float *y, float *save_mean, float *save_invstd,
+                                                      float *running_mean, float *running_var)
 {
-  gsize m = (gsize) n * hw;
-  g_autofree double *part = g_new (double, (gsize) n * c), *mean = g_new (double, c);
+  int total = share ? share->total : n, off = share ? share->offset : 0;
+  gsize m = (gsize) total * hw;
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) n * c), *mean = g_new (double, c);
   g_autofree float *zero = g_new0 (float, c), *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
-  plane_sums (x, n, c, hw, zero, FALSE, part);
+  double *part = share ? mt_bn_share_next (share) : own;
+  plane_sums (x, n, c, hw, zero, FALSE, part + (gsize) off * c);
+  if (share)
+    share->wait (share->wait_data);
   for (int ch = 0; ch < c; ch++) {
-    mean[ch] = sum_images (part, n, c, ch) / (double) m;
+    mean[ch] = sum_images (part, total, c, ch) / (double) m;
     mean_f[ch] = (float) mean[ch];
   }
-  plane_sums (x, n, c, hw, mean_f, TRUE, part);
+  /* A table is read only until the next exchange's wait; without a share, the one table
+   * is reused. */
+  if (share)
+    part = mt_bn_share_next (share);
+  plane_sums (x, n, c, hw, mean_f, TRUE, part + (gsize) off * c);
+  if (share)
+    share->wait (share->wait_data);
   for (int ch = 0; ch < c; ch++) {
-    double sq = sum_images (part, n, c, ch);
+    double sq = sum_images (part, total, c, ch);
     double var = sq / (double) m;  /* biased: what normalises */
     double invstd = 1.0 / sqrt (var + s->eps);
     save_mean[ch] = (float) mean[ch];
@@ -101,8 +113,10 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, const f
     g[ch] = gamma[ch] * (float) invstd;
     b[ch] = beta[ch] - (float) mean[ch] * g[ch];
     double unbiased = m > 1 ? sq / (double) (m - 1) : var;  /* what PyTorch keeps */
-    running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean[ch]);
-    running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+    if (running_mean) {  /* NULL: a replica's slice (mt-model.h) */
+      running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean[ch]);
+      running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+    }
   }
   affine (x, n, c, hw, g, b, relu, y);
 }
@@ -123,14 +137,17 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_eval) (const MtBnSpec *s, const fl
 
 /* With @y (the fused ReLU's output), dy counts only where y > 0. */
 void
-MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, int c, int hw, const float *gamma,
-                                                       const float *save_mean, const float *save_invstd,
-                                                       const float *y, const float *dy, float *dx, float *dgamma,
-                                                       float *dbeta)
+MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (MtBnShare *share, const float *x, int n, int c, int hw,
+                                                       const float *gamma, const float *save_mean,
+                                                       const float *save_invstd, const float *y, const float *dy,
+                                                       float *dx, float *dgamma, float *dbeta)
 {
   int b = mt_layout_block (), cb = c / b;
-  gsize m = (gsize) n * hw;
-  g_autofree double *pa = g_new (double, (gsize) n * c), *pb = g_new (double, (gsize) n * c);
+  int total = share ? share->total : n, off = share ? share->offset : 0;
+  gsize m = (gsize) total * hw;
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
+  double *ta = share ? mt_bn_share_next (share) : own, *tb = ta + (gsize) total * c;
+  double *pa = ta + (gsize) off * c, *pb = tb + (gsize) off * c;  /* this slice's rows */
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++)
     for (int v = 0; v < b; v += V) {
@@ -147,9 +164,11 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, in
         pb[blk * b + v + l] = (double) bb[l] * save_invstd[o + l];
       }
     }
+  if (share)
+    share->wait (share->wait_data);
   g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
   for (int ch = 0; ch < c; ch++) {
-    double sum_dy = sum_images (pa, n, c, ch), sum_dy_xhat = sum_images (pb, n, c, ch);
+    double sum_dy = sum_images (ta, total, c, ch), sum_dy_xhat = sum_images (tb, total, c, ch);
     dgamma[ch] = (float) sum_dy_xhat;
     dbeta[ch] = (float) sum_dy;
     k[ch] = gamma[ch] * save_invstd[ch];

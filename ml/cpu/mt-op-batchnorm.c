@@ -7,53 +7,86 @@
 
 #include <math.h>
 
+/* The plane of image @i, channel @ch. */
+#define PLANE(t, i, ch) ((t) + ((gsize) (i) * c + (ch)) * hw)
+
+/* With @share, this call is one slice of a batch (mt-backend.h: MtBnShare): the per-image
+ * sums go to the shared table at the slice's rows, and the statistics come from all rows.
+ * Without, the table is this call's own and the batch is whole. */
 void
-mt_cpu_batchnorm_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw,
-                            const float *gamma, const float *beta, float *y,
-                            float *save_mean, float *save_invstd,
-                            float *running_mean, float *running_var)
+mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw,
+                                const float *gamma, const float *beta, float *y,
+                                float *save_mean, float *save_invstd,
+                                float *running_mean, float *running_var)
 {
-  gsize m = (gsize) n * hw;
+  int total = share ? share->total : n, off = share ? share->offset : 0;
+  gsize m = (gsize) total * hw;
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
+  double *sums = share ? mt_bn_share_next (share) : own, *sqs = share ? mt_bn_share_next (share) : own + (gsize) n * c;
+  g_autofree double *sum_c = g_new (double, c);
+  g_autofree float *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (int ch = 0; ch < c; ch++) {
-    double sum = 0, sq = 0;
+  for (int ch = 0; ch < c; ch++)
     for (int i = 0; i < n; i++) {
-      const float *xp = x + ((gsize) i * c + ch) * hw;
+      const float *xp = PLANE (x, i, ch);
       float part = 0;
 #pragma omp simd reduction(+:part)
       for (int p = 0; p < hw; p++)
         part += xp[p];
-      sum += part;
+      sums[(gsize) (off + i) * c + ch] = part;
     }
-    double mean = sum / (double) m;
-    float mean_f = (float) mean;
+  if (share)
+    share->wait (share->wait_data);
+  /* Each table is read only until the next exchange's wait (mt-backend.h): the sums are
+   * kept here. */
+  for (int ch = 0; ch < c; ch++) {
+    double sum = 0;
+    for (int i = 0; i < total; i++)
+      sum += sums[(gsize) i * c + ch];
+    sum_c[ch] = sum;
+    mean_f[ch] = (float) (sum / (double) m);
+  }
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++)
     for (int i = 0; i < n; i++) {
-      const float *xp = x + ((gsize) i * c + ch) * hw;
+      const float *xp = PLANE (x, i, ch);
       float part = 0;
 #pragma omp simd reduction(+:part)
       for (int p = 0; p < hw; p++) {
-        float d = xp[p] - mean_f;
+        float d = xp[p] - mean_f[ch];
         part += d * d;
       }
-      sq += part;
+      sqs[(gsize) (off + i) * c + ch] = part;
     }
+  if (share)
+    share->wait (share->wait_data);
+  for (int ch = 0; ch < c; ch++) {
+    double sq = 0;
+    for (int i = 0; i < total; i++)
+      sq += sqs[(gsize) i * c + ch];
+    double mean = sum_c[ch] / (double) m;
     double var = sq / (double) m;  /* biased: what normalises */
     double invstd = 1.0 / sqrt (var + s->eps);
     save_mean[ch] = (float) mean;
     save_invstd[ch] = (float) invstd;
-    float g = gamma[ch] * (float) invstd, b = beta[ch] - (float) mean * g;
-    for (int i = 0; i < n; i++) {
-      const float *xp = x + ((gsize) i * c + ch) * hw;
-      float *yp = y + ((gsize) i * c + ch) * hw;
-#pragma omp simd
-      for (int p = 0; p < hw; p++)
-        yp[p] = xp[p] * g + b;
-    }
+    g[ch] = gamma[ch] * (float) invstd;
+    b[ch] = beta[ch] - (float) mean * g[ch];
     /* Running variance is the unbiased estimate, as PyTorch keeps it. */
     double unbiased = m > 1 ? sq / (double) (m - 1) : var;
-    running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean);
-    running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+    if (running_mean) {  /* NULL: a replica's slice (mt-model.h) */
+      running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean);
+      running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
+    }
   }
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++)
+    for (int i = 0; i < n; i++) {
+      const float *xp = PLANE (x, i, ch);
+      float *yp = PLANE (y, i, ch);
+#pragma omp simd
+      for (int p = 0; p < hw; p++)
+        yp[p] = xp[p] * g[ch] + b[ch];
+    }
 }
 
 void
@@ -76,41 +109,56 @@ mt_cpu_batchnorm_forward_eval (const MtBnSpec *s, const float *x, int n, int c, 
 }
 
 void
-mt_cpu_batchnorm_backward_train (const float *x, int n, int c, int hw, const float *gamma,
-                             const float *save_mean, const float *save_invstd, const float *dy,
-                             float *dx, float *dgamma, float *dbeta)
+mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
+                                 const float *save_mean, const float *save_invstd, const float *dy,
+                                 float *dx, float *dgamma, float *dbeta)
 {
-  gsize m = (gsize) n * hw;
+  int total = share ? share->total : n, off = share ? share->offset : 0;
+  gsize m = (gsize) total * hw;
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
+  double *pa = share ? mt_bn_share_next (share) : own, *pb = pa + (gsize) total * c;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (int ch = 0; ch < c; ch++) {
-    double sum_dy = 0, sum_dy_xhat = 0;
-    float mean = save_mean[ch], invstd = save_invstd[ch];
+    float mean = save_mean[ch];
     for (int i = 0; i < n; i++) {
-      const float *xp = x + ((gsize) i * c + ch) * hw;
-      const float *dyp = dy + ((gsize) i * c + ch) * hw;
+      const float *xp = PLANE (x, i, ch), *dyp = PLANE (dy, i, ch);
       float a = 0, b = 0;
 #pragma omp simd reduction(+:a, b)
       for (int p = 0; p < hw; p++) {
         a += dyp[p];
         b += dyp[p] * (xp[p] - mean);
       }
-      sum_dy += a;
-      sum_dy_xhat += (double) b * invstd;
+      pa[(gsize) (off + i) * c + ch] = a;
+      pb[(gsize) (off + i) * c + ch] = (double) b * save_invstd[ch];
+    }
+  }
+  if (share)
+    share->wait (share->wait_data);
+  g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
+  for (int ch = 0; ch < c; ch++) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int i = 0; i < total; i++) {
+      sum_dy += pa[(gsize) i * c + ch];
+      sum_dy_xhat += pb[(gsize) i * c + ch];
     }
     dgamma[ch] = (float) sum_dy_xhat;
     dbeta[ch] = (float) sum_dy;
-    if (!dx)
-      continue;
-    /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-    float k = gamma[ch] * invstd;
-    float mdy = (float) (sum_dy / (double) m), mdx = (float) (sum_dy_xhat / (double) m);
+    k[ch] = gamma[ch] * save_invstd[ch];
+    mdy[ch] = (float) (sum_dy / (double) m);
+    mdx[ch] = (float) (sum_dy_xhat / (double) m);
+  }
+  if (!dx)
+    return;
+  /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++) {
+    float mean = save_mean[ch], invstd = save_invstd[ch];
     for (int i = 0; i < n; i++) {
-      const float *xp = x + ((gsize) i * c + ch) * hw;
-      const float *dyp = dy + ((gsize) i * c + ch) * hw;
-      float *dxp = dx + ((gsize) i * c + ch) * hw;
+      const float *xp = PLANE (x, i, ch), *dyp = PLANE (dy, i, ch);
+      float *dxp = PLANE (dx, i, ch);
 #pragma omp simd
       for (int p = 0; p < hw; p++)
-        dxp[p] = k * (dyp[p] - mdy - (xp[p] - mean) * invstd * mdx);
+        dxp[p] = k[ch] * (dyp[p] - mdy[ch] - (xp[p] - mean) * invstd * mdx[ch]);
     }
   }
 }

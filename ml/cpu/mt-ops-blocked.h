@@ -4,15 +4,17 @@
 #include "ml/cpu/mt-isa.h"
 #include "ml/mt-backend.h"
 
-void MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, const float *x, int n, int c, int hw,
-                                                           const float *gamma, const float *beta, gboolean relu,
-                                                           float *y, float *save_mean, float *save_invstd,
-                                                           float *running_mean, float *running_var);
+void MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, MtBnShare *share, const float *x, int n,
+                                                           int c, int hw, const float *gamma, const float *beta,
+                                                           gboolean relu, float *y, float *save_mean,
+                                                           float *save_invstd, float *running_mean,
+                                                           float *running_var);
 void MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_eval) (const MtBnSpec *s, const float *x, int n, int c, int hw,
                                                           const float *gamma, const float *beta, gboolean relu,
                                                           float *y, const float *running_mean,
                                                           const float *running_var);
-void MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (const float *x, int n, int c, int hw, const float *gamma,
+void MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (MtBnShare *share, const float *x, int n, int c, int hw,
+                                                            const float *gamma,
                                                             const float *save_mean, const float *save_invstd,
                                                             const float *y, const float *dy, float *dx, float *dgamma,
                                                             float *dbeta);

@@ -22,8 +22,10 @@ void  mt_cpu_conv2d_backward  (const MtConvSpec *s, const float *x, int n, int h
 
 /* ---- batch normalisation over (N, H, W) per channel; 1-D is the case h = w = 1 */
 /* Training: normalise with the batch's mean and biased variance, save mean and 1/std
- * for backward, and update the running statistics (running variance unbiased). */
-void mt_cpu_batchnorm_forward_train (const MtBnSpec *s, const float *x, int n, int c, int hw,
+ * for backward, and update the running statistics (running variance unbiased). With
+ * @share (NULL: the batch is whole), the @n images are one slice of a batch
+ * (mt-backend.h: MtBnShare) and the statistics are the whole batch's. */
+void mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw,
                                  const float *gamma, const float *beta, float *y,
                                  float *save_mean, float *save_invstd,
                                  float *running_mean, float *running_var);
@@ -31,7 +33,7 @@ void mt_cpu_batchnorm_forward_train (const MtBnSpec *s, const float *x, int n, i
 void mt_cpu_batchnorm_forward_eval  (const MtBnSpec *s, const float *x, int n, int c, int hw,
                                  const float *gamma, const float *beta, float *y,
                                  const float *running_mean, const float *running_var);
-void mt_cpu_batchnorm_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+void mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
                                   const float *save_mean, const float *save_invstd, const float *dy,
                                   float *dx, float *dgamma, float *dbeta);
 /* Backward through the evaluation-mode normalisation (a per-channel affine map). */
@@ -81,14 +83,14 @@ void mt_cpu_shortcut_backward (const float *dy, int n, int c, int h, int w, int 
 /* ---- the same ops on nChw8c activations (mt-layout.h; c a multiple of 8) ---- */
 /* Batch norm, with the ReLU after it fused when @relu (forward) or @y is its output
  * (backward: dy counts only where y > 0; NULL: no ReLU). */
-void mt_cpu_batchnorm_blocked_forward_train  (const MtBnSpec *s, const float *x, int n, int c, int hw,
+void mt_cpu_batchnorm_blocked_forward_train  (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw,
                                               const float *gamma, const float *beta, gboolean relu, float *y,
                                               float *save_mean, float *save_invstd,
                                               float *running_mean, float *running_var);
 void mt_cpu_batchnorm_blocked_forward_eval   (const MtBnSpec *s, const float *x, int n, int c, int hw,
                                               const float *gamma, const float *beta, gboolean relu, float *y,
                                               const float *running_mean, const float *running_var);
-void mt_cpu_batchnorm_blocked_backward_train (const float *x, int n, int c, int hw, const float *gamma,
+void mt_cpu_batchnorm_blocked_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
                                               const float *save_mean, const float *save_invstd, const float *y,
                                               const float *dy, float *dx, float *dgamma, float *dbeta);
 void mt_cpu_batchnorm_blocked_backward_eval  (const MtBnSpec *s, int n, int c, int hw, const float *gamma,
