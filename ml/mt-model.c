@@ -46,6 +46,7 @@ struct _MtModel {
   gboolean training;      /* mode of the last forward */
   float *work;            /* convolution scratch */
   gsize work_len;
+  int work_threads;       /* the backend's thread count that work was sized for */
   float *scratch;         /* a gradient that is added to another */
   gsize max_len;
   gboolean in_nchw;       /* the input's layout is NCHW (else x is converted into xin) */
@@ -56,6 +57,8 @@ struct _MtModel {
   GPtrArray *params;      /* MtParam* */
   MtBnSpec bn;
   double mean[3], std[3]; /* the input transform */
+  MtBnShare *share;       /* a slice of a batch (mt_model_set_share), or NULL */
+  gboolean replica;       /* weights are another model's (mt_model_new_replica) */
 };
 
 /* Zeroed, aligned buffers in the backend's memory. */
@@ -425,15 +428,39 @@ mt_model_free (MtModel *m)
   g_free (m);
 }
 
-/* Buffers grow to the largest batch seen; smaller batches reuse them. */
+static int
+backend_threads (MtModel *m)
+{
+  return m->be->ops->threads ? m->be->ops->threads (m->be) : 1;
+}
+
+/* The convolution scratch for batches of up to m->cap on the backend's threads now. */
+static void
+ensure_work (MtModel *m)
+{
+  model_free_buffer (m, m->work);
+  m->work_len = 0;
+  m->work_threads = backend_threads (m);
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->spec.kind == MT_LAYER_CONV2D)
+      m->work_len = MAX (m->work_len, m->be->ops->conv2d_workspace (m->be, &L->conv, m->cap, L->in_h, L->in_w));
+  }
+  m->work = model_alloc (m, m->work_len);
+}
+
+/* Buffers grow to the largest batch seen; smaller batches reuse them. The scratch also
+ * follows the thread count (a slice's thread runs its ops alone: mt-slices.h). */
 static void
 ensure_capacity (MtModel *m, int n)
 {
-  if (n <= m->cap)
+  if (n <= m->cap) {
+    if (backend_threads (m) != m->work_threads)
+      ensure_work (m);
     return;
+  }
   free_buffers (m);
   m->cap = n;
-  m->work_len = 0;
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
     if ((L->spec.kind != MT_LAYER_FLATTEN || L->flat_copy) && !L->fused)
@@ -444,10 +471,8 @@ ensure_capacity (MtModel *m, int n)
     }
     if (L->spec.kind == MT_LAYER_MAXPOOL2 || L->spec.kind == MT_LAYER_MAXPOOL)
       L->argmax = m->be->ops->alloc (m->be, (gsize) n * L->out_len * sizeof (gint32));
-    if (L->spec.kind == MT_LAYER_CONV2D)
-      m->work_len = MAX (m->work_len, m->be->ops->conv2d_workspace (m->be, &L->conv, n, L->in_h, L->in_w));
   }
-  m->work = model_alloc (m, m->work_len);
+  ensure_work (m);
   /* Gradient buffers (dbuf, scratch) come with the first backward that needs them: an
    * evaluation or a saliency pass to a top layer does not pay for the ones below. */
 }
@@ -637,7 +662,15 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
         break;  /* folded into the convolution before it */
       int hw = L->in_h * L->in_w;
       float *y = L->fused ? m->layers[i + 1].out : L->out;  /* fused: the ReLU's output */
-      if (training) {
+      if (training && m->share) {
+        /* A replica's running statistics are its model's: that model's slice updates them. */
+        m->be->ops->batchnorm_forward_train_sliced (m->be, &m->bn, m->share, L->fused, in, n, L->in_c, hw,
+                                                    L->weight->data, L->bias->data, y, L->save_mean,
+                                                    L->save_invstd, m->replica ? NULL : L->running_mean->data,
+                                                    m->replica ? NULL : L->running_var->data);
+        if (!m->replica)
+          ((gint64 *) L->num_batches->data)[0]++;
+      } else if (training) {
         (L->fused ? m->be->ops->batchnorm_relu_forward_train : m->be->ops->batchnorm_forward_train)
           (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, y, L->save_mean, L->save_invstd,
            L->running_mean->data, L->running_var->data);
@@ -799,7 +832,10 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       dx = gradient_target (m, L->src, stop, din);
       /* Fused: g is the gradient at the ReLU's output, masked by that output here. */
       const float *y = L->fused ? m->layers[i + 1].out : NULL;
-      if (m->training) {
+      if (m->training && m->share) {
+        m->be->ops->batchnorm_backward_train_sliced (m->be, m->share, L->input, n, L->in_c, hw, L->weight->data,
+                                                     L->save_mean, L->save_invstd, y, g, dx, L->gweight, L->gbias);
+      } else if (m->training) {
         if (L->fused) {
           m->be->ops->batchnorm_relu_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
                                                      L->save_invstd, y, g, dx, L->gweight, L->gbias);
@@ -1174,6 +1210,71 @@ mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, 
   if (!load_state (m, b, what, error))
     return NULL;
   return g_steal_pointer (&m);
+}
+
+/* ---- batch-slice threading ------------------------------------------------------------ */
+
+MtModel *
+mt_model_new_replica (MtModel *m)
+{
+  MtModel *r = mt_model_new_like (m);
+  r->replica = TRUE;
+  for (int i = 0; i < r->n_layers; i++) {
+    Layer *a = &r->layers[i], *b = &m->layers[i];
+    MtTensor **pairs[][2] = { { &a->weight, &b->weight }, { &a->bias, &b->bias },
+                              { &a->running_mean, &b->running_mean }, { &a->running_var, &b->running_var },
+                              { &a->num_batches, &b->num_batches } };
+    for (guint k = 0; k < G_N_ELEMENTS (pairs); k++)
+      if (*pairs[k][0]) {
+        mt_tensor_unref (*pairs[k][0]);
+        *pairs[k][0] = mt_tensor_ref (*pairs[k][1]);
+      }
+    /* The same layers made as m makes them (mt_model_keep_output). */
+    a->fused = b->fused;
+    a->foldable = b->foldable;
+  }
+  for (guint p = 0; p < r->params->len; p++)
+    ((MtParam *) r->params->pdata[p])->data = ((MtParam *) m->params->pdata[p])->data;
+  return r;
+}
+
+void
+mt_model_set_share (MtModel *m, MtBnShare *share)
+{
+  m->share = share;
+}
+
+gsize
+mt_model_share_width (MtModel *m)
+{
+  int c = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layers[i].spec.kind == MT_LAYER_BATCHNORM2D || m->layers[i].spec.kind == MT_LAYER_BATCHNORM1D)
+      c = MAX (c, m->layers[i].out_c);
+  return (gsize) 2 * c;
+}
+
+void
+mt_model_sum_gradients (MtModel *const *slices, int n, int part, int parts)
+{
+  MtModel *m = slices[0];
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D)
+      continue;  /* the whole batch's already, in every slice */
+    for (int which = 0; which < 2; which++) {
+      MtTensor *t = which ? L->bias : L->weight;
+      if (!t)
+        continue;
+      gsize len = (gsize) mt_tensor_numel (t), lo = len * part / parts, hi = len * (part + 1) / parts;
+      float *dst = which ? L->gbias : L->gweight;
+      for (int s = 1; s < n; s++) {
+        const float *src = which ? slices[s]->layers[i].gbias : slices[s]->layers[i].gweight;
+        for (gsize k = lo; k < hi; k++)
+          dst[k] += src[k];
+      }
+    }
+  }
 }
 
 void

@@ -161,6 +161,22 @@ void          mt_model_copy_weights (MtModel *dst, MtModel *src);
  * a model with another classifier); returns how many of @dst's it left as they were. */
 guint         mt_model_copy_matching (MtModel *dst, MtModel *src);
 
+/* ---- batch-slice threading (ml/mt-slices.h) ---- */
+/* A model that runs a slice of @m's batches: @m's weights, buffers and running statistics
+ * (read, never written: @m's own slice updates the statistics), its own activations and
+ * gradients. */
+MtModel      *mt_model_new_replica (MtModel *m);
+/* While @share is set, the model's training-mode batch norms are slices of a batch
+ * (mt-backend.h: MtBnShare); NULL: whole batches again. */
+void          mt_model_set_share   (MtModel *m, MtBnShare *share);
+/* The doubles per image a share's tables need for @m (twice its widest batch norm). */
+gsize         mt_model_share_width (MtModel *m);
+/* Adds the gradients of @slices[1..n) to those of @slices[0] (the model; the others its
+ * replicas), slice after slice: part @part of @parts of each parameter's elements, so
+ * that @parts threads can share the work, the sums' order fixed. Batch norm's gradients
+ * are the whole batch's in every slice already: kept as they are. */
+void          mt_model_sum_gradients (MtModel *const *slices, int n, int part, int parts);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MtModel, mt_model_free)
 
 G_END_DECLS

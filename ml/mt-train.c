@@ -7,6 +7,7 @@
 #include "base/mt-number.h"
 #include "ml/mt-backend.h"
 #include "ml/mt-loader.h"
+#include "ml/mt-slices.h"
 
 #include <math.h>
 
@@ -159,7 +160,7 @@ check_data (MtModel *model, MtBundle *data, GError **error)
 
 /* Accuracy and loss on a pass @l was started for. */
 static double
-evaluate_pass (MtModel *model, MtLoader *l, MtBundle *data, double *loss, GError **error)
+evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, double *loss, GError **error)
 {
   MtBackend *be = mt_model_get_backend (model);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
@@ -180,7 +181,7 @@ evaluate_pass (MtModel *model, MtLoader *l, MtBundle *data, double *loss, GError
     mt_model_prepare_input (model, px, (gsize) b, x);
     for (int i = 0; i < b; i++)
       y[i] = ((gint64 *) labels->data)[idx[i]];
-    const float *logits = mt_model_forward (model, x, b, FALSE);
+    const float *logits = mt_slices_forward_eval (slices, x, b);
     int right = 0;
     total_loss += be->ops->cross_entropy (be, logits, y, b, mt_model_num_classes (model), NULL, &right) * b;
     correct += right;
@@ -200,8 +201,9 @@ mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, 
                    GError **error)
 {
   g_autoptr (MtLoader) l = mt_loader_new (data, 0);
+  g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   mt_loader_start (l, idx, n, batch_size, NULL, 0);
-  return evaluate_pass (model, l, data, loss, error);
+  return evaluate_pass (slices, model, l, data, loss, error);
 }
 
 float *
@@ -214,6 +216,7 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
   gsize per = per_image (l);
   g_autofree float *out = g_new (float, (gsize) MAX (n, 1) * classes);
   g_autofree float *x = g_new (float, (gsize) batch_size * per);
+  g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   mt_loader_start (l, NULL, n, batch_size, NULL, 0);
   gint64 start = 0;
   const guint8 *px;
@@ -221,7 +224,7 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
   GError *err = NULL;
   while ((px = mt_loader_next (l, &b, NULL, &err))) {
     mt_model_prepare_input (model, px, (gsize) b, x);
-    const float *logits = mt_model_forward (model, x, b, FALSE);
+    const float *logits = mt_slices_forward_eval (slices, x, b);
     memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
     start += b;
     if (progress)
@@ -242,7 +245,6 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
               GError **error)
 {
   MtModel *model = st->model;
-  MtBackend *be = mt_model_get_backend (model);
   if (!check_data (model, data, error))
     return FALSE;
   if (st->momentum && st->optimizer != cfg->optimizer) {
@@ -276,7 +278,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   gsize per = per_image (loader);
   g_autofree float *x = g_new (float, (gsize) cfg->batch_size * per);
   g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
-  g_autofree float *dlogits = g_new (float, (gsize) cfg->batch_size * classes);
+  g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
 
   /* Progress runs over the epochs this call trains (a resumed run starts later); the
@@ -313,9 +315,8 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       mt_model_prepare_input (model, px, (gsize) b, x);
       for (int i = 0; i < b; i++)
         y[i] = ((gint64 *) labels->data)[bidx[i]];
-      const float *logits = mt_model_forward (model, x, b, TRUE);
       int right = 0;
-      double loss = be->ops->cross_entropy (be, logits, y, b, classes, dlogits, &right);
+      double loss = mt_slices_train_step (slices, x, y, b, &right);
       if (diverged (loss, classes)) {
         char buf[G_ASCII_DTOSTR_BUF_SIZE];
         g_set_error (error, MT_ERROR, MT_ERROR_NODE,
@@ -323,7 +324,6 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
                      loss_text (loss, buf), epoch + 1, bi + 1, lr);
         return FALSE;
       }
-      mt_model_backward (model, dlogits, NULL);
       optimizer_step (st, cfg, lr);
       loss_sum += loss * b;
       correct += right;
@@ -343,7 +343,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     if (n_val > 0) {
       mt_loader_start (loader, val_idx, n_val, cfg->batch_size, NULL, 0);
       GError *lerr = NULL;
-      val_acc = evaluate_pass (model, loader, data, &val_loss, &lerr);
+      val_acc = evaluate_pass (slices, model, loader, data, &val_loss, &lerr);
       if (lerr) {
         g_propagate_prefixed_error (error, lerr, "epoch %d, validation: ", epoch + 1);
         return FALSE;
