@@ -3,7 +3,12 @@
  * beside the machine's measured SGEMM peak; per layer, the forward and backward times and
  * GFLOP/s of each convolution and linear layer.
  *
- *   make bench/bench-cpu && ./bench/bench-cpu [--iters N] [--threads T] [--layers]
+ * Steps run as masktune runs them: a slice of the batch per thread (ml/mt-slices.h);
+ * --ops threads inside each op instead. The per-layer table (--layers) is always the
+ * whole batch on one model, each op threaded (a slice's layers would also hold its waits
+ * for the other slices).
+ *
+ *   make bench/bench-cpu && ./bench/bench-cpu [--iters N] [--threads T] [--layers] [--ops]
  *   ./bench/bench-cpu --quiet --threads T   (one line, for bench/bench-vs-torch.sh)
  *
  * One training image costs about 16.2 MFLOP in the convolutions and linear layers (the
@@ -12,6 +17,7 @@
 #include "ml/cpu/mt-cpu.h"
 #include "ml/cpu/mt-isa.h"
 #include "ml/cpu/mt-layout.h"
+#include "ml/mt-slices.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +61,7 @@ sgemm_gflops (int threads)
 
 typedef struct {
   MtModel *m;
+  MtSlices *s;            /* the steps' threading */
   float *x;
   gint64 y[BATCH];
   float dlogits[BATCH * 2];
@@ -63,10 +70,11 @@ typedef struct {
 } Bench;
 
 static void
-bench_init (Bench *b)
+bench_init (Bench *b, int slices)
 {
   b->m = mt_model_new (mt_arch_lookup ("small_cnn"), 2);
   mt_model_init (b->m, 1);
+  b->s = mt_slices_new (b->m, slices);
   MtRng rng;
   mt_rng_seed (&rng, 2);
   b->x = g_new (float, (gsize) BATCH * 3 * 28 * 28);
@@ -86,6 +94,7 @@ bench_clear (Bench *b)
     g_free (b->mom[p]);
   g_free (b->mom);
   g_free (b->x);
+  mt_slices_free (b->s);
   mt_model_free (b->m);
 }
 
@@ -93,9 +102,7 @@ static void
 train_step (Bench *b)
 {
   MtBackend *be = mt_model_get_backend (b->m);
-  const float *logits = mt_model_forward (b->m, b->x, BATCH, TRUE);
-  be->ops->cross_entropy (be, logits, b->y, BATCH, 2, b->dlogits, NULL);
-  mt_model_backward (b->m, b->dlogits, NULL);
+  mt_slices_train_step (b->s, b->x, b->y, BATCH, NULL);
   MtSgdSpec sgd = { 0.01, 0.9, 1e-4, FALSE };
   for (guint p = 0; p < mt_model_n_params (b->m); p++) {
     MtParam *mp = mt_model_param (b->m, p);
@@ -104,16 +111,25 @@ train_step (Bench *b)
   b->step++;
 }
 
+/* The saliency pass of images [first, first + count) on @m (the model or a replica). */
+static void
+saliency_slice (MtModel *m, int first, int count, gpointer data)
+{
+  Bench *b = data;
+  const float *logits = mt_model_forward (m, b->x + (gsize) first * 3 * 28 * 28, count, FALSE);
+  float *d = b->dlogits + 2 * first;
+  for (int i = 0; i < count; i++) {  /* d(score of the predicted class) */
+    int pred = logits[2 * i + 1] > logits[2 * i];
+    d[2 * i] = pred == 0;
+    d[2 * i + 1] = pred == 1;
+  }
+  mt_model_backward_to (m, d, mt_arch_lookup ("small_cnn")->target_layer);
+}
+
 static void
 saliency_step (Bench *b)
 {
-  const float *logits = mt_model_forward (b->m, b->x, BATCH, FALSE);
-  for (int i = 0; i < BATCH; i++) {  /* d(score of the predicted class) */
-    int pred = logits[2 * i + 1] > logits[2 * i];
-    b->dlogits[2 * i] = pred == 0;
-    b->dlogits[2 * i + 1] = pred == 1;
-  }
-  mt_model_backward_to (b->m, b->dlogits, mt_arch_lookup ("small_cnn")->target_layer);
+  mt_slices_map (b->s, BATCH, saliency_slice, b);
 }
 
 /* Images per second: two warm-up steps, then the best of three runs of @iters. */
@@ -182,7 +198,7 @@ int
 main (int argc, char **argv)
 {
   int iters = 20, only = 0;
-  gboolean quiet = FALSE, per_layer = FALSE;
+  gboolean quiet = FALSE, per_layer = FALSE, ops = FALSE;
   for (int i = 1; i < argc; i++) {
     if (!strcmp (argv[i], "--iters") && i + 1 < argc)
       iters = atoi (argv[++i]);
@@ -192,24 +208,26 @@ main (int argc, char **argv)
       quiet = TRUE;
     else if (!strcmp (argv[i], "--layers"))
       per_layer = TRUE;
+    else if (!strcmp (argv[i], "--ops"))
+      ops = TRUE;
     else if (g_ascii_isdigit (argv[i][0]))
       iters = atoi (argv[i]);
     else {
-      fprintf (stderr, "usage: bench-cpu [--iters N] [--threads T] [--layers] [--quiet]\n");
+      fprintf (stderr, "usage: bench-cpu [--iters N] [--threads T] [--layers] [--ops] [--quiet]\n");
       return 2;
     }
   }
   int cores = (int) g_get_num_processors ();
   if (!quiet)
-    printf ("SmallCNN, batch %d, 3x28x28, float32; %d cores; layout nChw%dc, blocked ops %s\n", BATCH, cores,
-            mt_layout_block (), mt_cpu_isa_name (mt_cpu_isa ()));
+    printf ("SmallCNN, batch %d, 3x28x28, float32; %d cores; layout nChw%dc, blocked ops %s; threads %s\n", BATCH,
+            cores, mt_layout_block (), mt_cpu_isa_name (mt_cpu_isa ()), ops ? "inside each op" : "a batch slice each");
   for (int t = 1; t <= MIN (2, cores); t++) {
     if (only && t != only)
       continue;
     mt_cpu_set_threads (t);
     double peak = quiet ? 0 : sgemm_gflops (t);
     Bench b = { 0 };
-    bench_init (&b);
+    bench_init (&b, ops ? 1 : t);
     double train = best_of (&b, train_step, iters), sal = best_of (&b, saliency_step, iters);
     if (quiet) {
       printf ("masktune threads %d: training %.0f saliency %.0f\n", t, train, sal);
@@ -217,8 +235,11 @@ main (int argc, char **argv)
       printf ("threads %d: SGEMM %.1f GFLOP/s (oneDNN); training %7.0f img/s (%5.1f GFLOP/s, %4.1f%% of SGEMM)   "
               "saliency %7.0f img/s\n", t, peak, train, train * 16.2e6 / 1e9, 100 * train * 16.2e6 / 1e9 / peak, sal);
       if (per_layer) {
-        layers (&b, train_step, "training", iters, peak);
-        layers (&b, saliency_step, "saliency", iters, peak);
+        Bench whole = { 0 };
+        bench_init (&whole, 1);
+        layers (&whole, train_step, "training", iters, peak);
+        layers (&whole, saliency_step, "saliency", iters, peak);
+        bench_clear (&whole);
       }
     }
     bench_clear (&b);

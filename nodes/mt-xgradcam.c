@@ -6,6 +6,7 @@
 #include "base/mt-error.h"
 #include "ml/mt-model.h"
 #include "ml/mt-saliency.h"
+#include "ml/mt-slices.h"
 
 #include <string.h>
 
@@ -38,6 +39,58 @@ MT_DEFINE_ENUM_TYPE (xgradcam_method_type, "MtCamMethod",
 MT_DEFINE_ENUM_TYPE (xgradcam_target_type, "MtCamTarget",
                      { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
                      { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" })
+
+/* One batch of the pass, shared by the slices that take it (ml/mt-slices.h). */
+typedef struct {
+  MtXgradcam *self;
+  const float *x;          /* the batch, NCHW */
+  gsize per;               /* floats per image */
+  const gint64 *labels;    /* the dataset's */
+  gint64 start;            /* the batch's first image in the dataset */
+  int classes;
+  const char *layer;
+  float *out;              /* the maps, [n, h, w] */
+  int h, w;
+} Batch;
+
+/* Images [first, first + count) of the batch on model @m. */
+static void
+saliency_slice (MtModel *m, int first, int count, gpointer data)
+{
+  Batch *bt = data;
+  MtXgradcam *self = bt->self;
+  int classes = bt->classes;
+  /* Eval mode: samples are independent, so one backward of the summed scores gives
+   * every sample's own gradient. */
+  const float *logits = mt_model_forward (m, bt->x + (gsize) first * bt->per, count, FALSE);
+  g_autofree float *dlogits = g_new0 (float, (gsize) count * classes);
+  for (int i = 0; i < count; i++) {
+    int t = 0;
+    if (self->target == MT_TARGET_LABEL) {
+      gint64 l = bt->labels[bt->start + first + i];
+      t = (int) CLAMP (l, 0, classes - 1);
+    } else {
+      for (int k = 1; k < classes; k++)
+        if (logits[(gsize) i * classes + k] > logits[(gsize) i * classes + t])
+          t = k;
+    }
+    dlogits[(gsize) i * classes + t] = 1.0f;
+  }
+  const float *g = mt_model_backward_to (m, dlogits, bt->layer);
+  int c = 0, ah = 0, aw = 0;
+  const float *a = mt_model_activation (m, bt->layer, &c, &ah, &aw);
+  g_autofree float *cam = g_new (float, ah * aw);
+  for (int i = 0; i < count; i++) {
+    gsize off = (gsize) i * c * ah * aw;
+    float *dst = bt->out + (gsize) (bt->start + first + i) * bt->h * bt->w;
+    mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
+    mt_cam_scale (cam, ah * aw);
+    if (self->resolution == MT_RESOLUTION_CAM)
+      memcpy (dst, cam, (gsize) ah * aw * sizeof (float));
+    else
+      mt_resize_bilinear (cam, ah, aw, dst, bt->h, bt->w);
+  }
+}
 
 static gboolean
 xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
@@ -78,46 +131,17 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   gint64 shape[] = { n, h, w };
   g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
   g_autofree float *x = g_new (float, (gsize) bs * per);
-  g_autofree float *dlogits = g_new (float, (gsize) bs * classes);
-  float *out = maps->data;
   g_autoptr (MtLoader) loader = mt_loader_new (data, 0);
+  g_autoptr (MtSlices) slices = mt_slices_new (model, 0);  /* after keep_output: the replicas keep it too */
   mt_loader_start (loader, NULL, n, bs, NULL, 0);
-  gint64 start = 0;
+  Batch bt = { self, x, per, labels->data, 0, classes, layer, maps->data, (int) h, (int) w };
   const guint8 *src;
   int b = 0;
   GError *lerr = NULL;
-  for (; (src = mt_loader_next (loader, &b, NULL, &lerr)); start += b) {
+  for (; (src = mt_loader_next (loader, &b, NULL, &lerr)); bt.start += b) {
     mt_model_prepare_input (model, src, (gsize) b, x);
-    /* Eval mode: samples are independent, so one backward of the summed scores gives
-     * every sample's own gradient. */
-    const float *logits = mt_model_forward (model, x, b, FALSE);
-    memset (dlogits, 0, (gsize) b * classes * sizeof (float));
-    for (int i = 0; i < b; i++) {
-      int t = 0;
-      if (self->target == MT_TARGET_LABEL) {
-        gint64 l = ((gint64 *) labels->data)[start + i];
-        t = (int) CLAMP (l, 0, classes - 1);
-      } else {
-        for (int k = 1; k < classes; k++)
-          if (logits[(gsize) i * classes + k] > logits[(gsize) i * classes + t])
-            t = k;
-      }
-      dlogits[(gsize) i * classes + t] = 1.0f;
-    }
-    const float *g = mt_model_backward_to (model, dlogits, layer);
-    int c = 0, ah = 0, aw = 0;
-    const float *a = mt_model_activation (model, layer, &c, &ah, &aw);
-    g_autofree float *cam = g_new (float, ah * aw);
-    for (int i = 0; i < b; i++) {
-      gsize off = (gsize) i * c * ah * aw;
-      mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
-      mt_cam_scale (cam, ah * aw);
-      if (self->resolution == MT_RESOLUTION_CAM)
-        memcpy (out + (gsize) (start + i) * h * w, cam, (gsize) ah * aw * sizeof (float));
-      else
-        mt_resize_bilinear (cam, ah, aw, out + (gsize) (start + i) * h * w, (int) h, (int) w);
-    }
-    mt_context_progress (ctx, (double) (start + b) / (double) n);
+    mt_slices_map (slices, b, saliency_slice, &bt);
+    mt_context_progress (ctx, (double) (bt.start + b) / (double) n);
   }
   if (lerr) {
     g_propagate_error (error, lerr);
