@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "ml/mt-backend.h"
+#include "ml/mt-slices.h"
 #include "base/mt-error.h"
 
 #include <dlfcn.h>
@@ -136,10 +137,12 @@ mt_backend_set_error (MtBackend *be, GError *error)
 
 typedef gboolean (*CudaProbeFn) (char **description, GError **error);
 typedef MtBackend *(*CudaNewFn) (GError **error);
+typedef GStrv (*CudaEnvironmentFn) (void);
 
 static GModule *cuda_module;
 static CudaProbeFn cuda_probe_fn;
 static CudaNewFn cuda_new_fn;
+static CudaEnvironmentFn cuda_environment_fn;
 static char *cuda_load_error;
 
 /* Where the module may be: $MT_BACKEND_PATH, then beside this library (installed:
@@ -183,6 +186,9 @@ cuda_load (gpointer unused)
       cuda_module = m;
       cuda_probe_fn = (CudaProbeFn) probe;
       cuda_new_fn = (CudaNewFn) make;
+      gpointer env = NULL;
+      if (g_module_symbol (m, "mt_cuda_module_environment", &env))
+        cuda_environment_fn = (CudaEnvironmentFn) env;
     } else {
       g_string_append_printf (tried, "%s%s (%s)", tried->len ? ", " : "", path, g_module_error ());
       if (m)
@@ -227,6 +233,36 @@ MtBackend *
 mt_cuda_backend_new (GError **error)
 {
   return cuda_ready (error) ? cuda_new_fn (error) : NULL;
+}
+
+GStrv
+mt_cuda_backend_environment (void)
+{
+  g_autofree char *device = NULL;
+  if (!cuda_ready (NULL) || !cuda_probe_fn (&device, NULL))
+    return g_strsplit ("device=none", "\n", -1);
+  if (cuda_environment_fn)
+    return cuda_environment_fn ();
+  g_autofree char *line = g_strdup_printf ("device=%s", device);
+  return g_strsplit (line, "\n", -1);
+}
+
+GStrv
+mt_backend_environment (const char *name)
+{
+  if (g_strcmp0 (name, "cuda") == 0)
+    return mt_cuda_backend_environment ();
+  /* On the CPU the thread count sets the batch slices, and so the gradients' sums. */
+  g_auto (GStrv) cpu = mt_cpu_backend_environment ();
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  for (guint i = 0; cpu[i]; i++) {
+    g_strv_builder_add (b, cpu[i]);
+    if (g_str_has_prefix (cpu[i], "threads=")) {
+      g_autofree char *t = g_strdup_printf ("threading=%s", mt_slices_threading ());
+      g_strv_builder_add (b, t);
+    }
+  }
+  return g_strv_builder_end (b);
 }
 
 gboolean

@@ -247,11 +247,20 @@ gboolean    mt_backend_sync   (MtBackend *be, GError **error);
 /* Records @error as the backend's (the first one is kept); for implementations. */
 void        mt_backend_set_error (MtBackend *be, GError *error);
 
+/* What results made on backend @name depend on beyond a run's inputs, for manifests:
+ * "key=value" lines in a fixed order ("device=...", the thread count and threading, the
+ * instruction set and libraries: oneDNN's version on the CPU; the GPU, its driver, CUDA,
+ * cuDNN and cuBLAS versions on CUDA). Two runs with the same environment give the same
+ * bytes; runs that differ in it may differ in the last bits. Free with g_strfreev. */
+GStrv       mt_backend_environment (const char *name);
+
 /* Entry points of the implementations, for mt_backend_new(). */
 MtBackend  *mt_cpu_backend_new  (GError **error);
+GStrv       mt_cpu_backend_environment (void);
 /* CUDA's, from its module (libmt-cuda.so), loaded on first use. */
 MtBackend  *mt_cuda_backend_new (GError **error);
 gboolean    mt_cuda_backend_probe (char **description, GError **error);
+GStrv       mt_cuda_backend_environment (void);
 
 /* ---- which backend a run uses ---------------------------------------------------------- */
 

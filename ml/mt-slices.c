@@ -153,6 +153,12 @@ worker_main (gpointer data)
   return NULL;
 }
 
+const char *
+mt_slices_threading (void)
+{
+  return g_strcmp0 (g_getenv ("MT_THREADING"), "ops") == 0 ? "ops" : "slices";
+}
+
 MtSlices *
 mt_slices_new (MtModel *m, int slices)
 {
@@ -161,7 +167,7 @@ mt_slices_new (MtModel *m, int slices)
   s->be = mt_model_get_backend (m);
   const MtBackendOps *ops = s->be->ops;
   gboolean can = ops->threads && ops->run_alone && ops->batchnorm_forward_train_sliced &&
-                 ops->batchnorm_backward_train_sliced && g_strcmp0 (g_getenv ("MT_THREADING"), "ops") != 0;
+                 ops->batchnorm_backward_train_sliced && strcmp (mt_slices_threading (), "slices") == 0;
   s->count = !can ? 1 : slices > 0 ? slices : ops->threads (s->be);
   s->classes = mt_model_num_classes (m);
   int c, h, w;

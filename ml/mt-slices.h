@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 
 typedef struct _MtSlices MtSlices;
 
+/* "slices", or "ops" where $MT_THREADING=ops asks for threading inside each op. */
+const char  *mt_slices_threading (void);
+
 /* Steps of @m on @slices threads (0: the backend's thread count). One slice where the
  * backend cannot slice (a GPU's), or with $MT_THREADING=ops: then each op threads its own
  * work, as a single step on the model does. */

@@ -7,6 +7,9 @@
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-dnnl.h"
+#include "ml/cpu/mt-isa.h"
+
+#include <dnnl.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +441,63 @@ static const MtBackendOps cpu_ops = {
   .layout_from_nchw = cpu_layout_from_nchw,
   .layout_to_nchw = cpu_layout_to_nchw,
 };
+
+/* The processor's name, as the kernel gives it. */
+static char *
+cpu_model (void)
+{
+  g_autofree char *info = NULL;
+  if (g_file_get_contents ("/proc/cpuinfo", &info, NULL, NULL)) {
+    g_auto (GStrv) lines = g_strsplit (info, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+      if (g_str_has_prefix (lines[i], "model name")) {
+        const char *colon = strchr (lines[i], ':');
+        if (colon)
+          return g_strstrip (g_strdup (colon + 1));
+      }
+  }
+  return g_strdup ("unknown");
+}
+
+/* oneDNN's name for the instruction set its kernels use here. */
+static const char *
+dnnl_isa_name (dnnl_cpu_isa_t isa)
+{
+  static const struct {
+    dnnl_cpu_isa_t isa;
+    const char *name;
+  } names[] = {
+    { dnnl_cpu_isa_sse41, "sse41" }, { dnnl_cpu_isa_avx, "avx" }, { dnnl_cpu_isa_avx2, "avx2" },
+    { dnnl_cpu_isa_avx2_vnni, "avx2_vnni" }, { dnnl_cpu_isa_avx512_core, "avx512_core" },
+    { dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni" }, { dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16" },
+    { dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (names[i].isa == isa)
+      return names[i].name;
+  return "other";
+}
+
+GStrv
+mt_cpu_backend_environment (void)
+{
+  const dnnl_version_t *v = dnnl_version ();
+  g_autofree char *model = cpu_model ();
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *device = g_strdup_printf ("device=%s", model);
+  g_autofree char *threads = g_strdup_printf ("threads=%d", mt_cpu_threads ());
+  g_autofree char *isa = g_strdup_printf ("isa=%s (blocked ops), %d-channel blocks", mt_cpu_isa_name (mt_cpu_isa ()),
+                                          mt_layout_block ());
+  gboolean hash = v->hash && *v->hash && strcmp (v->hash, "N/A") != 0;
+  g_autofree char *onednn = g_strdup_printf ("onednn=%d.%d.%d%s%s%s, kernels %s", v->major, v->minor, v->patch,
+                                             hash ? " (" : "", hash ? v->hash : "", hash ? ")" : "",
+                                             dnnl_isa_name (dnnl_get_effective_cpu_isa ()));
+  g_strv_builder_add (b, device);
+  g_strv_builder_add (b, threads);
+  g_strv_builder_add (b, isa);
+  g_strv_builder_add (b, onednn);
+  return g_strv_builder_end (b);
+}
 
 MtBackend *
 mt_cpu_backend_new (GError **error)

@@ -12,6 +12,9 @@
 #include <gmodule.h>
 #include <math.h>
 #include <cuda_runtime_api.h>
+#include <cublas_v2.h>
+#include <cudnn.h>
+#include <nvrtc.h>
 
 typedef struct {
   MtBackend parent;
@@ -339,6 +342,36 @@ static const MtBackendOps cuda_ops = {
  * from its wrappers, mt_cuda_backend_*, so that neither binds to the other). */
 G_MODULE_EXPORT gboolean mt_cuda_module_probe (char **description, GError **error);
 G_MODULE_EXPORT MtBackend *mt_cuda_module_new (GError **error);
+G_MODULE_EXPORT GStrv mt_cuda_module_environment (void);
+
+/* The device and the versions of what runs on it (mt_backend_environment). */
+GStrv
+mt_cuda_module_environment (void)
+{
+  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+  g_autofree char *device = NULL;
+  if (!mt_cuda_probe (&device, NULL)) {
+    g_strv_builder_add (b, "device=none");
+    return g_strv_builder_end (b);
+  }
+  int driver = 0, runtime = 0, nvrtc_major = 0, nvrtc_minor = 0, cublas = 0;
+  cudaDriverGetVersion (&driver);
+  cudaRuntimeGetVersion (&runtime);
+  nvrtcVersion (&nvrtc_major, &nvrtc_minor);
+  cublasGetProperty (MAJOR_VERSION, &cublas);
+  int cublas_minor = 0, cublas_patch = 0;
+  cublasGetProperty (MINOR_VERSION, &cublas_minor);
+  cublasGetProperty (PATCH_LEVEL, &cublas_patch);
+  size_t cudnn = cudnnGetVersion ();
+  g_autofree char *lines = g_strdup_printf (
+    "device=%s\ndriver=CUDA %d.%d\nruntime=CUDA %d.%d\nnvrtc=%d.%d\ncublas=%d.%d.%d\ncudnn=%zu.%zu.%zu", device,
+    driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, nvrtc_major, nvrtc_minor, cublas,
+    cublas_minor, cublas_patch, cudnn / 10000, cudnn % 10000 / 100, cudnn % 100);
+  g_auto (GStrv) parts = g_strsplit (lines, "\n", -1);
+  for (guint i = 0; parts[i]; i++)
+    g_strv_builder_add (b, parts[i]);
+  return g_strv_builder_end (b);
+}
 
 gboolean
 mt_cuda_module_probe (char **description, GError **error)
