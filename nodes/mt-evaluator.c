@@ -517,6 +517,7 @@ mt_evaluator_class_init (MtEvaluatorClass *klass)
   g_object_class_install_property (oc, PROP_SEED,
     g_param_spec_int64 ("seed", "Seed", "seed of the held-out split", 0, G_MAXINT64, DEFAULT_SEED, rw));
   mt_node_class_set_metadata (nc, "2", "Compares models on test sets: accuracy, groups, selective classification");
+  mt_node_class_set_uses_backend (nc, TRUE);
   mt_node_class_add_input_list (nc, "models", MT_KIND_MODEL, TRUE, "the models, e.g. [erm, masktune]");
   mt_node_class_add_input_list (nc, "tests", MT_KIND_DATASET, TRUE, "the test sets, e.g. [raw_test, biased_test]");
   mt_node_class_add_input_list (nc, "validation", MT_KIND_DATASET, FALSE,

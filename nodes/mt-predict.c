@@ -88,6 +88,7 @@ mt_predict_class_init (MtPredictClass *klass)
     g_param_spec_int ("batch-size", "Batch size", "samples per pass", 1, 65536, DEFAULT_BATCH_SIZE,
                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   mt_node_class_set_metadata (nc, "1", "A model's logits, predictions and confidences on a dataset (eval mode)");
+  mt_node_class_set_uses_backend (nc, TRUE);
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
   mt_node_class_add_output (nc, "logits", MT_KIND_TENSOR, "float32 N x classes");

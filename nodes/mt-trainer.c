@@ -576,6 +576,7 @@ mt_trainer_class_init (MtTrainerClass *klass)
     g_param_spec_double ("val-fraction", "Validation", "fraction held out to validate and pick the best epoch",
                          0.0, 0.9, DEFAULT_VAL_FRACTION, rw));
   mt_node_class_set_metadata (nc, "3", "Trains a model with SGD or Adam and cross-entropy (ERM)");
+  mt_node_class_set_uses_backend (nc, TRUE);
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "training data");
   mt_node_class_add_input (nc, "init", MT_KIND_MODEL, FALSE,
                            "starting weights (model_file: a pretrained backbone); the classifier is replaced when "
@@ -694,6 +695,7 @@ mt_finetuner_class_init (MtFinetunerClass *klass)
                           "learning rate (-1: the model's final learning rate)", finetuner_optimizer_type (),
                           DEFAULT_FINETUNER_OPTIMIZER, "auto (the state's optimizer; sgd without one), sgd or adam");
   mt_node_class_set_metadata (nc, "3", "Continues training a model on new data (MaskTune's fine-tuning)");
+  mt_node_class_set_uses_backend (nc, TRUE);
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to fine-tune");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the data, e.g. the masked dataset");
   mt_node_class_add_input (nc, "state", MT_KIND_STATE, FALSE, "optimizer state to continue from (trainer's state)");

@@ -212,6 +212,7 @@ mt_xgradcam_class_init (MtXgradcamClass *klass)
                          "(\"layer4\": its last block); empty: the architecture's (small_cnn: backbone.12, "
                          "ImageNet ResNets: layer4, CIFAR ResNets: layer3)", DEFAULT_TARGET_LAYER, rw));
   mt_node_class_set_metadata (nc, "1", "Saliency maps at the model's target layer (XGradCAM, Grad-CAM, ...)");
+  mt_node_class_set_uses_backend (nc, TRUE);
   mt_node_class_add_input (nc, "model", MT_KIND_MODEL, TRUE, "the model to explain");
   mt_node_class_add_input (nc, "dataset", MT_KIND_DATASET, TRUE, "the samples");
   mt_node_class_add_output (nc, "saliency", MT_KIND_SALIENCY, "float32 N x H x W in [0, 1] (H x W: see resolution)");

@@ -190,7 +190,10 @@ compute (Exec *ex, Job *job, MtDagNode *gn, MtKeyInfo *ki, const char *const *di
   }
   MtManifest *m = NULL;
   if (ok) {
-    g_autoptr (JsonNode) root = mt_manifest_build (ex->g, gn, ki, digests, ctx, committed, ex->opts->backend, started, seconds);
+    g_autoptr (JsonNode) root = mt_manifest_build (ex->g, gn, ki, digests, ctx, committed, ex->opts->backend,
+                                                   mt_node_class_get_uses_backend (MT_NODE_GET_CLASS (gn->node))
+                                                   ? ex->opts->environment : NULL,
+                                                   started, seconds);
     if (mt_cache_write_manifest (ex->cache, root, error)) {
       g_autofree char *text = mt_json_to_string (root, FALSE);
       m = mt_manifest_parse (text, strlen (text), "new manifest", error);

@@ -37,6 +37,8 @@ typedef struct {
   GHashTable *selected;     /* MtDagNode* set to run; NULL = all */
   GHashTable *lookup_only;  /* MtDagNode* set that must come from the cache */
   const char *backend;      /* recorded in manifests; "cpu" by default */
+  const char *const *environment;  /* "key=value" lines recorded in manifests beside it
+                                      (mt_backend_environment); NULL: none */
   MtEventFunc on_event;     /* called on the thread that called mt_executor_run */
   gpointer user_data;
 } MtRunOptions;

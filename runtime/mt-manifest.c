@@ -10,7 +10,8 @@
 
 JsonNode *
 mt_manifest_build (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, const char *const *digests,
-                   MtContext *ctx, GPtrArray *committed, const char *backend, const char *started, double seconds)
+                   MtContext *ctx, GPtrArray *committed, const char *backend, const char *const *environment,
+                   const char *started, double seconds)
 {
   g_return_val_if_fail (g != NULL && gn != NULL && ki != NULL && committed != NULL, NULL);
   MtNodeClass *klass = MT_NODE_GET_CLASS (gn->node);
@@ -94,6 +95,19 @@ mt_manifest_build (MtDag *g, MtDagNode *gn, MtKeyInfo *ki, const char *const *di
   json_builder_end_array (b);
   json_builder_set_member_name (b, "backend");
   json_builder_add_string_value (b, backend ? backend : "cpu");
+  if (environment) {
+    json_builder_set_member_name (b, "environment");
+    json_builder_begin_object (b);
+    for (guint i = 0; environment[i]; i++) {
+      const char *eq = strchr (environment[i], '=');
+      if (!eq)
+        continue;
+      g_autofree char *key = g_strndup (environment[i], eq - environment[i]);
+      json_builder_set_member_name (b, key);
+      json_builder_add_string_value (b, eq + 1);
+    }
+    json_builder_end_object (b);
+  }
   json_builder_set_member_name (b, "started");
   json_builder_add_string_value (b, started);
   json_builder_set_member_name (b, "duration");
@@ -129,6 +143,8 @@ mt_manifest_free (MtManifest *m)
   g_free (m->class_version);
   g_free (m->fingerprint);
   g_free (m->started);
+  g_free (m->backend);
+  g_clear_pointer (&m->environment, g_ptr_array_unref);
   g_clear_pointer (&m->properties, g_hash_table_unref);
   g_clear_pointer (&m->inputs, g_hash_table_unref);
   g_clear_pointer (&m->outputs, g_ptr_array_unref);
@@ -165,6 +181,17 @@ mt_manifest_parse (const char *json, gsize len, const char *what, GError **error
   m->started = g_strdup (mt_json_string (o, "started", ""));
   if (!mt_json_number (o, "duration", &m->duration))
     m->duration = 0;
+  m->backend = g_strdup (mt_json_string (o, "backend", "cpu"));
+  JsonObject *env = mt_json_object (o, "environment");
+  if (env) {
+    m->environment = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr (GList) keys = json_object_get_members (env);
+    for (GList *l = keys; l; l = l->next) {
+      const char *v = mt_json_string (env, l->data, NULL);
+      if (v)
+        g_ptr_array_add (m->environment, g_strdup_printf ("%s=%s", (char *) l->data, v));
+    }
+  }
   if (!mt_sha256_is_valid (m->key))
     MF_FAIL ("no valid key");
   /* Names end up in paths (export) and on terminals: only the language's names pass. */
@@ -259,4 +286,50 @@ mt_manifest_find_output (MtManifest *m, const char *port)
       return o;
   }
   return NULL;
+}
+
+/* The value of @key in @n "key=value" lines, or NULL. */
+static const char *
+env_value (const char *const *lines, guint n, const char *key)
+{
+  gsize kl = strlen (key);
+  for (guint i = 0; i < n; i++)
+    if (strncmp (lines[i], key, kl) == 0 && lines[i][kl] == '=')
+      return lines[i] + kl + 1;
+  return NULL;
+}
+
+char *
+mt_manifest_made_elsewhere (MtManifest *m, const char *backend, const char *const *environment)
+{
+  if (!m->environment)
+    return NULL;
+  g_autoptr (GString) s = g_string_new (NULL);
+  if (g_strcmp0 (m->backend, backend) != 0)
+    g_string_append_printf (s, "backend %s (here %s)", m->backend, backend);
+  const char *const *mine = (const char *const *) m->environment->pdata;
+  for (guint i = 0; environment && environment[i]; i++) {
+    const char *eq = strchr (environment[i], '=');
+    if (!eq)
+      continue;
+    g_autofree char *key = g_strndup (environment[i], eq - environment[i]);
+    const char *theirs = env_value (mine, m->environment->len, key);
+    if (g_strcmp0 (theirs, eq + 1) != 0)
+      g_string_append_printf (s, "%s%s %s (here %s)", s->len ? "; " : "", key, theirs ? theirs : "not recorded",
+                              eq + 1);
+  }
+  return s->len ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
+}
+
+char *
+mt_manifest_made_on (MtManifest *m)
+{
+  const char *const *env = m->environment ? (const char *const *) m->environment->pdata : NULL;
+  guint n = m->environment ? m->environment->len : 0;
+  const char *threads = env_value (env, n, "threads"), *device = env_value (env, n, "device");
+  if (g_strcmp0 (m->backend, "cpu") == 0 && threads)
+    return g_strdup_printf ("cpu, %s thread%s", threads, g_strcmp0 (threads, "1") == 0 ? "" : "s");
+  if (device)
+    return g_strdup_printf ("%s, %s", m->backend, device);
+  return g_strdup (m->backend);
 }

@@ -16,6 +16,7 @@ typedef struct {
   char *description;
   GPtrArray *inputs;
   GPtrArray *outputs;
+  gboolean uses_backend;
 } ClassInfo;
 
 static GQuark class_info_quark;
@@ -57,6 +58,7 @@ class_info (MtNodeClass *klass)
     if (pinfo) {
       info->version = g_strdup (pinfo->version);
       info->description = g_strdup (pinfo->description);
+      info->uses_backend = pinfo->uses_backend;
       copy_ports (info->inputs, pinfo->inputs);
       copy_ports (info->outputs, pinfo->outputs);
     }
@@ -97,6 +99,20 @@ mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char 
   g_free (info->description);
   info->version = g_strdup (version);
   info->description = g_strdup (description);
+}
+
+void
+mt_node_class_set_uses_backend (MtNodeClass *klass, gboolean uses)
+{
+  g_return_if_fail (klass != NULL);
+  class_info (klass)->uses_backend = uses;
+}
+
+gboolean
+mt_node_class_get_uses_backend (MtNodeClass *klass)
+{
+  g_return_val_if_fail (klass != NULL, FALSE);
+  return class_info (klass)->uses_backend;
 }
 
 static void

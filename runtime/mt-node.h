@@ -46,6 +46,12 @@ struct _MtNodeClass {
 };
 
 void mt_node_class_set_metadata (MtNodeClass *klass, const char *version, const char *description);
+/* Declares that the node runs models on the compute backend (training, saliency,
+ * prediction): its results then depend, in their last bits, on the backend, the device,
+ * the thread count and the libraries, which its manifests record ("environment"). Nodes
+ * of plain code (data, masks, previews) give the same bytes everywhere. */
+void     mt_node_class_set_uses_backend (MtNodeClass *klass, gboolean uses);
+gboolean mt_node_class_get_uses_backend (MtNodeClass *klass);
 void mt_node_class_add_input    (MtNodeClass *klass, const char *name, MtKind kind,
                                  gboolean required, const char *blurb);
  /* An input written as a list of sources, `models=[erm, masktune]` (a single source is a

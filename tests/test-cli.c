@@ -707,6 +707,60 @@ START_TEST (compare_reports)
 }
 END_TEST
 
+/* A node that runs models records what made its outputs (device, threads, threading,
+ * oneDNN) in its manifest; one of plain code does not. Neither enters the key: with
+ * another thread count the entries are still used, and status says how they were made. */
+START_TEST (manifests_record_the_environment)
+{
+  Fixture f;
+  fixture_init (&f, "train = mnist()\nbiased = biaser(train, conflict_ratio=0.01)\n"
+                    "erm = trainer(biased, epochs=1, lr=0.01, seed=0)\n");
+  const char *two[] = { f.cache_env, "MT_NUM_THREADS=2", NULL }, *one[] = { f.cache_env, "MT_NUM_THREADS=1", NULL };
+  ck_assert_int_eq (mt_test_mtrun (f.dir, two, NULL, NULL, "run", "-q", f.pipe, NULL), 0);
+  g_autofree char *js = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, two, &js, NULL, "cache", "ls", "--json", NULL), 0);
+  g_auto (GStrv) lines = g_strsplit (js, "\n", -1);
+  guint seen = 0;
+  for (guint i = 0; lines[i]; i++) {
+    if (!*lines[i])
+      continue;
+    g_autoptr (JsonParser) jp = json_parser_new ();
+    ck_assert (json_parser_load_from_data (jp, lines[i], -1, NULL));
+    JsonObject *o = json_node_get_object (json_parser_get_root (jp));
+    const char *node = json_object_get_string_member (o, "node");
+    ck_assert_str_eq (json_object_get_string_member (o, "backend"), "cpu");
+    JsonObject *env = json_object_has_member (o, "environment") ? json_object_get_object_member (o, "environment")
+                                                                 : NULL;
+    if (g_strcmp0 (node, "erm") == 0) {
+      ck_assert_msg (env != NULL, "%s", lines[i]);
+      ck_assert_str_eq (json_object_get_string_member (env, "threads"), "2");
+      ck_assert_str_eq (json_object_get_string_member (env, "threading"), "slices");
+      ck_assert (*json_object_get_string_member (env, "device"));
+      ck_assert (g_ascii_isdigit (json_object_get_string_member (env, "onednn")[0]));
+    } else {
+      ck_assert_msg (env == NULL, "%s has an environment: %s", node, lines[i]);
+    }
+    seen++;
+  }
+  ck_assert_uint_eq (seen, 3);
+  g_autofree char *out = NULL, *out1 = NULL, *ls = NULL, *sj = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, two, &out, NULL, "status", f.pipe, NULL), 0);
+  ck_assert_msg (!strstr (out, "made elsewhere"), "%s", out);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, one, &out1, NULL, "status", "--exit-code", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (out1, "made elsewhere: threads 2 (here 1)") && count (out1, "made elsewhere") == 1, "%s", out1);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, one, &sj, NULL, "status", "--json", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (sj, "\"made_elsewhere\" : \"threads 2 (here 1)\"") ||
+                 strstr (sj, "\"made_elsewhere\":\"threads 2 (here 1)\""), "%s", sj);
+  ck_assert_int_eq (mt_test_mtrun (f.dir, one, &ls, NULL, "cache", "ls", NULL), 0);
+  ck_assert_msg (strstr (ls, "MADE ON") && strstr (ls, "cpu, 2 threads"), "%s", ls);
+  /* One thread runs nothing again: the cached results are used as they are. */
+  g_autofree char *err = NULL;
+  ck_assert_int_eq (mt_test_mtrun (f.dir, one, NULL, &err, "run", f.pipe, NULL), 0);
+  ck_assert_msg (strstr (err, "0 ran, 3 cached"), "%s", err);
+  fixture_clear (&f);
+}
+END_TEST
+
 START_TEST (demo_pipeline_runs)
 {
   g_autofree char *dir = mt_test_tmpdir ();
@@ -751,6 +805,7 @@ main (void)
   tcase_add_test (tc, sweep_instances);
   tcase_add_test (tc, compare_reports);
   tcase_add_test (tc, demo_pipeline_runs);
+  tcase_add_test (tc, manifests_record_the_environment);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

@@ -197,7 +197,8 @@ cmd_ls (MtCache *cache)
     return 0;
   }
   g_autoptr (GPtrArray) differs = differing_properties (rows);
-  const char *header[] = { "KEY", "NODE", "TYPE", "PIPELINE", "STARTED", ">SECONDS", ">SIZE", "DIFFERS", NULL };
+  const char *header[] = { "KEY", "NODE", "TYPE", "PIPELINE", "STARTED", ">SECONDS", ">SIZE", "MADE ON", "DIFFERS",
+                           NULL };
   g_autoptr (MtrunTable) t = mtrun_table_new (header);
   gint64 total = 0;
   for (guint i = 0; i < rows->len; i++) {
@@ -214,7 +215,9 @@ cmd_ls (MtCache *cache)
     gint64 bytes = entry_size (m);
     total += bytes;
     g_autofree char *size = mt_number_format_size (bytes);
-    const char *cells[] = { key, node, type, pl, when, secs, size, differs->pdata[i], NULL };
+    g_autofree char *made = mt_manifest_made_on (m);
+    g_autofree char *made_on = mtrun_escape (made);
+    const char *cells[] = { key, node, type, pl, when, secs, size, made_on, differs->pdata[i], NULL };
     mtrun_table_add (t, cells);
   }
   mtrun_table_print (t, stdout);

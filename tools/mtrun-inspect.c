@@ -49,6 +49,7 @@ type_json (MtRegistry *reg, const char *name)
   json_object_set_string_member (o, "class", g_type_name (type));
   json_object_set_string_member (o, "version", mt_node_class_get_version (klass));
   json_object_set_string_member (o, "origin", mt_registry_get_origin (reg, name));
+  json_object_set_boolean_member (o, "uses_backend", mt_node_class_get_uses_backend (klass));
   json_object_set_member (o, "inputs", ports_json (mt_node_class_get_inputs (klass), TRUE));
   json_object_set_member (o, "outputs", ports_json (mt_node_class_get_outputs (klass), FALSE));
   JsonArray *props = json_array_new ();
@@ -90,6 +91,9 @@ describe (MtRegistry *reg, const char *name)
   printf ("  class:    %s\n", g_type_name (type));
   printf ("  version:  %s (enters the cache key)\n", mt_node_class_get_version (klass));
   printf ("  origin:   %s\n", mt_registry_get_origin (reg, name));
+  printf ("  compute:  %s\n", mt_node_class_get_uses_backend (klass)
+                                 ? "the compute backend (its manifests record the device, threads and libraries)"
+                                 : "plain code (the same bytes on every machine)");
   print_ports ("Inputs", mt_node_class_get_inputs (klass), TRUE);
   print_ports ("Outputs", mt_node_class_get_outputs (klass), FALSE);
   printf ("\nProperties:\n");

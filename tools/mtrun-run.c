@@ -342,11 +342,26 @@ on_event (const MtEvent *ev, gpointer user_data)
 
 /* ---- status ------------------------------------------------------------------ */
 
-static void
-print_plan (MtPlan *plan, gboolean json)
+/* For a cached node: how what made it differs from this machine (NULL: it does not, or
+ * the entry does not say). Its results are used as they are, not made again (mt-manifest.h). */
+static char *
+made_elsewhere (MtCache *cache, MtPlanItem *it, const char *backend, const char *const *environment)
 {
+  if (it->state != MT_PLAN_CACHED || !it->key)
+    return NULL;
+  g_autoptr (MtManifest) m = mt_cache_lookup (cache, it->key, NULL);
+  return m ? mt_manifest_made_elsewhere (m, backend, environment) : NULL;
+}
+
+static void
+print_plan (MtPlan *plan, MtCache *cache, gboolean json)
+{
+  const char *backend = mt_device_resolve (MT_DEVICE_CHOICE_AUTO, NULL, NULL);
+  g_auto (GStrv) environment = mt_backend_environment (backend ? backend : "cpu");
   for (guint i = 0; i < plan->items->len; i++) {
     MtPlanItem *it = plan->items->pdata[i];
+    g_autofree char *elsewhere = made_elsewhere (cache, it, backend ? backend : "cpu",
+                                                 (const char *const *) environment);
     if (json) {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
@@ -366,6 +381,11 @@ print_plan (MtPlan *plan, gboolean json)
       for (guint k = 0; k < it->reasons->len; k++)
         json_builder_add_string_value (b, it->reasons->pdata[k]);
       json_builder_end_array (b);
+      json_builder_set_member_name (b, "made_elsewhere");
+      if (elsewhere)
+        json_builder_add_string_value (b, elsewhere);
+      else
+        json_builder_add_null_value (b);
       json_builder_end_object (b);
       g_autoptr (JsonNode) root = json_builder_get_root (b);
       mtrun_print_json (root);
@@ -376,6 +396,10 @@ print_plan (MtPlan *plan, gboolean json)
     g_string_printf (line, "%-*s %-*s %-9s", name_w, it->node->name, type_w, it->node->type_name, state);
     for (guint k = 0; k < it->reasons->len; k++)
       g_string_append_printf (line, "%s%s", k ? "; " : "", (char *) it->reasons->pdata[k]);
+    if (elsewhere) {
+      g_autofree char *shown = mtrun_escape (elsewhere);  /* from an untrusted manifest */
+      g_string_append_printf (line, "made elsewhere: %s", shown);
+    }
     printf ("%s\n", g_strchomp (line->str));
   }
 }
@@ -410,7 +434,7 @@ mtrun_cmd_status (int argc, char **argv)
   if (!cache)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
   g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, NULL);
-  print_plan (plan, mtrun_global.json);
+  print_plan (plan, cache, mtrun_global.json);
   int rc = plan_status (plan);
   for (guint i = 0; exit_code && rc == 0 && i < plan->items->len; i++)
     if (((MtPlanItem *) plan->items->pdata[i])->state == MT_PLAN_RUN)
@@ -486,7 +510,7 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
 
   if (args.dry_run) {
     g_autoptr (MtPlan) plan = mt_plan_compute (g, cache, forced);
-    print_plan (plan, mtrun_global.json);
+    print_plan (plan, cache, mtrun_global.json);
     return plan_status (plan);
   }
   MtDeviceChoice choice = MT_DEVICE_CHOICE_AUTO;
@@ -512,9 +536,10 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   g_ptr_array_set_size (detail, g->nodes->len);
   Display d = { .g = g, .tty = isatty (STDERR_FILENO), .progress = progress, .detail = (char **) detail->pdata,
                 .cache = cache, .headlines = headlines };
+  g_auto (GStrv) environment = mt_backend_environment (backend);
   MtRunOptions opts = {
     .jobs = (guint) args.jobs, .forced = forced, .selected = selected, .lookup_only = lookup_only,
-    .backend = backend, .on_event = on_event, .user_data = &d,
+    .backend = backend, .environment = (const char *const *) environment, .on_event = on_event, .user_data = &d,
   };
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = mt_executor_run (g, cache, &opts, &err);
