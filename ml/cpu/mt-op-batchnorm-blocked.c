@@ -68,15 +68,6 @@ grad_at (const float *dyp, const float *yp, gsize at)
   return mt_v8f_select ((MtV8i) (mt_v8f_load (yp + at) > zero), g, zero);
 }
 
-static double
-sum_images (const double *part, int n, int c, int ch)
-{
-  double s = 0;
-  for (int i = 0; i < n; i++)
-    s += part[(gsize) i * c + ch];
-  return s;
-}
-
 /* With @share, one slice of a batch (mt-backend.h: MtBnShare): the per-image sums go to
  * the shared table at the slice's rows, the statistics come from all rows. */
 void
@@ -87,37 +78,19 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_train) (const MtBnSpec *s, MtBnSha
 {
   int total = share ? share->total : n, off = share ? share->offset : 0;
   gsize m = (gsize) total * hw;
-  g_autofree double *own = share ? NULL : g_new (double, (gsize) n * c), *mean = g_new (double, c);
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) n * c), *sum = g_new (double, c);
   g_autofree float *zero = g_new0 (float, c), *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
-  double *part = share ? mt_bn_share_next (share) : own;
+  double *part = mt_cpu_bn_table (share, own);
   plane_sums (x, n, c, hw, zero, FALSE, part + (gsize) off * c);
-  if (share)
-    share->wait (share->wait_data);
-  for (int ch = 0; ch < c; ch++) {
-    mean[ch] = sum_images (part, total, c, ch) / (double) m;
-    mean_f[ch] = (float) mean[ch];
-  }
+  mt_cpu_bn_wait (share);
+  mt_cpu_bn_means (part, total, c, m, sum, mean_f);
   /* A table is read only until the next exchange's wait; without a share, the one table
    * is reused. */
-  if (share)
-    part = mt_bn_share_next (share);
+  part = mt_cpu_bn_table (share, own);
   plane_sums (x, n, c, hw, mean_f, TRUE, part + (gsize) off * c);
-  if (share)
-    share->wait (share->wait_data);
-  for (int ch = 0; ch < c; ch++) {
-    double sq = sum_images (part, total, c, ch);
-    double var = sq / (double) m;  /* biased: what normalises */
-    double invstd = 1.0 / sqrt (var + s->eps);
-    save_mean[ch] = (float) mean[ch];
-    save_invstd[ch] = (float) invstd;
-    g[ch] = gamma[ch] * (float) invstd;
-    b[ch] = beta[ch] - (float) mean[ch] * g[ch];
-    double unbiased = m > 1 ? sq / (double) (m - 1) : var;  /* what PyTorch keeps */
-    if (running_mean) {  /* NULL: a replica's slice (mt-model.h) */
-      running_mean[ch] = (float) ((1 - s->momentum) * running_mean[ch] + s->momentum * mean[ch]);
-      running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
-    }
-  }
+  mt_cpu_bn_wait (share);
+  mt_cpu_bn_statistics (s, sum, part, total, c, m, gamma, beta, save_mean, save_invstd, g, b, running_mean,
+                        running_var);
   affine (x, n, c, hw, g, b, relu, y);
 }
 
@@ -146,7 +119,7 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (MtBnShare *share, const f
   int total = share ? share->total : n, off = share ? share->offset : 0;
   gsize m = (gsize) total * hw;
   g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
-  double *ta = share ? mt_bn_share_next (share) : own, *tb = ta + (gsize) total * c;
+  double *ta = mt_cpu_bn_table (share, own), *tb = ta + (gsize) total * c;
   double *pa = ta + (gsize) off * c, *pb = tb + (gsize) off * c;  /* this slice's rows */
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (gsize blk = 0; blk < (gsize) n * cb; blk++)
@@ -164,17 +137,9 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_backward_train) (MtBnShare *share, const f
         pb[blk * b + v + l] = (double) bb[l] * save_invstd[o + l];
       }
     }
-  if (share)
-    share->wait (share->wait_data);
+  mt_cpu_bn_wait (share);
   g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
-  for (int ch = 0; ch < c; ch++) {
-    double sum_dy = sum_images (ta, total, c, ch), sum_dy_xhat = sum_images (tb, total, c, ch);
-    dgamma[ch] = (float) sum_dy_xhat;
-    dbeta[ch] = (float) sum_dy;
-    k[ch] = gamma[ch] * save_invstd[ch];
-    mdy[ch] = (float) (sum_dy / (double) m);
-    mdx[ch] = (float) (sum_dy_xhat / (double) m);
-  }
+  mt_cpu_bn_gradients (ta, tb, total, c, m, gamma, save_invstd, dgamma, dbeta, k, mdy, mdx);
   if (!dx)
     return;
   /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */

@@ -10,61 +10,28 @@
 /* The plane of image @i, channel @ch. */
 #define PLANE(t, i, ch) ((t) + ((gsize) (i) * c + (ch)) * hw)
 
-/* With @share, this call is one slice of a batch (mt-backend.h: MtBnShare): the per-image
- * sums go to the shared table at the slice's rows, and the statistics come from all rows.
- * Without, the table is this call's own and the batch is whole. */
 void
-mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw,
-                                const float *gamma, const float *beta, float *y,
-                                float *save_mean, float *save_invstd,
-                                float *running_mean, float *running_var)
+mt_cpu_bn_means (const double *sums, int total, int c, gsize m, double *sum, float *mean_f)
 {
-  int total = share ? share->total : n, off = share ? share->offset : 0;
-  gsize m = (gsize) total * hw;
-  g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
-  double *sums = share ? mt_bn_share_next (share) : own, *sqs = share ? mt_bn_share_next (share) : own + (gsize) n * c;
-  g_autofree double *sum_c = g_new (double, c);
-  g_autofree float *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
-#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (int ch = 0; ch < c; ch++)
-    for (int i = 0; i < n; i++) {
-      const float *xp = PLANE (x, i, ch);
-      float part = 0;
-#pragma omp simd reduction(+:part)
-      for (int p = 0; p < hw; p++)
-        part += xp[p];
-      sums[(gsize) (off + i) * c + ch] = part;
-    }
-  if (share)
-    share->wait (share->wait_data);
-  /* Each table is read only until the next exchange's wait (mt-backend.h): the sums are
-   * kept here. */
   for (int ch = 0; ch < c; ch++) {
-    double sum = 0;
+    double acc = 0;
     for (int i = 0; i < total; i++)
-      sum += sums[(gsize) i * c + ch];
-    sum_c[ch] = sum;
-    mean_f[ch] = (float) (sum / (double) m);
+      acc += sums[(gsize) i * c + ch];
+    sum[ch] = acc;
+    mean_f[ch] = (float) (acc / (double) m);
   }
-#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
-  for (int ch = 0; ch < c; ch++)
-    for (int i = 0; i < n; i++) {
-      const float *xp = PLANE (x, i, ch);
-      float part = 0;
-#pragma omp simd reduction(+:part)
-      for (int p = 0; p < hw; p++) {
-        float d = xp[p] - mean_f[ch];
-        part += d * d;
-      }
-      sqs[(gsize) (off + i) * c + ch] = part;
-    }
-  if (share)
-    share->wait (share->wait_data);
+}
+
+void
+mt_cpu_bn_statistics (const MtBnSpec *s, const double *sum, const double *sqs, int total, int c, gsize m,
+                      const float *gamma, const float *beta, float *save_mean, float *save_invstd, float *g, float *b,
+                      float *running_mean, float *running_var)
+{
   for (int ch = 0; ch < c; ch++) {
     double sq = 0;
     for (int i = 0; i < total; i++)
       sq += sqs[(gsize) i * c + ch];
-    double mean = sum_c[ch] / (double) m;
+    double mean = sum[ch] / (double) m;
     double var = sq / (double) m;  /* biased: what normalises */
     double invstd = 1.0 / sqrt (var + s->eps);
     save_mean[ch] = (float) mean;
@@ -78,6 +45,71 @@ mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const float
       running_var[ch] = (float) ((1 - s->momentum) * running_var[ch] + s->momentum * unbiased);
     }
   }
+}
+
+void
+mt_cpu_bn_gradients (const double *dy_sums, const double *dy_xhat_sums, int total, int c, gsize m,
+                     const float *gamma, const float *save_invstd, float *dgamma, float *dbeta, float *k, float *mdy,
+                     float *mdx)
+{
+  for (int ch = 0; ch < c; ch++) {
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int i = 0; i < total; i++) {
+      sum_dy += dy_sums[(gsize) i * c + ch];
+      sum_dy_xhat += dy_xhat_sums[(gsize) i * c + ch];
+    }
+    dgamma[ch] = (float) sum_dy_xhat;
+    dbeta[ch] = (float) sum_dy;
+    k[ch] = gamma[ch] * save_invstd[ch];
+    mdy[ch] = (float) (sum_dy / (double) m);
+    mdx[ch] = (float) (sum_dy_xhat / (double) m);
+  }
+}
+
+/* With @share, this call is one slice of a batch (mt-backend.h: MtBnShare): the per-image
+ * sums go to the shared table at the slice's rows, and the statistics come from all rows.
+ * Without, the tables are this call's own and the batch is whole. */
+void
+mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const float *x, int n, int c, int hw,
+                                const float *gamma, const float *beta, float *y,
+                                float *save_mean, float *save_invstd,
+                                float *running_mean, float *running_var)
+{
+  int total = share ? share->total : n, off = share ? share->offset : 0;
+  gsize m = (gsize) total * hw;
+  g_autofree double *own = share ? NULL : g_new (double, (gsize) n * c), *sum = g_new (double, c);
+  g_autofree float *mean_f = g_new (float, c), *g = g_new (float, c), *b = g_new (float, c);
+  double *sums = mt_cpu_bn_table (share, own);
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++)
+    for (int i = 0; i < n; i++) {
+      const float *xp = PLANE (x, i, ch);
+      float part = 0;
+#pragma omp simd reduction(+:part)
+      for (int p = 0; p < hw; p++)
+        part += xp[p];
+      sums[(gsize) (off + i) * c + ch] = part;
+    }
+  mt_cpu_bn_wait (share);
+  mt_cpu_bn_means (sums, total, c, m, sum, mean_f);
+  /* A table is read only until the next exchange's wait (mt-backend.h); without a share,
+   * the one table is reused. */
+  double *sqs = mt_cpu_bn_table (share, own);
+#pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
+  for (int ch = 0; ch < c; ch++)
+    for (int i = 0; i < n; i++) {
+      const float *xp = PLANE (x, i, ch);
+      float part = 0;
+#pragma omp simd reduction(+:part)
+      for (int p = 0; p < hw; p++) {
+        float d = xp[p] - mean_f[ch];
+        part += d * d;
+      }
+      sqs[(gsize) (off + i) * c + ch] = part;
+    }
+  mt_cpu_bn_wait (share);
+  mt_cpu_bn_statistics (s, sum, sqs, total, c, m, gamma, beta, save_mean, save_invstd, g, b, running_mean,
+                        running_var);
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (int ch = 0; ch < c; ch++)
     for (int i = 0; i < n; i++) {
@@ -116,7 +148,7 @@ mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c,
   int total = share ? share->total : n, off = share ? share->offset : 0;
   gsize m = (gsize) total * hw;
   g_autofree double *own = share ? NULL : g_new (double, (gsize) 2 * n * c);
-  double *pa = share ? mt_bn_share_next (share) : own, *pb = pa + (gsize) total * c;
+  double *pa = mt_cpu_bn_table (share, own), *pb = pa + (gsize) total * c;
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (int ch = 0; ch < c; ch++) {
     float mean = save_mean[ch];
@@ -132,21 +164,9 @@ mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c,
       pb[(gsize) (off + i) * c + ch] = (double) b * save_invstd[ch];
     }
   }
-  if (share)
-    share->wait (share->wait_data);
+  mt_cpu_bn_wait (share);
   g_autofree float *k = g_new (float, c), *mdy = g_new (float, c), *mdx = g_new (float, c);
-  for (int ch = 0; ch < c; ch++) {
-    double sum_dy = 0, sum_dy_xhat = 0;
-    for (int i = 0; i < total; i++) {
-      sum_dy += pa[(gsize) i * c + ch];
-      sum_dy_xhat += pb[(gsize) i * c + ch];
-    }
-    dgamma[ch] = (float) sum_dy_xhat;
-    dbeta[ch] = (float) sum_dy;
-    k[ch] = gamma[ch] * save_invstd[ch];
-    mdy[ch] = (float) (sum_dy / (double) m);
-    mdx[ch] = (float) (sum_dy_xhat / (double) m);
-  }
+  mt_cpu_bn_gradients (pa, pb, total, c, m, gamma, save_invstd, dgamma, dbeta, k, mdy, mdx);
   if (!dx)
     return;
   /* dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)) */

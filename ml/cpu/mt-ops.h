@@ -29,6 +29,22 @@ void mt_cpu_batchnorm_forward_train (const MtBnSpec *s, MtBnShare *share, const 
                                  const float *gamma, const float *beta, float *y,
                                  float *save_mean, float *save_invstd,
                                  float *running_mean, float *running_var);
+/* The statistics from the per-image sums ([total, c] tables, rows added in image order),
+ * shared by the plain and the blocked ops so that both round alike: the channel sums and
+ * float means; then, with the squared deviations' table, the saved mean and 1/std, the
+ * affine map y = x * g + b and the running statistics (NULL: not updated); backward,
+ * dgamma and dbeta and the coefficients of dx = k * (dy - mdy - xhat * mdx). */
+void mt_cpu_bn_means      (const double *sums, int total, int c, gsize m, double *sum, float *mean_f);
+void mt_cpu_bn_statistics (const MtBnSpec *s, const double *sum, const double *sqs, int total, int c, gsize m,
+                           const float *gamma, const float *beta, float *save_mean, float *save_invstd, float *g,
+                           float *b, float *running_mean, float *running_var);
+void mt_cpu_bn_gradients  (const double *dy_sums, const double *dy_xhat_sums, int total, int c, gsize m,
+                           const float *gamma, const float *save_invstd, float *dgamma, float *dbeta, float *k,
+                           float *mdy, float *mdx);
+/* A training op's table for its next exchange of sums: @share's (one slice of a batch),
+ * or its own; and the wait for the other slices (none without a share). */
+static inline double *mt_cpu_bn_table (MtBnShare *share, double *own) { return share ? mt_bn_share_next (share) : own; }
+static inline void    mt_cpu_bn_wait  (MtBnShare *share) { if (share) share->wait (share->wait_data); }
 /* Evaluation: normalise with the running statistics. */
 void mt_cpu_batchnorm_forward_eval  (const MtBnSpec *s, const float *x, int n, int c, int hw,
                                  const float *gamma, const float *beta, float *y,
