@@ -111,11 +111,16 @@ release_barrier_locked ()
   end_round_locked (block.barrier_round);
 }
 
-// A thread left the kernel: the threads still in it no longer wait for it.
+// A thread left the kernel: the threads still in it no longer wait for it. Threads waiting
+// at a barrier then are the same bug as one reaching a barrier after a return, whichever
+// the host's scheduling made happen first.
 void
 kernel_returned ()
 {
   pthread_mutex_lock (&block.mu);
+  if (block.arrived > 0)
+    fail_locked ("block %u: __syncthreads at %s:%d reached after others of its %u threads returned",
+                 mt_emu_block_idx.x, block.site_file, block.site_line, block.threads);
   block.returned++;
   block.live--;
   if (block.arrived > 0 && block.arrived >= block.live)
