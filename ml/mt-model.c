@@ -177,8 +177,24 @@ fold_batchnorm (MtModel *m, Layer *C, const Layer *B)
   }
 }
 
-MtModel *
-mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, GError **error)
+/* Layer @L's tensors become references to @src's (a replica's weights and statistics
+ * are its model's). Layer by layer, so that no copy of the whole model is ever made. */
+static void
+share_tensors (Layer *L, const Layer *src)
+{
+  MtTensor **mine[] = { &L->weight, &L->bias, &L->running_mean, &L->running_var, &L->num_batches };
+  MtTensor *const theirs[] = { src->weight, src->bias, src->running_mean, src->running_var, src->num_batches };
+  for (guint k = 0; k < G_N_ELEMENTS (mine); k++)
+    if (*mine[k]) {
+      mt_tensor_unref (*mine[k]);
+      *mine[k] = mt_tensor_ref (theirs[k]);
+    }
+}
+
+/* A model for @in_c x @in_h x @in_w images; with @weights_of (of the same architecture,
+ * classes and size), one sharing that model's tensors. */
+static MtModel *
+model_new (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, MtModel *weights_of, GError **error)
 {
   g_return_val_if_fail (arch != NULL && num_classes >= 1, NULL);
   if (in_c != arch->in_c || (!arch->any_size && (in_h != arch->in_h || in_w != arch->in_w)) || in_h < 1 || in_w < 1) {
@@ -285,6 +301,8 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
     L->in_len = (gsize) L->in_c * L->in_h * L->in_w;
     L->out_len = (gsize) c * h * w;
     m->max_len = MAX (m->max_len, L->out_len);
+    if (weights_of)
+      share_tensors (L, &weights_of->layers[i]);
     if (L->weight) {
       L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
       add_param (m, L->spec.name, "weight", L->weight, L->gweight);
@@ -297,6 +315,12 @@ mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int
   plan_fusion (m);
   plan_folding (m);
   return g_steal_pointer (&m);
+}
+
+MtModel *
+mt_model_new_sized (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, GError **error)
+{
+  return model_new (arch, num_classes, in_c, in_h, in_w, NULL, error);
 }
 
 MtModel *
@@ -1217,24 +1241,14 @@ mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, 
 MtModel *
 mt_model_new_replica (MtModel *m)
 {
-  MtModel *r = mt_model_new_like (m);
+  MtModel *r = model_new (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, m, NULL);
+  mt_model_copy_normalization (r, m);
   r->replica = TRUE;
   for (int i = 0; i < r->n_layers; i++) {
-    Layer *a = &r->layers[i], *b = &m->layers[i];
-    MtTensor **pairs[][2] = { { &a->weight, &b->weight }, { &a->bias, &b->bias },
-                              { &a->running_mean, &b->running_mean }, { &a->running_var, &b->running_var },
-                              { &a->num_batches, &b->num_batches } };
-    for (guint k = 0; k < G_N_ELEMENTS (pairs); k++)
-      if (*pairs[k][0]) {
-        mt_tensor_unref (*pairs[k][0]);
-        *pairs[k][0] = mt_tensor_ref (*pairs[k][1]);
-      }
     /* The same layers made as m makes them (mt_model_keep_output). */
-    a->fused = b->fused;
-    a->foldable = b->foldable;
+    r->layers[i].fused = m->layers[i].fused;
+    r->layers[i].foldable = m->layers[i].foldable;
   }
-  for (guint p = 0; p < r->params->len; p++)
-    ((MtParam *) r->params->pdata[p])->data = ((MtParam *) m->params->pdata[p])->data;
   return r;
 }
 
