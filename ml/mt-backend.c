@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "config.h"
 #include "ml/mt-backend.h"
-#include "ml/mt-slices.h"
 #include "base/mt-error.h"
 
 #include <dlfcn.h>
@@ -250,19 +249,7 @@ mt_cuda_backend_environment (void)
 GStrv
 mt_backend_environment (const char *name)
 {
-  if (g_strcmp0 (name, "cuda") == 0)
-    return mt_cuda_backend_environment ();
-  /* On the CPU the thread count sets the batch slices, and so the gradients' sums. */
-  g_auto (GStrv) cpu = mt_cpu_backend_environment ();
-  g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
-  for (guint i = 0; cpu[i]; i++) {
-    g_strv_builder_add (b, cpu[i]);
-    if (g_str_has_prefix (cpu[i], "threads=")) {
-      g_autofree char *t = g_strdup_printf ("threading=%s", mt_slices_threading ());
-      g_strv_builder_add (b, t);
-    }
-  }
-  return g_strv_builder_end (b);
+  return g_strcmp0 (name, "cuda") == 0 ? mt_cuda_backend_environment () : mt_cpu_backend_environment ();
 }
 
 gboolean

@@ -76,7 +76,6 @@ share_wait (gpointer data)
 typedef enum { JOB_TRAIN, JOB_MAP, JOB_QUIT } JobKind;
 
 struct _MtSlices {
-  MtModel *m;
   MtBackend *be;
   int count;              /* slices: threads, the caller's among them */
   MtModel **models;       /* [count]: m, then its replicas */
@@ -165,7 +164,6 @@ MtSlices *
 mt_slices_new (MtModel *m, int slices)
 {
   MtSlices *s = g_new0 (MtSlices, 1);
-  s->m = m;
   s->be = mt_model_get_backend (m);
   const MtBackendOps *ops = s->be->ops;
   gboolean can = ops->threads && ops->run_alone && ops->batchnorm_forward_train_sliced &&
@@ -271,9 +269,9 @@ mt_slices_train_step (MtSlices *s, const float *x, const gint64 *y, int n, int *
 {
   if (s->count == 1) {
     ensure_capacity (s, n);
-    const float *z = mt_model_forward (s->m, x, n, TRUE);
+    const float *z = mt_model_forward (s->models[0], x, n, TRUE);
     double loss = s->be->ops->cross_entropy (s->be, z, y, n, s->classes, s->dlogits[0], correct);
-    mt_model_backward (s->m, s->dlogits[0], NULL);
+    mt_model_backward (s->models[0], s->dlogits[0], NULL);
     return loss;
   }
   run_job (s, JOB_TRAIN, x, y, n, NULL, NULL);
@@ -286,7 +284,7 @@ void
 mt_slices_map (MtSlices *s, int n, MtSliceFunc fn, gpointer data)
 {
   if (s->count == 1)
-    fn (s->m, 0, n, data);
+    fn (s->models[0], 0, n, data);
   else
     run_job (s, JOB_MAP, NULL, NULL, n, fn, data);
 }
@@ -308,7 +306,7 @@ const float *
 mt_slices_forward_eval (MtSlices *s, const float *x, int n)
 {
   if (s->count == 1)
-    return mt_model_forward (s->m, x, n, FALSE);
+    return mt_model_forward (s->models[0], x, n, FALSE);
   EvalJob job = { s, x };
   mt_slices_map (s, n, eval_slice, &job);
   return s->logits;

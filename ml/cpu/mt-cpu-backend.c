@@ -8,6 +8,7 @@
 #include "ml/cpu/mt-layout.h"
 #include "ml/cpu/mt-dnnl.h"
 #include "ml/cpu/mt-isa.h"
+#include "ml/mt-slices.h"
 
 #include <dnnl.h>
 
@@ -486,6 +487,8 @@ mt_cpu_backend_environment (void)
   g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
   g_autofree char *device = g_strdup_printf ("device=%s", model);
   g_autofree char *threads = g_strdup_printf ("threads=%d", mt_cpu_threads ());
+  /* The thread count sets the batch slices, and so the gradients' sums. */
+  g_autofree char *threading = g_strdup_printf ("threading=%s", mt_slices_threading ());
   g_autofree char *isa = g_strdup_printf ("isa=%s (blocked ops), %d-channel blocks", mt_cpu_isa_name (mt_cpu_isa ()),
                                           mt_layout_block ());
   gboolean hash = v->hash && *v->hash && strcmp (v->hash, "N/A") != 0;
@@ -494,6 +497,7 @@ mt_cpu_backend_environment (void)
                                              dnnl_isa_name (dnnl_get_effective_cpu_isa ()));
   g_strv_builder_add (b, device);
   g_strv_builder_add (b, threads);
+  g_strv_builder_add (b, threading);
   g_strv_builder_add (b, isa);
   g_strv_builder_add (b, onednn);
   return g_strv_builder_end (b);
