@@ -79,6 +79,9 @@ typedef struct {
   void     (*free)     (MtBackend *be, void *p);
   void     (*upload)   (MtBackend *be, void *dst, const void *src, gsize bytes);
   void     (*download) (MtBackend *be, void *dst, const void *src, gsize bytes);
+  /* Within the backend's memory (the regions do not overlap), and zeroing part of it. */
+  void     (*copy)     (MtBackend *be, void *dst, const void *src, gsize bytes);
+  void     (*zero)     (MtBackend *be, void *p, gsize bytes);
   /* Waits for the work queued so far; FALSE with the first error since the last sync. */
   gboolean (*sync)     (MtBackend *be, GError **error);
   void     (*destroy)  (MtBackend *be);
@@ -221,6 +224,8 @@ struct _MtBackend {
   const MtBackendOps *ops;
   const char *name;   /* "cpu", "cuda" */
   GError *error;      /* first failure since the last sync */
+  gboolean host_memory;  /* its memory is the host's (the CPU's): host code may read and
+                            write it in place, and staging copies are skipped */
 };
 
 /* The names of the backends this build has ("cpu", and "cuda" when built with CUDA). */
@@ -233,6 +238,9 @@ MtBackend  *mt_backend_new    (const char *name, GError **error);
 void        mt_backend_free   (MtBackend *be);
 /* The process-wide CPU backend (stateless; never freed). */
 MtBackend  *mt_backend_cpu    (void);
+
+/* TRUE when @be's memory is host memory (see MtBackend.host_memory). */
+static inline gboolean mt_backend_is_host (const MtBackend *be) { return be->host_memory; }
 
 /* TRUE when @be keeps [n, @c, @h, @w] activations as NCHW (see layout_is_nchw). */
 gboolean    mt_backend_layout_is_nchw (MtBackend *be, int c, int h, int w);

@@ -1,5 +1,6 @@
 #include "ml/mt-model.h"
 #include "ml/mt-backend.h"
+#include "ml/mt-staging.h"
 #include "base/mt-error.h"
 #include "base/mt-rng.h"
 
@@ -15,7 +16,10 @@ typedef struct {
   gsize in_len, out_len;           /* per sample */
   MtConvSpec conv;
   MtPoolSpec pool;
-  MtTensor *weight, *bias, *running_mean, *running_var, *num_batches;
+  MtTensor *weight, *bias, *running_mean, *running_var, *num_batches;  /* host: the state_dict */
+  float *w, *b, *rm, *rv;          /* those tensors in the backend's memory, as the ops read and
+                                      the optimizer writes them: the tensors' own data on a host
+                                      backend; num_batches stays on the host (a counter) */
   float *gweight, *gbias;
   const float *input, *input2;     /* of the last forward */
   float *out;                      /* [cap, out_len]; aliases input for flatten */
@@ -30,6 +34,7 @@ typedef struct {
   gboolean fused;                  /* ... run with it (out NULL: the ReLU's out holds both) */
   gboolean foldable;               /* convolution read only by the batch norm after it: in
                                       evaluation, that batch norm is folded into it */
+  gboolean kept;                   /* its output is asked for (mt_model_keep_output) */
   float *fold_w, *fold_b;          /* the folded weights and bias, made each evaluation */
   float *plain, *dplain;           /* NCHW copies of out and of the gradient there, handed out */
 } Layer;
@@ -59,6 +64,7 @@ struct _MtModel {
   double mean[3], std[3]; /* the input transform */
   MtBnShare *share;       /* a slice of a batch (mt_model_set_share), or NULL */
   gboolean replica;       /* weights are another model's (mt_model_new_replica) */
+  MtStaging input;        /* mt_model_load_input's */
 };
 
 /* Zeroed, aligned buffers in the backend's memory. */
@@ -84,14 +90,88 @@ param_free (gpointer p)
 }
 
 static void
-add_param (MtModel *m, const char *layer, const char *what, MtTensor *t, float *grad)
+add_param (MtModel *m, const char *layer, const char *what, MtTensor *t, float *data, float *grad)
 {
   MtParam *p = g_new0 (MtParam, 1);
   p->name = g_strdup_printf ("%s.%s", layer, what);
-  p->data = t->data;
+  p->data = data;
   p->grad = grad;
   p->len = (gsize) mt_tensor_numel (t);
   g_ptr_array_add (m->params, p);
+}
+
+/* Tensor @t in the backend's memory: its own data on a host backend, else a copy. */
+static float *
+device_copy (MtModel *m, MtTensor *t)
+{
+  if (!t || mt_backend_is_host (m->be))
+    return t ? t->data : NULL;
+  float *d = m->be->ops->alloc (m->be, t->nbytes);
+  m->be->ops->upload (m->be, d, t->data, t->nbytes);
+  return d;
+}
+
+/* The tensors each layer's ops read and the gradients they write, in the backend's
+ * memory, and the parameter list over them. */
+static void
+attach_params (MtModel *m)
+{
+  g_ptr_array_set_size (m->params, 0);
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    L->w = device_copy (m, L->weight);
+    L->b = device_copy (m, L->bias);
+    L->rm = device_copy (m, L->running_mean);
+    L->rv = device_copy (m, L->running_var);
+    if (L->weight) {
+      L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
+      add_param (m, L->spec.name, "weight", L->weight, L->w, L->gweight);
+    }
+    if (L->bias) {
+      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
+      add_param (m, L->spec.name, "bias", L->bias, L->b, L->gbias);
+    }
+  }
+}
+
+/* Frees what attach_params made, and the folded weights. */
+static void
+detach_params (MtModel *m)
+{
+  gboolean host = mt_backend_is_host (m->be);
+  for (int i = 0; m->layers && i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    float **own[] = { &L->gweight, &L->gbias, &L->fold_w, &L->fold_b, &L->w, &L->b, &L->rm, &L->rv };
+    for (guint k = 0; k < G_N_ELEMENTS (own); k++) {
+      if (k < 4 || !host)
+        model_free_buffer (m, *own[k]);
+      *own[k] = NULL;
+    }
+  }
+  if (m->params)
+    g_ptr_array_set_size (m->params, 0);
+}
+
+/* Every layer's tensor and its copy in the backend's memory, one way or the other (nothing
+ * to do on a host backend, where they are one). */
+static void
+sync_params (MtModel *m, gboolean to_host)
+{
+  if (mt_backend_is_host (m->be))
+    return;
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    MtTensor *t[] = { L->weight, L->bias, L->running_mean, L->running_var };
+    float *d[] = { L->w, L->b, L->rm, L->rv };
+    for (guint k = 0; k < G_N_ELEMENTS (t); k++) {
+      if (!t[k])
+        continue;
+      if (to_host)
+        m->be->ops->download (m->be, t[k]->data, d[k], t[k]->nbytes);
+      else
+        m->be->ops->upload (m->be, d[k], t[k]->data, t[k]->nbytes);
+    }
+  }
 }
 
 static MtTensor *
@@ -135,8 +215,11 @@ plan_fusion (MtModel *m)
   const MtBackendOps *ops = m->be->ops;
   gboolean can = ops->batchnorm_relu_forward_train && ops->batchnorm_relu_forward_eval &&
                  ops->batchnorm_relu_backward_train && ops->batchnorm_relu_backward_eval;
-  for (int i = 0; can && i < m->n_layers; i++)
-    m->layers[i].fused = m->layers[i].fusable = read_only_by_next (m, i, MT_LAYER_BATCHNORM2D, MT_LAYER_RELU);
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    L->fusable = can && read_only_by_next (m, i, MT_LAYER_BATCHNORM2D, MT_LAYER_RELU);
+    L->fused = L->fusable && !L->kept;
+  }
 }
 
 /* In evaluation a batch norm is an affine map per channel, so a convolution read only by
@@ -148,10 +231,22 @@ plan_fusion (MtModel *m)
 static void
 plan_folding (MtModel *m)
 {
-  if (!m->be->ops->conv2d_forward_relu)
-    return;
+  gboolean can = m->be->ops->conv2d_forward_relu && mt_backend_is_host (m->be);
   for (int i = 0; i < m->n_layers; i++)
-    m->layers[i].foldable = read_only_by_next (m, i, MT_LAYER_CONV2D, MT_LAYER_BATCHNORM2D);
+    m->layers[i].foldable = can && read_only_by_next (m, i, MT_LAYER_CONV2D, MT_LAYER_BATCHNORM2D) &&
+                            !m->layers[i].kept && !m->layers[i + 1].kept;
+}
+
+/* Which activations are in the backend's own layout. */
+static void
+plan_layout (MtModel *m)
+{
+  m->in_nchw = mt_backend_layout_is_nchw (m->be, m->in_c, m->in_h, m->in_w);
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    L->out_nchw = mt_backend_layout_is_nchw (m->be, L->out_c, L->out_h, L->out_w);
+    L->flat_copy = L->spec.kind == MT_LAYER_FLATTEN && !mt_backend_layout_is_nchw (m->be, L->in_c, L->in_h, L->in_w);
+  }
 }
 
 /* The weights and bias of convolution @C with batch norm @B folded in, with the
@@ -165,6 +260,7 @@ fold_batchnorm (MtModel *m, Layer *C, const Layer *B)
     C->fold_w = model_alloc (m, per * oc);
     C->fold_b = model_alloc (m, oc);
   }
+  /* Host arithmetic: plan_folding folds only on a host backend. */
   const float *w = C->weight->data, *bias = C->bias ? C->bias->data : NULL;
   const float *gamma = B->weight->data, *beta = B->bias->data;
   const float *rm = B->running_mean->data, *rv = B->running_var->data;
@@ -217,7 +313,6 @@ model_new (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, Mt
   for (int k = 0; k < 3; k++)
     m->std[k] = 1;
   m->max_len = (gsize) in_c * in_h * in_w;
-  m->in_nchw = mt_backend_layout_is_nchw (m->be, in_c, in_h, in_w);
   for (int i = 0; i < arch->n_layers; i++) {
     Layer *L = &m->layers[i];
     L->spec = arch->layers[i];
@@ -296,24 +391,16 @@ model_new (const MtArch *arch, int num_classes, int in_c, int in_h, int in_w, Mt
     L->out_c = c;
     L->out_h = h;
     L->out_w = w;
-    L->out_nchw = mt_backend_layout_is_nchw (m->be, c, h, w);
-    L->flat_copy = L->spec.kind == MT_LAYER_FLATTEN && !mt_backend_layout_is_nchw (m->be, L->in_c, L->in_h, L->in_w);
     L->in_len = (gsize) L->in_c * L->in_h * L->in_w;
     L->out_len = (gsize) c * h * w;
     m->max_len = MAX (m->max_len, L->out_len);
     if (weights_of)
       share_tensors (L, &weights_of->layers[i]);
-    if (L->weight) {
-      L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
-      add_param (m, L->spec.name, "weight", L->weight, L->gweight);
-    }
-    if (L->bias) {
-      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
-      add_param (m, L->spec.name, "bias", L->bias, L->gbias);
-    }
   }
+  plan_layout (m);
   plan_fusion (m);
   plan_folding (m);
+  attach_params (m);
   return g_steal_pointer (&m);
 }
 
@@ -435,6 +522,8 @@ mt_model_free (MtModel *m)
     return;
   if (m->layers)
     free_buffers (m);
+  detach_params (m);
+  mt_staging_clear (&m->input);
   for (int i = 0; m->layers && i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
     g_clear_pointer (&L->weight, mt_tensor_unref);
@@ -442,10 +531,6 @@ mt_model_free (MtModel *m)
     g_clear_pointer (&L->running_mean, mt_tensor_unref);
     g_clear_pointer (&L->running_var, mt_tensor_unref);
     g_clear_pointer (&L->num_batches, mt_tensor_unref);
-    model_free_buffer (m, L->gweight);
-    model_free_buffer (m, L->gbias);
-    model_free_buffer (m, L->fold_w);
-    model_free_buffer (m, L->fold_b);
   }
   g_free (m->layers);
   g_clear_pointer (&m->params, g_ptr_array_unref);
@@ -589,6 +674,76 @@ mt_model_init (MtModel *m, guint64 seed)
         bd[j] = (float) ((2 * mt_rng_uniform (&rng) - 1) * bound);
     }
   }
+  sync_params (m, FALSE);
+}
+
+/* The ops a layer kind needs, for a clear refusal of a backend without them. */
+static const struct {
+  MtLayerKind kind;
+  gsize op;
+  const char *name;
+} needed_ops[] = {
+#define NEED(kind, op) { kind, G_STRUCT_OFFSET (MtBackendOps, op), #op }
+  NEED (MT_LAYER_CONV2D, conv2d_workspace), NEED (MT_LAYER_CONV2D, conv2d_forward),
+  NEED (MT_LAYER_CONV2D, conv2d_backward),
+  NEED (MT_LAYER_BATCHNORM2D, batchnorm_forward_train), NEED (MT_LAYER_BATCHNORM2D, batchnorm_forward_eval),
+  NEED (MT_LAYER_BATCHNORM2D, batchnorm_backward_train), NEED (MT_LAYER_BATCHNORM2D, batchnorm_backward_eval),
+  NEED (MT_LAYER_BATCHNORM1D, batchnorm_forward_train), NEED (MT_LAYER_BATCHNORM1D, batchnorm_forward_eval),
+  NEED (MT_LAYER_BATCHNORM1D, batchnorm_backward_train), NEED (MT_LAYER_BATCHNORM1D, batchnorm_backward_eval),
+  NEED (MT_LAYER_RELU, relu_forward), NEED (MT_LAYER_RELU, relu_backward),
+  NEED (MT_LAYER_MAXPOOL2, maxpool2_forward), NEED (MT_LAYER_MAXPOOL2, maxpool2_backward),
+  NEED (MT_LAYER_MAXPOOL, maxpool_forward), NEED (MT_LAYER_MAXPOOL, maxpool_backward),
+  NEED (MT_LAYER_AVGPOOL, avgpool_forward), NEED (MT_LAYER_AVGPOOL, avgpool_backward),
+  NEED (MT_LAYER_ADD, add), NEED (MT_LAYER_SHORTCUT, shortcut_forward), NEED (MT_LAYER_SHORTCUT, shortcut_backward),
+  NEED (MT_LAYER_LINEAR, linear_forward), NEED (MT_LAYER_LINEAR, linear_backward),
+#undef NEED
+};
+
+gboolean
+mt_model_can_run_on (MtModel *m, MtBackend *be, GError **error)
+{
+  const MtBackendOps *ops = be->ops;
+  if (!ops->copy || !ops->zero || !ops->add || !ops->cross_entropy) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "the %s backend lacks copy, zero, add or cross_entropy",
+                 be->name);
+    return FALSE;
+  }
+  for (int i = 0; i < m->n_layers; i++)
+    for (guint k = 0; k < G_N_ELEMENTS (needed_ops); k++)
+      if (needed_ops[k].kind == m->layers[i].spec.kind && !mt_backend_has (be, needed_ops[k].op)) {
+        g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "%s cannot run on the %s backend yet: it has no %s op "
+                     "(layer %s)", m->arch->name, be->name, needed_ops[k].name, m->layers[i].spec.name);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+mt_model_set_backend (MtModel *m, MtBackend *be, GError **error)
+{
+  g_return_val_if_fail (m != NULL && be != NULL && !m->replica, FALSE);
+  if (be == m->be)
+    return TRUE;
+  if (!mt_model_can_run_on (m, be, error))
+    return FALSE;
+  sync_params (m, TRUE);  /* the host tensors hold the weights while no backend does */
+  free_buffers (m);
+  detach_params (m);
+  mt_staging_clear (&m->input);
+  m->be = be;
+  plan_layout (m);
+  plan_fusion (m);
+  plan_folding (m);
+  attach_params (m);
+  return TRUE;
+}
+
+const float *
+mt_model_load_input (MtModel *m, const guint8 *pixels, gsize n)
+{
+  gsize bytes = n * m->in_c * m->in_h * m->in_w * sizeof (float);
+  mt_model_prepare_input (m, pixels, n, mt_staging_host (&m->input, m->be, bytes));
+  return mt_staging_upload (&m->input, bytes);
 }
 
 MtBackend *
@@ -677,8 +832,7 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
                                       m->work);
         break;
       }
-      m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->weight->data,
-                                  L->bias ? L->bias->data : NULL, L->out, m->work);
+      m->be->ops->conv2d_forward (m->be, &L->conv, in, n, L->in_h, L->in_w, L->w, L->b, L->out, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
     case MT_LAYER_BATCHNORM1D: {
@@ -689,20 +843,17 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
       if (training && m->share) {
         /* A replica's running statistics are its model's: that model's slice updates them. */
         m->be->ops->batchnorm_forward_train_sliced (m->be, &m->bn, m->share, L->fused, in, n, L->in_c, hw,
-                                                    L->weight->data, L->bias->data, y, L->save_mean,
-                                                    L->save_invstd, m->replica ? NULL : L->running_mean->data,
-                                                    m->replica ? NULL : L->running_var->data);
+                                                    L->w, L->b, y, L->save_mean, L->save_invstd,
+                                                    m->replica ? NULL : L->rm, m->replica ? NULL : L->rv);
         if (!m->replica)
           ((gint64 *) L->num_batches->data)[0]++;
       } else if (training) {
         (L->fused ? m->be->ops->batchnorm_relu_forward_train : m->be->ops->batchnorm_forward_train)
-          (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, y, L->save_mean, L->save_invstd,
-           L->running_mean->data, L->running_var->data);
+          (m->be, &m->bn, in, n, L->in_c, hw, L->w, L->b, y, L->save_mean, L->save_invstd, L->rm, L->rv);
         ((gint64 *) L->num_batches->data)[0]++;
       } else {
         (L->fused ? m->be->ops->batchnorm_relu_forward_eval : m->be->ops->batchnorm_forward_eval)
-          (m->be, &m->bn, in, n, L->in_c, hw, L->weight->data, L->bias->data, y, L->running_mean->data,
-           L->running_var->data);
+          (m->be, &m->bn, in, n, L->in_c, hw, L->w, L->b, y, L->rm, L->rv);
       }
       break;
     }
@@ -735,7 +886,7 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
         L->out = (float *) in;  /* same bytes, new shape */
       break;
     case MT_LAYER_LINEAR:
-      m->be->ops->linear_forward (m->be, in, n, L->in_c, L->out_c, L->weight->data, L->bias->data, L->out);
+      m->be->ops->linear_forward (m->be, in, n, L->in_c, L->out_c, L->w, L->b, L->out);
       break;
     }
     in = L->out;
@@ -816,7 +967,7 @@ gradient_pass (MtModel *m, int src, int stop, const float *g, float *dinput)
     return;
   if (src < 0) {
     if (dinput)  /* the image's gradient goes out as NCHW */
-      m->in_nchw ? memcpy (dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float))
+      m->in_nchw ? m->be->ops->copy (m->be, dinput, g, (gsize) m->n * m->in_c * m->in_h * m->in_w * sizeof (float))
                  : mt_backend_to_nchw (m->be, g, m->n, m->in_c, m->in_h, m->in_w, dinput);
     return;
   }
@@ -847,7 +998,7 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
     switch (L->spec.kind) {
     case MT_LAYER_CONV2D:
       dx = gradient_target (m, L->src, stop, din);
-      m->be->ops->conv2d_backward (m->be, &L->conv, L->input, n, L->in_h, L->in_w, L->weight->data, g, dx,
+      m->be->ops->conv2d_backward (m->be, &L->conv, L->input, n, L->in_h, L->in_w, L->w, g, dx,
                                    L->gweight, L->gbias, m->work);
       break;
     case MT_LAYER_BATCHNORM2D:
@@ -857,27 +1008,25 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
       /* Fused: g is the gradient at the ReLU's output, masked by that output here. */
       const float *y = L->fused ? m->layers[i + 1].out : NULL;
       if (m->training && m->share) {
-        m->be->ops->batchnorm_backward_train_sliced (m->be, m->share, L->input, n, L->in_c, hw, L->weight->data,
+        m->be->ops->batchnorm_backward_train_sliced (m->be, m->share, L->input, n, L->in_c, hw, L->w,
                                                      L->save_mean, L->save_invstd, y, g, dx, L->gweight, L->gbias);
       } else if (m->training) {
         if (L->fused) {
-          m->be->ops->batchnorm_relu_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
+          m->be->ops->batchnorm_relu_backward_train (m->be, L->input, n, L->in_c, hw, L->w, L->save_mean,
                                                      L->save_invstd, y, g, dx, L->gweight, L->gbias);
         } else {
           /* The train-mode gradient needs a dx buffer even when nothing below wants it. */
           float *out = dx ? dx : model_scratch (m);
-          m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->weight->data, L->save_mean,
+          m->be->ops->batchnorm_backward_train (m->be, L->input, n, L->in_c, hw, L->w, L->save_mean,
                                                 L->save_invstd, g, out, L->gweight, L->gbias);
         }
       } else {
-        memset (L->gweight, 0, L->in_c * sizeof (float));
-        memset (L->gbias, 0, L->in_c * sizeof (float));
+        m->be->ops->zero (m->be, L->gweight, L->in_c * sizeof (float));
+        m->be->ops->zero (m->be, L->gbias, L->in_c * sizeof (float));
         if (dx && L->fused)
-          m->be->ops->batchnorm_relu_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data,
-                                                    L->running_var->data, y, g, dx);
+          m->be->ops->batchnorm_relu_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->w, L->rv, y, g, dx);
         else if (dx)
-          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->weight->data,
-                                               L->running_var->data, g, dx);
+          m->be->ops->batchnorm_backward_eval (m->be, &m->bn, n, L->in_c, hw, L->w, L->rv, g, dx);
       }
       break;
     }
@@ -914,7 +1063,7 @@ backward_range (MtModel *m, int last, int stop, const float *dy, float *dinput)
     case MT_LAYER_LINEAR:
       dx = gradient_target (m, L->src, stop, din);
       /* Down to a layer (saliency), only the gradient there is wanted, not the weights'. */
-      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->weight->data, g, dx,
+      m->be->ops->linear_backward (m->be, L->input, n, L->in_c, L->out_c, L->w, g, dx,
                                    stop >= 0 ? NULL : L->gweight, stop >= 0 ? NULL : L->gbias);
       break;
     case MT_LAYER_ADD:
@@ -1003,14 +1152,13 @@ mt_model_keep_output (MtModel *m, const char *layer)
   int i = find_layer (m, layer);
   if (i < 0)
     return FALSE;
-  if (m->layers[i].fused) {
+  if (m->layers[i].fused)
     free_buffers (m);  /* the next forward makes this layer's buffer */
-    m->layers[i].fused = FALSE;
-  }
-  m->layers[i].foldable = FALSE;
-  /* A batch norm folded into the convolution before it makes no output either. */
-  if (m->layers[i].spec.kind == MT_LAYER_BATCHNORM2D && m->layers[i].src >= 0)
-    m->layers[m->layers[i].src].foldable = FALSE;
+  /* Neither fused with the ReLU after it nor folded into the convolution before it (a
+   * batch norm folded into it makes no output of its own either). */
+  m->layers[i].kept = TRUE;
+  plan_fusion (m);
+  plan_folding (m);
   return TRUE;
 }
 
@@ -1068,6 +1216,7 @@ put (MtBundle *b, const char *layer, const char *what, MtTensor *t)
 MtBundle *
 mt_model_to_bundle (MtModel *m)
 {
+  sync_params (m, TRUE);
   MtBundle *b = mt_bundle_new ();
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
@@ -1197,6 +1346,7 @@ mt_model_from_bundle (MtBundle *b, const char *what, GError **error)
   }
   if (!load_state (m, b, what, error))
     return NULL;
+  sync_params (m, FALSE);
   const char *mean = mt_bundle_get_metadata (b, "input_mean"), *std = mt_bundle_get_metadata (b, "input_std");
   if (mean || std) {
     double mu[3] = { 0, 0, 0 }, sd[3] = { 1, 1, 1 };
@@ -1233,6 +1383,7 @@ mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, 
   }
   if (!load_state (m, b, what, error))
     return NULL;
+  sync_params (m, FALSE);
   return g_steal_pointer (&m);
 }
 
@@ -1241,11 +1392,14 @@ mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, 
 MtModel *
 mt_model_new_replica (MtModel *m)
 {
+  /* Replicas share host tensors: slices run on host backends only (mt_slices_new). */
+  g_return_val_if_fail (mt_backend_is_host (m->be) && m->be == mt_backend_cpu (), NULL);
   MtModel *r = model_new (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, m, NULL);
   mt_model_copy_normalization (r, m);
   r->replica = TRUE;
   for (int i = 0; i < r->n_layers; i++) {
     /* The same layers made as m makes them (mt_model_keep_output). */
+    r->layers[i].kept = m->layers[i].kept;
     r->layers[i].fused = m->layers[i].fused;
     r->layers[i].foldable = m->layers[i].foldable;
   }
@@ -1296,6 +1450,7 @@ mt_model_copy_weights (MtModel *dst, MtModel *src)
 {
   g_return_if_fail (dst->arch == src->arch && dst->num_classes == src->num_classes && dst->in_h == src->in_h &&
                     dst->in_w == src->in_w);
+  sync_params (src, TRUE);
   for (int i = 0; i < dst->n_layers; i++) {
     Layer *a = &dst->layers[i], *b = &src->layers[i];
     MtTensor *pairs[][2] = { { a->weight, b->weight }, { a->bias, b->bias }, { a->running_mean, b->running_mean },
@@ -1304,6 +1459,7 @@ mt_model_copy_weights (MtModel *dst, MtModel *src)
       if (pairs[k][0])
         memcpy (pairs[k][0]->data, pairs[k][1]->data, pairs[k][0]->nbytes);
   }
+  sync_params (dst, FALSE);
 }
 
 guint
@@ -1329,5 +1485,6 @@ mt_model_copy_matching (MtModel *dst, MtModel *src)
         left++;
     }
   }
+  sync_params (dst, FALSE);
   return left;
 }

@@ -81,12 +81,22 @@ void          mt_model_free      (MtModel *m);
  * within 1/sqrt(fan_in); batch norm 1 and 0), drawn from @seed. */
 void          mt_model_init      (MtModel *m, guint64 seed);
 const MtArch *mt_model_arch      (MtModel *m);
-/* The backend that runs the model's ops (the CPU's: parameters are host tensors). */
+/* The backend that runs the model's ops: the process-wide CPU backend for a new model. */
 MtBackend    *mt_model_get_backend (MtModel *m);
+/* Moves the model onto @be (kept alive by the caller while the model uses it): its
+ * weights, buffers and the gradients its ops write then live in @be's memory, and so do
+ * every pointer the model takes or gives (inputs, logits, gradients, activations, each
+ * MtParam's data and grad). The state_dict (mt_model_to_bundle, copy_weights) is read
+ * and written through the host copy, kept in step where needed. FALSE with @error,
+ * the model unchanged, when @be lacks an op the architecture needs. */
+gboolean      mt_model_set_backend (MtModel *m, MtBackend *be, GError **error);
+/* TRUE when @be has every op @m's layers need; else @error names the first missing. */
+gboolean      mt_model_can_run_on  (MtModel *m, MtBackend *be, GError **error);
 int           mt_model_num_classes (MtModel *m);
 
 /* Logits [n, classes] for uint8-free float input [n, C, H, W]; the returned buffer
- * belongs to the model until the next forward. */
+ * belongs to the model until the next forward. Like every tensor the functions below
+ * take and give, both are in the backend's memory (mt_model_set_backend). */
 const float  *mt_model_forward   (MtModel *m, const float *x, int n, gboolean training);
 /* Gradients of the last forward's output (d loss / d logits) into every MtParam's grad,
  * and into @dinput [n, C, H, W] when not NULL. */
@@ -140,6 +150,9 @@ gboolean      mt_model_is_normalized     (MtModel *m);
 void          mt_model_copy_normalization (MtModel *dst, MtModel *src);
 /* @n uint8 images [n, C, H, W] (the model's size) into its float input @x. */
 void          mt_model_prepare_input (MtModel *m, const guint8 *pixels, gsize n, float *x);
+/* The same into a buffer of the model's in its backend's memory, returned for
+ * mt_model_forward (valid until the next call; on the CPU no copy is made). */
+const float  *mt_model_load_input (MtModel *m, const guint8 *pixels, gsize n);
 
 guint         mt_model_n_params  (MtModel *m);
 MtParam      *mt_model_param     (MtModel *m, guint i);

@@ -1,6 +1,7 @@
 /* Batch-slice threading (mt-slices.h): a pool of workers that run slices of each batch
  * on the model's replicas, and the barrier they meet at. */
 #include "ml/mt-slices.h"
+#include "ml/mt-staging.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -84,7 +85,8 @@ struct _MtSlices {
   gsize width;
   int cap;                /* the largest batch the buffers hold */
   float *logits;          /* [cap, classes]: the slices' logits, gathered */
-  float **dlogits;        /* [count][cap, classes]: each slice's loss gradient */
+  float **dlogits;        /* [count][cap, classes]: each slice's loss gradient (backend memory) */
+  MtStaging labels;       /* the batch's labels in the backend's memory */
   int classes;
   gsize per;              /* floats per image */
   GThread **workers;      /* [count - 1] */
@@ -167,7 +169,8 @@ mt_slices_new (MtModel *m, int slices)
   s->be = mt_model_get_backend (m);
   const MtBackendOps *ops = s->be->ops;
   gboolean can = ops->threads && ops->run_alone && ops->batchnorm_forward_train_sliced &&
-                 ops->batchnorm_backward_train_sliced && strcmp (mt_slices_threading (), "slices") == 0;
+                 ops->batchnorm_backward_train_sliced && strcmp (mt_slices_threading (), "slices") == 0 &&
+                 mt_backend_is_host (s->be);
   s->count = !can ? 1 : slices > 0 ? slices : ops->threads (s->be);
   s->classes = mt_model_num_classes (m);
   int c, h, w;
@@ -206,7 +209,9 @@ mt_slices_free (MtSlices *s)
   for (int t = 1; t < s->count; t++)
     mt_model_free (s->models[t]);
   for (int t = 0; t < s->count; t++)
-    g_free (s->dlogits[t]);
+    if (s->dlogits[t])
+      s->be->ops->free (s->be, s->dlogits[t]);
+  mt_staging_clear (&s->labels);
   barrier_clear (&s->start);
   barrier_clear (&s->end);
   barrier_clear (&s->meet);
@@ -239,8 +244,9 @@ ensure_capacity (MtSlices *s, int n)
   g_free (s->logits);
   s->logits = g_new (float, (gsize) n * s->classes);
   for (int t = 0; t < s->count; t++) {
-    g_free (s->dlogits[t]);
-    s->dlogits[t] = g_new (float, (gsize) n * s->classes);
+    if (s->dlogits[t])
+      s->be->ops->free (s->be, s->dlogits[t]);
+    s->dlogits[t] = s->be->ops->alloc (s->be, (gsize) n * s->classes * sizeof (float));
   }
 }
 
@@ -270,7 +276,8 @@ mt_slices_train_step (MtSlices *s, const float *x, const gint64 *y, int n, int *
   if (s->count == 1) {
     ensure_capacity (s, n);
     const float *z = mt_model_forward (s->models[0], x, n, TRUE);
-    double loss = s->be->ops->cross_entropy (s->be, z, y, n, s->classes, s->dlogits[0], correct);
+    const gint64 *yb = mt_staging_put (&s->labels, s->be, y, (gsize) n * sizeof (gint64));
+    double loss = s->be->ops->cross_entropy (s->be, z, yb, n, s->classes, s->dlogits[0], correct);
     mt_model_backward (s->models[0], s->dlogits[0], NULL);
     return loss;
   }

@@ -8,6 +8,7 @@
 #include "ml/mt-backend.h"
 #include "ml/mt-loader.h"
 #include "ml/mt-slices.h"
+#include "ml/mt-staging.h"
 
 #include <math.h>
 
@@ -56,8 +57,9 @@ free_buffers (MtTrainState *st, float ***buffers)
 {
   if (!*buffers)
     return;
+  MtBackend *be = mt_model_get_backend (st->model);
   for (guint i = 0; i < mt_model_n_params (st->model); i++)
-    g_free ((*buffers)[i]);
+    be->ops->free (be, (*buffers)[i]);
   g_clear_pointer (buffers, g_free);
 }
 
@@ -68,13 +70,15 @@ free_momentum (MtTrainState *st)
   free_buffers (st, &st->exp_avg_sq);
 }
 
+/* Zeroed optimizer state beside each parameter, in the model's backend memory. */
 static float **
 new_buffers (MtModel *model)
 {
+  MtBackend *be = mt_model_get_backend (model);
   guint np = mt_model_n_params (model);
   float **b = g_new0 (float *, np);
   for (guint p = 0; p < np; p++)
-    b[p] = g_new0 (float, mt_model_param (model, p)->len);
+    b[p] = be->ops->alloc (be, mt_model_param (model, p)->len * sizeof (float));
   return b;
 }
 
@@ -129,14 +133,6 @@ mt_train_lr_at (const MtTrainConfig *cfg, int epoch)
   return lr;
 }
 
-static gsize
-per_image (MtLoader *l)
-{
-  int c, h, w;
-  mt_loader_shape (l, &c, &h, &w);
-  return (gsize) c * h * w;
-}
-
 static gboolean
 check_data (MtModel *model, MtBundle *data, GError **error)
 {
@@ -164,9 +160,8 @@ evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, do
 {
   MtBackend *be = mt_model_get_backend (model);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  gsize per = per_image (l);
-  g_autofree float *x = NULL;
   g_autofree gint64 *y = NULL;
+  MtStaging ys = { 0 };
   double total_loss = 0;
   gint64 correct = 0, n = 0;
   const guint8 *px;
@@ -174,19 +169,19 @@ evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, do
   int b = 0;
   GError *err = NULL;
   while ((px = mt_loader_next (l, &b, &idx, &err))) {
-    if (!x) {
-      x = g_new (float, (gsize) b * per);
+    if (!y)
       y = g_new (gint64, b);
-    }
-    mt_model_prepare_input (model, px, (gsize) b, x);
+    const float *x = mt_model_load_input (model, px, (gsize) b);
     for (int i = 0; i < b; i++)
       y[i] = ((gint64 *) labels->data)[idx[i]];
     const float *logits = mt_slices_forward_eval (slices, x, b);
+    const gint64 *yb = mt_staging_put (&ys, be, y, (gsize) b * sizeof (gint64));
     int right = 0;
-    total_loss += be->ops->cross_entropy (be, logits, y, b, mt_model_num_classes (model), NULL, &right) * b;
+    total_loss += be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, &right) * b;
     correct += right;
     n += b;
   }
+  mt_staging_clear (&ys);
   if (err) {
     g_propagate_error (error, err);
     return -1;
@@ -213,9 +208,8 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
   g_autoptr (MtLoader) l = mt_loader_new (data, 0);
   gint64 n = mt_loader_size (l);
   int classes = mt_model_num_classes (model);
-  gsize per = per_image (l);
+  MtBackend *be = mt_model_get_backend (model);
   g_autofree float *out = g_new (float, (gsize) MAX (n, 1) * classes);
-  g_autofree float *x = g_new (float, (gsize) batch_size * per);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   mt_loader_start (l, NULL, n, batch_size, NULL, 0);
   gint64 start = 0;
@@ -223,9 +217,9 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
   int b = 0;
   GError *err = NULL;
   while ((px = mt_loader_next (l, &b, NULL, &err))) {
-    mt_model_prepare_input (model, px, (gsize) b, x);
+    const float *x = mt_model_load_input (model, px, (gsize) b);
     const float *logits = mt_slices_forward_eval (slices, x, b);
-    memcpy (out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
+    be->ops->download (be, out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
     start += b;
     if (progress)
       progress ((double) start / (double) n, user_data);
@@ -275,8 +269,6 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   g_autofree gint64 *perm = g_new (gint64, n_train);
 
   int classes = mt_model_num_classes (model);
-  gsize per = per_image (loader);
-  g_autofree float *x = g_new (float, (gsize) cfg->batch_size * per);
   g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
@@ -312,7 +304,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
           continue;
         return FALSE;
       }
-      mt_model_prepare_input (model, px, (gsize) b, x);
+      const float *x = mt_model_load_input (model, px, (gsize) b);
       for (int i = 0; i < b; i++)
         y[i] = ((gint64 *) labels->data)[bidx[i]];
       int right = 0;
@@ -416,15 +408,18 @@ mt_train_state_to_bundle (MtTrainState *st, gboolean with_timing)
 {
   MtBundle *b = mt_bundle_new ();
   guint np = mt_model_n_params (st->model);
+  MtBackend *mbe = mt_model_get_backend (st->model);
   gboolean adam = st->optimizer == MT_OPTIMIZER_ADAM;
   for (guint p = 0; st->momentum && p < np; p++) {
     MtParam *mp = mt_model_param (st->model, p);
     gint64 shape[] = { (gint64) mp->len };
-    g_autoptr (MtTensor) t = mt_tensor_new_from_data (MT_DTYPE_F32, 1, shape, st->momentum[p]);
+    g_autoptr (MtTensor) t = mt_tensor_new (MT_DTYPE_F32, 1, shape);
+    mbe->ops->download (mbe, t->data, st->momentum[p], t->nbytes);
     g_autofree char *name = g_strdup_printf ("%s.%s", mp->name, adam ? "exp_avg" : "momentum_buffer");
     mt_bundle_set (b, name, t);
     if (adam) {
-      g_autoptr (MtTensor) v = mt_tensor_new_from_data (MT_DTYPE_F32, 1, shape, st->exp_avg_sq[p]);
+      g_autoptr (MtTensor) v = mt_tensor_new (MT_DTYPE_F32, 1, shape);
+      mbe->ops->download (mbe, v->data, st->exp_avg_sq[p], v->nbytes);
       g_autofree char *vname = g_strdup_printf ("%s.exp_avg_sq", mp->name);
       mt_bundle_set (b, vname, v);
     }
@@ -478,7 +473,8 @@ mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progres
         g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: no valid '%s' for this model", what, name);
         return FALSE;
       }
-      memcpy (p < np ? st->momentum[p] : st->exp_avg_sq[p - np], t->data, t->nbytes);
+      MtBackend *be = mt_model_get_backend (st->model);
+      be->ops->upload (be, p < np ? st->momentum[p] : st->exp_avg_sq[p - np], t->data, t->nbytes);
     }
     if (adam && st->step < 1) {
       g_set_error (error, MT_ERROR, MT_ERROR_FORMAT, "%s: Adam's moments without a step count", what);

@@ -7,6 +7,7 @@
 #include "ml/mt-model.h"
 #include "ml/mt-saliency.h"
 #include "ml/mt-slices.h"
+#include "ml/mt-staging.h"
 
 #include <string.h>
 
@@ -43,7 +44,7 @@ MT_DEFINE_ENUM_TYPE (xgradcam_target_type, "MtCamTarget",
 /* One batch of the pass, shared by the slices that take it (ml/mt-slices.h). */
 typedef struct {
   MtXgradcam *self;
-  const float *x;          /* the batch, NCHW */
+  const float *x;          /* the batch, NCHW, in the model's backend memory */
   gsize per;               /* floats per image */
   const gint64 *labels;    /* the dataset's */
   gint64 start;            /* the batch's first image in the dataset */
@@ -62,7 +63,10 @@ saliency_slice (MtModel *m, int first, int count, gpointer data)
   int classes = bt->classes;
   /* Eval mode: samples are independent, so one backward of the summed scores gives
    * every sample's own gradient. */
-  const float *logits = mt_model_forward (m, bt->x + (gsize) first * bt->per, count, FALSE);
+  MtBackend *be = mt_model_get_backend (m);
+  g_autofree void *zcopy = NULL, *gcopy = NULL, *acopy = NULL;
+  const float *logits = mt_staging_read (be, mt_model_forward (m, bt->x + (gsize) first * bt->per, count, FALSE),
+                                         (gsize) count * classes * sizeof (float), &zcopy);
   g_autofree float *dlogits = g_new0 (float, (gsize) count * classes);
   for (int i = 0; i < count; i++) {
     int t = 0;
@@ -76,9 +80,15 @@ saliency_slice (MtModel *m, int first, int count, gpointer data)
     }
     dlogits[(gsize) i * classes + t] = 1.0f;
   }
-  const float *g = mt_model_backward_to (m, dlogits, bt->layer);
+  MtStaging ds = { 0 };
+  const float *gd = mt_model_backward_to (m, mt_staging_put (&ds, be, dlogits, (gsize) count * classes * sizeof (float)),
+                                          bt->layer);
   int c = 0, ah = 0, aw = 0;
-  const float *a = mt_model_activation (m, bt->layer, &c, &ah, &aw);
+  const float *ad = mt_model_activation (m, bt->layer, &c, &ah, &aw);
+  /* The maps are made on the host from the layer's activation and gradient. */
+  gsize bytes = (gsize) count * c * ah * aw * sizeof (float);
+  const float *g = mt_staging_read (be, gd, bytes, &gcopy), *a = mt_staging_read (be, ad, bytes, &acopy);
+  mt_staging_clear (&ds);
   g_autofree float *cam = g_new (float, ah * aw);
   for (int i = 0; i < count; i++) {
     gsize off = (gsize) i * c * ah * aw;
@@ -130,16 +140,15 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   }
   gint64 shape[] = { n, h, w };
   g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
-  g_autofree float *x = g_new (float, (gsize) bs * per);
   g_autoptr (MtLoader) loader = mt_loader_new (data, 0);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);  /* after keep_output: the replicas keep it too */
   mt_loader_start (loader, NULL, n, bs, NULL, 0);
-  Batch bt = { self, x, per, labels->data, 0, classes, layer, maps->data, (int) h, (int) w };
+  Batch bt = { self, NULL, per, labels->data, 0, classes, layer, maps->data, (int) h, (int) w };
   const guint8 *src;
   int b = 0;
   GError *lerr = NULL;
   for (; (src = mt_loader_next (loader, &b, NULL, &lerr)); bt.start += b) {
-    mt_model_prepare_input (model, src, (gsize) b, x);
+    bt.x = mt_model_load_input (model, src, (gsize) b);
     mt_slices_map (slices, b, saliency_slice, &bt);
     mt_context_progress (ctx, (double) (bt.start + b) / (double) n);
   }

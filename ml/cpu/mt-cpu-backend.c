@@ -38,6 +38,12 @@ cpu_copy (MtBackend *be, void *dst, const void *src, gsize bytes)
   memcpy (dst, src, bytes);
 }
 
+static void
+cpu_zero (MtBackend *be, void *p, gsize bytes)
+{
+  memset (p, 0, bytes);
+}
+
 static gboolean
 cpu_sync (MtBackend *be, GError **error)
 {
@@ -404,6 +410,8 @@ static const MtBackendOps cpu_ops = {
   .free = cpu_free,
   .upload = cpu_copy,
   .download = cpu_copy,
+  .copy = cpu_copy,
+  .zero = cpu_zero,
   .sync = cpu_sync,
   .destroy = cpu_destroy,
   .conv2d_workspace = cpu_conv2d_workspace,
@@ -509,5 +517,6 @@ mt_cpu_backend_new (GError **error)
   MtBackend *be = g_new0 (MtBackend, 1);
   be->ops = &cpu_ops;
   be->name = "cpu";
+  be->host_memory = TRUE;
   return be;
 }

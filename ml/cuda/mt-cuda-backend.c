@@ -84,6 +84,18 @@ cuda_be_download (MtBackend *be, void *dst, const void *src, gsize bytes)
   cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "download");
 }
 
+static void
+cuda_be_copy (MtBackend *be, void *dst, const void *src, gsize bytes)
+{
+  cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToDevice, CUDA_BE (be)->stream), "copy");
+}
+
+static void
+cuda_be_zero (MtBackend *be, void *p, gsize bytes)
+{
+  cuda_be_ok (be, cudaMemsetAsync (p, 0, bytes, CUDA_BE (be)->stream), "zero");
+}
+
 static gboolean
 cuda_be_sync (MtBackend *be, GError **error)
 {
@@ -314,6 +326,8 @@ static const MtBackendOps cuda_ops = {
   .free = cuda_be_free,
   .upload = cuda_be_upload,
   .download = cuda_be_download,
+  .copy = cuda_be_copy,
+  .zero = cuda_be_zero,
   .sync = cuda_be_sync,
   .destroy = cuda_be_destroy,
   .conv2d_workspace = cuda_be_conv2d_workspace,
