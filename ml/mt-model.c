@@ -64,6 +64,7 @@ struct _MtModel {
   double mean[3], std[3]; /* the input transform */
   MtBnShare *share;       /* a slice of a batch (mt_model_set_share), or NULL */
   gboolean replica;       /* weights are another model's (mt_model_new_replica) */
+  gboolean no_folding;    /* mt_model_set_folding (m, FALSE) */
   MtStaging input;        /* mt_model_load_input's */
 };
 
@@ -231,7 +232,7 @@ plan_fusion (MtModel *m)
 static void
 plan_folding (MtModel *m)
 {
-  gboolean can = m->be->ops->conv2d_forward_relu && mt_backend_is_host (m->be);
+  gboolean can = m->be->ops->conv2d_forward_relu && mt_backend_is_host (m->be) && !m->no_folding;
   for (int i = 0; i < m->n_layers; i++)
     m->layers[i].foldable = can && read_only_by_next (m, i, MT_LAYER_CONV2D, MT_LAYER_BATCHNORM2D) &&
                             !m->layers[i].kept && !m->layers[i + 1].kept;
@@ -736,6 +737,13 @@ mt_model_set_backend (MtModel *m, MtBackend *be, GError **error)
   plan_folding (m);
   attach_params (m);
   return TRUE;
+}
+
+void
+mt_model_set_folding (MtModel *m, gboolean fold)
+{
+  m->no_folding = !fold;
+  plan_folding (m);
 }
 
 const float *
@@ -1403,6 +1411,7 @@ mt_model_new_replica (MtModel *m)
     r->layers[i].fused = m->layers[i].fused;
     r->layers[i].foldable = m->layers[i].foldable;
   }
+  r->no_folding = m->no_folding;
   return r;
 }
 

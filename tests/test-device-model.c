@@ -1,0 +1,307 @@
+/* The model, the trainer, prediction and saliency passes on a backend whose memory is not
+ * the host's (tests/mt-guard-backend.h: host code touching it faults, as reading a GPU's
+ * would give garbage): what the CUDA backend needs of everything above the ops, checked
+ * without a GPU. Each pass gives the CPU backend's bytes, since the guard runs the CPU's
+ * ops: only where the data lives differs. */
+#include "tests/mt-test-util.h"
+#include "tests/mt-guard-backend.h"
+#include "ml/mt-dataset.h"
+#include "ml/mt-staging.h"
+#include "ml/mt-train.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* @n random images of @c x @hw x @hw whose class is whether the top-left quarter is the
+ * brighter: something to learn. */
+static MtBundle *
+dataset (gint64 n, int c, int hw, guint64 seed)
+{
+  gint64 ishape[] = { n, c, hw, hw }, lshape[] = { n };
+  g_autoptr (MtTensor) images = mt_tensor_new (MT_DTYPE_U8, 4, ishape);
+  g_autoptr (MtTensor) labels = mt_tensor_new (MT_DTYPE_I64, 1, lshape);
+  MtRng rng;
+  mt_rng_seed (&rng, seed);
+  guint8 *px = images->data;
+  for (gsize i = 0; i < images->nbytes; i++)
+    px[i] = (guint8) mt_rng_below (&rng, 200);
+  for (gint64 i = 0; i < n; i++) {
+    gboolean bright = i % 2;
+    ((gint64 *) labels->data)[i] = bright;
+    for (int k = 0; k < c && bright; k++)
+      for (int y = 0; y < hw / 2; y++)
+        for (int x = 0; x < hw / 2; x++)
+          px[((i * c + k) * hw + y) * hw + x] += 55;
+  }
+  MtBundle *b = mt_bundle_new ();
+  mt_bundle_set (b, MT_DATASET_IMAGES, images);
+  mt_bundle_set (b, MT_DATASET_LABELS, labels);
+  return b;
+}
+
+static MtModel *
+new_model (const char *arch, int c, int hw)
+{
+  g_autoptr (GError) err = NULL;
+  MtModel *m = mt_model_new_sized (mt_arch_lookup (arch), 2, c, hw, hw, &err);
+  ck_assert_msg (m != NULL, "%s", err ? err->message : "");
+  mt_model_init (m, 7);
+  return m;
+}
+
+/* @m on a new guard backend (returned; free it after the model). */
+static MtBackend *
+to_guard (MtModel *m)
+{
+  MtBackend *be = mt_guard_backend_new ();
+  g_autoptr (GError) err = NULL;
+  ck_assert_msg (mt_model_set_backend (m, be, &err), "%s", err ? err->message : "");
+  ck_assert_ptr_eq (mt_model_get_backend (m), be);
+  for (guint p = 0; p < mt_model_n_params (m); p++) {
+    ck_assert (mt_guard_backend_owns (mt_model_param (m, p)->data));
+    ck_assert (mt_guard_backend_owns (mt_model_param (m, p)->grad));
+  }
+  return be;
+}
+
+static void
+assert_same_bundles (MtBundle *a, MtBundle *b, const char *what)
+{
+  g_autofree const char **names = mt_bundle_names (a);
+  ck_assert_uint_eq (mt_bundle_size (a), mt_bundle_size (b));
+  for (guint k = 0; names[k]; k++) {
+    MtTensor *x = mt_bundle_get (a, names[k]), *y = mt_bundle_get (b, names[k]);
+    ck_assert_msg (y != NULL, "%s: no %s", what, names[k]);
+    ck_assert_msg (x->nbytes == y->nbytes && memcmp (x->data, y->data, x->nbytes) == 0, "%s: %s differs", what,
+                   names[k]);
+  }
+}
+
+/* The guard itself: host code reading its memory dies; so does an op handed host memory. */
+static int
+child_status (void (*fn) (void))
+{
+  pid_t pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0) {
+    /* A child that survives exits 0; the expected outcome is a fault or an abort (its
+     * message is not this test's output). */
+    if (!freopen ("/dev/null", "w", stderr))
+      _exit (0);
+    fn ();
+    _exit (0);
+  }
+  int status = 0;
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  return status;
+}
+
+static void
+read_backend_memory (void)
+{
+  MtBackend *be = mt_guard_backend_new ();
+  volatile float *p = be->ops->alloc (be, 64);
+  volatile float v = p[3];
+  (void) v;
+}
+
+static void
+hand_host_memory_to_an_op (void)
+{
+  MtBackend *be = mt_guard_backend_new ();
+  float host[16] = { 0 };
+  float *y = be->ops->alloc (be, sizeof host);
+  be->ops->relu_forward (be, host, 16, y);
+}
+
+START_TEST (guard_catches_host_access)
+{
+  int st = child_status (read_backend_memory);
+  ck_assert_msg (!(WIFEXITED (st) && WEXITSTATUS (st) == 0), "a host read of guarded memory went unnoticed");
+  st = child_status (hand_host_memory_to_an_op);
+  ck_assert_msg (!(WIFEXITED (st) && WEXITSTATUS (st) == 0), "an op took host memory unnoticed");
+  /* And what a backend must do works: zeroed, uploaded, copied, downloaded. */
+  g_autoptr (MtBackend) be = mt_guard_backend_new ();
+  float in[5] = { 1, 2, 3, 4, 5 }, out[5] = { 9, 9, 9, 9, 9 };
+  float *a = be->ops->alloc (be, sizeof in), *b = be->ops->alloc (be, sizeof in);
+  be->ops->download (be, out, a, sizeof out);
+  for (int i = 0; i < 5; i++)
+    ck_assert_float_eq (out[i], 0);
+  be->ops->upload (be, a, in, sizeof in);
+  be->ops->copy (be, b, a, sizeof in);
+  be->ops->zero (be, b, sizeof (float));
+  be->ops->download (be, out, b, sizeof out);
+  ck_assert_float_eq (out[0], 0);
+  ck_assert_float_eq (out[4], 5);
+  be->ops->free (be, a);
+  be->ops->free (be, b);
+}
+END_TEST
+
+/* A model moved onto the backend and back keeps its weights; a backend without an op the
+ * architecture needs is refused, the model unchanged. */
+START_TEST (models_move_between_backends)
+{
+  g_autoptr (MtModel) m = new_model ("resnet20", 3, 16);
+  g_autoptr (MtBundle) before = mt_model_to_bundle (m);
+  g_autoptr (MtBackend) be = to_guard (m);
+  g_autoptr (MtBundle) on = mt_model_to_bundle (m);
+  assert_same_bundles (before, on, "on the guard backend");
+  g_autoptr (GError) err = NULL;
+  ck_assert (mt_model_set_backend (m, mt_backend_cpu (), &err));
+  g_autoptr (MtBundle) back = mt_model_to_bundle (m);
+  assert_same_bundles (before, back, "back on the CPU");
+  ck_assert_uint_eq (mt_guard_backend_in_use (), 0);  /* nothing left behind */
+
+  MtBackendOps partial = *be->ops;
+  partial.shortcut_forward = NULL;
+  MtBackend lacking = { &partial, "lacking", NULL, FALSE };
+  ck_assert (!mt_model_set_backend (m, &lacking, &err));
+  ck_assert_msg (strstr (err->message, "shortcut_forward") && strstr (err->message, "lacking"), "%s", err->message);
+  ck_assert_ptr_eq (mt_model_get_backend (m), mt_backend_cpu ());
+}
+END_TEST
+
+typedef struct {
+  const char *arch;
+  int c, hw;
+  MtOptimizer opt;
+  gboolean nesterov;
+} Case;
+
+static const Case cases[] = {
+  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, FALSE },
+  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, TRUE },
+  { "resnet20", 3, 16, MT_OPTIMIZER_ADAM, FALSE },
+  { "resnet18", 3, 32, MT_OPTIMIZER_SGD, FALSE },
+};
+
+/* Training (with validation, momentum or Adam's moments, a checkpoint and a resume),
+ * evaluation and prediction on the guard backend give the CPU's bytes. */
+START_TEST (training_on_device_memory)
+{
+  const Case *k = &cases[_i];
+  gint64 n = g_str_equal (k->arch, "resnet18") ? 40 : 100;
+  g_autoptr (MtBundle) data = dataset (n, k->c, k->hw, 3);
+  MtTrainConfig cfg = { .epochs = 2, .lr = k->opt == MT_OPTIMIZER_ADAM ? 1e-3 : 0.02, .momentum = 0.9,
+                        .nesterov = k->nesterov, .batch_size = 16, .val_fraction = 0.2, .seed = 5,
+                        .optimizer = k->opt, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 5e-4 };
+  MtModel *models[2];
+  g_autoptr (MtBackend) be = NULL;
+  MtBundle *states[2], *weights[2];
+  g_autofree float *logits[2] = { NULL, NULL };
+  double acc[2], loss[2];
+  for (int side = 0; side < 2; side++) {
+    models[side] = new_model (k->arch, k->c, k->hw);
+    mt_model_set_folding (models[side], FALSE);  /* evaluation as the guard's (no folding) */
+    if (side)
+      be = to_guard (models[side]);
+    g_autoptr (MtTrainState) st = mt_train_state_new (models[side]);
+    g_autoptr (GError) err = NULL;
+    cfg.epochs = 1;
+    ck_assert_msg (mt_train_run (st, &cfg, data, NULL, &err), "%s", err ? err->message : "");
+    /* A checkpoint and a resume from it, as the trainer node does between epochs. */
+    g_autoptr (MtBundle) ckpt = mt_train_state_to_bundle (st, FALSE);
+    g_autoptr (MtBundle) w = mt_model_to_bundle (models[side]);
+    g_autoptr (MtTrainState) st2 = mt_train_state_new (models[side]);
+    ck_assert_msg (mt_train_state_from_bundle (st2, ckpt, TRUE, "checkpoint", &err), "%s", err ? err->message : "");
+    cfg.epochs = 2;
+    ck_assert_msg (mt_train_run (st2, &cfg, data, NULL, &err), "%s", err ? err->message : "");
+    states[side] = mt_train_state_to_bundle (st2, FALSE);
+    weights[side] = mt_model_to_bundle (models[side]);
+    acc[side] = mt_train_evaluate (models[side], data, NULL, n, 24, &loss[side], &err);
+    ck_assert_msg (acc[side] >= 0, "%s", err ? err->message : "");
+    logits[side] = mt_train_predict (models[side], data, 24, NULL, NULL, &err);
+    ck_assert_msg (logits[side] != NULL, "%s", err ? err->message : "");
+  }
+  assert_same_bundles (weights[0], weights[1], "weights");
+  assert_same_bundles (states[0], states[1], "optimizer state");
+  ck_assert_str_eq (mt_bundle_get_metadata (states[0], "log"), mt_bundle_get_metadata (states[1], "log"));
+  ck_assert (acc[0] == acc[1] && loss[0] == loss[1]);
+  ck_assert (memcmp (logits[0], logits[1], (gsize) n * 2 * sizeof (float)) == 0);
+  for (int side = 0; side < 2; side++) {
+    mt_bundle_unref (states[side]);
+    mt_bundle_unref (weights[side]);
+    mt_model_free (models[side]);
+  }
+}
+END_TEST
+
+/* What saliency methods use: backward to a layer, the activation there, forward and
+ * backward from a layer, the input's gradient; the same bytes as on the CPU. */
+START_TEST (saliency_passes_on_device_memory)
+{
+  const char *archs[] = { "small_cnn", "resnet20" };
+  const char *arch = archs[_i];
+  int hw = _i ? 16 : 28;
+  const int n = 6;
+  g_autoptr (MtBundle) data = dataset (n, 3, hw, 9);
+  const guint8 *px = mt_bundle_get (data, MT_DATASET_IMAGES)->data;
+  const char *layer = mt_arch_lookup (arch)->target_layer;
+  g_autofree float *got[2][5] = { { NULL } };
+  gsize sizes[5] = { 0 };
+  g_autoptr (MtBackend) be = NULL;
+  for (int side = 0; side < 2; side++) {
+    g_autoptr (MtModel) m = new_model (arch, 3, hw);
+    mt_model_set_folding (m, FALSE);
+    mt_model_keep_output (m, layer);
+    if (side)
+      be = to_guard (m);
+    MtBackend *mb = mt_model_get_backend (m);
+    const float *x = mt_model_load_input (m, px, n);
+    const float *z = mt_model_forward (m, x, n, FALSE);
+    float dl[n * 2];
+    for (int i = 0; i < n * 2; i++)
+      dl[i] = i % 2 ? 1.0f : 0.0f;
+    MtStaging ds = { 0 }, gin = { 0 };
+    const float *dld = mt_staging_put (&ds, mb, dl, sizeof dl);
+    int c = 0, h = 0, w = 0;
+    const float *g = mt_model_backward_to (m, dld, layer);
+    const float *a = mt_model_activation (m, layer, &c, &h, &w);
+    gsize act = (gsize) n * c * h * w * sizeof (float), img = (gsize) n * 3 * hw * hw * sizeof (float);
+    const float *srcs[] = { z, g, a };
+    gsize lens[] = { sizeof dl, act, act };
+    for (int k = 0; k < 3; k++) {
+      got[side][k] = g_malloc (lens[k]);
+      mb->ops->download (mb, got[side][k], srcs[k], lens[k]);
+      sizes[k] = lens[k];
+    }
+    /* Forward from the layer's activation gives the logits again; backward from it
+     * gives the image's gradient. */
+    const float *z2 = mt_model_forward_from (m, layer, a, n);
+    got[side][3] = g_malloc (sizeof dl);
+    mb->ops->download (mb, got[side][3], z2, sizeof dl);
+    sizes[3] = sizeof dl;
+    float *dx = mt_staging_device (&gin, mb, img);
+    ck_assert (mt_model_backward_from (m, layer, g, dx));
+    got[side][4] = mt_staging_download (&gin, img);
+    got[side][4] = g_memdup2 (got[side][4], img);
+    sizes[4] = img;
+    mt_staging_clear (&ds);
+    mt_staging_clear (&gin);
+  }
+  const char *what[] = { "logits", "gradient at the layer", "activation", "logits from the layer", "input gradient" };
+  for (int k = 0; k < 5; k++)
+    ck_assert_msg (memcmp (got[0][k], got[1][k], sizes[k]) == 0, "%s: %s differs", arch, what[k]);
+}
+END_TEST
+
+int
+main (void)
+{
+  /* One slice on the CPU too, so both sides sum gradients alike (slices are for host
+   * backends: mt-slices.h). */
+  g_setenv ("MT_THREADING", "ops", TRUE);
+  Suite *s = suite_create ("device-model");
+  TCase *tc = tcase_create ("core");
+  tcase_set_timeout (tc, 300);
+  tcase_add_test (tc, guard_catches_host_access);
+  tcase_add_test (tc, models_move_between_backends);
+  tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
+  tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
+  suite_add_tcase (s, tc);
+  return mt_test_run_suite (s);
+}
