@@ -29,10 +29,41 @@ mt_backend_names (void)
   return names;
 }
 
+/* Backends added at run time (mt_backend_register): name -> constructor. */
+static GHashTable *registered;
+static GMutex registered_lock;
+
+typedef MtBackend *(*BackendNewFn) (GError **error);
+
+static BackendNewFn
+registered_backend (const char *name)
+{
+  g_mutex_lock (&registered_lock);
+  BackendNewFn fn = registered ? (BackendNewFn) g_hash_table_lookup (registered, name) : NULL;
+  g_mutex_unlock (&registered_lock);
+  return fn;
+}
+
+void
+mt_backend_register (const char *name, MtBackend *(*new_fn) (GError **error))
+{
+  g_return_if_fail (name != NULL && new_fn != NULL && strcmp (name, "cpu") != 0 && strcmp (name, "cuda") != 0);
+  g_mutex_lock (&registered_lock);
+  if (!registered)
+    registered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_insert (registered, g_strdup (name), (gpointer) new_fn);
+  g_mutex_unlock (&registered_lock);
+}
+
 gboolean
 mt_backend_probe (const char *name, char **description, GError **error)
 {
   g_return_val_if_fail (name != NULL, FALSE);
+  if (registered_backend (name)) {
+    if (description)
+      *description = g_strdup_printf ("the %s backend", name);
+    return TRUE;
+  }
   if (g_strcmp0 (name, "cpu") == 0) {
     if (description)
       *description = g_strdup ("the CPU");
@@ -52,8 +83,18 @@ mt_backend_new (const char *name, GError **error)
     return mt_cpu_backend_new (error);
   if (g_strcmp0 (name, "cuda") == 0)
     return mt_cuda_backend_new (error);
+  BackendNewFn fn = registered_backend (name);
+  if (fn)
+    return fn (error);
   g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "no backend '%s' (backends: cpu, cuda)", name);
   return NULL;
+}
+
+MtBackend *
+mt_backend_open (const char *name, GError **error)
+{
+  g_return_val_if_fail (name != NULL, NULL);
+  return g_strcmp0 (name, "cpu") == 0 ? mt_backend_cpu () : mt_backend_new (name, error);
 }
 
 void

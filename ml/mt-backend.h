@@ -169,6 +169,14 @@ typedef struct {
    * norm after it folded into its weights and bias, and the ReLU after that. */
   void   (*conv2d_forward_relu) (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                                  const float *weight, const float *bias, float *y, float *work);
+  /* Those weights and bias: for each of @oc output channels, with g = gamma / sqrt (var +
+   * eps) and b = beta - mean * g rounded to float as batchnorm_forward_eval rounds its
+   * scale and shift, fold_w = weight * g (@per weights a channel) and fold_b = bias * g + b
+   * (@bias NULL: b). Optional with conv2d_forward_relu: a backend without either does not
+   * fold. */
+  void   (*fold_batchnorm)    (MtBackend *be, const MtBnSpec *s, int oc, gsize per, const float *weight,
+                               const float *bias, const float *gamma, const float *beta, const float *running_mean,
+                               const float *running_var, float *fold_w, float *fold_b);
 
   /* ---- batch norm with the ReLU after it, in one pass (optional: NULL, the two ops) ---- */
   /* y = max (batchnorm (x), 0); statistics, saved values and running ones as above. */
@@ -236,6 +244,13 @@ gboolean    mt_backend_probe  (const char *name, char **description, GError **er
 /* A new instance (on CUDA: its own stream, handles and workspace). */
 MtBackend  *mt_backend_new    (const char *name, GError **error);
 void        mt_backend_free   (MtBackend *be);
+/* Adds backend @name, made by @new_fn, for mt_backend_new() and mt_backend_probe() (a
+ * test's stand-in for a device; not "cpu" or "cuda"). */
+void        mt_backend_register (const char *name, MtBackend *(*new_fn) (GError **error));
+/* The instance a node's models run on for the run's backend @name: the process-wide
+ * one for "cpu", else a new one (on CUDA its own stream and handles, so nodes that run
+ * side by side run concurrently on the device). Free with mt_backend_free. */
+MtBackend  *mt_backend_open  (const char *name, GError **error);
 /* The process-wide CPU backend (stateless; never freed). */
 MtBackend  *mt_backend_cpu    (void);
 

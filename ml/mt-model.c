@@ -64,7 +64,6 @@ struct _MtModel {
   double mean[3], std[3]; /* the input transform */
   MtBnShare *share;       /* a slice of a batch (mt_model_set_share), or NULL */
   gboolean replica;       /* weights are another model's (mt_model_new_replica) */
-  gboolean no_folding;    /* mt_model_set_folding (m, FALSE) */
   MtStaging input;        /* mt_model_load_input's */
 };
 
@@ -226,13 +225,13 @@ plan_fusion (MtModel *m)
 /* In evaluation a batch norm is an affine map per channel, so a convolution read only by
  * it can take it into its weights and bias (and the ReLU after it as the convolution's
  * post-op, where the batch norm runs fused with it): one pass over the activations
- * instead of two or three. Only where the backend has the convolution with ReLU (and its
- * tensors are in host memory: the CPU backend). Layers whose output is asked for
+ * instead of two or three. Only where the backend has the convolution with ReLU and the
+ * folding op (the CPU's: fold_batchnorm). Layers whose output is asked for
  * (mt_model_keep_output) are not folded. */
 static void
 plan_folding (MtModel *m)
 {
-  gboolean can = m->be->ops->conv2d_forward_relu && mt_backend_is_host (m->be) && !m->no_folding;
+  gboolean can = m->be->ops->conv2d_forward_relu && m->be->ops->fold_batchnorm;
   for (int i = 0; i < m->n_layers; i++)
     m->layers[i].foldable = can && read_only_by_next (m, i, MT_LAYER_CONV2D, MT_LAYER_BATCHNORM2D) &&
                             !m->layers[i].kept && !m->layers[i + 1].kept;
@@ -261,17 +260,7 @@ fold_batchnorm (MtModel *m, Layer *C, const Layer *B)
     C->fold_w = model_alloc (m, per * oc);
     C->fold_b = model_alloc (m, oc);
   }
-  /* Host arithmetic: plan_folding folds only on a host backend. */
-  const float *w = C->weight->data, *bias = C->bias ? C->bias->data : NULL;
-  const float *gamma = B->weight->data, *beta = B->bias->data;
-  const float *rm = B->running_mean->data, *rv = B->running_var->data;
-  for (int o = 0; o < oc; o++) {
-    float invstd = (float) (1.0 / sqrt ((double) rv[o] + m->bn.eps));
-    float g = gamma[o] * invstd, b = beta[o] - rm[o] * g;
-    for (gsize k = 0; k < per; k++)
-      C->fold_w[o * per + k] = w[o * per + k] * g;
-    C->fold_b[o] = (bias ? bias[o] * g : 0.0f) + b;
-  }
+  m->be->ops->fold_batchnorm (m->be, &m->bn, oc, per, C->w, C->b, B->w, B->b, B->rm, B->rv, C->fold_w, C->fold_b);
 }
 
 /* Layer @L's tensors become references to @src's (a replica's weights and statistics
@@ -695,6 +684,8 @@ static const struct {
   NEED (MT_LAYER_MAXPOOL2, maxpool2_forward), NEED (MT_LAYER_MAXPOOL2, maxpool2_backward),
   NEED (MT_LAYER_MAXPOOL, maxpool_forward), NEED (MT_LAYER_MAXPOOL, maxpool_backward),
   NEED (MT_LAYER_AVGPOOL, avgpool_forward), NEED (MT_LAYER_AVGPOOL, avgpool_backward),
+  /* add also sums the gradients of a layer read twice: only residual networks, which
+   * have ADD layers, do that. */
   NEED (MT_LAYER_ADD, add), NEED (MT_LAYER_SHORTCUT, shortcut_forward), NEED (MT_LAYER_SHORTCUT, shortcut_backward),
   NEED (MT_LAYER_LINEAR, linear_forward), NEED (MT_LAYER_LINEAR, linear_backward),
 #undef NEED
@@ -704,9 +695,8 @@ gboolean
 mt_model_can_run_on (MtModel *m, MtBackend *be, GError **error)
 {
   const MtBackendOps *ops = be->ops;
-  if (!ops->copy || !ops->zero || !ops->add || !ops->cross_entropy) {
-    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "the %s backend lacks copy, zero, add or cross_entropy",
-                 be->name);
+  if (!ops->copy || !ops->zero || !ops->cross_entropy) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "the %s backend lacks copy, zero or cross_entropy", be->name);
     return FALSE;
   }
   for (int i = 0; i < m->n_layers; i++)
@@ -737,13 +727,6 @@ mt_model_set_backend (MtModel *m, MtBackend *be, GError **error)
   plan_folding (m);
   attach_params (m);
   return TRUE;
-}
-
-void
-mt_model_set_folding (MtModel *m, gboolean fold)
-{
-  m->no_folding = !fold;
-  plan_folding (m);
 }
 
 const float *
@@ -1411,7 +1394,6 @@ mt_model_new_replica (MtModel *m)
     r->layers[i].fused = m->layers[i].fused;
     r->layers[i].foldable = m->layers[i].foldable;
   }
-  r->no_folding = m->no_folding;
   return r;
 }
 

@@ -90,10 +90,6 @@ MtBackend    *mt_model_get_backend (MtModel *m);
  * and written through the host copy, kept in step where needed. FALSE with @error,
  * the model unchanged, when @be lacks an op the architecture needs. */
 gboolean      mt_model_set_backend (MtModel *m, MtBackend *be, GError **error);
-/* Evaluation folds each batch norm into the convolution before it where it can (host
- * backends: the default), which rounds otherwise than the two ops; FALSE: never (for
- * comparing with a backend that does not fold). */
-void          mt_model_set_folding (MtModel *m, gboolean fold);
 /* TRUE when @be has every op @m's layers need; else @error names the first missing. */
 gboolean      mt_model_can_run_on  (MtModel *m, MtBackend *be, GError **error);
 int           mt_model_num_classes (MtModel *m);

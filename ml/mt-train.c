@@ -227,6 +227,8 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
   /* A whole pass is done: the buffers go, so that several models' passes in a row (the
    * evaluator's) hold one model's buffers at a time, not all of them. */
   mt_model_release_buffers (model);
+  if (!err)
+    mt_backend_sync (mt_model_get_backend (model), &err);
   if (err) {
     g_propagate_error (error, err);
     return NULL;
@@ -348,6 +350,11 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       g_set_error (error, MT_ERROR, MT_ERROR_NODE,
                    "training diverged: the loss is %s on the validation split in epoch %d; lower lr (%g)",
                    loss_text (val_loss, buf), epoch + 1, lr);
+      return FALSE;
+    }
+    /* A device backend reports its asynchronous failures here, before the epoch counts. */
+    if (!mt_backend_sync (mt_model_get_backend (model), error)) {
+      g_prefix_error (error, "epoch %d: ", epoch + 1);
       return FALSE;
     }
     double secs = (g_get_monotonic_time () - t0) / 1e6;

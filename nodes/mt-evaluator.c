@@ -325,6 +325,9 @@ evaluator_run (MtNode *node, MtContext *ctx, GError **error)
   }
   guint n_models = mt_context_get_n_inputs (ctx, "models");
   guint n_tests = mt_context_get_n_inputs (ctx, "tests");
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   g_autoptr (GPtrArray) models = g_ptr_array_new_with_free_func ((GDestroyNotify) mt_model_free);
   g_autofree const char **model_names = g_new0 (const char *, n_models + 1);
   int classes = 0;
@@ -340,6 +343,8 @@ evaluator_run (MtNode *node, MtContext *ctx, GError **error)
     if (!model)
       return FALSE;
     g_ptr_array_add (models, model);
+    if (!mt_model_set_backend (model, be, error))
+      return FALSE;
     if (m > 0 && mt_model_num_classes (model) != classes) {
       g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "model '%s' has %d classes but '%s' has %d", model_names[m],
                    mt_model_num_classes (model), model_names[0], classes);

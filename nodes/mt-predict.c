@@ -21,6 +21,9 @@ static gboolean
 predict_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtPredict *self = MT_PREDICT (node);
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   g_autoptr (MtBundle) w = mt_context_load_bundle (ctx, "model", error);
   g_autoptr (MtModel) model = w ? mt_model_from_bundle (w, mt_context_get_input_path (ctx, "model"), error) : NULL;
   if (!model)
@@ -30,7 +33,7 @@ predict_run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   gint64 shape[4];
   mt_dataset_images_shape (data, shape);
-  if (!mt_model_fit (&model, shape, error))
+  if (!mt_model_fit (&model, shape, error) || !mt_model_set_backend (model, be, error))
     return FALSE;
   gint64 n = shape[0];
   int classes = mt_model_num_classes (model);

@@ -446,6 +446,9 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   if (!trainer_validate (node, &property, error))
     return FALSE;
   const MtArch *arch = mt_arch_lookup (self->arch);
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   g_autoptr (MtBundle) data = mt_context_load_bundle (ctx, "dataset", error);
   if (!data || !mt_dataset_check (data, "training data", error))
     return FALSE;
@@ -497,6 +500,8 @@ trainer_run (MtNode *node, MtContext *ctx, GError **error)
   MtAugment aug;
   trainer_augment (&self->c, &aug);
   cfg.augment = &aug;
+  if (!mt_model_set_backend (model, be, error))
+    return FALSE;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   return trainer_train_and_save (ctx, model, st, &cfg, data, error);
 }
@@ -608,6 +613,9 @@ static gboolean
 finetuner_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtFinetuner *self = MT_FINETUNER (node);
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   g_autoptr (MtBundle) weights = mt_context_load_bundle (ctx, "model", error);
   if (!weights)
     return FALSE;
@@ -620,7 +628,7 @@ finetuner_run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   gint64 shape[4];
   mt_dataset_images_shape (data, shape);
-  if (!mt_model_fit (&model, shape, error))
+  if (!mt_model_fit (&model, shape, error) || !mt_model_set_backend (model, be, error))
     return FALSE;
   g_autoptr (MtTrainState) st = mt_train_state_new (model);
   MtOptimizer optimizer = self->c.optimizer == OPTIMIZER_AUTO ? MT_OPTIMIZER_SGD : (MtOptimizer) self->c.optimizer;

@@ -106,6 +106,9 @@ static gboolean
 xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
 {
   MtXgradcam *self = MT_XGRADCAM (node);
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   g_autoptr (MtBundle) weights = mt_context_load_bundle (ctx, "model", error);
   if (!weights)
     return FALSE;
@@ -119,7 +122,7 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   gint64 ishape[4];
   mt_dataset_images_shape (data, ishape);
-  if (!mt_model_fit (&model, ishape, error))
+  if (!mt_model_fit (&model, ishape, error) || !mt_model_set_backend (model, be, error))
     return FALSE;
   const char *layer = self->target_layer && *self->target_layer ? self->target_layer : arch->target_layer;
   if (!mt_model_has_layer (model, layer)) {
@@ -156,7 +159,7 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
     g_propagate_error (error, lerr);
     return FALSE;
   }
-  return mt_context_save_tensor (ctx, "saliency", maps, error);
+  return mt_backend_sync (be, error) && mt_context_save_tensor (ctx, "saliency", maps, error);
 }
 
 static void

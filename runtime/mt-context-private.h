@@ -18,6 +18,8 @@ void        mt_context_set_callbacks (MtContext *ctx, MtContextProgressFunc prog
                                       MtContextLogFunc log, gpointer user_data);
 /* What produced this run, for nodes that write reports: takes @provenance. */
 void        mt_context_set_provenance (MtContext *ctx, JsonNode *provenance);
+/* The compute backend's name the run chose (MtRunOptions.backend). */
+void        mt_context_set_backend (MtContext *ctx, const char *backend);
 /* The file written for @port, or NULL when the node did not write it. */
 const char *mt_context_get_output_file (MtContext *ctx, const char *port);
 /* What the node saved on @port (dtype and shape, or the tensors of a bundle), or NULL. */

@@ -16,6 +16,7 @@ struct _MtContext {
   GHashTable *written;      /* port -> path */
   GHashTable *meta;         /* port -> JsonObject* describing the content */
   GCancellable *cancellable;
+  char *backend;
   JsonNode *provenance;
   MtContextProgressFunc progress;
   MtContextLogFunc log;
@@ -51,6 +52,7 @@ mt_context_free (MtContext *ctx)
   g_hash_table_unref (ctx->meta);
   g_object_unref (ctx->cancellable);
   g_clear_pointer (&ctx->provenance, json_node_unref);
+  g_free (ctx->backend);
   g_free (ctx);
 }
 
@@ -342,6 +344,20 @@ mt_context_get_node_name (MtContext *ctx)
 {
   g_return_val_if_fail (ctx != NULL, NULL);
   return ctx->gn->name;
+}
+
+void
+mt_context_set_backend (MtContext *ctx, const char *backend)
+{
+  g_free (ctx->backend);
+  ctx->backend = g_strdup (backend);
+}
+
+const char *
+mt_context_get_backend (MtContext *ctx)
+{
+  g_return_val_if_fail (ctx != NULL, NULL);
+  return ctx->backend ? ctx->backend : "cpu";
 }
 
 GCancellable *

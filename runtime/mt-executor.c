@@ -158,6 +158,7 @@ compute (Exec *ex, Job *job, MtDagNode *gn, MtKeyInfo *ki, const char *const *di
   g_autoptr (MtContext) ctx = mt_context_new (gn, paths, tmp, resume, ex->cancellable);
   mt_context_set_callbacks (ctx, on_progress, on_log, job);
   mt_context_set_provenance (ctx, provenance (ex, gn, ki));
+  mt_context_set_backend (ctx, ex->opts->backend);
 
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *started = g_date_time_format_iso8601 (now);

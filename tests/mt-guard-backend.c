@@ -319,6 +319,22 @@ guard_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, in
   CPU->ops->shortcut_backward (CPU, R (dy), n, c, h, w, out_c, stride, R (dx));
 }
 
+static void
+guard_conv2d_forward_relu (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                           const float *weight, const float *bias, float *y, float *work)
+{
+  CPU->ops->conv2d_forward_relu (CPU, s, R (x), n, h, w, R (weight), R (bias), R (y), R (work));
+}
+
+static void
+guard_fold_batchnorm (MtBackend *be, const MtBnSpec *s, int oc, gsize per, const float *weight, const float *bias,
+                      const float *gamma, const float *beta, const float *running_mean, const float *running_var,
+                      float *fold_w, float *fold_b)
+{
+  CPU->ops->fold_batchnorm (CPU, s, oc, per, R (weight), R (bias), R (gamma), R (beta), R (running_mean),
+                            R (running_var), R (fold_w), R (fold_b));
+}
+
 static gboolean
 guard_layout_is_nchw (MtBackend *be, int c, int h, int w)
 {
@@ -337,8 +353,7 @@ guard_layout_to_nchw (MtBackend *be, const float *x, int n, int c, int h, int w,
   mt_backend_to_nchw (CPU, R (x), n, c, h, w, R (y));
 }
 
-/* What a GPU backend has: no convolution with ReLU (folding is for host backends), no
- * batch-slice threading. */
+/* Every op of the CPU's but batch-slice threading, which is for host backends. */
 static const MtBackendOps guard_ops = {
   .alloc = guard_alloc,
   .free = guard_free,
@@ -371,6 +386,8 @@ static const MtBackendOps guard_ops = {
   .add = guard_add,
   .shortcut_forward = guard_shortcut_forward,
   .shortcut_backward = guard_shortcut_backward,
+  .conv2d_forward_relu = guard_conv2d_forward_relu,
+  .fold_batchnorm = guard_fold_batchnorm,
   .batchnorm_relu_forward_train = guard_bn_relu_forward_train,
   .batchnorm_relu_forward_eval = guard_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = guard_bn_relu_backward_train,

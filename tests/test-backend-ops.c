@@ -684,6 +684,47 @@ check_add (Target *t)
   drop (t, yd);
 }
 
+/* Folding an evaluation batch norm into a convolution's weights (with and without bias). */
+static void
+check_fold_batchnorm (Target *t)
+{
+  const int oc = 24;
+  const gsize per = 3 * 5 * 5;
+  MtBnSpec s = { 0.1, 1e-5 };
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    g_autofree double *w = rnd (oc * per, 1), *b = rnd (oc, 1), *gamma = rnd (oc, 1), *beta = rnd (oc, 1);
+    g_autofree double *rm = rnd (oc, 0.5), *rv = rnd (oc, 0.5), *fw = g_new (double, oc * per), *fb = g_new (double, oc);
+    for (int o = 0; o < oc; o++)
+      rv[o] = fabs (rv[o]) + 0.1;
+    mt_ref_fold_batchnorm (s.eps, oc, per, w, with_bias ? b : NULL, gamma, beta, rm, rv, fw, fb);
+    float *wd = put (t, w, oc * per), *bd = put (t, b, oc), *gd = put (t, gamma, oc), *betad = put (t, beta, oc);
+    float *rmd = put (t, rm, oc), *rvd = put (t, rv, oc), *fwd = zeros (t, oc * per), *fbd = zeros (t, oc);
+    t->be->ops->fold_batchnorm (t->be, &s, oc, per, wd, with_bias ? bd : NULL, gd, betad, rmd, rvd, fwd, fbd);
+    expect (t, fwd, fw, oc * per, "folded weights");
+    expect (t, fbd, fb, oc, "folded bias");
+    float *all[] = { wd, bd, gd, betad, rmd, rvd, fwd, fbd };
+    for (guint k = 0; k < G_N_ELEMENTS (all); k++)
+      drop (t, all[k]);
+  }
+}
+
+/* Copies and zeroing within the backend's memory. */
+static void
+check_copy_zero (Target *t)
+{
+  gsize n = 1000;
+  g_autofree double *a = rnd (n, 1), *want = g_memdup2 (a, n * sizeof (double));
+  float *ad = put (t, a, n), *bd = zeros (t, n);
+  t->be->ops->copy (t->be, bd, ad, n * sizeof (float));
+  expect (t, bd, a, n, "copy");
+  t->be->ops->zero (t->be, bd + 100, 50 * sizeof (float));
+  for (gsize i = 100; i < 150; i++)
+    want[i] = 0;
+  expect (t, bd, want, n, "zero");
+  drop (t, ad);
+  drop (t, bd);
+}
+
 static void
 check_shortcut (Target *t, gboolean backward)
 {
@@ -890,6 +931,9 @@ static const struct {
   { OP (conv2d_forward), check_conv2d_forward },
   { OP (conv2d_backward), check_conv2d_backward },
   { OP (conv2d_forward_relu), check_conv2d_forward_relu },
+  { OP (fold_batchnorm), check_fold_batchnorm },
+  { OP (copy), check_copy_zero },
+  { OP (zero), check_copy_zero },
   { OP (batchnorm_forward_train), check_bn_forward_train },
   { OP (batchnorm_forward_eval), check_bn_forward_eval },
   { OP (batchnorm_backward_train), check_bn_backward_train },
@@ -977,8 +1021,8 @@ START_TEST (op_on_every_backend)
 }
 END_TEST
 
-/* Every op slot of MtBackendOps (past the memory functions and conv2d_workspace, which
- * the convolution cases use) has a case above. */
+/* Every op slot of MtBackendOps (past the memory functions, of which copy and zero have
+ * cases too, and conv2d_workspace, which the convolution cases use) has a case above. */
 START_TEST (every_op_has_a_case)
 {
   gsize first = G_STRUCT_OFFSET (MtBackendOps, conv2d_forward);
@@ -990,7 +1034,10 @@ START_TEST (every_op_has_a_case)
     ck_assert_msg (found, "MtBackendOps has an op at offset %" G_GSIZE_FORMAT " without a case", off);
     slots++;
   }
-  ck_assert_uint_eq (slots, G_N_ELEMENTS (cases));
+  guint op_cases = 0;  /* the cases of ops (copy and zero are memory functions) */
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    op_cases += cases[k].offset >= first;
+  ck_assert_uint_eq (slots, op_cases);
   MtBackend *cpu = mt_backend_cpu ();
   for (gsize off = 0; off < sizeof (MtBackendOps); off += sizeof (gpointer))
     ck_assert_msg (mt_backend_has (cpu, off), "the CPU backend lacks the op at offset %" G_GSIZE_FORMAT, off);

@@ -196,7 +196,6 @@ START_TEST (training_on_device_memory)
   double acc[2], loss[2];
   for (int side = 0; side < 2; side++) {
     models[side] = new_model (k->arch, k->c, k->hw);
-    mt_model_set_folding (models[side], FALSE);  /* evaluation as the guard's (no folding) */
     if (side)
       be = to_guard (models[side]);
     g_autoptr (MtTrainState) st = mt_train_state_new (models[side]);
@@ -246,7 +245,6 @@ START_TEST (saliency_passes_on_device_memory)
   g_autoptr (MtBackend) be = NULL;
   for (int side = 0; side < 2; side++) {
     g_autoptr (MtModel) m = new_model (arch, 3, hw);
-    mt_model_set_folding (m, FALSE);
     mt_model_keep_output (m, layer);
     if (side)
       be = to_guard (m);

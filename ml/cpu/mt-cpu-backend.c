@@ -405,6 +405,14 @@ cpu_layout_to_nchw (MtBackend *be, const float *x, int n, int c, int h, int w, f
   mt_layout_to_nchw (x, n, c, h * w, y);
 }
 
+static void
+cpu_fold_batchnorm (MtBackend *be, const MtBnSpec *s, int oc, gsize per, const float *weight, const float *bias,
+                    const float *gamma, const float *beta, const float *running_mean, const float *running_var,
+                    float *fold_w, float *fold_b)
+{
+  mt_cpu_fold_batchnorm (s, oc, per, weight, bias, gamma, beta, running_mean, running_var, fold_w, fold_b);
+}
+
 static const MtBackendOps cpu_ops = {
   .alloc = cpu_alloc,
   .free = cpu_free,
@@ -438,6 +446,7 @@ static const MtBackendOps cpu_ops = {
   .shortcut_forward = cpu_shortcut_forward,
   .shortcut_backward = cpu_shortcut_backward,
   .conv2d_forward_relu = cpu_conv2d_forward_relu,
+  .fold_batchnorm = cpu_fold_batchnorm,
   .batchnorm_relu_forward_train = cpu_bn_relu_forward_train,
   .batchnorm_relu_forward_eval = cpu_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = cpu_bn_relu_backward_train,

@@ -141,6 +141,34 @@ mt_cpu_batchnorm_forward_eval (const MtBnSpec *s, const float *x, int n, int c, 
 }
 
 void
+mt_cpu_fold_batchnorm (const MtBnSpec *s, int oc, gsize per, const float *weight, const float *bias,
+                       const float *gamma, const float *beta, const float *running_mean, const float *running_var,
+                       float *fold_w, float *fold_b)
+{
+  for (int o = 0; o < oc; o++) {
+    /* The scale and shift as batchnorm_forward_eval computes them. */
+    float invstd = (float) (1.0 / sqrt ((double) running_var[o] + s->eps));
+    float g = gamma[o] * invstd, b = beta[o] - running_mean[o] * g;
+    for (gsize k = 0; k < per; k++)
+      fold_w[o * per + k] = weight[o * per + k] * g;
+    fold_b[o] = (bias ? bias[o] * g : 0.0f) + b;
+  }
+}
+
+void
+mt_ref_fold_batchnorm (double eps, int oc, gsize per, const double *weight, const double *bias, const double *gamma,
+                       const double *beta, const double *running_mean, const double *running_var, double *fold_w,
+                       double *fold_b)
+{
+  for (int o = 0; o < oc; o++) {
+    double g = gamma[o] / sqrt (running_var[o] + eps);
+    for (gsize k = 0; k < per; k++)
+      fold_w[o * per + k] = weight[o * per + k] * g;
+    fold_b[o] = ((bias ? bias[o] : 0.0) - running_mean[o]) * g + beta[o];
+  }
+}
+
+void
 mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
                                  const float *save_mean, const float *save_invstd, const float *dy,
                                  float *dx, float *dgamma, float *dbeta)

@@ -49,6 +49,10 @@ static inline void    mt_cpu_bn_wait  (MtBnShare *share) { if (share) share->wai
 void mt_cpu_batchnorm_forward_eval  (const MtBnSpec *s, const float *x, int n, int c, int hw,
                                  const float *gamma, const float *beta, float *y,
                                  const float *running_mean, const float *running_var);
+/* The evaluation batch norm folded into the convolution before it (mt-backend.h). */
+void mt_cpu_fold_batchnorm (const MtBnSpec *s, int oc, gsize per, const float *weight, const float *bias,
+                            const float *gamma, const float *beta, const float *running_mean,
+                            const float *running_var, float *fold_w, float *fold_b);
 void mt_cpu_batchnorm_backward_train (MtBnShare *share, const float *x, int n, int c, int hw, const float *gamma,
                                   const float *save_mean, const float *save_invstd, const float *dy,
                                   float *dx, float *dgamma, float *dbeta);

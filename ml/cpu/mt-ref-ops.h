@@ -29,6 +29,9 @@ void   mt_ref_batchnorm_update_running (double momentum, const double *x, int n,
 void   mt_ref_batchnorm_forward_eval  (double eps, const double *x, int n, int c, int hw,
                                        const double *gamma, const double *beta,
                                        const double *running_mean, const double *running_var, double *y);
+void   mt_ref_fold_batchnorm (double eps, int oc, gsize per, const double *weight, const double *bias,
+                              const double *gamma, const double *beta, const double *running_mean,
+                              const double *running_var, double *fold_w, double *fold_b);
 void   mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const double *gamma,
                                        const double *running_var, const double *dy, double *dx);
 void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
