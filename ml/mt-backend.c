@@ -320,14 +320,13 @@ mt_device_resolve (MtDeviceChoice choice, char **notice, GError **error)
       g_propagate_error (error, g_steal_pointer (&why));
       return NULL;
     }
-    /* The device code below (kernels) exists; the training path on the device does
-     * not yet, and a run must not pretend otherwise. */
-    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
-                 "--device cuda: the CUDA training and saliency path is not built yet; use --device cpu");
-    return NULL;
+    return "cuda";
   }
+  /* auto stays on the CPU until the CUDA path has run on a GPU (it has been checked on
+   * the host only: tests/test-device-model, tests/test-cuda-emu); --device cuda runs it. */
   if (notice && cuda_built ())
-    *notice = gpu ? g_strdup ("a CUDA device is present, but the CUDA path is not built yet: running on the CPU")
+    *notice = gpu ? g_strdup ("a CUDA device is present, but auto runs on the CPU until the CUDA path has been "
+                              "checked on a GPU: --device cuda runs it")
                   : g_strdup_printf ("running on the CPU (%s)", why->message);
   return "cpu";
 }

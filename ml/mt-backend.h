@@ -288,7 +288,7 @@ GStrv       mt_cuda_backend_environment (void);
 /* ---- which backend a run uses ---------------------------------------------------------- */
 
 typedef enum {
-  MT_DEVICE_CHOICE_AUTO,  /* CUDA when built with it and a GPU is there, else the CPU */
+  MT_DEVICE_CHOICE_AUTO,  /* the CPU for now (mt_device_resolve says why); later CUDA where a GPU is */
   MT_DEVICE_CHOICE_CPU,
   MT_DEVICE_CHOICE_CUDA,
 } MtDeviceChoice;

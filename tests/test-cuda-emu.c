@@ -366,6 +366,81 @@ END_TEST
 
 /* The CPU's batch norm (then ReLU when fused) against the kernels: the training passes to
  * float rounding (their sums run in another order), the evaluation ones to the bit. */
+/* The residual networks' kernels: general max-pooling (overlapping 3x3/2/1 windows, ties,
+ * a NaN, a window that hangs over the edge), the add, global average pooling and the
+ * option-A shortcut; each the CPU op's bits. */
+START_TEST (residual_kernels_give_the_cpus_bits)
+{
+  const struct { int n, c, h, w; MtPoolSpec s; } pools[] = {
+    { 2, 3, 9, 11, { 3, 2, 1 } }, { 1, 2, 8, 8, { 2, 2, 0 } }, { 2, 2, 7, 5, { 3, 1, 1 } }, { 1, 4, 6, 6, { 3, 3, 0 } },
+  };
+  for (guint pi = 0; pi < G_N_ELEMENTS (pools); pi++) {
+    int n = pools[pi].n, c = pools[pi].c, h = pools[pi].h, w = pools[pi].w, planes = n * c;
+    const MtPoolSpec *ps = &pools[pi].s;
+    int oh = mt_pool_out (h, ps), ow = mt_pool_out (w, ps);
+    gsize in = (gsize) planes * h * w, out = (gsize) planes * oh * ow;
+    g_autofree float *x = random_floats (in, 11 + pi, -1, 1), *dy = random_floats (out, 12 + pi, -1, 1);
+    x[5] = x[6] = x[5 + w] = 2.0f;  /* a tie across overlapping windows */
+    x[in - 3] = NAN;                /* NaN wins its windows */
+    g_autofree float *y1 = g_new (float, out), *y2 = g_new (float, out);
+    g_autofree gint32 *a1 = g_new (gint32, out), *a2 = g_new (gint32, out);
+    g_autofree float *dx1 = g_new (float, in), *dx2 = g_new (float, in);
+    mt_cpu_maxpool_forward (ps, x, n, c, h, w, y1, a1);
+    mt_cpu_maxpool_backward (ps, a1, n, c, h, w, dy, dx1);
+    for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+      guint b = grids[gi].blocks, t = grids[gi].threads;
+      RUN (emu (out, b, t), mt_cuda_run_maxpool_forward, x, y2, a2, planes, h, w, ps->k, ps->stride, ps->pad, oh, ow);
+      assert_same_bits (y1, y2, out * 4, "maxpool_forward", b, t);
+      assert_same_bits (a1, a2, out * 4, "maxpool_forward argmax", b, t);
+      memset (dx2, 0xff, in * 4);  /* the kernel writes every dx */
+      RUN (emu (in, b, t), mt_cuda_run_maxpool_backward, a2, dy, dx2, planes, h, w, ps->k, ps->stride, ps->pad, oh,
+           ow);
+      assert_same_bits (dx1, dx2, in * 4, "maxpool_backward", b, t);
+    }
+  }
+
+  gsize len = 10007;
+  g_autofree float *a = random_floats (len, 21, -1, 1), *bb = random_floats (len, 22, -1, 1);
+  g_autofree float *s1 = g_new (float, len), *s2 = g_new (float, len);
+  mt_cpu_add (a, bb, len, s1);
+  const int n = 3, c = 8, hw = 49;
+  g_autofree float *x = random_floats ((gsize) n * c * hw, 23, -2, 2), *gy = random_floats ((gsize) n * c, 24, -1, 1);
+  g_autofree float *p1 = g_new (float, n * c), *p2 = g_new (float, n * c);
+  g_autofree float *g1 = g_new (float, (gsize) n * c * hw), *g2 = g_new (float, (gsize) n * c * hw);
+  mt_cpu_avgpool_forward (x, n, c, hw, p1);
+  mt_cpu_avgpool_backward (gy, n, c, hw, g1);
+  for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+    guint b = grids[gi].blocks, t = grids[gi].threads;
+    RUN (emu (len, b, t), mt_cuda_run_add, a, bb, s2, (gint64) len);
+    assert_same_bits (s1, s2, len * 4, "add", b, t);
+    RUN (emu ((gsize) n * c, b, t), mt_cuda_run_avgpool_forward, x, p2, (gint64) n * c, hw);
+    assert_same_bits (p1, p2, (gsize) n * c * 4, "avgpool_forward", b, t);
+    RUN (emu ((gsize) n * c * hw, b, t), mt_cuda_run_avgpool_backward, gy, g2, (gint64) n * c, hw);
+    assert_same_bits (g1, g2, (gsize) n * c * hw * 4, "avgpool_backward", b, t);
+  }
+
+  /* Shortcuts: stride 2 with channels padded, odd sizes, stride 1 with padding. */
+  const int cuts[][6] = { { 2, 16, 32, 32, 32, 2 }, { 1, 4, 5, 7, 8, 2 }, { 3, 6, 4, 4, 6, 1 }, { 2, 8, 6, 6, 12, 1 } };
+  for (guint k = 0; k < G_N_ELEMENTS (cuts); k++) {
+    int cn = cuts[k][0], cc = cuts[k][1], ch = cuts[k][2], cw = cuts[k][3], oc = cuts[k][4], st = cuts[k][5];
+    gsize nx = (gsize) cn * cc * ch * cw, ny = (gsize) cn * oc * mt_shortcut_out (ch, st) * mt_shortcut_out (cw, st);
+    g_autofree float *sx = random_floats (nx, 30 + k, -1, 1), *sdy = random_floats (ny, 40 + k, -1, 1);
+    g_autofree float *y1 = g_new (float, ny), *y2 = g_new (float, ny), *dx1 = g_new (float, nx), *dx2 = g_new (float, nx);
+    mt_cpu_shortcut_forward (sx, cn, cc, ch, cw, oc, st, y1);
+    mt_cpu_shortcut_backward (sdy, cn, cc, ch, cw, oc, st, dx1);
+    for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+      guint b = grids[gi].blocks, t = grids[gi].threads;
+      memset (y2, 0xff, ny * 4);
+      memset (dx2, 0xff, nx * 4);
+      RUN (emu (ny, b, t), mt_cuda_run_shortcut_forward, sx, y2, cn, cc, ch, cw, oc, st);
+      assert_same_bits (y1, y2, ny * 4, "shortcut_forward", b, t);
+      RUN (emu (nx, b, t), mt_cuda_run_shortcut_backward, sdy, dx2, cn, cc, ch, cw, oc, st);
+      assert_same_bits (dx1, dx2, nx * 4, "shortcut_backward", b, t);
+    }
+  }
+}
+END_TEST
+
 START_TEST (batchnorm_kernels_match_the_cpu)
 {
   const int shapes[][3] = { { 4, 3, 25 }, { 7, 16, 1 }, { 3, 5, 36 } };
@@ -446,6 +521,7 @@ cuda_emu_suite (void)
   tcase_add_test (tc, saliency_kernels_match_the_cpu);
   tcase_add_test (tc, mask_kernels_give_the_cpus_masks);
   tcase_add_test (tc, batchnorm_kernels_match_the_cpu);
+  tcase_add_test (tc, residual_kernels_give_the_cpus_bits);
   suite_add_tcase (s, tc);
   return s;
 }

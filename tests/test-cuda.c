@@ -41,14 +41,17 @@ START_TEST (device_choice)
   ck_assert_str_eq (mt_device_resolve (MT_DEVICE_CHOICE_AUTO, &notice, &err), "cpu");
   gboolean gpu = mt_cuda_probe (NULL, NULL);
   if (cuda_built ())
-    ck_assert_msg (notice && (gpu ? strstr (notice, "not built yet") : strstr (notice, "running on the CPU")),
+    ck_assert_msg (notice && (gpu ? strstr (notice, "--device cuda runs it") : strstr (notice, "running on the CPU")),
                    "%s", notice ? notice : "(no notice)");
   else
     ck_assert_ptr_null (notice);
   /* Asking for CUDA where it cannot run is an error that says why, never a silent CPU run. */
+  if (gpu) {
+    ck_assert_str_eq (mt_device_resolve (MT_DEVICE_CHOICE_CUDA, NULL, &err), "cuda");
+    return;
+  }
   ck_assert_ptr_null (mt_device_resolve (MT_DEVICE_CHOICE_CUDA, NULL, &err));
-  ck_assert_msg (strstr (err->message, gpu ? "not built yet" : cuda_built () ? "no CUDA device" : "without CUDA"),
-                 "%s", err->message);
+  ck_assert_msg (strstr (err->message, cuda_built () ? "no CUDA device" : "without CUDA"), "%s", err->message);
 }
 END_TEST
 
@@ -147,7 +150,9 @@ START_TEST (launchers_match_the_ptx)
     { "mt_cam_combine", FALSE }, { "mt_cam_scale", FALSE }, { "mt_resize_bilinear", FALSE },
     { "mt_mask_mean_std", FALSE }, { "mt_mask_threshold", FALSE }, { "mt_apply_mask", FALSE },
     { "mt_plant_square", FALSE }, { "mt_bn_forward_train", FALSE }, { "mt_bn_forward_eval", FALSE },
-    { "mt_bn_backward_train", FALSE }, { "mt_bn_backward_eval", FALSE },
+    { "mt_bn_backward_train", FALSE }, { "mt_bn_backward_eval", FALSE }, { "mt_maxpool_forward", FALSE },
+    { "mt_maxpool_backward", FALSE }, { "mt_add", FALSE }, { "mt_avgpool_forward", FALSE },
+    { "mt_avgpool_backward", FALSE }, { "mt_shortcut_forward", FALSE }, { "mt_shortcut_backward", FALSE },
   };
   g_autofree char *sig0 = g_strdup (l.signature);
   g_autoptr (GPtrArray) sigs = g_ptr_array_new_with_free_func (g_free);
@@ -174,6 +179,13 @@ START_TEST (launchers_match_the_ptx)
     case 18: mt_cuda_run_bn_forward_eval (&l, f, f, f, f, f, f, 1, 1, 1, 1e-5, 0, NULL); break;
     case 19: mt_cuda_run_bn_backward_train (&l, f, f, f, f, f, f, f, f, f, 1, 1, 1, NULL); break;
     case 20: mt_cuda_run_bn_backward_eval (&l, f, f, f, f, f, 1, 1, 1, 1e-5, NULL); break;
+    case 21: mt_cuda_run_maxpool_forward (&l, f, f, ip, 1, 4, 4, 3, 2, 1, 2, 2, NULL); break;
+    case 22: mt_cuda_run_maxpool_backward (&l, ip, f, f, 1, 4, 4, 3, 2, 1, 2, 2, NULL); break;
+    case 23: mt_cuda_run_add (&l, f, f, f, 1, NULL); break;
+    case 24: mt_cuda_run_avgpool_forward (&l, f, f, 1, 4, NULL); break;
+    case 25: mt_cuda_run_avgpool_backward (&l, f, f, 1, 4, NULL); break;
+    case 26: mt_cuda_run_shortcut_forward (&l, f, f, 1, 1, 2, 2, 2, 2, NULL); break;
+    case 27: mt_cuda_run_shortcut_backward (&l, f, f, 1, 1, 2, 2, 2, 2, NULL); break;
     }
     g_ptr_array_add (sigs, g_strdup (l.signature));
   }

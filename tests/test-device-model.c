@@ -287,6 +287,76 @@ START_TEST (saliency_passes_on_device_memory)
 }
 END_TEST
 
+/* ---- a pipeline on the backend ------------------------------------------------------ */
+
+static guint guards_made;
+
+static MtBackend *
+guard_for_a_node (GError **error)
+{
+  g_atomic_int_inc (&guards_made);
+  return mt_guard_backend_new ();
+}
+
+static void
+collect_outputs (const MtEvent *e, gpointer user_data)
+{
+  if (e->type != MT_EVENT_FINISHED)
+    return;
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < e->manifest->outputs->len; i++) {
+    MtCacheOutput *o = e->manifest->outputs->pdata[i];
+    g_string_append_printf (s, "%s=%s ", o->port, o->digest);
+  }
+  g_hash_table_insert (user_data, g_strdup (e->node->name), g_string_free (s, FALSE));
+}
+
+/* MaskTune end to end (trainer, xgradcam, masker, finetuner, predict, evaluator) with
+ * every node's models on a guard backend of its own, two nodes at a time: the same
+ * output bytes as on the CPU, node by node. */
+START_TEST (pipeline_on_device_memory)
+{
+  static const char pipe[] =
+    "train = mnist(split=\"train\", limit=600)\n"
+    "test = mnist(split=\"test\", limit=300)\n"
+    "biased = biaser(train, conflict_ratio=0.01, patch=\"square\", size=4, color=[255, 0, 0])\n"
+    "biased_test = biaser(test, conflict_ratio=1.0)\n"
+    "erm = trainer(biased, epochs=2, lr=0.01, momentum=0.9, weight_decay=1e-4, batch_size=64)\n"
+    "cam = xgradcam(erm, biased, method=\"gradcam_pp\")\n"
+    "masked = masker(biased, cam, method=\"mean_std\", k=2.0)\n"
+    "masktune = finetuner(erm, masked.dataset, state=erm.state, epochs=1)\n"
+    "pred = predict(masktune, biased_test)\n"
+    "report = evaluator(models=[erm, masktune], tests=[biased_test])\n";
+  mt_backend_register ("guard", guard_for_a_node);
+  guint made_before = g_atomic_int_get (&guards_made);
+  GHashTable *outputs[2];
+  for (int side = 0; side < 2; side++) {
+    outputs[side] = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+    g_autofree char *dir = mt_test_tmpdir ();
+    g_autofree char *cdir = g_build_filename (dir, "cache", NULL);
+    g_autoptr (GError) err = NULL;
+    g_autoptr (MtCache) cache = mt_cache_open (cdir, &err);
+    ck_assert_msg (cache != NULL, "%s", err ? err->message : "");
+    g_autoptr (MtDag) g = mt_graph_load_string ("t.pipe", pipe, mt_registry_get_default (), NULL, &err);
+    ck_assert_msg (g != NULL, "%s", err ? err->message : "");
+    MtRunOptions opts = { .jobs = 2, .backend = side ? "guard" : "cpu", .on_event = collect_outputs,
+                          .user_data = outputs[side] };
+    ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
+  }
+  /* One backend per node that runs a model: trainer, xgradcam, finetuner, predict, evaluator. */
+  ck_assert_uint_eq (g_atomic_int_get (&guards_made) - made_before, 5);
+  ck_assert_uint_eq (mt_guard_backend_in_use (), 0);
+  const char *nodes[] = { "erm", "cam", "masked", "masktune", "pred", "report" };
+  for (guint k = 0; k < G_N_ELEMENTS (nodes); k++) {
+    const char *a = g_hash_table_lookup (outputs[0], nodes[k]), *b = g_hash_table_lookup (outputs[1], nodes[k]);
+    ck_assert_msg (a && b, "%s did not run", nodes[k]);
+    ck_assert_msg (g_str_equal (a, b), "%s: on the CPU %s, on the guard backend %s", nodes[k], a, b);
+  }
+  g_hash_table_unref (outputs[0]);
+  g_hash_table_unref (outputs[1]);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -300,6 +370,7 @@ main (void)
   tcase_add_test (tc, models_move_between_backends);
   tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
   tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
+  tcase_add_test (tc, pipeline_on_device_memory);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);
 }

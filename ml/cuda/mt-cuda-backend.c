@@ -252,6 +252,56 @@ cuda_be_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, in
 }
 
 static void
+cuda_be_maxpool_forward (MtBackend *be, const MtPoolSpec *s, const float *x, int n, int c, int h, int w, float *y,
+                         gint32 *argmax)
+{
+  int planes = n * c, oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
+  CUDA_RUN (be, (gsize) planes * oh * ow, mt_cuda_run_maxpool_forward, x, y, argmax, planes, h, w, s->k, s->stride,
+            s->pad, oh, ow);
+}
+
+static void
+cuda_be_maxpool_backward (MtBackend *be, const MtPoolSpec *s, const gint32 *argmax, int n, int c, int h, int w,
+                          const float *dy, float *dx)
+{
+  int planes = n * c, oh = mt_pool_out (h, s), ow = mt_pool_out (w, s);
+  CUDA_RUN (be, (gsize) planes * h * w, mt_cuda_run_maxpool_backward, argmax, dy, dx, planes, h, w, s->k, s->stride,
+            s->pad, oh, ow);
+}
+
+static void
+cuda_be_avgpool_forward (MtBackend *be, const float *x, int n, int c, int hw, float *y)
+{
+  CUDA_RUN (be, (gsize) n * c, mt_cuda_run_avgpool_forward, x, y, (gint64) n * c, hw);
+}
+
+static void
+cuda_be_avgpool_backward (MtBackend *be, const float *dy, int n, int c, int hw, float *dx)
+{
+  CUDA_RUN (be, (gsize) n * c * hw, mt_cuda_run_avgpool_backward, dy, dx, (gint64) n * c, hw);
+}
+
+static void
+cuda_be_add (MtBackend *be, const float *a, const float *b, gsize len, float *y)
+{
+  CUDA_RUN (be, len, mt_cuda_run_add, a, b, y, (gint64) len);
+}
+
+static void
+cuda_be_shortcut_forward (MtBackend *be, const float *x, int n, int c, int h, int w, int out_c, int stride, float *y)
+{
+  CUDA_RUN (be, (gsize) n * out_c * mt_shortcut_out (h, stride) * mt_shortcut_out (w, stride),
+            mt_cuda_run_shortcut_forward, x, y, n, c, h, w, out_c, stride);
+}
+
+static void
+cuda_be_shortcut_backward (MtBackend *be, const float *dy, int n, int c, int h, int w, int out_c, int stride,
+                           float *dx)
+{
+  CUDA_RUN (be, (gsize) n * c * h * w, mt_cuda_run_shortcut_backward, dy, dx, n, c, h, w, out_c, stride);
+}
+
+static void
 cuda_be_linear_forward (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
                         const float *bias, float *y)
 {
@@ -346,6 +396,13 @@ static const MtBackendOps cuda_ops = {
   .cross_entropy = cuda_be_cross_entropy,
   .sgd_step = cuda_be_sgd_step,
   .adam_step = cuda_be_adam_step,
+  .maxpool_forward = cuda_be_maxpool_forward,
+  .maxpool_backward = cuda_be_maxpool_backward,
+  .avgpool_forward = cuda_be_avgpool_forward,
+  .avgpool_backward = cuda_be_avgpool_backward,
+  .add = cuda_be_add,
+  .shortcut_forward = cuda_be_shortcut_forward,
+  .shortcut_backward = cuda_be_shortcut_backward,
   .batchnorm_relu_forward_train = cuda_be_bn_relu_forward_train,
   .batchnorm_relu_forward_eval = cuda_be_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = cuda_be_bn_relu_backward_train,

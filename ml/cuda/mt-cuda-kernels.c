@@ -203,3 +203,49 @@ mt_cuda_run_bn_backward_eval (MtCudaLaunch *l, const float *y, const float *dy, 
 {
   LAUNCH (l, "mt_bn_backward_eval", error, y, dy, gamma, running_var, dx, n, c, hw, eps);
 }
+
+gboolean
+mt_cuda_run_maxpool_forward (MtCudaLaunch *l, const float *x, float *y, int *argmax, int planes, int h, int w, int k,
+                             int stride, int pad, int oh, int ow, GError **error)
+{
+  LAUNCH (l, "mt_maxpool_forward", error, x, y, argmax, planes, h, w, k, stride, pad, oh, ow);
+}
+
+gboolean
+mt_cuda_run_maxpool_backward (MtCudaLaunch *l, const int *argmax, const float *dy, float *dx, int planes, int h,
+                              int w, int k, int stride, int pad, int oh, int ow, GError **error)
+{
+  LAUNCH (l, "mt_maxpool_backward", error, argmax, dy, dx, planes, h, w, k, stride, pad, oh, ow);
+}
+
+gboolean
+mt_cuda_run_add (MtCudaLaunch *l, const float *a, const float *b, float *y, gint64 n, GError **error)
+{
+  LAUNCH (l, "mt_add", error, a, b, y, n);
+}
+
+gboolean
+mt_cuda_run_avgpool_forward (MtCudaLaunch *l, const float *x, float *y, gint64 planes, int hw, GError **error)
+{
+  LAUNCH (l, "mt_avgpool_forward", error, x, y, planes, hw);
+}
+
+gboolean
+mt_cuda_run_avgpool_backward (MtCudaLaunch *l, const float *dy, float *dx, gint64 planes, int hw, GError **error)
+{
+  LAUNCH (l, "mt_avgpool_backward", error, dy, dx, planes, hw);
+}
+
+gboolean
+mt_cuda_run_shortcut_forward (MtCudaLaunch *l, const float *x, float *y, int n, int c, int h, int w, int out_c,
+                              int stride, GError **error)
+{
+  LAUNCH (l, "mt_shortcut_forward", error, x, y, n, c, h, w, out_c, stride);
+}
+
+gboolean
+mt_cuda_run_shortcut_backward (MtCudaLaunch *l, const float *dy, float *dx, int n, int c, int h, int w, int out_c,
+                               int stride, GError **error)
+{
+  LAUNCH (l, "mt_shortcut_backward", error, dy, dx, n, c, h, w, out_c, stride);
+}

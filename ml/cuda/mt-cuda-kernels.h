@@ -30,6 +30,22 @@ gboolean mt_cuda_run_maxpool2_forward (MtCudaLaunch *l, const float *x, float *y
                                        int w, GError **error);
 gboolean mt_cuda_run_maxpool2_backward (MtCudaLaunch *l, const int *argmax, const float *dy, float *dx, int planes,
                                         int h, int w, GError **error);
+/* General max-pooling (@k, @stride, @pad; output @oh x @ow); backward writes every dx. */
+gboolean mt_cuda_run_maxpool_forward  (MtCudaLaunch *l, const float *x, float *y, int *argmax, int planes, int h,
+                                       int w, int k, int stride, int pad, int oh, int ow, GError **error);
+gboolean mt_cuda_run_maxpool_backward (MtCudaLaunch *l, const int *argmax, const float *dy, float *dx, int planes,
+                                       int h, int w, int k, int stride, int pad, int oh, int ow, GError **error);
+/* The residual networks' add, global average pooling and option-A shortcut. */
+gboolean mt_cuda_run_add              (MtCudaLaunch *l, const float *a, const float *b, float *y, gint64 n,
+                                       GError **error);
+gboolean mt_cuda_run_avgpool_forward  (MtCudaLaunch *l, const float *x, float *y, gint64 planes, int hw,
+                                       GError **error);
+gboolean mt_cuda_run_avgpool_backward (MtCudaLaunch *l, const float *dy, float *dx, gint64 planes, int hw,
+                                       GError **error);
+gboolean mt_cuda_run_shortcut_forward (MtCudaLaunch *l, const float *x, float *y, int n, int c, int h, int w,
+                                       int out_c, int stride, GError **error);
+gboolean mt_cuda_run_shortcut_backward (MtCudaLaunch *l, const float *dy, float *dx, int n, int c, int h, int w,
+                                        int out_c, int stride, GError **error);
 gboolean mt_cuda_run_cross_entropy    (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits,
                                        double *loss, int *correct, int n, int classes, GError **error);
 gboolean mt_cuda_run_sgd_step         (MtCudaLaunch *l, float *p, const float *grad, float *buf, gint64 n, float lr,

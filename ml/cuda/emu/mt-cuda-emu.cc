@@ -23,6 +23,7 @@ namespace mt_emu_kernels {
 #include "mt-saliency.cu"
 #include "mt-sgd.cu"
 #include "mt-batchnorm.cu"
+#include "mt-residual.cu"
 }  // namespace mt_emu_kernels
 
 thread_local mt_emu_dim3 mt_emu_thread_idx, mt_emu_block_idx;
@@ -41,6 +42,9 @@ const Kernel kernels[] = {
   MT_EMU_KERNEL (mt_cam_combine), MT_EMU_KERNEL (mt_cam_scale), MT_EMU_KERNEL (mt_resize_bilinear),
   MT_EMU_KERNEL (mt_sgd_step), MT_EMU_KERNEL (mt_adam_step), MT_EMU_KERNEL (mt_bn_forward_train),
   MT_EMU_KERNEL (mt_bn_forward_eval), MT_EMU_KERNEL (mt_bn_backward_train), MT_EMU_KERNEL (mt_bn_backward_eval),
+  MT_EMU_KERNEL (mt_maxpool_forward), MT_EMU_KERNEL (mt_maxpool_backward), MT_EMU_KERNEL (mt_add),
+  MT_EMU_KERNEL (mt_avgpool_forward), MT_EMU_KERNEL (mt_avgpool_backward), MT_EMU_KERNEL (mt_shortcut_forward),
+  MT_EMU_KERNEL (mt_shortcut_backward),
 };
 
 const char *const *
