@@ -8,13 +8,19 @@ set -eu
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bundle}
 make -s -j"$(nproc)" >/dev/null
-make -s tests/test-cuda tests/test-backend-ops tests/test-train >/dev/null
+make -s tests/test-cuda tests/test-backend-ops tests/test-train bench/bench-cuda >/dev/null
 rm -rf "$out"
-mkdir -p "$out/bin" "$out/lib" "$out/backends"
-for t in test-cuda test-backend-ops test-train; do
+mkdir -p "$out/bin" "$out/lib" "$out/backends" "$out/bench" "$out/tests" "$out/pipelines" "$out/data"
+for t in tests/test-cuda tests/test-backend-ops tests/test-train bench/bench-cuda mtrun; do
   # libtool keeps the real program in .libs where it links shared libraries of the tree
-  if [ -x "tests/.libs/$t" ]; then cp "tests/.libs/$t" "$out/bin/"; else cp "tests/$t" "$out/bin/"; fi
+  d=$(dirname "$t") b=$(basename "$t")
+  if [ -x "$d/.libs/$b" ]; then cp "$d/.libs/$b" "$out/bin/"; else cp "$t" "$out/bin/"; fi
 done
+# PyTorch's side of the benchmark, and the digits pipeline with its data for the runs there.
+cp bench/bench_torch.py "$out/bench/"
+cp tests/check_torch_smallcnn.py "$out/tests/"
+cp pipelines/masktune_mnist.pipe "$out/pipelines/"
+cp -r data/mnist "$out/data/"
 cp -L .libs/libmasktune.so.* "$out/lib/" 2>/dev/null || cp -L .libs/libmasktune.so "$out/lib/"
 cp -L ml/cuda/.libs/libmt-cuda.so "$out/backends/"
 mkdir -p "$out/.libs" && ln -sf ../lib/"$(basename "$(ls "$out"/lib/libmasktune.so* | head -1)")" "$out/.libs/libmasktune.so"

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # On a GPU machine, from a folder bench/gpu-pack.sh made: the CUDA checks, which fail (not
 # skip) without a usable GPU (MT_REQUIRE_GPU=1), then the same under compute-sanitizer's
 # four tools, and a short table. Exit status: 0 only when everything passed.
@@ -35,5 +35,26 @@ if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/comp
   done
 else
   echo "compute-sanitizer: not found"; status=1
+fi
+# The benchmarks: masktune's device path (bench/bench-cuda) and PyTorch eager on this GPU.
+if bin/bench-cuda --epochs 3 > bench-cuda.log 2>&1; then sed -n 's/^\(training\|saliency\)/bench-cuda \1/p' bench-cuda.log
+else echo "bench-cuda: failed (bench-cuda.log)"; status=1; fi
+python3 bench/bench_torch.py 20 --device cuda > bench-torch.log 2>&1 && tail -1 bench-torch.log ||
+  echo "bench_torch.py --device cuda: failed (bench-torch.log)"
+# The digits pipeline on the GPU twice, each with a fresh cache: the same objects (their
+# names are their digests), or the CUDA path is not deterministic.
+export MT_DATA_DIR="$here/data"
+runs_ok=0
+for k in 1 2; do
+  rm -rf "cache$k"
+  start=$(date +%s%N)
+  if bin/mtrun run -q -j 4 --device cuda -C "cache$k" -s epochs=1 pipelines/masktune_mnist.pipe > "pipeline-$k.log" 2>&1
+  then runs_ok=$((runs_ok + 1)); printf '%-34s %s s\n' "pipeline run $k (--device cuda)" "$(awk "BEGIN { printf \"%.1f\", ($(date +%s%N) - $start) / 1e9 }")"
+  else echo "pipeline run $k: failed (pipeline-$k.log)"; tail -3 "pipeline-$k.log"; status=1; fi
+done
+if [ "$runs_ok" = 2 ]; then
+  if diff -q <(cd cache1/objects && find . -type f | sort) <(cd cache2/objects && find . -type f | sort) >/dev/null
+  then echo "pipeline outputs: byte-identical across the two runs"
+  else echo "pipeline outputs: differ between the two runs"; status=1; fi
 fi
 exit "$status"

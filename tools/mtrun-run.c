@@ -29,7 +29,7 @@ static const GOptionEntry run_entries[] = {
   { "only", 0, 0, G_OPTION_ARG_STRING, &args.only, "Run only NODE (its inputs must be cached)", "NODE" },
   { "until", 0, 0, G_OPTION_ARG_STRING, &args.until, "Run NODE and what it depends on, nothing after", "NODE" },
   { "dry-run", 'n', 0, G_OPTION_ARG_NONE, &args.dry_run, "Say what would run and why, run nothing", NULL },
-  { "device", 0, 0, G_OPTION_ARG_STRING, &args.device, "auto, cpu or cuda (default auto: CUDA when usable)", "DEVICE" },
+  { "device", 0, 0, G_OPTION_ARG_STRING, &args.device, "auto, cpu or cuda (default auto: the CPU until the CUDA path has run on a GPU; cuda runs it)", "DEVICE" },
   G_OPTION_ENTRY_NULL
 };
 
