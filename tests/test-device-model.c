@@ -192,7 +192,7 @@ START_TEST (training_on_device_memory)
   MtModel *models[2];
   g_autoptr (MtBackend) be = NULL;
   MtBundle *states[2], *weights[2];
-  g_autofree float *logits[2] = { NULL, NULL };
+  float *logits[2];
   double acc[2], loss[2];
   for (int side = 0; side < 2; side++) {
     models[side] = new_model (k->arch, k->c, k->hw);
@@ -225,6 +225,7 @@ START_TEST (training_on_device_memory)
     mt_bundle_unref (states[side]);
     mt_bundle_unref (weights[side]);
     mt_model_free (models[side]);
+    g_free (logits[side]);
   }
 }
 END_TEST
@@ -240,7 +241,7 @@ START_TEST (saliency_passes_on_device_memory)
   g_autoptr (MtBundle) data = dataset (n, 3, hw, 9);
   const guint8 *px = mt_bundle_get (data, MT_DATASET_IMAGES)->data;
   const char *layer = mt_arch_lookup (arch)->target_layer;
-  g_autofree float *got[2][5] = { { NULL } };
+  float *got[2][5];
   gsize sizes[5] = { 0 };
   g_autoptr (MtBackend) be = NULL;
   for (int side = 0; side < 2; side++) {
@@ -282,8 +283,11 @@ START_TEST (saliency_passes_on_device_memory)
     mt_staging_clear (&gin);
   }
   const char *what[] = { "logits", "gradient at the layer", "activation", "logits from the layer", "input gradient" };
-  for (int k = 0; k < 5; k++)
+  for (int k = 0; k < 5; k++) {
     ck_assert_msg (memcmp (got[0][k], got[1][k], sizes[k]) == 0, "%s: %s differs", arch, what[k]);
+    g_free (got[0][k]);
+    g_free (got[1][k]);
+  }
 }
 END_TEST
 
