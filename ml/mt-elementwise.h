@@ -1,7 +1,7 @@
 /* The arithmetic of element-wise ops, one definition for the CPU ops and the CUDA
  * kernels (ml/cuda/kernels/, into whose NVRTC source ml/cuda/mt-embed-kernels.sh copies
  * this file): the two cannot drift apart. Plain C that CUDA C++ also compiles: no GLib,
- * no library calls beyond floor() and sqrtf(). */
+ * no library calls beyond floor(), sqrt() and sqrtf(). */
 #pragma once
 
 #ifndef __CUDACC_RTC__
@@ -55,6 +55,17 @@ mt_ew_adam (float *p, float grad, float *m, float *v, float step_size, float bc2
   *m = mi;
   *v = vi;
   *p += -step_size * mi / (sqrtf (vi) / bc2_sqrt + eps);  /* param.addcdiv_(exp_avg, denom, -step_size) */
+}
+
+/* The evaluation batch norm of one channel as the affine map y = x * g + b, rounded as
+ * every op that applies it or folds it into a convolution rounds it (1/std in double,
+ * then float): folded weights then give the unfolded op's bits. */
+MT_EW void
+mt_ew_bn_eval_affine (float gamma, float beta, float mean, float var, double eps, float *g, float *b)
+{
+  float invstd = (float) (1.0 / sqrt ((double) var + eps));
+  *g = gamma * invstd;
+  *b = beta - mean * *g;
 }
 
 /* Bilinear resizing with half-pixel centres (OpenCV's INTER_LINEAR): output index @dst

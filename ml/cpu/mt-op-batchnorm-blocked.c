@@ -9,6 +9,8 @@
 #include "ml/cpu/mt-simd.h"
 #include "ml/cpu/mt-ops-blocked.h"
 
+#include "ml/mt-elementwise.h"
+
 #include <math.h>
 
 #define V MT_LAYOUT_VECTOR
@@ -100,11 +102,8 @@ MT_ISA_NAME (mt_cpu_batchnorm_blocked_forward_eval) (const MtBnSpec *s, const fl
                                                      const float *running_mean, const float *running_var)
 {
   g_autofree float *g = g_new (float, c), *b = g_new (float, c);
-  for (int ch = 0; ch < c; ch++) {
-    float invstd = (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
-    g[ch] = gamma[ch] * invstd;
-    b[ch] = beta[ch] - running_mean[ch] * g[ch];
-  }
+  for (int ch = 0; ch < c; ch++)
+    mt_ew_bn_eval_affine (gamma[ch], beta[ch], running_mean[ch], running_var[ch], s->eps, &g[ch], &b[ch]);
   affine (x, n, c, hw, g, b, relu, y);
 }
 

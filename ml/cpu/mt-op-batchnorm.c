@@ -4,6 +4,7 @@
 #include "ml/cpu/mt-ops.h"
 #include "ml/cpu/mt-ref-ops.h"
 #include "ml/cpu/mt-cpu.h"
+#include "ml/mt-elementwise.h"
 
 #include <math.h>
 
@@ -128,8 +129,8 @@ mt_cpu_batchnorm_forward_eval (const MtBnSpec *s, const float *x, int n, int c, 
 {
 #pragma omp parallel for schedule(static) num_threads(mt_cpu_threads ())
   for (int ch = 0; ch < c; ch++) {
-    float invstd = (float) (1.0 / sqrt ((double) running_var[ch] + s->eps));
-    float g = gamma[ch] * invstd, b = beta[ch] - running_mean[ch] * g;
+    float g, b;
+    mt_ew_bn_eval_affine (gamma[ch], beta[ch], running_mean[ch], running_var[ch], s->eps, &g, &b);
     for (int i = 0; i < n; i++) {
       const float *xp = x + ((gsize) i * c + ch) * hw;
       float *yp = y + ((gsize) i * c + ch) * hw;
@@ -146,9 +147,8 @@ mt_cpu_fold_batchnorm (const MtBnSpec *s, int oc, gsize per, const float *weight
                        float *fold_w, float *fold_b)
 {
   for (int o = 0; o < oc; o++) {
-    /* The scale and shift as batchnorm_forward_eval computes them. */
-    float invstd = (float) (1.0 / sqrt ((double) running_var[o] + s->eps));
-    float g = gamma[o] * invstd, b = beta[o] - running_mean[o] * g;
+    float g, b;  /* the scale and shift as batchnorm_forward_eval computes them */
+    mt_ew_bn_eval_affine (gamma[o], beta[o], running_mean[o], running_var[o], s->eps, &g, &b);
     for (gsize k = 0; k < per; k++)
       fold_w[o * per + k] = weight[o * per + k] * g;
     fold_b[o] = (bias ? bias[o] * g : 0.0f) + b;

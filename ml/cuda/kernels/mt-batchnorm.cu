@@ -5,6 +5,7 @@
 // double, so the two agree to float rounding, not to the bit). The element-wise parts
 // use the CPU's float formulas.
 #include "mt-cuda-common.cuh"
+#include "ml/mt-elementwise.h"
 
 // Element j of channel ch: image j / hw, pixel j % hw.
 __device__ i64 bn_index (i64 j, int c, int hw, int ch) {
@@ -51,8 +52,8 @@ MT_KERNEL void mt_bn_forward_eval (const float *x, const float *gamma, const flo
                                    double eps, int relu) {
   GRID_STRIDE (i, (i64) n * c * hw) {
     int ch = (int) (i / hw % c);
-    float invstd = (float) (1.0 / sqrt ((double) running_var[ch] + eps));
-    float g = gamma[ch] * invstd, b = beta[ch] - running_mean[ch] * g;
+    float g, b;
+    mt_ew_bn_eval_affine (gamma[ch], beta[ch], running_mean[ch], running_var[ch], eps, &g, &b);
     float v = x[i] * g + b;
     y[i] = relu && !(v > 0.0f) ? 0.0f : v;
   }
