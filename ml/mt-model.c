@@ -100,58 +100,6 @@ add_param (MtModel *m, const char *layer, const char *what, MtTensor *t, float *
   g_ptr_array_add (m->params, p);
 }
 
-/* Tensor @t in the backend's memory: its own data on a host backend, else a copy. */
-static float *
-device_copy (MtModel *m, MtTensor *t)
-{
-  if (!t || mt_backend_is_host (m->be))
-    return t ? t->data : NULL;
-  float *d = m->be->ops->alloc (m->be, t->nbytes);
-  m->be->ops->upload (m->be, d, t->data, t->nbytes);
-  return d;
-}
-
-/* The tensors each layer's ops read and the gradients they write, in the backend's
- * memory, and the parameter list over them. */
-static void
-attach_params (MtModel *m)
-{
-  g_ptr_array_set_size (m->params, 0);
-  for (int i = 0; i < m->n_layers; i++) {
-    Layer *L = &m->layers[i];
-    L->w = device_copy (m, L->weight);
-    L->b = device_copy (m, L->bias);
-    L->rm = device_copy (m, L->running_mean);
-    L->rv = device_copy (m, L->running_var);
-    if (L->weight) {
-      L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
-      add_param (m, L->spec.name, "weight", L->weight, L->w, L->gweight);
-    }
-    if (L->bias) {
-      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
-      add_param (m, L->spec.name, "bias", L->bias, L->b, L->gbias);
-    }
-  }
-}
-
-/* Frees what attach_params made, and the folded weights. */
-static void
-detach_params (MtModel *m)
-{
-  gboolean host = mt_backend_is_host (m->be);
-  for (int i = 0; m->layers && i < m->n_layers; i++) {
-    Layer *L = &m->layers[i];
-    float **own[] = { &L->gweight, &L->gbias, &L->fold_w, &L->fold_b, &L->w, &L->b, &L->rm, &L->rv };
-    for (guint k = 0; k < G_N_ELEMENTS (own); k++) {
-      if (k < 4 || !host)
-        model_free_buffer (m, *own[k]);
-      *own[k] = NULL;
-    }
-  }
-  if (m->params)
-    g_ptr_array_set_size (m->params, 0);
-}
-
 /* Every layer's tensor and its copy in the backend's memory, one way or the other (nothing
  * to do on a host backend, where they are one). */
 static void
@@ -172,6 +120,60 @@ sync_params (MtModel *m, gboolean to_host)
         m->be->ops->upload (m->be, d[k], t[k]->data, t[k]->nbytes);
     }
   }
+}
+
+/* Where tensor @t is in the backend's memory: its own data on a host backend, else a
+ * buffer of its size (filled by sync_params). */
+static float *
+device_place (MtModel *m, MtTensor *t)
+{
+  if (!t || mt_backend_is_host (m->be))
+    return t ? t->data : NULL;
+  return m->be->ops->alloc (m->be, t->nbytes);
+}
+
+/* The tensors each layer's ops read (uploaded) and the gradients they write, in the
+ * backend's memory, and the parameter list over them. */
+static void
+attach_params (MtModel *m)
+{
+  g_ptr_array_set_size (m->params, 0);
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    L->w = device_place (m, L->weight);
+    L->b = device_place (m, L->bias);
+    L->rm = device_place (m, L->running_mean);
+    L->rv = device_place (m, L->running_var);
+    if (L->weight) {
+      L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
+      add_param (m, L->spec.name, "weight", L->weight, L->w, L->gweight);
+    }
+    if (L->bias) {
+      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
+      add_param (m, L->spec.name, "bias", L->bias, L->b, L->gbias);
+    }
+  }
+  sync_params (m, FALSE);
+}
+
+/* Frees what attach_params made, and the folded weights. */
+static void
+detach_params (MtModel *m)
+{
+  gboolean host = mt_backend_is_host (m->be);
+  for (int i = 0; m->layers && i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    float **own[] = { &L->gweight, &L->gbias, &L->fold_w, &L->fold_b };
+    float **placed[] = { &L->w, &L->b, &L->rm, &L->rv };  /* the tensors' own data on a host backend */
+    for (guint k = 0; k < G_N_ELEMENTS (own); k++) {
+      model_free_buffer (m, *own[k]);
+      if (!host)
+        model_free_buffer (m, *placed[k]);
+      *own[k] = *placed[k] = NULL;
+    }
+  }
+  if (m->params)
+    g_ptr_array_set_size (m->params, 0);
 }
 
 static MtTensor *
@@ -1337,7 +1339,6 @@ mt_model_from_bundle (MtBundle *b, const char *what, GError **error)
   }
   if (!load_state (m, b, what, error))
     return NULL;
-  sync_params (m, FALSE);
   const char *mean = mt_bundle_get_metadata (b, "input_mean"), *std = mt_bundle_get_metadata (b, "input_std");
   if (mean || std) {
     double mu[3] = { 0, 0, 0 }, sd[3] = { 1, 1, 1 };
@@ -1374,7 +1375,6 @@ mt_model_from_state_dict (MtBundle *b, const MtArch *arch, int c, int h, int w, 
   }
   if (!load_state (m, b, what, error))
     return NULL;
-  sync_params (m, FALSE);
   return g_steal_pointer (&m);
 }
 
@@ -1384,7 +1384,7 @@ MtModel *
 mt_model_new_replica (MtModel *m)
 {
   /* Replicas share host tensors: slices run on host backends only (mt_slices_new). */
-  g_return_val_if_fail (mt_backend_is_host (m->be) && m->be == mt_backend_cpu (), NULL);
+  g_return_val_if_fail (m->be == mt_backend_cpu (), NULL);
   MtModel *r = model_new (m->arch, m->num_classes, m->in_c, m->in_h, m->in_w, m, NULL);
   mt_model_copy_normalization (r, m);
   r->replica = TRUE;

@@ -247,7 +247,7 @@ cuda_be_maxpool2_backward (MtBackend *be, const gint32 *argmax, int n, int c, in
                            float *dx)
 {
   int planes = n * c;
-  cuda_be_ok (be, cudaMemsetAsync (dx, 0, (gsize) planes * h * w * sizeof (float), CUDA_BE (be)->stream), "memset");
+  cuda_be_zero (be, dx, (gsize) planes * h * w * sizeof (float));
   CUDA_RUN (be, (gsize) planes * (h / 2) * (w / 2), mt_cuda_run_maxpool2_backward, argmax, dy, dx, planes, h, w);
 }
 
