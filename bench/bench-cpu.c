@@ -102,7 +102,8 @@ static void
 train_step (Bench *b)
 {
   MtBackend *be = mt_model_get_backend (b->m);
-  mt_slices_train_step (b->s, b->x, b->y, BATCH, NULL);
+  double loss;
+  mt_slices_train_step (b->s, b->x, b->y, BATCH, &loss, NULL);
   MtSgdSpec sgd = { 0.01, 0.9, 1e-4, FALSE };
   for (guint p = 0; p < mt_model_n_params (b->m); p++) {
     MtParam *mp = mt_model_param (b->m, p);

@@ -48,7 +48,8 @@ run (const float *x, const gint64 *y, int steps, int slices)
   for (int step = -2; step < steps; step++) {
     if (step == 0)
       t0 = now ();
-    mt_slices_train_step (s, x, y, BATCH, NULL);
+    double loss;
+    mt_slices_train_step (s, x, y, BATCH, &loss, NULL);
     for (guint p = 0; p < np; p++) {
       MtParam *mp = mt_model_param (m, p);
       be->ops->sgd_step (be, &sgd, mp->data, mp->grad, mom->pdata[p], mp->len, step == -2);

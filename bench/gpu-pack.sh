@@ -8,10 +8,10 @@ set -eu
 cd "$(dirname "$0")/.."
 out=${1:-gpu-bundle}
 make -s -j"$(nproc)" >/dev/null
-make -s tests/test-cuda tests/test-backend-ops tests/test-train bench/bench-cuda >/dev/null
+make -s tests/test-cuda tests/test-backend-ops tests/test-train tests/test-device-model bench/bench-cuda >/dev/null
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/backends" "$out/bench" "$out/tests" "$out/pipelines" "$out/data"
-for t in tests/test-cuda tests/test-backend-ops tests/test-train bench/bench-cuda mtrun; do
+for t in tests/test-cuda tests/test-backend-ops tests/test-train tests/test-device-model bench/bench-cuda mtrun; do
   # libtool keeps the real program in .libs where it links shared libraries of the tree
   d=$(dirname "$t") b=$(basename "$t")
   if [ -x "$d/.libs/$b" ]; then cp "$d/.libs/$b" "$out/bin/"; else cp "$t" "$out/bin/"; fi

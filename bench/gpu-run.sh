@@ -20,7 +20,7 @@ export CK_DEFAULT_TIMEOUT=600
 cd "$here"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: no GPU visible"
 status=0
-for t in test-cuda test-backend-ops; do
+for t in test-cuda test-backend-ops test-device-model; do
   "bin/$t" > "$t.log" 2>&1 || status=1
   printf '%-34s %s\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$t.log" || echo "did not finish ($t.log)")"
   grep -E ':[FE]:' "$t.log" | head -5 | sed 's/^/  /'

@@ -72,6 +72,8 @@ typedef struct {
 static inline double *mt_bn_share_next (MtBnShare *sh) { return sh->tables[sh->turn++ % 2]; }
 
 typedef struct _MtBackend MtBackend;
+/* A recorded sequence of ops (capture_begin .. capture_end below). */
+typedef struct _MtGraph MtGraph;
 
 typedef struct {
   /* Memory in the backend's address space: zeroed, 64-byte aligned. */
@@ -129,11 +131,13 @@ typedef struct {
   void   (*linear_backward)   (MtBackend *be, const float *x, int n, int in, int out, const float *weight,
                                const float *dy, float *dx, float *dweight, float *dbias);
 
-  /* Softmax cross-entropy, mean over the batch: returns the loss (a host value), writes
-   * d loss / d logits when @dlogits is not NULL and counts correct argmaxes in *correct
-   * when not NULL. @labels are in the backend's memory. */
-  double (*cross_entropy)     (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
-                               float *dlogits, int *correct);
+  /* Softmax cross-entropy, mean over the batch: writes the loss to *@loss, d loss / d
+   * logits when @dlogits is not NULL and the count of correct argmaxes to *@correct when
+   * not NULL. @labels, @loss and @correct are in the backend's memory, so that a step
+   * never waits for a device to learn its loss: callers read the values of many batches
+   * at once (a training epoch's at its end). */
+  void   (*cross_entropy)     (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
+                               float *dlogits, double *loss, gint64 *correct);
 
   /* SGD, PyTorch's rule: g = grad + wd * p; with momentum, buf = g (first step) or
    * momentum * buf + g and p -= lr * (nesterov ? g + momentum * buf : buf); without,
@@ -226,6 +230,20 @@ typedef struct {
   gboolean (*layout_is_nchw)  (MtBackend *be, int c, int h, int w);
   void     (*layout_from_nchw) (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
   void     (*layout_to_nchw)  (MtBackend *be, const float *x, int n, int c, int h, int w, float *y);
+
+  /* ---- recorded sequences of ops (optional: NULL, every op runs when it is called) ---- */
+  /* From capture_begin to capture_end the ops called on @be are recorded, not run, with
+   * their arguments as they are then: pointers and values, not the memory behind them
+   * (a CUDA graph). Meanwhile nothing else may be asked of @be: an alloc, free, upload,
+   * download or sync is an error, which capture_end reports (NULL; the recorded ops did
+   * not run). graph_replay runs the recording on the memory as it is then, as the ops
+   * would have run in order; it refuses (FALSE, nothing runs) once @be has allocated or
+   * freed memory since the recording began, since a recorded pointer may be stale: the
+   * caller records again. A failure inside the replay is @be's error, as an op's. */
+  gboolean (*capture_begin)   (MtBackend *be, GError **error);
+  MtGraph *(*capture_end)     (MtBackend *be, GError **error);
+  gboolean (*graph_replay)    (MtBackend *be, MtGraph *g);
+  void     (*graph_free)      (MtBackend *be, MtGraph *g);
 } MtBackendOps;
 
 struct _MtBackend {

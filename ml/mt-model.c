@@ -889,6 +889,18 @@ forward_range (MtModel *m, int first, const float *x, int n, gboolean training)
   return in;
 }
 
+void
+mt_model_count_train_forward (MtModel *m)
+{
+  if (m->replica)
+    return;  /* its model counts */
+  for (int i = 0; i < m->n_layers; i++) {
+    Layer *L = &m->layers[i];
+    if (L->spec.kind == MT_LAYER_BATCHNORM2D || L->spec.kind == MT_LAYER_BATCHNORM1D)
+      ((gint64 *) L->num_batches->data)[0]++;
+  }
+}
+
 const float *
 mt_model_forward (MtModel *m, const float *x, int n, gboolean training)
 {

@@ -98,6 +98,9 @@ int           mt_model_num_classes (MtModel *m);
  * belongs to the model until the next forward. Like every tensor the functions below
  * take and give, both are in the backend's memory (mt_model_set_backend). */
 const float  *mt_model_forward   (MtModel *m, const float *x, int n, gboolean training);
+/* What a training-mode forward keeps on the host (each batch norm's num_batches_tracked),
+ * for a forward whose ops ran from a recording (ml/mt-step-graph.h) instead. */
+void          mt_model_count_train_forward (MtModel *m);
 /* Gradients of the last forward's output (d loss / d logits) into every MtParam's grad,
  * and into @dinput [n, C, H, W] when not NULL. */
 void          mt_model_backward  (MtModel *m, const float *dlogits, float *dinput);

@@ -1,7 +1,6 @@
 /* Batch-slice threading (mt-slices.h): a pool of workers that run slices of each batch
  * on the model's replicas, and the barrier they meet at. */
 #include "ml/mt-slices.h"
-#include "ml/mt-staging.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -86,7 +85,6 @@ struct _MtSlices {
   int cap;                /* the largest batch the buffers hold */
   float *logits;          /* [cap, classes]: the slices' logits, gathered */
   float **dlogits;        /* [count][cap, classes]: each slice's loss gradient (backend memory) */
-  MtStaging labels;       /* the batch's labels in the backend's memory */
   int classes;
   gsize per;              /* floats per image */
   GThread **workers;      /* [count - 1] */
@@ -99,8 +97,8 @@ struct _MtSlices {
   int n, active;
   MtSliceFunc fn;
   gpointer data;
-  double loss;
-  int correct;
+  double *loss;           /* where slice 0 writes the batch's loss and count */
+  gint64 *correct;
 };
 
 typedef struct {
@@ -126,12 +124,9 @@ run_slice (MtSlices *s, int t)
   barrier_wait (&s->meet);
   /* Every slice takes the loss of the whole batch (a few hundred floats): its gradient
    * is the one the whole batch's loss gives, with no thread to wait for. */
-  int right = 0;
-  double loss = s->be->ops->cross_entropy (s->be, s->logits, s->y, s->n, s->classes, s->dlogits[t], &right);
-  if (t == 0) {
-    s->loss = loss;
-    s->correct = right;
-  }
+  double loss;
+  s->be->ops->cross_entropy (s->be, s->logits, s->y, s->n, s->classes, s->dlogits[t], t == 0 ? s->loss : &loss,
+                             t == 0 ? s->correct : NULL);
   mt_model_backward (m, s->dlogits[t] + (gsize) off * s->classes, NULL);
   barrier_wait (&s->meet);
   mt_model_sum_gradients (s->models, s->active, t, s->active);
@@ -211,7 +206,6 @@ mt_slices_free (MtSlices *s)
   for (int t = 0; t < s->count; t++)
     if (s->dlogits[t])
       s->be->ops->free (s->be, s->dlogits[t]);
-  mt_staging_clear (&s->labels);
   barrier_clear (&s->start);
   barrier_clear (&s->end);
   barrier_clear (&s->meet);
@@ -270,21 +264,19 @@ run_job (MtSlices *s, JobKind kind, const float *x, const gint64 *y, int n, MtSl
   s->be->ops->run_alone (s->be, FALSE);
 }
 
-double
-mt_slices_train_step (MtSlices *s, const float *x, const gint64 *y, int n, int *correct)
+void
+mt_slices_train_step (MtSlices *s, const float *x, const gint64 *y, int n, double *loss, gint64 *correct)
 {
   if (s->count == 1) {
     ensure_capacity (s, n);
     const float *z = mt_model_forward (s->models[0], x, n, TRUE);
-    const gint64 *yb = mt_staging_put (&s->labels, s->be, y, (gsize) n * sizeof (gint64));
-    double loss = s->be->ops->cross_entropy (s->be, z, yb, n, s->classes, s->dlogits[0], correct);
+    s->be->ops->cross_entropy (s->be, z, y, n, s->classes, s->dlogits[0], loss, correct);
     mt_model_backward (s->models[0], s->dlogits[0], NULL);
-    return loss;
+    return;
   }
+  s->loss = loss;
+  s->correct = correct;
   run_job (s, JOB_TRAIN, x, y, n, NULL, NULL);
-  if (correct)
-    *correct = s->correct;
-  return s->loss;
 }
 
 void

@@ -29,10 +29,13 @@ void         mt_slices_free  (MtSlices *s);
 int          mt_slices_count (MtSlices *s);
 
 /* Forward in training mode, softmax cross-entropy (mean over the batch) and backward on
- * @n NCHW images @x (in the model's backend memory: mt_model_load_input) with host labels @y: the whole batch's gradients in the model's
- * parameters, its batch norms' running statistics updated once. Returns the loss and
- * counts correct predictions in *@correct (may be NULL). */
-double       mt_slices_train_step   (MtSlices *s, const float *x, const gint64 *y, int n, int *correct);
+ * @n NCHW images @x with labels @y, both in the model's backend memory
+ * (mt_model_load_input, mt_staging_put): the whole batch's gradients in the model's
+ * parameters, its batch norms' running statistics updated once. Writes the loss to
+ * *@loss and the count of correct predictions to *@correct (may be NULL), in backend
+ * memory too: nothing waits for a device. */
+void         mt_slices_train_step   (MtSlices *s, const float *x, const gint64 *y, int n, double *loss,
+                                     gint64 *correct);
 /* The logits [n, classes] in evaluation mode, owned by @s until its next call, in the
  * backend's memory as @x is. */
 const float *mt_slices_forward_eval (MtSlices *s, const float *x, int n);

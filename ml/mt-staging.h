@@ -33,4 +33,6 @@ const void *mt_staging_read     (MtBackend *be, const void *p, gsize bytes, void
  * @s's backend side. */
 const void *mt_staging_put      (MtStaging *s, MtBackend *be, const void *src, gsize bytes);
 
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (MtStaging, mt_staging_clear)
+
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "ml/mt-loader.h"
 #include "ml/mt-slices.h"
 #include "ml/mt-staging.h"
+#include "ml/mt-step-graph.h"
 
 #include <math.h>
 
@@ -31,6 +32,17 @@ loss_text (double loss, char buf[G_ASCII_DTOSTR_BUF_SIZE])
     return "infinite";
   return g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.3g", loss);
 }
+
+static gboolean
+fail_diverged (double loss, int epoch, gint64 batch, double lr, GError **error)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_set_error (error, MT_ERROR, MT_ERROR_NODE,
+               "training diverged: the loss is %s in epoch %d (batch %" G_GINT64_FORMAT "); lower lr (%g)",
+               loss_text (loss, buf), epoch + 1, batch + 1, lr);
+  return FALSE;
+}
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,21 +94,29 @@ new_buffers (MtModel *model)
   return b;
 }
 
-/* One update of every parameter by the configured optimizer. */
+/* The host's part of an optimizer update: the state's buffers on the first (returns
+ * TRUE then) and the step count. */
+static gboolean
+optimizer_prepare (MtTrainState *st, const MtTrainConfig *cfg)
+{
+  gboolean first = st->momentum == NULL;
+  if (first) {
+    st->optimizer = cfg->optimizer;
+    st->momentum = new_buffers (st->model);
+    if (cfg->optimizer == MT_OPTIMIZER_ADAM)
+      st->exp_avg_sq = new_buffers (st->model);
+  }
+  st->step++;
+  return first;
+}
+
+/* The ops of one update of every parameter by the configured optimizer. */
 static void
-optimizer_step (MtTrainState *st, const MtTrainConfig *cfg, double lr)
+optimizer_ops (MtTrainState *st, const MtTrainConfig *cfg, double lr, gboolean first)
 {
   MtModel *model = st->model;
   MtBackend *be = mt_model_get_backend (model);
   guint np = mt_model_n_params (model);
-  gboolean first = st->momentum == NULL;
-  if (first) {
-    st->optimizer = cfg->optimizer;
-    st->momentum = new_buffers (model);
-    if (cfg->optimizer == MT_OPTIMIZER_ADAM)
-      st->exp_avg_sq = new_buffers (model);
-  }
-  st->step++;
   if (cfg->optimizer == MT_OPTIMIZER_ADAM) {
     MtAdamSpec a = { lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, st->step };
     for (guint p = 0; p < np; p++) {
@@ -110,6 +130,53 @@ optimizer_step (MtTrainState *st, const MtTrainConfig *cfg, double lr)
     MtParam *mp = mt_model_param (model, p);
     be->ops->sgd_step (be, &sg, mp->data, mp->grad, st->momentum[p], mp->len, first);
   }
+}
+
+/* One training step's ops: forward, loss, backward and, for SGD, the update (Adam's
+ * bias corrections change every step: its update runs outside a recording). */
+typedef struct {
+  MtSlices *slices;
+  MtTrainState *st;
+  const MtTrainConfig *cfg;
+  double lr;
+  gboolean first;
+  const float *x;
+  const gint64 *y;
+  int n;
+  double *loss;
+  gint64 *correct;
+} Step;
+
+static gboolean
+step_has_update (const MtTrainConfig *cfg)
+{
+  return cfg->optimizer == MT_OPTIMIZER_SGD;
+}
+
+static void
+step_ops (gpointer data)
+{
+  Step *s = data;
+  mt_slices_train_step (s->slices, s->x, s->y, s->n, s->loss, s->correct);
+  if (step_has_update (s->cfg))
+    optimizer_ops (s->st, s->cfg, s->lr, s->first);
+}
+
+/* A step, recorded and replayed where @graph can: what the recording's values depend
+ * on are the batch size, the learning rate and the first-step flag. */
+static gboolean
+train_step (MtStepGraph *graph, Step *s, GError **error)
+{
+  union { double d; guint64 u; } lr = { s->lr };
+  const guint64 key[2] = { (guint64) s->n << 1 | (guint64) s->first, lr.u };
+  gboolean host_ran;
+  if (!mt_step_graph_run (graph, key, step_ops, s, &host_ran, error))
+    return FALSE;
+  if (!host_ran)
+    mt_model_count_train_forward (s->st->model);
+  if (!step_has_update (s->cfg))
+    optimizer_ops (s->st, s->cfg, s->lr, s->first);
+  return TRUE;
 }
 
 void
@@ -154,41 +221,59 @@ check_data (MtModel *model, MtBundle *data, GError **error)
   return TRUE;
 }
 
-/* Accuracy and loss on a pass @l was started for. */
+/* Accuracy and loss on a pass of @batches batches @l was started for. Each batch's loss
+ * and count stay in backend memory until the pass is done: one download, not one wait
+ * per batch. */
 static double
-evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, double *loss, GError **error)
+evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gint64 batches, double *loss,
+               GError **error)
 {
   MtBackend *be = mt_model_get_backend (model);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  g_autofree gint64 *y = NULL;
-  MtStaging ys = { 0 };
-  double total_loss = 0;
-  gint64 correct = 0, n = 0;
+  g_auto (MtStaging) ys = { 0 };
+  g_auto (MtStaging) losses = { 0 };
+  g_auto (MtStaging) hits = { 0 };
+  g_autofree int *sizes = g_new0 (int, MAX (batches, 1));
+  double *loss_dev = mt_staging_device (&losses, be, MAX (batches, 1) * sizeof (double));
+  gint64 *hit_dev = mt_staging_device (&hits, be, MAX (batches, 1) * sizeof (gint64));
+  gint64 bi = 0;
   const guint8 *px;
   const gint64 *idx;
   int b = 0;
   GError *err = NULL;
   while ((px = mt_loader_next (l, &b, &idx, &err))) {
-    if (!y)
-      y = g_new (gint64, b);
+    g_return_val_if_fail (bi < batches, -1);
     const float *x = mt_model_load_input (model, px, (gsize) b);
+    gint64 *y = mt_staging_host (&ys, be, (gsize) b * sizeof (gint64));
     for (int i = 0; i < b; i++)
       y[i] = ((gint64 *) labels->data)[idx[i]];
     const float *logits = mt_slices_forward_eval (slices, x, b);
-    const gint64 *yb = mt_staging_put (&ys, be, y, (gsize) b * sizeof (gint64));
-    int right = 0;
-    total_loss += be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, &right) * b;
-    correct += right;
-    n += b;
+    const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
+    be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, loss_dev + bi, hit_dev + bi);
+    sizes[bi++] = b;
   }
-  mt_staging_clear (&ys);
   if (err) {
     g_propagate_error (error, err);
     return -1;
   }
+  const double *lh = mt_staging_download (&losses, (gsize) bi * sizeof (double));
+  const gint64 *hh = mt_staging_download (&hits, (gsize) bi * sizeof (gint64));
+  double total_loss = 0;
+  gint64 correct = 0, n = 0;
+  for (gint64 k = 0; k < bi; k++) {
+    total_loss += lh[k] * sizes[k];
+    correct += hh[k];
+    n += sizes[k];
+  }
   if (loss)
     *loss = n ? total_loss / (double) n : 0;
   return n ? (double) correct / (double) n : 0;
+}
+
+static gint64
+batch_count (gint64 n, int batch_size)
+{
+  return (n + batch_size - 1) / batch_size;
 }
 
 double
@@ -197,8 +282,10 @@ mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, 
 {
   g_autoptr (MtLoader) l = mt_loader_new (data, 0);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
+  if (!idx)
+    n = mt_loader_size (l);
   mt_loader_start (l, idx, n, batch_size, NULL, 0);
-  return evaluate_pass (slices, model, l, data, loss, error);
+  return evaluate_pass (slices, model, l, data, batch_count (n, batch_size), loss, error);
 }
 
 float *
@@ -271,9 +358,24 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   g_autofree gint64 *perm = g_new (gint64, n_train);
 
   int classes = mt_model_num_classes (model);
-  g_autofree gint64 *y = g_new (gint64, cfg->batch_size);
+  MtBackend *be = mt_model_get_backend (model);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
-  gint64 batches = (n_train + cfg->batch_size - 1) / cfg->batch_size;
+  gint64 batches = batch_count (n_train, cfg->batch_size);
+  /* Each batch's loss and count stay in backend memory until the epoch ends: a device
+   * runs the epoch's steps without waiting for the host, which reads them all at once,
+   * in batch order, and adds them up as it would have step by step. */
+  g_auto (MtStaging) ys = { 0 };
+  g_auto (MtStaging) losses = { 0 };
+  g_auto (MtStaging) hits = { 0 };
+  double *loss_dev = mt_staging_device (&losses, be, batches * sizeof (double));
+  gint64 *hit_dev = mt_staging_device (&hits, be, batches * sizeof (gint64));
+  g_autofree int *sizes = g_new (int, batches);
+  /* A recorded step writes its loss and count to one place; each batch's is copied from there. */
+  g_auto (MtStepGraph) graph = { 0 };
+  mt_step_graph_init (&graph, be);
+  g_auto (MtStaging) step_out = { 0 };
+  double *step_loss = graph.enabled ? mt_staging_device (&step_out, be, 2 * sizeof (double)) : NULL;
+  gint64 *step_correct = step_loss ? (gint64 *) (step_loss + 1) : NULL;
 
   /* Progress runs over the epochs this call trains (a resumed run starts later); the
    * first epoch is fixed here, since st->epochs_done moves as epochs finish. */
@@ -288,8 +390,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     memcpy (perm, order, n_train * sizeof (gint64));
     mt_rng_seed (&rng, cfg->seed + 0x9E3779B97F4A7C15ULL * (guint64) (epoch + 1));
     mt_rng_shuffle (&rng, perm, n_train);
-    double loss_sum = 0;
-    gint64 correct = 0, seen = 0;
+    memset (sizes, 0, batches * sizeof (int));
     /* batch norm needs two samples (PyTorch raises on one): a last batch of one is left out. */
     gint64 n_used = n_train % cfg->batch_size == 1 ? n_train - 1 : n_train;
     mt_loader_start (loader, perm, n_used, cfg->batch_size, cfg->augment,
@@ -307,21 +408,28 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         return FALSE;
       }
       const float *x = mt_model_load_input (model, px, (gsize) b);
+      gint64 *y = mt_staging_host (&ys, be, (gsize) cfg->batch_size * sizeof (gint64));
       for (int i = 0; i < b; i++)
         y[i] = ((gint64 *) labels->data)[bidx[i]];
-      int right = 0;
-      double loss = mt_slices_train_step (slices, x, y, b, &right);
-      if (diverged (loss, classes)) {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-        g_set_error (error, MT_ERROR, MT_ERROR_NODE,
-                     "training diverged: the loss is %s in epoch %d (batch %" G_GINT64_FORMAT "); lower lr (%g)",
-                     loss_text (loss, buf), epoch + 1, bi + 1, lr);
+      const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
+      gboolean first = optimizer_prepare (st, cfg);
+      Step step = { slices, st, cfg, lr, first, x, yb, b, step_loss ? step_loss : loss_dev + bi,
+                    step_loss ? step_correct : hit_dev + bi };
+      if (!train_step (&graph, &step, error)) {
+        g_prefix_error (error, "epoch %d: ", epoch + 1);
         return FALSE;
       }
-      optimizer_step (st, cfg, lr);
-      loss_sum += loss * b;
-      correct += right;
-      seen += b;
+      st->steps_eager = graph.eager;
+      st->steps_recorded = graph.recorded;
+      st->steps_replayed = graph.replayed;
+      if (step_loss) {
+        be->ops->copy (be, loss_dev + bi, step_loss, sizeof (double));
+        be->ops->copy (be, hit_dev + bi, step_correct, sizeof (gint64));
+      }
+      sizes[bi] = b;
+      /* Where reading the loss costs nothing, a diverged step stops the run at once. */
+      if (mt_backend_is_host (be) && diverged (loss_dev[bi], classes))
+        return fail_diverged (loss_dev[bi], epoch, bi, lr, error);
       run_seen += b;
       if (hooks && hooks->progress) {
         double f = (epoch - first_epoch + (bi + 1.0) / batches) / (cfg->epochs - first_epoch);
@@ -332,12 +440,25 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         hooks->progress (f, detail, hooks->user_data);
       }
     }
+    const double *lh = mt_staging_download (&losses, batches * sizeof (double));
+    const gint64 *hh = mt_staging_download (&hits, batches * sizeof (gint64));
+    double loss_sum = 0;
+    gint64 correct = 0, seen = 0;
+    for (gint64 bi = 0; bi < batches; bi++) {
+      if (!sizes[bi])
+        continue;
+      if (diverged (lh[bi], classes))
+        return fail_diverged (lh[bi], epoch, bi, lr, error);
+      loss_sum += lh[bi] * sizes[bi];
+      correct += hh[bi];
+      seen += sizes[bi];
+    }
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;
     if (n_val > 0) {
       mt_loader_start (loader, val_idx, n_val, cfg->batch_size, NULL, 0);
       GError *lerr = NULL;
-      val_acc = evaluate_pass (slices, model, loader, data, &val_loss, &lerr);
+      val_acc = evaluate_pass (slices, model, loader, data, batch_count (n_val, cfg->batch_size), &val_loss, &lerr);
       if (lerr) {
         g_propagate_prefixed_error (error, lerr, "epoch %d, validation: ", epoch + 1);
         return FALSE;
@@ -353,7 +474,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       return FALSE;
     }
     /* A device backend reports its asynchronous failures here, before the epoch counts. */
-    if (!mt_backend_sync (mt_model_get_backend (model), error)) {
+    if (!mt_backend_sync (be, error)) {
       g_prefix_error (error, "epoch %d: ", epoch + 1);
       return FALSE;
     }

@@ -47,6 +47,9 @@ typedef struct {
   int best_epoch;          /* -1: none yet */
   double best_accuracy;
   JsonArray *log;          /* one object per epoch */
+  /* How the last mt_train_run's steps ran (ml/mt-step-graph.h): as they came, recorded,
+   * or replayed from a recording; not saved. */
+  gint64 steps_eager, steps_recorded, steps_replayed;
 } MtTrainState;
 
 typedef struct {

@@ -244,6 +244,13 @@ START_TEST (maxpool_and_loss_give_the_cpus_bits)
     }
     ck_assert_msg (total / samples == mean1, "cross_entropy: CPU %.17g, emulated %.17g", mean1, total / samples);
     ck_assert_int_eq (right1, right2);
+    /* The device's own sum, on any grid (threads but one do nothing): the CPU's bits. */
+    double mean2 = -1;
+    gint64 right3 = -1;
+    RUN (emu (1, b, t), mt_cuda_run_loss_total, loss, correct, samples, &mean2, &right3);
+    ck_assert_msg (memcmp (&mean1, &mean2, sizeof mean1) == 0, "loss_total: CPU %.17g, emulated %.17g (%u x %u)",
+                   mean1, mean2, b, t);
+    ck_assert_int_eq (right3, right1);
     assert_same_bits (dz1, dz2, (gsize) samples * classes * 4, "cross_entropy dlogits", b, t);
     /* Without dlogits (evaluation), the same loss. */
     RUN (emu (samples, b, t), mt_cuda_run_cross_entropy, z, labels, NULL, loss, correct, samples, classes);

@@ -117,12 +117,24 @@ hand_host_memory_to_an_op (void)
   be->ops->relu_forward (be, host, 16, y);
 }
 
+static void
+upload_while_recording (void)
+{
+  MtBackend *be = mt_guard_backend_new ();
+  float host[16] = { 0 };
+  float *y = be->ops->alloc (be, sizeof host);
+  be->ops->capture_begin (be, NULL);
+  be->ops->upload (be, y, host, sizeof host);
+}
+
 START_TEST (guard_catches_host_access)
 {
   int st = child_status (read_backend_memory);
   ck_assert_msg (!(WIFEXITED (st) && WEXITSTATUS (st) == 0), "a host read of guarded memory went unnoticed");
   st = child_status (hand_host_memory_to_an_op);
   ck_assert_msg (!(WIFEXITED (st) && WEXITSTATUS (st) == 0), "an op took host memory unnoticed");
+  st = child_status (upload_while_recording);
+  ck_assert_msg (!(WIFEXITED (st) && WEXITSTATUS (st) == 0), "an upload while recording went unnoticed");
   /* And what a backend must do works: zeroed, uploaded, copied, downloaded. */
   g_autoptr (MtBackend) be = mt_guard_backend_new ();
   float in[5] = { 1, 2, 3, 4, 5 }, out[5] = { 9, 9, 9, 9, 9 };
@@ -136,7 +148,24 @@ START_TEST (guard_catches_host_access)
   be->ops->download (be, out, b, sizeof out);
   ck_assert_float_eq (out[0], 0);
   ck_assert_float_eq (out[4], 5);
+  /* A recording runs nothing until replayed, with its arguments as they were; a replay
+   * after memory moved is refused. */
+  ck_assert (be->ops->capture_begin (be, NULL));
+  be->ops->copy (be, b, a, sizeof in);
+  g_autoptr (GError) err = NULL;
+  MtGraph *g = be->ops->capture_end (be, &err);
+  ck_assert (g != NULL);
+  be->ops->download (be, out, b, sizeof out);
+  ck_assert_float_eq (out[0], 0);
+  float twice[5] = { 10, 20, 30, 40, 50 };
+  be->ops->upload (be, a, twice, sizeof twice);
+  ck_assert (be->ops->graph_replay (be, g));
+  be->ops->download (be, out, b, sizeof out);
+  ck_assert_float_eq (out[0], 10);
+  ck_assert_float_eq (out[4], 50);
   be->ops->free (be, a);
+  ck_assert (!be->ops->graph_replay (be, g));
+  be->ops->graph_free (be, g);
   be->ops->free (be, b);
 }
 END_TEST
@@ -170,25 +199,37 @@ typedef struct {
   int c, hw;
   MtOptimizer opt;
   gboolean nesterov;
+  gboolean no_val;   /* no validation, and the learning rate drops for the third epoch */
 } Case;
 
 static const Case cases[] = {
-  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, FALSE },
-  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, TRUE },
-  { "resnet20", 3, 16, MT_OPTIMIZER_ADAM, FALSE },
-  { "resnet18", 3, 32, MT_OPTIMIZER_SGD, FALSE },
+  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, FALSE, FALSE },
+  { "small_cnn", 3, 28, MT_OPTIMIZER_SGD, TRUE, TRUE },
+  { "resnet20", 3, 16, MT_OPTIMIZER_ADAM, FALSE, FALSE },
+  { "resnet18", 3, 32, MT_OPTIMIZER_SGD, FALSE, FALSE },
 };
 
 /* Training (with validation, momentum or Adam's moments, a checkpoint and a resume),
- * evaluation and prediction on the guard backend give the CPU's bytes. */
+ * evaluation and prediction on the guard backend give the CPU's bytes. The guard records
+ * steps and replays them (a CUDA graph's semantics: arguments by value, no host access
+ * while recording); each epoch's validation moves memory, so the next epoch records
+ * again; a last partial batch runs as it comes. */
 START_TEST (training_on_device_memory)
 {
   const Case *k = &cases[_i];
-  gint64 n = g_str_equal (k->arch, "resnet18") ? 40 : 100;
+  gint64 n = g_str_equal (k->arch, "resnet18") ? 72 : 100;
   g_autoptr (MtBundle) data = dataset (n, k->c, k->hw, 3);
   MtTrainConfig cfg = { .epochs = 2, .lr = k->opt == MT_OPTIMIZER_ADAM ? 1e-3 : 0.02, .momentum = 0.9,
-                        .nesterov = k->nesterov, .batch_size = 16, .val_fraction = 0.2, .seed = 5,
-                        .optimizer = k->opt, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 5e-4 };
+                        .nesterov = k->nesterov, .batch_size = 16, .val_fraction = k->no_val ? 0 : 0.2,
+                        .seed = 5, .optimizer = k->opt, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                        .weight_decay = 5e-4 };
+  /* Without validation a recording lives across epochs: the new rate must not replay the old. */
+  const gint64 milestones[] = { 2 };
+  if (k->no_val) {
+    cfg.milestones = milestones;
+    cfg.n_milestones = 1;
+    cfg.gamma = 0.1;
+  }
   MtModel *models[2];
   g_autoptr (MtBackend) be = NULL;
   MtBundle *states[2], *weights[2];
@@ -207,8 +248,14 @@ START_TEST (training_on_device_memory)
     g_autoptr (MtBundle) w = mt_model_to_bundle (models[side]);
     g_autoptr (MtTrainState) st2 = mt_train_state_new (models[side]);
     ck_assert_msg (mt_train_state_from_bundle (st2, ckpt, TRUE, "checkpoint", &err), "%s", err ? err->message : "");
-    cfg.epochs = 2;
+    cfg.epochs = 3;
     ck_assert_msg (mt_train_run (st2, &cfg, data, NULL, &err), "%s", err ? err->message : "");
+    if (side == 0)
+      ck_assert (st2->steps_recorded == 0 && st2->steps_replayed == 0);
+    else
+      ck_assert_msg (st2->steps_recorded == 2 && st2->steps_replayed >= 2,
+                     "%s: %" G_GINT64_FORMAT " steps as they came, %" G_GINT64_FORMAT " recorded, %" G_GINT64_FORMAT
+                     " replayed", k->arch, st2->steps_eager, st2->steps_recorded, st2->steps_replayed);
     states[side] = mt_train_state_to_bundle (st2, FALSE);
     weights[side] = mt_model_to_bundle (models[side]);
     acc[side] = mt_train_evaluate (models[side], data, NULL, n, 24, &loss[side], &err);
@@ -226,6 +273,55 @@ START_TEST (training_on_device_memory)
     mt_bundle_unref (weights[side]);
     mt_model_free (models[side]);
     g_free (logits[side]);
+  }
+}
+END_TEST
+
+/* On a GPU: training with CUDA graphs (the default) gives the bytes of training without
+ * them (MT_GRAPHS=0), with most steps replayed; SmallCNN with SGD (the update in the
+ * graph) and resnet20 with Adam (the update outside it). */
+START_TEST (cuda_graphs_replay_as_eager)
+{
+  g_autoptr (GError) perr = NULL;
+  if (!mt_backend_probe ("cuda", NULL, &perr)) {
+    /* On the GPU machine (bench/gpu-run.sh) a skip is a failure. */
+    ck_assert_msg (!g_getenv ("MT_REQUIRE_GPU"), "MT_REQUIRE_GPU is set, but: %s", perr->message);
+    printf ("SKIP: CUDA graphs against eager steps: %s\n", perr->message);
+    return;
+  }
+  const Case *k = &cases[_i == 0 ? 0 : 2];
+  g_autoptr (MtBundle) data = dataset (400, k->c, k->hw, 3);
+  MtTrainConfig cfg = { .epochs = 2, .lr = k->opt == MT_OPTIMIZER_ADAM ? 1e-3 : 0.02, .momentum = 0.9,
+                        .batch_size = 32, .val_fraction = 0.1, .seed = 5, .optimizer = k->opt, .beta1 = 0.9,
+                        .beta2 = 0.999, .eps = 1e-8, .weight_decay = 5e-4 };
+  MtBundle *states[2], *weights[2];
+  for (int side = 0; side < 2; side++) {
+    g_setenv ("MT_GRAPHS", side ? "1" : "0", TRUE);
+    g_autoptr (GError) err = NULL;
+    /* Freed in reverse: the state's buffers and the model's before their backend. */
+    g_autoptr (MtBackend) be = mt_backend_new ("cuda", &err);
+    ck_assert_msg (be != NULL, "%s", err ? err->message : "");
+    g_autoptr (MtModel) m = new_model (k->arch, k->c, k->hw);
+    ck_assert_msg (mt_model_set_backend (m, be, &err), "%s", err ? err->message : "");
+    g_autoptr (MtTrainState) st = mt_train_state_new (m);
+    ck_assert_msg (mt_train_run (st, &cfg, data, NULL, &err), "%s", err ? err->message : "");
+    printf ("CUDA graphs %s, %s: %" G_GINT64_FORMAT " steps as they came, %" G_GINT64_FORMAT " recorded, %"
+            G_GINT64_FORMAT " replayed\n", side ? "on" : "off", k->arch, st->steps_eager, st->steps_recorded,
+            st->steps_replayed);
+    if (side)
+      ck_assert (st->steps_recorded >= 1 && st->steps_replayed > st->steps_eager);
+    else
+      ck_assert (st->steps_recorded == 0 && st->steps_replayed == 0);
+    states[side] = mt_train_state_to_bundle (st, FALSE);
+    weights[side] = mt_model_to_bundle (m);
+  }
+  g_unsetenv ("MT_GRAPHS");
+  assert_same_bundles (weights[0], weights[1], "weights");
+  assert_same_bundles (states[0], states[1], "optimizer state");
+  ck_assert_str_eq (mt_bundle_get_metadata (states[0], "log"), mt_bundle_get_metadata (states[1], "log"));
+  for (int side = 0; side < 2; side++) {
+    mt_bundle_unref (states[side]);
+    mt_bundle_unref (weights[side]);
   }
 }
 END_TEST
@@ -374,6 +470,7 @@ main (void)
   tcase_add_test (tc, models_move_between_backends);
   tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
   tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
+  tcase_add_loop_test (tc, cuda_graphs_replay_as_eager, 0, 2);
   tcase_add_test (tc, pipeline_on_device_memory);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

@@ -128,7 +128,8 @@ train_bytes_fused (const char *arch, int c, int hw, int threads, int steps, gboo
   MtSgdSpec sgd = { 0.05, 0.9, 1e-4, FALSE };
   for (int s = 0; s < steps; s++) {
     const float *logits = mt_model_forward (m, x, n, TRUE);
-    be->ops->cross_entropy (be, logits, y, n, 2, dlogits, NULL);
+    double loss;
+    be->ops->cross_entropy (be, logits, y, n, 2, dlogits, &loss, NULL);
     mt_model_backward (m, dlogits, NULL);
     for (guint p = 0; p < mt_model_n_params (m); p++) {
       MtParam *mp = mt_model_param (m, p);

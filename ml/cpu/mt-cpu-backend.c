@@ -229,11 +229,14 @@ cpu_linear_backward (MtBackend *be, const float *x, int n, int in, int out, cons
   mt_cpu_linear_backward (x, n, in, out, weight, dy, dx, dweight, dbias);
 }
 
-static double
+static void
 cpu_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
-                   float *dlogits, int *correct)
+                   float *dlogits, double *loss, gint64 *correct)
 {
-  return mt_cpu_cross_entropy (logits, labels, n, classes, dlogits, correct);
+  int right = 0;
+  *loss = mt_cpu_cross_entropy (logits, labels, n, classes, dlogits, &right);
+  if (correct)
+    *correct = right;
 }
 
 static void

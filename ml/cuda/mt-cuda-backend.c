@@ -24,9 +24,34 @@ typedef struct {
   double *loss;        /* per-sample scratch of cross_entropy */
   int *correct;
   int scratch_n;
+  gboolean capturing;  /* between capture_begin and capture_end */
+  guint64 allocs;      /* allocations and frees so far (recorded graphs go stale) */
+  guint64 capture_memory;  /* cuda_be_memory () when the recording began */
 } CudaBackend;
 
 #define CUDA_BE(be) ((CudaBackend *) (be))
+
+struct _MtGraph {
+  cudaGraphExec_t exec;
+  guint64 memory;      /* cuda_be_memory () when it was recorded */
+};
+
+/* Changes whenever memory was allocated or freed on the backend, its context's included. */
+static guint64
+cuda_be_memory (CudaBackend *cb)
+{
+  return cb->allocs + mt_cuda_context_reallocs (cb->ctx);
+}
+
+/* While a graph is recorded only ops may be called: anything else is an error. */
+static gboolean
+cuda_be_not_capturing (MtBackend *be, const char *what)
+{
+  if (!CUDA_BE (be)->capturing)
+    return TRUE;
+  mt_backend_set_error (be, g_error_new (MT_ERROR, MT_ERROR_FAILED, "%s while a CUDA graph is recorded", what));
+  return FALSE;
+}
 
 /* Records a failed call as the backend's error; TRUE when it succeeded. */
 static gboolean
@@ -56,6 +81,9 @@ static void *
 cuda_be_alloc (MtBackend *be, gsize bytes)
 {
   void *p = NULL;
+  if (!cuda_be_not_capturing (be, "an allocation"))
+    return NULL;
+  CUDA_BE (be)->allocs++;
   if (!cuda_be_ok (be, cudaMallocAsync (&p, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMallocAsync"))
     return NULL;
   cuda_be_ok (be, cudaMemsetAsync (p, 0, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMemsetAsync");
@@ -65,13 +93,17 @@ cuda_be_alloc (MtBackend *be, gsize bytes)
 static void
 cuda_be_free (MtBackend *be, void *p)
 {
-  if (p)
-    cuda_be_ok (be, cudaFreeAsync (p, CUDA_BE (be)->stream), "cudaFreeAsync");
+  if (!p || !cuda_be_not_capturing (be, "a free"))
+    return;
+  CUDA_BE (be)->allocs++;
+  cuda_be_ok (be, cudaFreeAsync (p, CUDA_BE (be)->stream), "cudaFreeAsync");
 }
 
 static void
 cuda_be_upload (MtBackend *be, void *dst, const void *src, gsize bytes)
 {
+  if (!cuda_be_not_capturing (be, "an upload"))
+    return;
   cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, CUDA_BE (be)->stream), "upload");
   /* The host buffer may be reused as soon as we return. */
   cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "upload");
@@ -80,6 +112,8 @@ cuda_be_upload (MtBackend *be, void *dst, const void *src, gsize bytes)
 static void
 cuda_be_download (MtBackend *be, void *dst, const void *src, gsize bytes)
 {
+  if (!cuda_be_not_capturing (be, "a download"))
+    return;
   cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToHost, CUDA_BE (be)->stream), "download");
   cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "download");
 }
@@ -99,6 +133,8 @@ cuda_be_zero (MtBackend *be, void *p, gsize bytes)
 static gboolean
 cuda_be_sync (MtBackend *be, GError **error)
 {
+  if (!cuda_be_not_capturing (be, "a sync"))
+    return TRUE;  /* mt_backend_sync() reports it */
   cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "cudaStreamSynchronize");
   return TRUE;  /* mt_backend_sync() reports be->error */
 }
@@ -116,6 +152,80 @@ cuda_be_destroy (MtBackend *be)
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
   g_free (cb);
+}
+
+/* ---- CUDA graphs ---- */
+
+static gboolean
+cuda_be_capture_begin (MtBackend *be, GError **error)
+{
+  CudaBackend *cb = CUDA_BE (be);
+  if (mt_cuda_sync_each_launch ()) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "MT_CUDA_SYNC=1 runs every kernel as it comes");
+    return FALSE;
+  }
+  if (be->error) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "an earlier op failed: %s", be->error->message);
+    return FALSE;
+  }
+  /* Thread-local: other threads' streams (other nodes) go on while this one records. */
+  cudaError_t e = cudaStreamBeginCapture (cb->stream, cudaStreamCaptureModeThreadLocal);
+  if (e != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cudaStreamBeginCapture: %s", cudaGetErrorString (e));
+    return FALSE;
+  }
+  cb->capturing = TRUE;
+  cb->capture_memory = cuda_be_memory (cb);
+  return TRUE;
+}
+
+static MtGraph *
+cuda_be_capture_end (MtBackend *be, GError **error)
+{
+  CudaBackend *cb = CUDA_BE (be);
+  g_return_val_if_fail (cb->capturing, NULL);
+  cb->capturing = FALSE;
+  cudaGraph_t graph = NULL;
+  cudaError_t e = cudaStreamEndCapture (cb->stream, &graph);
+  if (be->error) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "recording a CUDA graph: %s", be->error->message);
+  } else if (e != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cudaStreamEndCapture: %s", cudaGetErrorString (e));
+  } else {
+    MtGraph *g = g_new0 (MtGraph, 1);
+    /* Memory that moved during the recording: this graph can never replay. */
+    g->memory = cb->capture_memory;
+    e = cudaGraphInstantiate (&g->exec, graph, 0);
+    cudaGraphDestroy (graph);
+    if (e == cudaSuccess)
+      return g;
+    g_free (g);
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cudaGraphInstantiate: %s", cudaGetErrorString (e));
+    return NULL;
+  }
+  if (graph)
+    cudaGraphDestroy (graph);
+  return NULL;
+}
+
+static gboolean
+cuda_be_graph_replay (MtBackend *be, MtGraph *g)
+{
+  CudaBackend *cb = CUDA_BE (be);
+  if (g->memory != cuda_be_memory (cb))
+    return FALSE;
+  if (!be->error)
+    cuda_be_ok (be, cudaGraphLaunch (g->exec, cb->stream), "cudaGraphLaunch");
+  return TRUE;
+}
+
+static void
+cuda_be_graph_free (MtBackend *be, MtGraph *g)
+{
+  if (!g)
+    return;
+  cudaGraphExecDestroy (g->exec);
+  g_free (g);
 }
 
 /* cuDNN picks its own workspace. */
@@ -315,38 +425,24 @@ cuda_be_linear_backward (MtBackend *be, const float *x, int n, int in, int out, 
   CUDA_BE_CALL (be, mt_cuda_linear_backward (CUDA_BE (be)->ctx, x, n, in, out, weight, dy, dx, dweight, dbias, &err_));
 }
 
-/* Per-sample losses and hits on the device, summed on the host in sample order, so the
- * total does not depend on a reduction order. */
-static double
+/* Per-sample losses and hits, then their sums in sample order by one thread (the CPU's
+ * order, so its bits), all on the device: nothing waits for the host. */
+static void
 cuda_be_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
-                       float *dlogits, int *correct)
+                       float *dlogits, double *loss, gint64 *correct)
 {
   CudaBackend *cb = CUDA_BE (be);
   if (n > cb->scratch_n) {
-    cudaFree (cb->loss);
-    cudaFree (cb->correct);
-    cb->loss = NULL;
-    cb->correct = NULL;
-    cb->scratch_n = 0;
-    if (!cuda_be_ok (be, cudaMalloc ((void **) &cb->loss, n * sizeof (double)), "cudaMalloc") ||
-        !cuda_be_ok (be, cudaMalloc ((void **) &cb->correct, n * sizeof (int)), "cudaMalloc"))
-      return 0;
+    cuda_be_free (be, cb->loss);
+    cuda_be_free (be, cb->correct);
+    cb->loss = cuda_be_alloc (be, n * sizeof (double));
+    cb->correct = cuda_be_alloc (be, n * sizeof (int));
+    if (!cb->loss || !cb->correct)
+      return;
     cb->scratch_n = n;
   }
   CUDA_RUN (be, (gsize) n, mt_cuda_run_cross_entropy, logits, labels, dlogits, cb->loss, cb->correct, n, classes);
-  g_autofree double *loss = g_new0 (double, n);
-  g_autofree int *hit = g_new0 (int, n);
-  cuda_be_download (be, loss, cb->loss, n * sizeof (double));
-  cuda_be_download (be, hit, cb->correct, n * sizeof (int));
-  double total = 0;
-  int right = 0;
-  for (int i = 0; i < n; i++) {
-    total += loss[i];
-    right += hit[i];
-  }
-  if (correct)
-    *correct = right;
-  return total / n;
+  CUDA_RUN_BLOCKS (be, 1, 1, mt_cuda_run_loss_total, cb->loss, cb->correct, n, loss, correct);
 }
 
 static void
@@ -407,6 +503,10 @@ static const MtBackendOps cuda_ops = {
   .batchnorm_relu_forward_eval = cuda_be_bn_relu_forward_eval,
   .batchnorm_relu_backward_train = cuda_be_bn_relu_backward_train,
   .batchnorm_relu_backward_eval = cuda_be_bn_relu_backward_eval,
+  .capture_begin = cuda_be_capture_begin,
+  .capture_end = cuda_be_capture_end,
+  .graph_replay = cuda_be_graph_replay,
+  .graph_free = cuda_be_graph_free,
 };
 
 /* The module's entry points, which ml/mt-backend.c looks up after loading it (named apart

@@ -100,6 +100,13 @@ mt_cuda_run_cross_entropy (MtCudaLaunch *l, const float *logits, const gint64 *l
 }
 
 gboolean
+mt_cuda_run_loss_total (MtCudaLaunch *l, const double *loss, const int *correct, int n, double *mean, gint64 *right,
+                        GError **error)
+{
+  LAUNCH (l, "mt_loss_total", error, loss, correct, n, mean, right);
+}
+
+gboolean
 mt_cuda_run_sgd_step (MtCudaLaunch *l, float *p, const float *grad, float *buf, gint64 n, float lr, float momentum,
                       float wd, int first, int nesterov, GError **error)
 {

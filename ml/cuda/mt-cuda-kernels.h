@@ -48,6 +48,9 @@ gboolean mt_cuda_run_shortcut_backward (MtCudaLaunch *l, const float *dy, float 
                                         int out_c, int stride, GError **error);
 gboolean mt_cuda_run_cross_entropy    (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits,
                                        double *loss, int *correct, int n, int classes, GError **error);
+/* One block of one thread: the per-sample values above added in sample order. */
+gboolean mt_cuda_run_loss_total       (MtCudaLaunch *l, const double *loss, const int *correct, int n, double *mean,
+                                       gint64 *right, GError **error);
 gboolean mt_cuda_run_sgd_step         (MtCudaLaunch *l, float *p, const float *grad, float *buf, gint64 n, float lr,
                                        float momentum, float wd, int first, int nesterov, GError **error);
 gboolean mt_cuda_run_adam_step        (MtCudaLaunch *l, float *p, const float *grad, float *m, float *v, gint64 n,

@@ -17,6 +17,7 @@ struct _MtCudaContext {
   float *ones;
   gsize n_ones;
   GHashTable *conv_plans;   /* ConvKey -> ConvPlan */
+  guint64 reallocs;         /* times workspace or ones moved (recorded graphs go stale) */
 };
 
 /* cuBLAS's workspace: what it asks for on Hopper (32 MiB), set once so that its calls
@@ -92,6 +93,26 @@ mt_cuda_context_free (MtCudaContext *ctx)
   g_free (ctx);
 }
 
+guint64
+mt_cuda_context_reallocs (MtCudaContext *ctx)
+{
+  return ctx->reallocs;
+}
+
+/* A buffer that moved inside a recorded graph would be the graph's own allocation,
+ * invalid outside it: buffers grow in the eager steps before any recording, never in one. */
+static gboolean
+not_capturing (MtCudaContext *ctx, const char *what, GError **error)
+{
+  enum cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (!cuda_check (LIB_RUNTIME, cudaStreamIsCapturing (ctx->stream, &status), "cudaStreamIsCapturing", error))
+    return FALSE;
+  if (status == cudaStreamCaptureStatusNone)
+    return TRUE;
+  g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "%s would grow while a CUDA graph is recorded", what);
+  return FALSE;
+}
+
 /* Grows cuDNN's workspace in stream order (cudaMallocAsync: no device-wide stall, and legal
  * while a graph is captured). Plans size it when they are made, before any capture. */
 static gboolean
@@ -99,10 +120,13 @@ ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
 {
   if (bytes <= ctx->workspace_size)
     return TRUE;
+  if (!not_capturing (ctx, "cuDNN's workspace", error))
+    return FALSE;
   if (ctx->workspace && !cuda_check (LIB_RUNTIME, cudaFreeAsync (ctx->workspace, ctx->stream), "workspace", error))
     return FALSE;
   ctx->workspace = NULL;
   ctx->workspace_size = 0;
+  ctx->reallocs++;
   if (!cuda_check (LIB_RUNTIME, cudaMallocAsync (&ctx->workspace, bytes, ctx->stream), "workspace", error))
     return FALSE;
   ctx->workspace_size = bytes;
@@ -116,10 +140,13 @@ static const float *
 ones (MtCudaContext *ctx, gsize n, GError **error)
 {
   if (n > ctx->n_ones) {
+    if (!not_capturing (ctx, "the vector of ones", error))
+      return NULL;
     if (ctx->ones && !cuda_check (LIB_RUNTIME, cudaFreeAsync (ctx->ones, ctx->stream), "ones", error))
       return NULL;
     ctx->ones = NULL;
     ctx->n_ones = 0;
+    ctx->reallocs++;
     g_autofree float *host = g_new (float, n);
     for (gsize i = 0; i < n; i++)
       host[i] = 1.0f;

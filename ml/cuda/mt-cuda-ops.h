@@ -16,6 +16,9 @@ typedef struct _MtCudaContext MtCudaContext;
 
 MtCudaContext *mt_cuda_context_new  (gpointer stream, GError **error);
 void           mt_cuda_context_free (MtCudaContext *ctx);
+/* How often the context's own buffers (workspace, the vector of ones) have moved: a
+ * graph recorded before a move holds stale pointers. */
+guint64        mt_cuda_context_reallocs (MtCudaContext *ctx);
 
 /* One cuBLAS SGEMM's arguments (column-major: C [m, n] = op(A) [m, k] op(B) [k, n]). */
 typedef struct {

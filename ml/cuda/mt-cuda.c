@@ -310,6 +310,17 @@ mt_cuda_kernels_free (MtCudaKernels *k)
   g_free (k);
 }
 
+/* MT_CUDA_SYNC=1: wait for each kernel, so that a fault is reported with the name of the
+ * kernel that made it (asynchronously it surfaces at some later call). */
+gboolean
+mt_cuda_sync_each_launch (void)
+{
+  static gsize sync = 0;  /* 1: no, 2: yes */
+  if (g_once_init_enter (&sync))
+    g_once_init_leave (&sync, g_strcmp0 (g_getenv ("MT_CUDA_SYNC"), "1") == 0 ? 2 : 1);
+  return sync == 2;
+}
+
 gboolean
 mt_cuda_launch (MtCudaKernels *k, const char *name, gsize n, guint blocks, guint threads, void **args,
                 gpointer stream, GError **error)
@@ -328,12 +339,7 @@ mt_cuda_launch (MtCudaKernels *k, const char *name, gsize n, guint blocks, guint
     g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "launching %s: %s", name, cudaGetErrorString (e));
     return FALSE;
   }
-  /* MT_CUDA_SYNC=1: wait for each kernel, so that a fault is reported with the name of
-   * the kernel that made it (asynchronously it surfaces at some later call). */
-  static gsize sync = 0;  /* 1: no, 2: yes */
-  if (g_once_init_enter (&sync))
-    g_once_init_leave (&sync, g_strcmp0 (g_getenv ("MT_CUDA_SYNC"), "1") == 0 ? 2 : 1);
-  if (sync == 2 && (e = cudaStreamSynchronize ((cudaStream_t) stream)) != cudaSuccess) {
+  if (mt_cuda_sync_each_launch () && (e = cudaStreamSynchronize ((cudaStream_t) stream)) != cudaSuccess) {
     g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "kernel %s (%u blocks of %u threads) failed: %s", name, blocks,
                  threads, cudaGetErrorString (e));
     return FALSE;

@@ -50,6 +50,10 @@ void           mt_cuda_kernels_free (MtCudaKernels *k);
 gboolean       mt_cuda_launch (MtCudaKernels *k, const char *name, gsize n, guint blocks, guint threads,
                                void **args, gpointer stream, GError **error);
 
+/* TRUE with MT_CUDA_SYNC=1: each launch waits for its kernel (and nothing is recorded
+ * into CUDA graphs, which forbid waiting). */
+gboolean       mt_cuda_sync_each_launch (void);
+
 /* The grid a launch with @blocks 0 gets: enough 256-thread blocks to cover @n items, at
  * least one, at most 524,280 (grid-stride kernels loop over the rest). */
 void           mt_cuda_grid_size (gsize n, guint *blocks, guint *threads);

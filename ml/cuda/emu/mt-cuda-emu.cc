@@ -44,7 +44,7 @@ const Kernel kernels[] = {
   MT_EMU_KERNEL (mt_bn_forward_eval), MT_EMU_KERNEL (mt_bn_backward_train), MT_EMU_KERNEL (mt_bn_backward_eval),
   MT_EMU_KERNEL (mt_maxpool_forward), MT_EMU_KERNEL (mt_maxpool_backward), MT_EMU_KERNEL (mt_add),
   MT_EMU_KERNEL (mt_avgpool_forward), MT_EMU_KERNEL (mt_avgpool_backward), MT_EMU_KERNEL (mt_shortcut_forward),
-  MT_EMU_KERNEL (mt_shortcut_backward),
+  MT_EMU_KERNEL (mt_shortcut_backward), MT_EMU_KERNEL (mt_loss_total),
 };
 
 const char *const *

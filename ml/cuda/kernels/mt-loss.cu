@@ -20,3 +20,18 @@ MT_KERNEL void mt_cross_entropy (const float *logits, const i64 *labels, float *
         dlogits[i * classes + k] = (float) ((exp ((double) z[k] - lse) - (k == y)) / n);
   }
 }
+
+// The batch's mean loss and correct count from mt_cross_entropy's per-sample values,
+// added by one thread in sample order as the CPU adds them (the same bits), into device
+// memory: the step does not wait for the host to read them.
+MT_KERNEL void mt_loss_total (const double *loss, const int *correct, int n, double *mean, i64 *right) {
+  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  double total = 0;
+  i64 hits = 0;
+  for (int i = 0; i < n; i++) {
+    total += loss[i];
+    hits += correct[i];
+  }
+  *mean = total / n;
+  if (right) *right = hits;
+}
