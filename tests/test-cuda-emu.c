@@ -509,6 +509,25 @@ START_TEST (batchnorm_kernels_match_the_cpu)
         assert_same_bits (dx1, dx2, len * 4, "bn_backward_eval", b, t);
       }
     }
+
+    /* Folding into the convolution before it: c output channels of 3x3 weights over 2
+     * input channels, with a bias and without; outputs pre-filled with garbage. */
+    gsize per = 2 * 3 * 3, nw = (gsize) c * per;
+    g_autofree float *wt = random_floats (nw, 26 + si, -1, 1), *bias = random_floats (c, 27 + si, -1, 1);
+    g_autofree float *fw1 = g_new (float, nw), *fw2 = g_new (float, nw);
+    float fb1[16], fb2[16];
+    for (int with_bias = 0; with_bias <= 1; with_bias++) {
+      mt_cpu_fold_batchnorm (&spec, c, per, wt, with_bias ? bias : NULL, gamma, beta, rm0, rv0, fw1, fb1);
+      for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+        guint b = grids[gi].blocks, t = grids[gi].threads;
+        memset (fw2, 0xff, nw * 4);
+        memset (fb2, 0xff, sizeof fb2);
+        RUN (emu (nw, b, t), mt_cuda_run_fold_batchnorm, wt, with_bias ? bias : NULL, gamma, beta, rm0, rv0, fw2, fb2,
+             c, (gint64) per, eps);
+        assert_same_bits (fw1, fw2, nw * 4, "fold_batchnorm weights", b, t);
+        assert_same_bits (fb1, fb2, (gsize) c * 4, "fold_batchnorm bias", b, t);
+      }
+    }
   }
 }
 END_TEST

@@ -247,6 +247,26 @@ cuda_be_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int 
   CUDA_BE_CALL (be, mt_cuda_conv2d_forward (CUDA_BE (be)->ctx, s, x, n, h, w, weight, bias, y, &err_));
 }
 
+/* Evaluation's folded convolution and the ReLU after it: cuDNN's convolution, then the
+ * ReLU kernel in place. */
+static void
+cuda_be_conv2d_forward_relu (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
+                             const float *weight, const float *bias, float *y, float *work)
+{
+  cuda_be_conv2d_forward (be, s, x, n, h, w, weight, bias, y, work);
+  gsize len = (gsize) n * s->out_c * mt_conv_out (h, s->k, s->stride, s->pad) * mt_conv_out (w, s->k, s->stride, s->pad);
+  CUDA_RUN (be, len, mt_cuda_run_relu_forward, y, y, (gint64) len);
+}
+
+static void
+cuda_be_fold_batchnorm (MtBackend *be, const MtBnSpec *s, int oc, gsize per, const float *weight, const float *bias,
+                        const float *gamma, const float *beta, const float *running_mean, const float *running_var,
+                        float *fold_w, float *fold_b)
+{
+  CUDA_RUN (be, (gsize) oc * per, mt_cuda_run_fold_batchnorm, weight, bias, gamma, beta, running_mean, running_var,
+            fold_w, fold_b, oc, (gint64) per, s->eps);
+}
+
 static void
 cuda_be_conv2d_backward (MtBackend *be, const MtConvSpec *s, const float *x, int n, int h, int w,
                          const float *weight, const float *dy, float *dx, float *dweight, float *dbias, float *work)
@@ -479,6 +499,8 @@ static const MtBackendOps cuda_ops = {
   .conv2d_workspace = cuda_be_conv2d_workspace,
   .conv2d_forward = cuda_be_conv2d_forward,
   .conv2d_backward = cuda_be_conv2d_backward,
+  .conv2d_forward_relu = cuda_be_conv2d_forward_relu,
+  .fold_batchnorm = cuda_be_fold_batchnorm,
   .batchnorm_forward_train = cuda_be_bn_forward_train,
   .batchnorm_forward_eval = cuda_be_bn_forward_eval,
   .batchnorm_backward_train = cuda_be_bn_backward_train,

@@ -82,6 +82,10 @@ gboolean mt_cuda_run_bn_forward_train (MtCudaLaunch *l, const float *x, const fl
 gboolean mt_cuda_run_bn_forward_eval  (MtCudaLaunch *l, const float *x, const float *gamma, const float *beta,
                                        float *y, const float *running_mean, const float *running_var, int n, int c,
                                        int hw, double eps, int relu, GError **error);
+/* Over @oc * @per weights; @bias may be NULL. */
+gboolean mt_cuda_run_fold_batchnorm   (MtCudaLaunch *l, const float *weight, const float *bias, const float *gamma,
+                                       const float *beta, const float *running_mean, const float *running_var,
+                                       float *fold_w, float *fold_b, int oc, gint64 per, double eps, GError **error);
 gboolean mt_cuda_run_bn_backward_train (MtCudaLaunch *l, const float *x, const float *y, const float *dy,
                                         const float *gamma, const float *save_mean, const float *save_invstd,
                                         float *dx, float *dgamma, float *dbeta, int n, int c, int hw, GError **error);

@@ -59,6 +59,22 @@ MT_KERNEL void mt_bn_forward_eval (const float *x, const float *gamma, const flo
   }
 }
 
+// Evaluation's batch norm folded into the convolution before it (fold_batchnorm; the
+// CPU's mt_cpu_fold_batchnorm): each of a channel's @per weights times its scale, its bias
+// times the scale plus the shift, the scale and shift rounded as mt_bn_forward_eval
+// rounds them, so the folded convolution gives the unfolded pair's values.
+MT_KERNEL void mt_fold_batchnorm (const float *weight, const float *bias, const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, float *fold_w,
+                                  float *fold_b, int oc, i64 per, double eps) {
+  GRID_STRIDE (i, (i64) oc * per) {
+    int o = (int) (i / per);
+    float g, b;
+    mt_ew_bn_eval_affine (gamma[o], beta[o], running_mean[o], running_var[o], eps, &g, &b);
+    fold_w[i] = weight[i] * g;
+    if (i % per == 0) fold_b[o] = (bias ? bias[o] * g : 0.0f) + b;
+  }
+}
+
 // Training backward, one block per channel. @y: the fused ReLU's output (its mask), or
 // NULL without ReLU; @dx may be NULL (the parameter gradients alone).
 MT_KERNEL void mt_bn_backward_train (const float *x, const float *y, const float *dy, const float *gamma,
