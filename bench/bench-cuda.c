@@ -150,7 +150,9 @@ main (int argc, char **argv)
     fprintf (stderr, "bench-cuda: training: %s\n", err->message);
     return 1;
   }
-  printf ("training: best epoch %.3f s, %.0f img/s\n", best, images / best);
+  printf ("training: best epoch %.3f s, %.0f img/s (steps: %" G_GINT64_FORMAT " as they came, %" G_GINT64_FORMAT
+          " recorded, %" G_GINT64_FORMAT " replayed)\n", best, images / best, st->steps_eager, st->steps_recorded,
+          st->steps_replayed);
   double sbest = 0;
   for (int rep = 0; rep < 3; rep++) {
     double t0 = now ();

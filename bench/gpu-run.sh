@@ -39,6 +39,10 @@ fi
 # The benchmarks: masktune's device path (bench/bench-cuda) and PyTorch eager on this GPU.
 if bin/bench-cuda --epochs 3 > bench-cuda.log 2>&1; then sed -n 's/^\(training\|saliency\)/bench-cuda \1/p' bench-cuda.log
 else echo "bench-cuda: failed (bench-cuda.log)"; status=1; fi
+# The same without CUDA graphs: what recording the step saves.
+if MT_GRAPHS=0 bin/bench-cuda --epochs 2 > bench-cuda-eager.log 2>&1
+then sed -n 's/^training/bench-cuda MT_GRAPHS=0 training/p' bench-cuda-eager.log
+else echo "bench-cuda MT_GRAPHS=0: failed (bench-cuda-eager.log)"; status=1; fi
 python3 bench/bench_torch.py 20 --device cuda > bench-torch.log 2>&1 && tail -1 bench-torch.log ||
   echo "bench_torch.py --device cuda: failed (bench-torch.log)"
 # The digits pipeline on the GPU twice, each with a fresh cache: the same objects (their

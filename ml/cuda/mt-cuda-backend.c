@@ -224,6 +224,8 @@ cuda_be_graph_free (MtBackend *be, MtGraph *g)
 {
   if (!g)
     return;
+  /* Its last launch may still run. */
+  cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "cudaStreamSynchronize");
   cudaGraphExecDestroy (g->exec);
   g_free (g);
 }
