@@ -51,8 +51,7 @@ mt_step_graph_run (MtStepGraph *g, const guint64 key[2], void (*fn) (gpointer da
   MtBackend *be = g->be;
   *host_ran = TRUE;
   if (!g->enabled) {
-    fn (data);
-    g->eager++;
+    run_eagerly (g, key, fn, data);
     return TRUE;
   }
   if (g->graph && same_key (g->key, key)) {
@@ -74,8 +73,7 @@ mt_step_graph_run (MtStepGraph *g, const guint64 key[2], void (*fn) (gpointer da
     g_debug ("%s: steps run without graphs: %s", be->name, err->message);
     g_error_free (err);
     g->enabled = FALSE;
-    fn (data);
-    g->eager++;
+    run_eagerly (g, key, fn, data);
     return TRUE;
   }
   fn (data);

@@ -221,9 +221,64 @@ check_data (MtModel *model, MtBundle *data, GError **error)
   return TRUE;
 }
 
-/* Accuracy and loss on a pass of @batches batches @l was started for. Each batch's loss
- * and count stay in backend memory until the pass is done: one download, not one wait
- * per batch. */
+/* Each batch's loss and correct count, kept in backend memory until a pass or an epoch
+ * is done: a device runs the batches without waiting for the host, which then reads
+ * them all at once and adds them up in batch order, as it would have batch by batch. */
+typedef struct {
+  MtStaging losses, hits;
+  int *sizes;             /* images in each batch; 0: not run */
+  gint64 batches;
+} Tally;
+
+static void
+tally_init (Tally *t, MtBackend *be, gint64 batches)
+{
+  *t = (Tally) { .batches = MAX (batches, 1) };
+  t->sizes = g_new0 (int, t->batches);
+  mt_staging_device (&t->losses, be, t->batches * sizeof (double));
+  mt_staging_device (&t->hits, be, t->batches * sizeof (gint64));
+}
+
+static void
+tally_clear (Tally *t)
+{
+  mt_staging_clear (&t->losses);
+  mt_staging_clear (&t->hits);
+  g_clear_pointer (&t->sizes, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Tally, tally_clear)
+
+/* Where batch @bi's loss and count go (backend memory). */
+static double *tally_loss (Tally *t, gint64 bi) { return (double *) t->losses.dev + bi; }
+static gint64 *tally_correct (Tally *t, gint64 bi) { return (gint64 *) t->hits.dev + bi; }
+
+/* The batches' totals, read from the backend: the sum of loss times batch size, the
+ * correct count and the images. With @classes > 0 it stops at the first batch whose
+ * loss diverged and returns its index (its loss in *@bad), else -1. */
+static gint64
+tally_sum (Tally *t, int classes, double *loss_sum, gint64 *correct, gint64 *seen, double *bad)
+{
+  const double *lh = mt_staging_download (&t->losses, t->batches * sizeof (double));
+  const gint64 *hh = mt_staging_download (&t->hits, t->batches * sizeof (gint64));
+  *loss_sum = 0;
+  *correct = *seen = 0;
+  for (gint64 bi = 0; bi < t->batches; bi++) {
+    if (!t->sizes[bi])
+      continue;
+    if (classes > 0 && diverged (lh[bi], classes)) {
+      *bad = lh[bi];
+      return bi;
+    }
+    *loss_sum += lh[bi] * t->sizes[bi];
+    *correct += hh[bi];
+    *seen += t->sizes[bi];
+  }
+  return -1;
+}
+
+/* Accuracy and loss on a pass of @batches batches @l was started for: one download of
+ * the losses at the end, not one wait per batch. */
 static double
 evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gint64 batches, double *loss,
                GError **error)
@@ -231,11 +286,8 @@ evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gi
   MtBackend *be = mt_model_get_backend (model);
   MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   g_auto (MtStaging) ys = { 0 };
-  g_auto (MtStaging) losses = { 0 };
-  g_auto (MtStaging) hits = { 0 };
-  g_autofree int *sizes = g_new0 (int, MAX (batches, 1));
-  double *loss_dev = mt_staging_device (&losses, be, MAX (batches, 1) * sizeof (double));
-  gint64 *hit_dev = mt_staging_device (&hits, be, MAX (batches, 1) * sizeof (gint64));
+  g_auto (Tally) tally = { 0 };
+  tally_init (&tally, be, batches);
   gint64 bi = 0;
   const guint8 *px;
   const gint64 *idx;
@@ -249,22 +301,17 @@ evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gi
       y[i] = ((gint64 *) labels->data)[idx[i]];
     const float *logits = mt_slices_forward_eval (slices, x, b);
     const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
-    be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, loss_dev + bi, hit_dev + bi);
-    sizes[bi++] = b;
+    be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, tally_loss (&tally, bi),
+                            tally_correct (&tally, bi));
+    tally.sizes[bi++] = b;
   }
   if (err) {
     g_propagate_error (error, err);
     return -1;
   }
-  const double *lh = mt_staging_download (&losses, (gsize) bi * sizeof (double));
-  const gint64 *hh = mt_staging_download (&hits, (gsize) bi * sizeof (gint64));
-  double total_loss = 0;
-  gint64 correct = 0, n = 0;
-  for (gint64 k = 0; k < bi; k++) {
-    total_loss += lh[k] * sizes[k];
-    correct += hh[k];
-    n += sizes[k];
-  }
+  double total_loss;
+  gint64 correct, n;
+  tally_sum (&tally, 0, &total_loss, &correct, &n, NULL);
   if (loss)
     *loss = n ? total_loss / (double) n : 0;
   return n ? (double) correct / (double) n : 0;
@@ -361,15 +408,9 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   MtBackend *be = mt_model_get_backend (model);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   gint64 batches = batch_count (n_train, cfg->batch_size);
-  /* Each batch's loss and count stay in backend memory until the epoch ends: a device
-   * runs the epoch's steps without waiting for the host, which reads them all at once,
-   * in batch order, and adds them up as it would have step by step. */
   g_auto (MtStaging) ys = { 0 };
-  g_auto (MtStaging) losses = { 0 };
-  g_auto (MtStaging) hits = { 0 };
-  double *loss_dev = mt_staging_device (&losses, be, batches * sizeof (double));
-  gint64 *hit_dev = mt_staging_device (&hits, be, batches * sizeof (gint64));
-  g_autofree int *sizes = g_new (int, batches);
+  g_auto (Tally) tally = { 0 };
+  tally_init (&tally, be, batches);
   /* A recorded step writes its loss and count to one place; each batch's is copied from there. */
   g_auto (MtStepGraph) graph = { 0 };
   mt_step_graph_init (&graph, be);
@@ -390,7 +431,7 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     memcpy (perm, order, n_train * sizeof (gint64));
     mt_rng_seed (&rng, cfg->seed + 0x9E3779B97F4A7C15ULL * (guint64) (epoch + 1));
     mt_rng_shuffle (&rng, perm, n_train);
-    memset (sizes, 0, batches * sizeof (int));
+    memset (tally.sizes, 0, tally.batches * sizeof (int));
     /* batch norm needs two samples (PyTorch raises on one): a last batch of one is left out. */
     gint64 n_used = n_train % cfg->batch_size == 1 ? n_train - 1 : n_train;
     mt_loader_start (loader, perm, n_used, cfg->batch_size, cfg->augment,
@@ -413,8 +454,9 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         y[i] = ((gint64 *) labels->data)[bidx[i]];
       const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
       gboolean first = optimizer_prepare (st, cfg);
-      Step step = { slices, st, cfg, lr, first, x, yb, b, step_loss ? step_loss : loss_dev + bi,
-                    step_loss ? step_correct : hit_dev + bi };
+      double *loss_dev = tally_loss (&tally, bi);
+      Step step = { slices, st, cfg, lr, first, x, yb, b, step_loss ? step_loss : loss_dev,
+                    step_loss ? step_correct : tally_correct (&tally, bi) };
       if (!train_step (&graph, &step, error)) {
         g_prefix_error (error, "epoch %d: ", epoch + 1);
         return FALSE;
@@ -423,13 +465,13 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
       st->steps_recorded = graph.recorded;
       st->steps_replayed = graph.replayed;
       if (step_loss) {
-        be->ops->copy (be, loss_dev + bi, step_loss, sizeof (double));
-        be->ops->copy (be, hit_dev + bi, step_correct, sizeof (gint64));
+        be->ops->copy (be, loss_dev, step_loss, sizeof (double));
+        be->ops->copy (be, tally_correct (&tally, bi), step_correct, sizeof (gint64));
       }
-      sizes[bi] = b;
+      tally.sizes[bi] = b;
       /* Where reading the loss costs nothing, a diverged step stops the run at once. */
-      if (mt_backend_is_host (be) && diverged (loss_dev[bi], classes))
-        return fail_diverged (loss_dev[bi], epoch, bi, lr, error);
+      if (mt_backend_is_host (be) && diverged (*loss_dev, classes))
+        return fail_diverged (*loss_dev, epoch, bi, lr, error);
       run_seen += b;
       if (hooks && hooks->progress) {
         double f = (epoch - first_epoch + (bi + 1.0) / batches) / (cfg->epochs - first_epoch);
@@ -440,19 +482,11 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
         hooks->progress (f, detail, hooks->user_data);
       }
     }
-    const double *lh = mt_staging_download (&losses, batches * sizeof (double));
-    const gint64 *hh = mt_staging_download (&hits, batches * sizeof (gint64));
-    double loss_sum = 0;
-    gint64 correct = 0, seen = 0;
-    for (gint64 bi = 0; bi < batches; bi++) {
-      if (!sizes[bi])
-        continue;
-      if (diverged (lh[bi], classes))
-        return fail_diverged (lh[bi], epoch, bi, lr, error);
-      loss_sum += lh[bi] * sizes[bi];
-      correct += hh[bi];
-      seen += sizes[bi];
-    }
+    double loss_sum, bad_loss;
+    gint64 correct, seen;
+    gint64 bad = tally_sum (&tally, classes, &loss_sum, &correct, &seen, &bad_loss);
+    if (bad >= 0)
+      return fail_diverged (bad_loss, epoch, bad, lr, error);
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;
     if (n_val > 0) {

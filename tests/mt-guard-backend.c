@@ -523,23 +523,23 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       break;
     case OP (conv2d_forward):
       guard_conv2d_forward (be, &c->s.conv, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                          (float *) c->p[4]);
+                            (float *) c->p[4]);
       break;
     case OP (conv2d_backward):
       guard_conv2d_backward (be, &c->s.conv, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                           (float *) c->p[4], (float *) c->p[5], (float *) c->p[6]);
+                             (float *) c->p[4], (float *) c->p[5], (float *) c->p[6]);
       break;
     case OP (batchnorm_forward_train):
       guard_bn_forward_train (be, &c->s.bn, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                            (float *) c->p[4], (float *) c->p[5], (float *) c->p[6], (float *) c->p[7]);
+                              (float *) c->p[4], (float *) c->p[5], (float *) c->p[6], (float *) c->p[7]);
       break;
     case OP (batchnorm_forward_eval):
       guard_bn_forward_eval (be, &c->s.bn, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                           c->p[4], c->p[5]);
+                             c->p[4], c->p[5]);
       break;
     case OP (batchnorm_backward_train):
       guard_bn_backward_train (be, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], c->p[3], c->p[4],
-                             (float *) c->p[5], (float *) c->p[6], (float *) c->p[7]);
+                               (float *) c->p[5], (float *) c->p[6], (float *) c->p[7]);
       break;
     case OP (batchnorm_backward_eval):
       guard_bn_backward_eval (be, &c->s.bn, c->i[0], c->i[1], c->i[2], c->p[0], c->p[1], c->p[2], (float *) c->p[3]);
@@ -561,11 +561,11 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       break;
     case OP (linear_backward):
       guard_linear_backward (be, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                           (float *) c->p[4], (float *) c->p[5]);
+                             (float *) c->p[4], (float *) c->p[5]);
       break;
     case OP (cross_entropy):
       guard_cross_entropy (be, c->p[0], c->p[1], c->i[0], c->i[1], (float *) c->p[2], (double *) c->p[3],
-                         (gint64 *) c->p[4]);
+                           (gint64 *) c->p[4]);
       break;
     case OP (sgd_step):
       guard_sgd_step (be, &c->s.sgd, (float *) c->p[0], c->p[1], (float *) c->p[2], c->i[0], c->i[1]);
@@ -575,7 +575,7 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       break;
     case OP (maxpool_forward):
       guard_maxpool_forward (be, &c->s.pool, c->p[0], c->i[0], c->i[1], c->i[2], c->i[3], (float *) c->p[1],
-                           (gint32 *) c->p[2]);
+                             (gint32 *) c->p[2]);
       break;
     case OP (maxpool_backward):
       guard_maxpool_backward (be, &c->s.pool, c->p[0], c->i[0], c->i[1], c->i[2], c->i[3], c->p[1], (float *) c->p[2]);
@@ -597,28 +597,28 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       break;
     case OP (conv2d_forward_relu):
       guard_conv2d_forward_relu (be, &c->s.conv, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2],
-                               (float *) c->p[3], (float *) c->p[4]);
+                                 (float *) c->p[3], (float *) c->p[4]);
       break;
     case OP (fold_batchnorm):
       guard_fold_batchnorm (be, &c->s.bn, c->i[0], c->i[1], c->p[0], c->p[1], c->p[2], c->p[3], c->p[4], c->p[5],
-                          (float *) c->p[6], (float *) c->p[7]);
+                            (float *) c->p[6], (float *) c->p[7]);
       break;
     case OP (batchnorm_relu_forward_train):
       guard_bn_relu_forward_train (be, &c->s.bn, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2],
-                                 (float *) c->p[3], (float *) c->p[4], (float *) c->p[5], (float *) c->p[6],
-                                 (float *) c->p[7]);
+                                   (float *) c->p[3], (float *) c->p[4], (float *) c->p[5], (float *) c->p[6],
+                                   (float *) c->p[7]);
       break;
     case OP (batchnorm_relu_forward_eval):
       guard_bn_relu_forward_eval (be, &c->s.bn, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], (float *) c->p[3],
-                                c->p[4], c->p[5]);
+                                  c->p[4], c->p[5]);
       break;
     case OP (batchnorm_relu_backward_train):
       guard_bn_relu_backward_train (be, c->p[0], c->i[0], c->i[1], c->i[2], c->p[1], c->p[2], c->p[3], c->p[4], c->p[5],
-                                  (float *) c->p[6], (float *) c->p[7], (float *) c->p[8]);
+                                    (float *) c->p[6], (float *) c->p[7], (float *) c->p[8]);
       break;
     case OP (batchnorm_relu_backward_eval):
       guard_bn_relu_backward_eval (be, &c->s.bn, c->i[0], c->i[1], c->i[2], c->p[0], c->p[1], c->p[2], c->p[3],
-                                 (float *) c->p[4]);
+                                   (float *) c->p[4]);
       break;
     case OP (layout_from_nchw):
       guard_layout_from_nchw (be, c->p[0], c->i[0], c->i[1], c->i[2], c->i[3], (float *) c->p[1]);
