@@ -71,6 +71,15 @@ typedef struct {
 /* The table of the next exchange. */
 static inline double *mt_bn_share_next (MtBnShare *sh) { return sh->tables[sh->turn++ % 2]; }
 
+/* How uint8 images become a model's input (mt_ew_input_pixel): @c channels of @hw
+ * pixels; channel k > 2 takes channel 2's mean and 1 / std. */
+typedef struct {
+  int c;
+  gint64 hw;
+  gboolean plain;       /* pixel / 255 only */
+  float mean[3], inv_std[3];
+} MtInputSpec;
+
 typedef struct _MtBackend MtBackend;
 /* A recorded sequence of ops (capture_begin .. capture_end below). */
 typedef struct _MtGraph MtGraph;
@@ -220,6 +229,13 @@ typedef struct {
                                              const float *gamma, const float *save_mean, const float *save_invstd,
                                              const float *y, const float *dy, float *dx, float *dgamma,
                                              float *dbeta);
+
+  /* ---- batches gathered from a dataset in backend memory ---- */
+  /* For i < @n: x[i] = the uint8 image images[idx[i]] as the model's input floats (NCHW,
+   * by mt_ew_input_pixel) and y[i] = labels[idx[i]]: a device that holds the dataset
+   * makes each batch itself, from indices the host drew. All in the backend's memory. */
+  void   (*gather_batch)      (MtBackend *be, const MtInputSpec *s, const guint8 *images, const gint64 *labels,
+                               const gint64 *idx, int n, float *x, gint64 *y);
 
   /* ---- the layout of 4-D activations ---- */
   /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D

@@ -14,6 +14,15 @@
 #define MT_EW static inline
 #endif
 
+/* A model's input value from a uint8 pixel: pixel / 255, then (v - @mean) * @inv_std
+ * unless @plain (SmallCNN's input is pixel / 255 alone). */
+MT_EW float
+mt_ew_input_pixel (unsigned char pixel, int plain, float mean, float inv_std)
+{
+  float v = pixel * (1.0f / 255.0f);
+  return plain ? v : (v - mean) * inv_std;
+}
+
 MT_EW float
 mt_ew_relu (float x)
 {

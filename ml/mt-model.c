@@ -1,4 +1,5 @@
 #include "ml/mt-model.h"
+#include "ml/mt-elementwise.h"
 #include "ml/mt-backend.h"
 #include "ml/mt-staging.h"
 #include "base/mt-error.h"
@@ -446,21 +447,28 @@ mt_model_is_normalized (MtModel *m)
 void
 mt_model_prepare_input (MtModel *m, const guint8 *pixels, gsize n, float *x)
 {
-  gsize plane = (gsize) m->in_h * m->in_w;
-  gboolean plain = !mt_model_is_normalized (m);
+  MtInputSpec s;
+  mt_model_input_spec (m, &s);
+  gsize plane = (gsize) s.hw;
   for (gsize i = 0; i < n; i++)
-    for (int c = 0; c < m->in_c; c++) {
-      const guint8 *src = pixels + (i * m->in_c + c) * plane;
-      float *dst = x + (i * m->in_c + c) * plane;
-      if (plain) {  /* pixel / 255, as SmallCNN was always fed */
-        for (gsize p = 0; p < plane; p++)
-          dst[p] = src[p] * (1.0f / 255.0f);
-        continue;
-      }
-      float mu = (float) m->mean[MIN (c, 2)], inv = (float) (1.0 / m->std[MIN (c, 2)]);
+    for (int c = 0; c < s.c; c++) {
+      const guint8 *src = pixels + (i * s.c + c) * plane;
+      float *dst = x + (i * s.c + c) * plane;
+      float mean = s.mean[MIN (c, 2)], inv = s.inv_std[MIN (c, 2)];
       for (gsize p = 0; p < plane; p++)
-        dst[p] = (src[p] * (1.0f / 255.0f) - mu) * inv;
+        dst[p] = mt_ew_input_pixel (src[p], s.plain, mean, inv);
     }
+}
+
+void
+mt_model_input_spec (MtModel *m, MtInputSpec *s)
+{
+  /* pixel / 255 alone, as SmallCNN was always fed, unless the model normalises */
+  *s = (MtInputSpec) { m->in_c, (gint64) m->in_h * m->in_w, !mt_model_is_normalized (m) };
+  for (int c = 0; c < 3; c++) {
+    s->mean[c] = (float) m->mean[c];
+    s->inv_std[c] = (float) (1.0 / m->std[c]);
+  }
 }
 
 void

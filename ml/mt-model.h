@@ -153,6 +153,9 @@ gboolean      mt_model_is_normalized     (MtModel *m);
 void          mt_model_copy_normalization (MtModel *dst, MtModel *src);
 /* @n uint8 images [n, C, H, W] (the model's size) into its float input @x. */
 void          mt_model_prepare_input (MtModel *m, const guint8 *pixels, gsize n, float *x);
+/* How mt_model_prepare_input makes the input of uint8 images (a device's gather_batch
+ * makes it the same way). */
+void          mt_model_input_spec (MtModel *m, MtInputSpec *s);
 /* The same into a buffer of the model's in its backend's memory, returned for
  * mt_model_forward (valid until the next call; on the CPU no copy is made). */
 const float  *mt_model_load_input (MtModel *m, const guint8 *pixels, gsize n);

@@ -10,6 +10,8 @@
 #include "ml/mt-slices.h"
 #include "ml/mt-staging.h"
 #include "ml/mt-step-graph.h"
+#include "ml/mt-device-data.h"
+#include "ml/mt-augment.h"
 
 #include <math.h>
 
@@ -411,6 +413,15 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
   g_auto (MtStaging) ys = { 0 };
   g_auto (Tally) tally = { 0 };
   tally_init (&tally, be, batches);
+  /* On a device that can hold the dataset, batches are gathered there into buffers that
+   * stay put (which a recorded step needs): no upload per step. */
+  g_autoptr (MtDeviceData) dd = mt_augment_active (cfg->augment) ? NULL : mt_device_data_new (be, data);
+  g_auto (MtStaging) xs = { 0 };
+  MtInputSpec input;
+  mt_model_input_spec (model, &input);
+  float *x_dev = dd ? mt_staging_device (&xs, be, (gsize) cfg->batch_size * input.c * input.hw * sizeof (float))
+                    : NULL;
+  gint64 *y_dev = dd ? mt_staging_device (&ys, be, (gsize) cfg->batch_size * sizeof (gint64)) : NULL;
   /* A recorded step writes its loss and count to one place; each batch's is copied from there. */
   g_auto (MtStepGraph) graph = { 0 };
   mt_step_graph_init (&graph, be);
@@ -434,25 +445,40 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     memset (tally.sizes, 0, tally.batches * sizeof (int));
     /* batch norm needs two samples (PyTorch raises on one): a last batch of one is left out. */
     gint64 n_used = n_train % cfg->batch_size == 1 ? n_train - 1 : n_train;
-    mt_loader_start (loader, perm, n_used, cfg->batch_size, cfg->augment,
-                     cfg->seed ^ (0xA5A5A5A5DEADBEEFULL + (guint64) epoch * 0x2545F4914F6CDD1DULL));
+    if (dd)
+      mt_device_data_start (dd, perm, n_used);
+    else
+      mt_loader_start (loader, perm, n_used, cfg->batch_size, cfg->augment,
+                       cfg->seed ^ (0xA5A5A5A5DEADBEEFULL + (guint64) epoch * 0x2545F4914F6CDD1DULL));
     for (gint64 bi = 0; bi < batches; bi++) {
-      const gint64 *bidx;
       int b = 0;
-      GError *lerr = NULL;
-      const guint8 *px = mt_loader_next (loader, &b, &bidx, &lerr);
-      if (!px) {
-        if (lerr)
-          g_propagate_prefixed_error (error, lerr, "epoch %d: ", epoch + 1);
-        else
+      const float *x;
+      const gint64 *yb;
+      if (dd) {
+        gint64 at = bi * cfg->batch_size;
+        if (at >= n_used)
           continue;
-        return FALSE;
+        b = (int) MIN (cfg->batch_size, n_used - at);
+        mt_device_data_batch (dd, &input, at, b, x_dev, y_dev);
+        x = x_dev;
+        yb = y_dev;
+      } else {
+        const gint64 *bidx;
+        GError *lerr = NULL;
+        const guint8 *px = mt_loader_next (loader, &b, &bidx, &lerr);
+        if (!px) {
+          if (lerr)
+            g_propagate_prefixed_error (error, lerr, "epoch %d: ", epoch + 1);
+          else
+            continue;
+          return FALSE;
+        }
+        x = mt_model_load_input (model, px, (gsize) b);
+        gint64 *y = mt_staging_host (&ys, be, (gsize) cfg->batch_size * sizeof (gint64));
+        for (int i = 0; i < b; i++)
+          y[i] = ((gint64 *) labels->data)[bidx[i]];
+        yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
       }
-      const float *x = mt_model_load_input (model, px, (gsize) b);
-      gint64 *y = mt_staging_host (&ys, be, (gsize) cfg->batch_size * sizeof (gint64));
-      for (int i = 0; i < b; i++)
-        y[i] = ((gint64 *) labels->data)[bidx[i]];
-      const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
       gboolean first = optimizer_prepare (st, cfg);
       double *loss_dev = tally_loss (&tally, bi);
       Step step = { slices, st, cfg, lr, first, x, yb, b, step_loss ? step_loss : loss_dev,

@@ -68,6 +68,7 @@ typedef struct {
     MtPoolSpec pool;
     MtSgdSpec sgd;
     MtAdamSpec adam;
+    MtInputSpec input;
   } s;
   const void *p[12];
   gint64 i[8];
@@ -368,6 +369,15 @@ guard_cross_entropy (MtBackend *be, const float *logits, const gint64 *labels, i
 }
 
 static void
+guard_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images, const gint64 *labels,
+                    const gint64 *idx, int n, float *x, gint64 *y)
+{
+  if (RECORDING (be, gather_batch, .s.input = *s, .p = { images, labels, idx, x, y }, .i = { n }))
+    return;
+  CPU->ops->gather_batch (CPU, s, R (images), R (labels), R (idx), n, R (x), R (y));
+}
+
+static void
 guard_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
                 gboolean first_step)
 {
@@ -567,6 +577,9 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       guard_cross_entropy (be, c->p[0], c->p[1], c->i[0], c->i[1], (float *) c->p[2], (double *) c->p[3],
                            (gint64 *) c->p[4]);
       break;
+    case OP (gather_batch):
+      guard_gather_batch (be, &c->s.input, c->p[0], c->p[1], c->p[2], c->i[0], (float *) c->p[3], (gint64 *) c->p[4]);
+      break;
     case OP (sgd_step):
       guard_sgd_step (be, &c->s.sgd, (float *) c->p[0], c->p[1], (float *) c->p[2], c->i[0], c->i[1]);
       break;
@@ -667,6 +680,7 @@ static const MtBackendOps guard_ops = {
   .linear_forward = guard_linear_forward,
   .linear_backward = guard_linear_backward,
   .cross_entropy = guard_cross_entropy,
+  .gather_batch = guard_gather_batch,
   .sgd_step = guard_sgd_step,
   .adam_step = guard_adam_step,
   .maxpool_forward = guard_maxpool_forward,

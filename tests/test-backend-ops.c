@@ -668,6 +668,54 @@ check_avgpool (Target *t, gboolean backward)
 static void check_avgpool_forward (Target *t) { check_avgpool (t, FALSE); }
 static void check_avgpool_backward (Target *t) { check_avgpool (t, TRUE); }
 
+/* Batches from a dataset held whole: repeated and unordered indices, plain and
+ * normalised input, 1 and 3 channels and a fourth that takes the third's statistics. */
+static void
+check_gather_batch (Target *t)
+{
+  const int shapes[][3] = { { 1, 784, 0 }, { 3, 1024, 1 }, { 4, 49, 1 } };  /* c, hw, normalised */
+  const double mean[3] = { 0.485, 0.456, 0.406 }, std[3] = { 0.229, 0.224, 0.225 };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int c = shapes[k][0], hw = shapes[k][1];
+    gboolean plain = !shapes[k][2];
+    const int images = 11, n = 7;
+    gsize per = (gsize) c * hw;
+    g_autofree guint8 *px = g_new (guint8, images * per);
+    for (gsize i = 0; i < images * per; i++)
+      px[i] = (guint8) mt_rng_below (&rng, 256);
+    px[0] = 0;
+    px[1] = 255;
+    gint64 labels[11], idx[7] = { 3, 10, 0, 3, 7, 1, 9 };
+    for (int i = 0; i < images; i++)
+      labels[i] = 100 + i;
+    MtInputSpec s = { c, hw, plain };
+    for (int ch = 0; ch < 3; ch++) {
+      s.mean[ch] = (float) mean[ch];
+      s.inv_std[ch] = (float) (1.0 / std[ch]);
+    }
+    g_autofree double *want = g_new (double, n * per);
+    mt_ref_gather_images (c, hw, plain, mean, std, px, idx, n, want);
+    guint8 *pxd = t->be->ops->alloc (t->be, images * per);
+    gint64 *ld = t->be->ops->alloc (t->be, sizeof labels), *id = t->be->ops->alloc (t->be, sizeof idx);
+    gint64 *yd = t->be->ops->alloc (t->be, n * sizeof (gint64));
+    t->be->ops->upload (t->be, pxd, px, images * per);
+    t->be->ops->upload (t->be, ld, labels, sizeof labels);
+    t->be->ops->upload (t->be, id, idx, sizeof idx);
+    float *xd = zeros (t, n * per);
+    t->be->ops->gather_batch (t->be, &s, pxd, ld, id, n, xd, yd);
+    expect (t, xd, want, n * per, "gather_batch x");
+    gint64 y[7];
+    t->be->ops->download (t->be, y, yd, sizeof y);
+    for (int i = 0; i < n; i++)
+      ck_assert_int_eq (y[i], labels[idx[i]]);
+    drop (t, pxd);
+    drop (t, ld);
+    drop (t, id);
+    drop (t, yd);
+    drop (t, xd);
+  }
+}
+
 static void
 check_add (Target *t)
 {
@@ -958,6 +1006,7 @@ static const struct {
   { OP (linear_forward), check_linear_forward },
   { OP (linear_backward), check_linear_backward },
   { OP (cross_entropy), check_cross_entropy },
+  { OP (gather_batch), check_gather_batch },
   { OP (sgd_step), check_sgd_step },
   { OP (adam_step), check_adam_step },
   { OP (maxpool_forward), check_maxpool_forward },

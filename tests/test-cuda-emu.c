@@ -156,6 +156,25 @@ START_TEST (elementwise_kernels_give_the_cpus_bits)
     RUN (emu (n, b, t), mt_cuda_run_u8_to_f32, u8, got, n);
     assert_same_bits (want, got, n * 4, "u8_to_f32", b, t);
 
+    /* A batch gathered from 4-channel 25-pixel images (u8 as 50 of them), plain and
+     * normalised (the fourth channel takes the third's statistics): the CPU op's bits. */
+    for (int plain = 0; plain <= 1; plain++) {
+      const gint64 idx[] = { 49, 0, 17, 17, 3, 32 };
+      const int nb = G_N_ELEMENTS (idx), c = 4, hw = 25;
+      MtInputSpec s = { c, hw, plain, { 0.485f, 0.456f, 0.406f }, { 4.37f, 4.46f, 4.44f } };
+      g_autofree gint64 *labels = g_new (gint64, 50);
+      for (int i = 0; i < 50; i++)
+        labels[i] = i * 3 % 10;
+      gint64 y1[6], y2[6];
+      mt_cpu_gather_batch (&s, u8, labels, idx, nb, want, y1);
+      memset (got, 0xff, (gsize) nb * c * hw * 4);
+      memset (y2, 0xff, sizeof y2);
+      RUN (emu ((gsize) nb * c * hw, b, t), mt_cuda_run_gather_batch, u8, labels, idx, got, y2, nb, c, (gint64) hw,
+           plain, s.mean[0], s.mean[1], s.mean[2], s.inv_std[0], s.inv_std[1], s.inv_std[2]);
+      assert_same_bits (want, got, (gsize) nb * c * hw * 4, "gather_batch x", b, t);
+      assert_same_bits (y1, y2, sizeof y1, "gather_batch y", b, t);
+    }
+
     mt_cpu_relu_forward (x, n, want);
     RUN (emu (n, b, t), mt_cuda_run_relu_forward, x, got, n);
     assert_same_bits (want, got, n * 4, "relu_forward", b, t);

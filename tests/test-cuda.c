@@ -154,6 +154,7 @@ START_TEST (launchers_match_the_ptx)
     { "mt_maxpool_backward", FALSE }, { "mt_add", FALSE }, { "mt_avgpool_forward", FALSE },
     { "mt_avgpool_backward", FALSE }, { "mt_shortcut_forward", FALSE }, { "mt_shortcut_backward", FALSE },
     { "mt_loss_total", FALSE }, { "mt_fold_batchnorm", FALSE },
+    { "mt_gather_batch", FALSE },
   };
   g_autofree char *sig0 = g_strdup (l.signature);
   g_autoptr (GPtrArray) sigs = g_ptr_array_new_with_free_func (g_free);
@@ -189,6 +190,7 @@ START_TEST (launchers_match_the_ptx)
     case 27: mt_cuda_run_shortcut_backward (&l, f, f, 1, 1, 2, 2, 2, 2, NULL); break;
     case 28: mt_cuda_run_loss_total (&l, dp, ip, 1, dp, lp, NULL); break;
     case 29: mt_cuda_run_fold_batchnorm (&l, f, f, f, f, f, f, f, f, 1, 1, 1e-5, NULL); break;
+    case 30: mt_cuda_run_gather_batch (&l, u, lp, lp, f, lp, 1, 1, 4, 1, 0, 0, 0, 1, 1, 1, NULL); break;
     }
     g_ptr_array_add (sigs, g_strdup (l.signature));
   }

@@ -416,6 +416,13 @@ cpu_fold_batchnorm (MtBackend *be, const MtBnSpec *s, int oc, gsize per, const f
   mt_cpu_fold_batchnorm (s, oc, per, weight, bias, gamma, beta, running_mean, running_var, fold_w, fold_b);
 }
 
+static void
+cpu_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images, const gint64 *labels, const gint64 *idx,
+                  int n, float *x, gint64 *y)
+{
+  mt_cpu_gather_batch (s, images, labels, idx, n, x, y);
+}
+
 static const MtBackendOps cpu_ops = {
   .alloc = cpu_alloc,
   .free = cpu_free,
@@ -439,6 +446,7 @@ static const MtBackendOps cpu_ops = {
   .linear_forward = cpu_linear_forward,
   .linear_backward = cpu_linear_backward,
   .cross_entropy = cpu_cross_entropy,
+  .gather_batch = cpu_gather_batch,
   .sgd_step = cpu_sgd_step,
   .adam_step = cpu_adam_step,
   .maxpool_forward = cpu_maxpool_forward,

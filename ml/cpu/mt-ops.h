@@ -95,6 +95,10 @@ void mt_cpu_maxpool_backward (const MtPoolSpec *s, const gint32 *argmax, int n, 
 void mt_cpu_avgpool_forward  (const float *x, int n, int c, int hw, float *y);
 void mt_cpu_avgpool_backward (const float *dy, int n, int c, int hw, float *dx);
 
+/* ---- batches from a dataset (mt-backend.h: gather_batch) ---- */
+void mt_cpu_gather_batch (const MtInputSpec *s, const guint8 *images, const gint64 *labels, const gint64 *idx, int n,
+                          float *x, gint64 *y);
+
 /* ---- residual add and the option-A shortcut ---- */
 void mt_cpu_add               (const float *a, const float *b, gsize len, float *y);
 void mt_cpu_shortcut_forward  (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);

@@ -34,6 +34,9 @@ void   mt_ref_fold_batchnorm (double eps, int oc, gsize per, const double *weigh
                               const double *running_var, double *fold_w, double *fold_b);
 void   mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const double *gamma,
                                        const double *running_var, const double *dy, double *dx);
+/* gather_batch's images in double: (pixel / 255 - mean) / std, or pixel / 255. */
+void   mt_ref_gather_images (int c, gint64 hw, gboolean plain, const double mean[3], const double std[3],
+                             const guint8 *images, const gint64 *idx, int n, double *x);
 void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
 void   mt_ref_relu_backward (const double *x, const double *dy, gsize len, double *dx);
 void   mt_ref_maxpool2_forward  (const double *x, int n, int c, int h, int w, double *y);

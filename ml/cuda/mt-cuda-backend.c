@@ -249,6 +249,14 @@ cuda_be_conv2d_forward (MtBackend *be, const MtConvSpec *s, const float *x, int 
   CUDA_BE_CALL (be, mt_cuda_conv2d_forward (CUDA_BE (be)->ctx, s, x, n, h, w, weight, bias, y, &err_));
 }
 
+static void
+cuda_be_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images, const gint64 *labels,
+                      const gint64 *idx, int n, float *x, gint64 *y)
+{
+  CUDA_RUN (be, (gsize) n * s->c * s->hw, mt_cuda_run_gather_batch, images, labels, idx, x, y, n, s->c, s->hw,
+            s->plain, s->mean[0], s->mean[1], s->mean[2], s->inv_std[0], s->inv_std[1], s->inv_std[2]);
+}
+
 /* Evaluation's folded convolution and the ReLU after it: cuDNN's convolution, then the
  * ReLU kernel in place. */
 static void
@@ -514,6 +522,7 @@ static const MtBackendOps cuda_ops = {
   .linear_forward = cuda_be_linear_forward,
   .linear_backward = cuda_be_linear_backward,
   .cross_entropy = cuda_be_cross_entropy,
+  .gather_batch = cuda_be_gather_batch,
   .sgd_step = cuda_be_sgd_step,
   .adam_step = cuda_be_adam_step,
   .maxpool_forward = cuda_be_maxpool_forward,

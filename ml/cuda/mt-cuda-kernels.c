@@ -61,6 +61,15 @@ launch (MtCudaLaunch *l, const char *name, void **args, const char *const *types
 }
 
 gboolean
+mt_cuda_run_gather_batch (MtCudaLaunch *l, const guint8 *images, const gint64 *labels, const gint64 *idx, float *x,
+                          gint64 *y, int n, int c, gint64 hw, int plain, float mean0, float mean1, float mean2,
+                          float inv0, float inv1, float inv2, GError **error)
+{
+  LAUNCH (l, "mt_gather_batch", error, images, labels, idx, x, y, n, c, hw, plain, mean0, mean1, mean2, inv0, inv1,
+          inv2);
+}
+
+gboolean
 mt_cuda_run_u8_to_f32 (MtCudaLaunch *l, const guint8 *x, float *y, gint64 n, GError **error)
 {
   LAUNCH (l, "mt_u8_to_f32", error, x, y, n);

@@ -22,6 +22,10 @@ typedef struct {
   MtCudaHostLaunch host;   /* with kernels NULL: runs the kernel with this instead */
 } MtCudaLaunch;
 
+/* Over @n * @c * @hw input values: gather_batch (the means and 1 / std of channels 0..2). */
+gboolean mt_cuda_run_gather_batch     (MtCudaLaunch *l, const guint8 *images, const gint64 *labels, const gint64 *idx,
+                                       float *x, gint64 *y, int n, int c, gint64 hw, int plain, float mean0,
+                                       float mean1, float mean2, float inv0, float inv1, float inv2, GError **error);
 gboolean mt_cuda_run_u8_to_f32        (MtCudaLaunch *l, const guint8 *x, float *y, gint64 n, GError **error);
 gboolean mt_cuda_run_relu_forward     (MtCudaLaunch *l, const float *x, float *y, gint64 n, GError **error);
 gboolean mt_cuda_run_relu_backward    (MtCudaLaunch *l, const float *y, const float *dy, float *dx, gint64 n,

@@ -45,7 +45,7 @@ const Kernel kernels[] = {
   MT_EMU_KERNEL (mt_maxpool_forward), MT_EMU_KERNEL (mt_maxpool_backward), MT_EMU_KERNEL (mt_add),
   MT_EMU_KERNEL (mt_avgpool_forward), MT_EMU_KERNEL (mt_avgpool_backward), MT_EMU_KERNEL (mt_shortcut_forward),
   MT_EMU_KERNEL (mt_shortcut_backward), MT_EMU_KERNEL (mt_loss_total),
-  MT_EMU_KERNEL (mt_fold_batchnorm),
+  MT_EMU_KERNEL (mt_fold_batchnorm), MT_EMU_KERNEL (mt_gather_batch),
 };
 
 const char *const *
