@@ -13,6 +13,8 @@
 
 #include <glib.h>
 
+#include "ml/mt-saliency.h"
+
 G_BEGIN_DECLS
 
 /* ---- shapes ------------------------------------------------------------------------ */
@@ -236,6 +238,18 @@ typedef struct {
    * makes each batch itself, from indices the host drew. All in the backend's memory. */
   void   (*gather_batch)      (MtBackend *be, const MtInputSpec *s, const guint8 *images, const gint64 *labels,
                                const gint64 *idx, int n, float *x, gint64 *y);
+
+  /* ---- class-activation maps (ml/mt-saliency.h) ---- */
+  /* The seed of a saliency backward: dlogits [n, classes] all 0 but 1 at each sample's
+   * class, labels[i] clamped to [0, classes) or, where @labels is NULL, the first largest
+   * of its logits (mt_ew_cam_target). */
+  void   (*cam_seed)          (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes,
+                               float *dlogits);
+  /* mt_cam_maps: @n samples' maps by @method from the activation @a and its gradient @g
+   * [n, c, h, w] (NCHW, whatever the layout), scaled and, unless [oh, ow] is [h, w],
+   * resized into @maps [n, oh, ow]; @work: mt_cam_work_floats (n, c, h, w) floats. */
+  void   (*cam_maps)          (MtBackend *be, MtCamMethod method, const float *a, const float *g, int n, int c,
+                               int h, int w, int oh, int ow, float *work, float *maps);
 
   /* ---- the layout of 4-D activations ---- */
   /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D

@@ -92,3 +92,66 @@ mt_ew_bilinear_coord (int dst, double scale, int in, int *i0, int *i1, float *fr
   *i1 = i + 1 < in - 1 ? i + 1 : in - 1;
   *frac = (float) (src - i);
 }
+
+/* Class-activation maps (ml/mt-saliency.h, whose MtCamMethod these are). */
+#define MT_EW_CAM_XGRADCAM   0
+#define MT_EW_CAM_GRADCAM    1
+#define MT_EW_CAM_GRADCAM_PP 2
+#define MT_EW_CAM_LAYERCAM   3
+
+/* The weight of one channel from its activation @a and gradient @g over @hw pixels, as
+ * pytorch-grad-cam computes it, summed in double in pixel order (LayerCAM has none). */
+MT_EW float
+mt_ew_cam_weight (int method, const float *a, const float *g, int hw)
+{
+  double w = 0;
+  if (method == MT_EW_CAM_XGRADCAM) {
+    double ga = 0, sa = 0;
+    for (int p = 0; p < hw; p++) {
+      ga += (double) g[p] * a[p];
+      sa += a[p];
+    }
+    w = ga / (sa + 1e-7);
+  } else if (method == MT_EW_CAM_GRADCAM) {
+    for (int p = 0; p < hw; p++)
+      w += g[p];
+    w /= hw;
+  } else if (method == MT_EW_CAM_GRADCAM_PP) {
+    double sa = 0;
+    for (int p = 0; p < hw; p++)
+      sa += a[p];
+    for (int p = 0; p < hw; p++) {
+      double g1 = g[p], g2 = g1 * g1, g3 = g2 * g1;
+      double alpha = g1 != 0 ? g2 / (2 * g2 + sa * g3 + 1e-7) : 0;
+      w += (g1 > 0 ? g1 : 0) * alpha;
+    }
+  }
+  return (float) w;
+}
+
+/* The map at pixel @p of one sample's @c channels of @hw pixels: ReLU of the sum over
+ * channels, in float in channel order, of w_c A_c (LayerCAM: ReLU(G_c) A_c). */
+MT_EW float
+mt_ew_cam_pixel (int method, const float *a, const float *g, const float *w, int c, long long hw, long long p)
+{
+  float acc = 0.0f;
+  for (int ch = 0; ch < c; ch++) {
+    long long i = ch * hw + p;
+    acc += (method == MT_EW_CAM_LAYERCAM ? mt_ew_relu (g[i]) : w[ch]) * a[i];
+  }
+  return mt_ew_relu (acc);
+}
+
+/* The class a saliency map explains: @label clamped to [0, @classes) where @has_label,
+ * else the first of the largest @logits. */
+MT_EW int
+mt_ew_cam_target (const float *logits, int classes, int has_label, long long label)
+{
+  if (has_label)
+    return label < 0 ? 0 : label >= classes ? classes - 1 : (int) label;
+  int t = 0;
+  for (int k = 1; k < classes; k++)
+    if (logits[k] > logits[t])
+      t = k;
+  return t;
+}

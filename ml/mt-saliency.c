@@ -3,50 +3,38 @@
 
 #include <math.h>
 
+/* The channels' weights first, then each pixel over the channels: the order of the
+ * kernels (ml/cuda/kernels/mt-saliency.cu), which share this arithmetic. */
+static void
+cam_compute (MtCamMethod method, const float *a, const float *g, int c, int hw, float *weights, float *cam)
+{
+  for (int ch = 0; ch < c; ch++)
+    weights[ch] = mt_ew_cam_weight (method, a + (gsize) ch * hw, g + (gsize) ch * hw, hw);
+  for (int p = 0; p < hw; p++)
+    cam[p] = mt_ew_cam_pixel (method, a, g, weights, c, hw, p);
+}
+
 void
 mt_cam_compute (MtCamMethod method, const float *a, const float *g, int c, int hw, float *cam)
 {
-  for (int p = 0; p < hw; p++)
-    cam[p] = 0;
-  for (int ch = 0; ch < c; ch++) {
-    const float *ac = a + (gsize) ch * hw, *gc = g + (gsize) ch * hw;
-    double w = 0;
-    switch (method) {
-    case MT_CAM_XGRADCAM: {
-      double ga = 0, sa = 0;
-      for (int p = 0; p < hw; p++) {
-        ga += (double) gc[p] * ac[p];
-        sa += ac[p];
-      }
-      w = ga / (sa + 1e-7);
-      break;
-    }
-    case MT_CAM_GRADCAM:
-      for (int p = 0; p < hw; p++)
-        w += gc[p];
-      w /= hw;
-      break;
-    case MT_CAM_GRADCAM_PP: {
-      double sa = 0;
-      for (int p = 0; p < hw; p++)
-        sa += ac[p];
-      for (int p = 0; p < hw; p++) {
-        double g1 = gc[p], g2 = g1 * g1, g3 = g2 * g1;
-        double alpha = g1 != 0 ? g2 / (2 * g2 + sa * g3 + 1e-7) : 0;
-        w += (g1 > 0 ? g1 : 0) * alpha;
-      }
-      break;
-    }
-    case MT_CAM_LAYERCAM:
-      for (int p = 0; p < hw; p++)
-        cam[p] += (gc[p] > 0 ? gc[p] : 0) * ac[p];
-      continue;
-    }
-    for (int p = 0; p < hw; p++)
-      cam[p] += (float) w * ac[p];
+  g_autofree float *weights = g_new (float, MAX (c, 1));
+  cam_compute (method, a, g, c, hw, weights, cam);
+}
+
+void
+mt_cam_maps (MtCamMethod method, const float *a, const float *g, int n, int c, int h, int w, int oh, int ow,
+             float *work, float *maps)
+{
+  gsize per = (gsize) c * h * w;
+  gboolean resize = oh != h || ow != w;
+  float *weights = work, *cam = work + (gsize) n * c;
+  for (int i = 0; i < n; i++) {
+    float *dst = resize ? cam + (gsize) i * h * w : maps + (gsize) i * oh * ow;
+    cam_compute (method, a + i * per, g + i * per, c, h * w, weights + (gsize) i * c, dst);
+    mt_cam_scale (dst, h * w);
+    if (resize)
+      mt_resize_bilinear (dst, h, w, maps + (gsize) i * oh * ow, oh, ow);
   }
-  for (int p = 0; p < hw; p++)
-    cam[p] = cam[p] > 0 ? cam[p] : 0;
 }
 
 void

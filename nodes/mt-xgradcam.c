@@ -1,5 +1,6 @@
 #include "nodes/mt-xgradcam.h"
 #include "ml/mt-dataset.h"
+#include "ml/mt-device-data.h"
 #include "ml/mt-loader.h"
 #include "runtime/mt-enum.h"
 #include "nodes/mt-resolution.h"
@@ -41,65 +42,39 @@ MT_DEFINE_ENUM_TYPE (xgradcam_target_type, "MtCamTarget",
                      { MT_TARGET_PREDICTED, "MT_TARGET_PREDICTED", "predicted" },
                      { MT_TARGET_LABEL, "MT_TARGET_LABEL", "label" })
 
-/* One batch of the pass, shared by the slices that take it (ml/mt-slices.h). */
+/* One batch of the pass, shared by the slices that take it (ml/mt-slices.h); every
+ * pointer is in the model's backend memory, each slice using its images' part. */
 typedef struct {
-  MtXgradcam *self;
-  const float *x;          /* the batch, NCHW, in the model's backend memory */
+  MtCamMethod method;
+  const float *x;          /* the batch, NCHW */
   gsize per;               /* floats per image */
-  const gint64 *labels;    /* the dataset's */
-  gint64 start;            /* the batch's first image in the dataset */
+  const gint64 *labels;    /* the batch's labels (the target), or NULL (the predicted class) */
   int classes;
   const char *layer;
-  float *out;              /* the maps, [n, h, w] */
+  float *seed;             /* [batch, classes] */
+  float *work;             /* the maps' scratch: c + lh * lw floats per image */
+  float *maps;             /* [batch, h, w] */
   int h, w;
 } Batch;
 
-/* Images [first, first + count) of the batch on model @m. */
+/* Images [first, first + count) of the batch on model @m, all on its backend: forward,
+ * the one-hot seed, backward to the layer, then the maps. */
 static void
 saliency_slice (MtModel *m, int first, int count, gpointer data)
 {
   Batch *bt = data;
-  MtXgradcam *self = bt->self;
-  int classes = bt->classes;
+  MtBackend *be = mt_model_get_backend (m);
   /* Eval mode: samples are independent, so one backward of the summed scores gives
    * every sample's own gradient. */
-  MtBackend *be = mt_model_get_backend (m);
-  g_autofree void *zcopy = NULL, *gcopy = NULL, *acopy = NULL;
-  const float *logits = mt_staging_read (be, mt_model_forward (m, bt->x + (gsize) first * bt->per, count, FALSE),
-                                         (gsize) count * classes * sizeof (float), &zcopy);
-  g_autofree float *dlogits = g_new0 (float, (gsize) count * classes);
-  for (int i = 0; i < count; i++) {
-    int t = 0;
-    if (self->target == MT_TARGET_LABEL) {
-      gint64 l = bt->labels[bt->start + first + i];
-      t = (int) CLAMP (l, 0, classes - 1);
-    } else {
-      for (int k = 1; k < classes; k++)
-        if (logits[(gsize) i * classes + k] > logits[(gsize) i * classes + t])
-          t = k;
-    }
-    dlogits[(gsize) i * classes + t] = 1.0f;
-  }
-  MtStaging ds = { 0 };
-  const float *gd = mt_model_backward_to (m, mt_staging_put (&ds, be, dlogits, (gsize) count * classes * sizeof (float)),
-                                          bt->layer);
-  int c = 0, ah = 0, aw = 0;
-  const float *ad = mt_model_activation (m, bt->layer, &c, &ah, &aw);
-  /* The maps are made on the host from the layer's activation and gradient. */
-  gsize bytes = (gsize) count * c * ah * aw * sizeof (float);
-  const float *g = mt_staging_read (be, gd, bytes, &gcopy), *a = mt_staging_read (be, ad, bytes, &acopy);
-  mt_staging_clear (&ds);
-  g_autofree float *cam = g_new (float, ah * aw);
-  for (int i = 0; i < count; i++) {
-    gsize off = (gsize) i * c * ah * aw;
-    float *dst = bt->out + (gsize) (bt->start + first + i) * bt->h * bt->w;
-    mt_cam_compute (self->method, a + off, g + off, c, ah * aw, cam);
-    mt_cam_scale (cam, ah * aw);
-    if (self->resolution == MT_RESOLUTION_CAM)
-      memcpy (dst, cam, (gsize) ah * aw * sizeof (float));
-    else
-      mt_resize_bilinear (cam, ah, aw, dst, bt->h, bt->w);
-  }
+  const float *logits = mt_model_forward (m, bt->x + (gsize) first * bt->per, count, FALSE);
+  float *seed = bt->seed + (gsize) first * bt->classes;
+  be->ops->cam_seed (be, logits, bt->labels ? bt->labels + first : NULL, count, bt->classes, seed);
+  const float *g = mt_model_backward_to (m, seed, bt->layer);
+  int c = 0, lh = 0, lw = 0;
+  const float *a = mt_model_activation (m, bt->layer, &c, &lh, &lw);
+  be->ops->cam_maps (be, bt->method, a, g, count, c, lh, lw, bt->h, bt->w,
+                     bt->work + (gsize) first * mt_cam_work_floats (1, c, lh, lw),
+                     bt->maps + (gsize) first * bt->h * bt->w);
 }
 
 static gboolean
@@ -143,17 +118,52 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   }
   gint64 shape[] = { n, h, w };
   g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
-  g_autoptr (MtLoader) loader = mt_loader_new (data, 0);
+  gboolean by_label = self->target == MT_TARGET_LABEL, host = mt_backend_is_host (be);
+  /* The pass's buffers, made once: on a host backend the maps land in the output itself. */
+  g_auto (MtStaging) seed = { 0 }, work = { 0 }, dmaps = { 0 }, xs = { 0 }, ys = { 0 };
+  Batch bt = { self->method, NULL, per, NULL, classes, layer,
+               mt_staging_device (&seed, be, (gsize) bs * classes * sizeof (float)),
+               mt_staging_device (&work, be, mt_cam_work_floats (bs, lc, lh, lw) * sizeof (float)),
+               host ? NULL : mt_staging_device (&dmaps, be, (gsize) bs * h * w * sizeof (float)), (int) h, (int) w };
+  /* A device that can hold the dataset gathers each batch itself (ml/mt-device-data.h). */
+  g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
+  g_autoptr (MtLoader) loader = dd ? NULL : mt_loader_new (data, 0);
+  MtInputSpec input;
+  mt_model_input_spec (model, &input);
+  float *x_dev = dd ? mt_staging_device (&xs, be, (gsize) bs * per * sizeof (float)) : NULL;
+  gint64 *y_dev = dd ? mt_staging_device (&ys, be, (gsize) bs * sizeof (gint64)) : NULL;
+  if (dd) {
+    g_autofree gint64 *all = g_new (gint64, MAX (n, 1));
+    for (gint64 i = 0; i < n; i++)
+      all[i] = i;
+    mt_device_data_start (dd, all, n);
+  } else {
+    mt_loader_start (loader, NULL, n, bs, NULL, 0);
+  }
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);  /* after keep_output: the replicas keep it too */
-  mt_loader_start (loader, NULL, n, bs, NULL, 0);
-  Batch bt = { self, NULL, per, labels->data, 0, classes, layer, maps->data, (int) h, (int) w };
-  const guint8 *src;
-  int b = 0;
   GError *lerr = NULL;
-  for (; (src = mt_loader_next (loader, &b, NULL, &lerr)); bt.start += b) {
-    bt.x = mt_model_load_input (model, src, (gsize) b);
+  for (gint64 start = 0; start < n;) {
+    int b = (int) MIN (bs, n - start);
+    const gint64 *host_labels = (const gint64 *) labels->data + start;
+    if (dd) {
+      mt_device_data_batch (dd, &input, start, b, x_dev, y_dev);
+      bt.x = x_dev;
+      bt.labels = by_label ? y_dev : NULL;
+    } else {
+      const guint8 *src = mt_loader_next (loader, &b, NULL, &lerr);
+      if (!src)
+        break;
+      bt.x = mt_model_load_input (model, src, (gsize) b);
+      bt.labels = by_label ? mt_staging_put (&ys, be, host_labels, (gsize) b * sizeof (gint64)) : NULL;
+    }
+    float *out = (float *) maps->data + start * h * w;
+    if (host)
+      bt.maps = out;
     mt_slices_map (slices, b, saliency_slice, &bt);
-    mt_context_progress (ctx, (double) (bt.start + b) / (double) n);
+    if (!host)
+      be->ops->download (be, out, bt.maps, (gsize) b * h * w * sizeof (float));
+    start += b;
+    mt_context_progress (ctx, (double) start / (double) n);
   }
   if (lerr) {
     g_propagate_error (error, lerr);

@@ -378,6 +378,23 @@ guard_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images, c
 }
 
 static void
+guard_cam_seed (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes, float *dlogits)
+{
+  if (RECORDING (be, cam_seed, .p = { logits, labels, dlogits }, .i = { n, classes }))
+    return;
+  CPU->ops->cam_seed (CPU, R (logits), R (labels), n, classes, R (dlogits));
+}
+
+static void
+guard_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float *g, int n, int c, int h, int w,
+                int oh, int ow, float *work, float *maps)
+{
+  if (RECORDING (be, cam_maps, .p = { a, g, work, maps }, .i = { method, n, c, h, w, oh, ow }))
+    return;
+  CPU->ops->cam_maps (CPU, method, R (a), R (g), n, c, h, w, oh, ow, R (work), R (maps));
+}
+
+static void
 guard_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
                 gboolean first_step)
 {
@@ -580,6 +597,13 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
     case OP (gather_batch):
       guard_gather_batch (be, &c->s.input, c->p[0], c->p[1], c->p[2], c->i[0], (float *) c->p[3], (gint64 *) c->p[4]);
       break;
+    case OP (cam_seed):
+      guard_cam_seed (be, c->p[0], c->p[1], c->i[0], c->i[1], (float *) c->p[2]);
+      break;
+    case OP (cam_maps):
+      guard_cam_maps (be, c->i[0], c->p[0], c->p[1], c->i[1], c->i[2], c->i[3], c->i[4], c->i[5], c->i[6],
+                      (float *) c->p[2], (float *) c->p[3]);
+      break;
     case OP (sgd_step):
       guard_sgd_step (be, &c->s.sgd, (float *) c->p[0], c->p[1], (float *) c->p[2], c->i[0], c->i[1]);
       break;
@@ -681,6 +705,8 @@ static const MtBackendOps guard_ops = {
   .linear_backward = guard_linear_backward,
   .cross_entropy = guard_cross_entropy,
   .gather_batch = guard_gather_batch,
+  .cam_seed = guard_cam_seed,
+  .cam_maps = guard_cam_maps,
   .sgd_step = guard_sgd_step,
   .adam_step = guard_adam_step,
   .maxpool_forward = guard_maxpool_forward,

@@ -716,6 +716,67 @@ check_gather_batch (Target *t)
   }
 }
 
+/* The seed of a saliency backward: the largest logit (the first of equal ones) or the
+ * label, clamped; exact. */
+static void
+check_cam_seed (Target *t)
+{
+  const int n = 5, classes = 4;
+  const float z[5][4] = { { 0, 3, 1, 3 }, { -1, -2, -0.5f, -3 }, { 2, 2, 2, 2 }, { 0, 0, 0, 9 }, { 1, 0, 0, 0 } };
+  const gint64 labels[5] = { 2, -3, 99, 0, 3 };
+  const int by_logit[5] = { 1, 2, 0, 3, 0 }, by_label[5] = { 2, 0, 3, 0, 3 };
+  float *zd = t->be->ops->alloc (t->be, sizeof z), *dz = zeros (t, (gsize) n * classes);
+  gint64 *ld = t->be->ops->alloc (t->be, sizeof labels);
+  t->be->ops->upload (t->be, zd, z, sizeof z);
+  t->be->ops->upload (t->be, ld, labels, sizeof labels);
+  for (int with_labels = 0; with_labels <= 1; with_labels++) {
+    float got[5][4];
+    t->be->ops->zero (t->be, dz, sizeof got);
+    t->be->ops->cam_seed (t->be, zd, with_labels ? ld : NULL, n, classes, dz);
+    t->be->ops->download (t->be, got, dz, sizeof got);
+    for (int i = 0; i < n; i++)
+      for (int k = 0; k < classes; k++)
+        ck_assert_msg (got[i][k] == ((with_labels ? by_label : by_logit)[i] == k ? 1.0f : 0.0f),
+                       "%s cam_seed (%s) [%d, %d] = %g", t->be->name, with_labels ? "labels" : "logits", i, k,
+                       got[i][k]);
+  }
+  drop (t, zd);
+  drop (t, dz);
+  drop (t, ld);
+}
+
+/* Class-activation maps by each method: SmallCNN's layer to 28x28, a ResNet-like 7x7 to
+ * a non-square size, a map kept at its own size, and a 1x1 layer (a flat map). The
+ * gradients lean positive, as a target class's do, so that the maps are not all one
+ * sign's cancellation. */
+static void
+check_cam_maps (Target *t)
+{
+  const int shapes[][6] = { { 3, 32, 8, 8, 28, 28 }, { 2, 12, 7, 7, 30, 33 }, { 2, 5, 4, 6, 4, 6 },
+                            { 2, 3, 1, 1, 5, 5 } };  /* n, c, h, w, oh, ow */
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3], oh = shapes[k][4], ow = shapes[k][5];
+    gsize len = (gsize) n * c * h * w, out = (gsize) n * oh * ow;
+    g_autofree double *a = rnd (len, 1), *g = rnd (len, 0.1), *want = g_new (double, out);
+    for (gsize i = 0; i < len; i++) {
+      a[i] = (float) fabs (a[i]);  /* post-ReLU activations, exactly as the backend holds them */
+      g[i] = (float) (g[i] + 0.05);
+    }
+    float *ad = put (t, a, len), *gd = put (t, g, len), *md = zeros (t, out);
+    float *work = zeros (t, mt_cam_work_floats (n, c, h, w));
+    for (int method = MT_CAM_XGRADCAM; method <= MT_CAM_LAYERCAM; method++) {
+      mt_ref_cam_maps (method, a, g, n, c, h, w, oh, ow, want);
+      t->be->ops->cam_maps (t->be, method, ad, gd, n, c, h, w, oh, ow, work, md);
+      g_autofree char *what = g_strdup_printf ("cam_maps (method %d, %dx%d of %d -> %dx%d)", method, h, w, c, oh, ow);
+      expect (t, md, want, out, what);
+    }
+    drop (t, ad);
+    drop (t, gd);
+    drop (t, md);
+    drop (t, work);
+  }
+}
+
 static void
 check_add (Target *t)
 {
@@ -1007,6 +1068,8 @@ static const struct {
   { OP (linear_backward), check_linear_backward },
   { OP (cross_entropy), check_cross_entropy },
   { OP (gather_batch), check_gather_batch },
+  { OP (cam_seed), check_cam_seed },
+  { OP (cam_maps), check_cam_maps },
   { OP (sgd_step), check_sgd_step },
   { OP (adam_step), check_adam_step },
   { OP (maxpool_forward), check_maxpool_forward },

@@ -282,8 +282,9 @@ END_TEST
 
 START_TEST (saliency_kernels_match_the_cpu)
 {
-  /* XGradCAM and Grad-CAM on SmallCNN's layer (32 channels of 8x8) and a 7x7 one
-   * (ResNet's last), then 28x28 maps. */
+  /* Every method on SmallCNN's layer (32 channels of 8x8) and a 7x7 one (ResNet's last),
+   * then 28x28 maps: the weights and maps are the CPU's bits (the same arithmetic,
+   * ml/mt-elementwise.h, in the same order), as is the seed. */
   const int shapes[][2] = { { 32, 8 }, { 12, 7 } };
   for (guint si = 0; si < G_N_ELEMENTS (shapes); si++) {
     int n = 2, c = shapes[si][0], side = shapes[si][1], hw = side * side, oh = 28, ow = 28;
@@ -292,23 +293,33 @@ START_TEST (saliency_kernels_match_the_cpu)
     g_autofree float *want = g_new (float, (gsize) n * hw), *scaled = g_new (float, (gsize) n * hw);
     g_autofree float *wmap = g_new (float, (gsize) n * oh * ow), *weights = g_new (float, n * c);
     g_autofree float *cam = g_new (float, (gsize) n * hw), *map = g_new (float, (gsize) n * oh * ow);
-    for (int method = 0; method <= 1; method++) {
-      MtCamMethod m = method ? MT_CAM_GRADCAM : MT_CAM_XGRADCAM;
+    for (int m = MT_CAM_XGRADCAM; m <= MT_CAM_LAYERCAM; m++) {
       for (int s = 0; s < n; s++)
         mt_cam_compute (m, a + (gsize) s * c * hw, g + (gsize) s * c * hw, c, hw, want + (gsize) s * hw);
-      for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
-        guint t = block_sizes[bi];
-        if (t > 256)  /* many blocks of 1,024 host threads: the time goes to thread switches */
-          continue;
-        if (method)
-          RUN (emu (0, n * c, t), mt_cuda_run_cam_weights_gradcam, a, g, weights, hw);
-        else
-          RUN (emu (0, n * c, t), mt_cuda_run_cam_weights_xgradcam, a, g, weights, hw);
-        RUN (emu ((gsize) n * hw, 0, 0), mt_cuda_run_cam_combine, a, weights, cam, n, c, hw);
-        /* The channel weights are sums in double in another order: 1e-6 of the scale. */
-        assert_close (want, cam, (gsize) n * hw, 1e-6, method ? "gradcam" : "xgradcam", t);
+      for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+        guint b = grids[gi].blocks, t = grids[gi].threads;
+        memset (cam, 0xff, (gsize) n * hw * 4);
+        if (m != MT_CAM_LAYERCAM)
+          RUN (emu ((gsize) n * c, b, t), mt_cuda_run_cam_weights, a, g, weights, (gint64) n * c, hw, m);
+        RUN (emu ((gsize) n * hw, b, t), mt_cuda_run_cam_combine, a, g, weights, cam, n, c, hw, m);
+        assert_same_bits (want, cam, (gsize) n * hw * 4, "cam_weights + cam_combine", b, t);
       }
     }
+    /* The seed from a batch's logits (ties: the first) and from labels out of range. */
+    const float logits[] = { 0, 3, 1, 3, -1, -2, -0.5f, -3, 2, 2, 2, 2 };
+    const gint64 labels[] = { 2, -3, 99 };
+    for (int with_labels = 0; with_labels <= 1; with_labels++) {
+      float seed_want[12], seed_got[12];
+      mt_cpu_cam_seed (logits, with_labels ? labels : NULL, 3, 4, seed_want);
+      for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+        guint b = grids[gi].blocks, t = grids[gi].threads;
+        memset (seed_got, 0xff, sizeof seed_got);
+        RUN (emu (3, b, t), mt_cuda_run_cam_seed, logits, with_labels ? labels : NULL, seed_got, 3, 4);
+        assert_same_bits (seed_want, seed_got, sizeof seed_got, "cam_seed", b, t);
+      }
+    }
+    mt_cam_compute (MT_CAM_XGRADCAM, a, g, c, hw, want);
+    mt_cam_compute (MT_CAM_XGRADCAM, a + (gsize) c * hw, g + (gsize) c * hw, c, hw, want + hw);
     /* Scaling and resizing, on the CPU's own maps so that only these steps are compared. */
     memcpy (scaled, want, (gsize) n * hw * 4);
     for (int s = 0; s < n; s++) {

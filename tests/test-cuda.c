@@ -146,7 +146,7 @@ START_TEST (launchers_match_the_ptx)
     { "mt_u8_to_f32", mt_cuda_run_u8_to_f32 (&l, u, f, 1, NULL) },
     { "mt_relu_forward", FALSE }, { "mt_relu_backward", FALSE }, { "mt_maxpool2_forward", FALSE },
     { "mt_maxpool2_backward", FALSE }, { "mt_cross_entropy", FALSE }, { "mt_sgd_step", FALSE },
-    { "mt_adam_step", FALSE }, { "mt_cam_weights_xgradcam", FALSE }, { "mt_cam_weights_gradcam", FALSE },
+    { "mt_adam_step", FALSE }, { "mt_cam_seed", FALSE }, { "mt_cam_weights", FALSE },
     { "mt_cam_combine", FALSE }, { "mt_cam_scale", FALSE }, { "mt_resize_bilinear", FALSE },
     { "mt_mask_mean_std", FALSE }, { "mt_mask_threshold", FALSE }, { "mt_apply_mask", FALSE },
     { "mt_plant_square", FALSE }, { "mt_bn_forward_train", FALSE }, { "mt_bn_forward_eval", FALSE },
@@ -168,9 +168,9 @@ START_TEST (launchers_match_the_ptx)
     case 5: mt_cuda_run_cross_entropy (&l, f, lp, f, dp, ip, 1, 2, NULL); break;
     case 6: mt_cuda_run_sgd_step (&l, f, f, f, 1, 0.1f, 0.9f, 0, 1, 0, NULL); break;
     case 7: mt_cuda_run_adam_step (&l, f, f, f, f, 1, 0.1f, 1, 0.1f, 0.9f, 0.1f, 0, 1e-8f, 0, NULL); break;
-    case 8: mt_cuda_run_cam_weights_xgradcam (&l, f, f, f, 4, NULL); break;
-    case 9: mt_cuda_run_cam_weights_gradcam (&l, f, f, f, 4, NULL); break;
-    case 10: mt_cuda_run_cam_combine (&l, f, f, f, 1, 1, 4, NULL); break;
+    case 8: mt_cuda_run_cam_seed (&l, f, lp, f, 1, 2, NULL); break;
+    case 9: mt_cuda_run_cam_weights (&l, f, f, f, 1, 4, 0, NULL); break;
+    case 10: mt_cuda_run_cam_combine (&l, f, f, f, f, 1, 1, 4, 0, NULL); break;
     case 11: mt_cuda_run_cam_scale (&l, f, 4, NULL); break;
     case 12: mt_cuda_run_resize_bilinear (&l, f, 2, 2, f, 4, 4, 1, NULL); break;
     case 13: mt_cuda_run_mask_mean_std (&l, f, u, 4, 2.0, NULL); break;
@@ -377,8 +377,8 @@ START_TEST (parity_saliency_and_masking)
   }
   float *da = to_device (a, len * 4), *dg = to_device (g, len * 4), *dw = to_device (NULL, n * c * 4);
   float *dcam = to_device (NULL, n * hw * 4), *dmap = to_device (NULL, (gsize) n * oh * ow * 4);
-  RUN (grid (0, n * c, 64), mt_cuda_run_cam_weights_xgradcam, da, dg, dw, hw);
-  RUN (grid ((gsize) n * hw, 0, 0), mt_cuda_run_cam_combine, da, dw, dcam, n, c, hw);
+  RUN (grid ((gsize) n * c, 0, 0), mt_cuda_run_cam_weights, da, dg, dw, (gint64) n * c, hw, MT_CAM_XGRADCAM);
+  RUN (grid ((gsize) n * hw, 0, 0), mt_cuda_run_cam_combine, da, dg, dw, dcam, n, c, hw, MT_CAM_XGRADCAM);
   RUN (grid (0, n, 64), mt_cuda_run_cam_scale, dcam, hw);
   RUN (grid ((gsize) n * oh * ow, 0, 0), mt_cuda_run_resize_bilinear, dcam, 8, 8, dmap, oh, ow, n);
   g_autofree float *got = g_new (float, (gsize) n * oh * ow);

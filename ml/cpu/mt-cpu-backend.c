@@ -423,6 +423,19 @@ cpu_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images, con
   mt_cpu_gather_batch (s, images, labels, idx, n, x, y);
 }
 
+static void
+cpu_cam_seed (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes, float *dlogits)
+{
+  mt_cpu_cam_seed (logits, labels, n, classes, dlogits);
+}
+
+static void
+cpu_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float *g, int n, int c, int h, int w, int oh,
+              int ow, float *work, float *maps)
+{
+  mt_cam_maps (method, a, g, n, c, h, w, oh, ow, work, maps);
+}
+
 static const MtBackendOps cpu_ops = {
   .alloc = cpu_alloc,
   .free = cpu_free,
@@ -447,6 +460,8 @@ static const MtBackendOps cpu_ops = {
   .linear_backward = cpu_linear_backward,
   .cross_entropy = cpu_cross_entropy,
   .gather_batch = cpu_gather_batch,
+  .cam_seed = cpu_cam_seed,
+  .cam_maps = cpu_cam_maps,
   .sgd_step = cpu_sgd_step,
   .adam_step = cpu_adam_step,
   .maxpool_forward = cpu_maxpool_forward,

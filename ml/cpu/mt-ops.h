@@ -99,6 +99,9 @@ void mt_cpu_avgpool_backward (const float *dy, int n, int c, int hw, float *dx);
 void mt_cpu_gather_batch (const MtInputSpec *s, const guint8 *images, const gint64 *labels, const gint64 *idx, int n,
                           float *x, gint64 *y);
 
+/* ---- class-activation maps (mt-backend.h: cam_seed; cam_maps is ml/mt-saliency.h's mt_cam_maps) ---- */
+void mt_cpu_cam_seed (const float *logits, const gint64 *labels, int n, int classes, float *dlogits);
+
 /* ---- residual add and the option-A shortcut ---- */
 void mt_cpu_add               (const float *a, const float *b, gsize len, float *y);
 void mt_cpu_shortcut_forward  (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);

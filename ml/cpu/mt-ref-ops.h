@@ -37,6 +37,9 @@ void   mt_ref_batchnorm_backward_eval (double eps, int n, int c, int hw, const d
 /* gather_batch's images in double: (pixel / 255 - mean) / std, or pixel / 255. */
 void   mt_ref_gather_images (int c, gint64 hw, gboolean plain, const double mean[3], const double std[3],
                              const guint8 *images, const gint64 *idx, int n, double *x);
+/* cam_maps in double: weights, combination, ReLU, scaling and resizing (maps [n, oh, ow]). */
+void   mt_ref_cam_maps (MtCamMethod method, const double *a, const double *g, int n, int c, int h, int w, int oh,
+                        int ow, double *maps);
 void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
 void   mt_ref_relu_backward (const double *x, const double *dy, gsize len, double *dx);
 void   mt_ref_maxpool2_forward  (const double *x, int n, int c, int h, int w, double *y);

@@ -257,6 +257,31 @@ cuda_be_gather_batch (MtBackend *be, const MtInputSpec *s, const guint8 *images,
             s->plain, s->mean[0], s->mean[1], s->mean[2], s->inv_std[0], s->inv_std[1], s->inv_std[2]);
 }
 
+static void
+cuda_be_cam_seed (MtBackend *be, const float *logits, const gint64 *labels, int n, int classes, float *dlogits)
+{
+  CUDA_RUN (be, (gsize) n, mt_cuda_run_cam_seed, logits, labels, dlogits, n, classes);
+}
+
+/* The weights, one thread per (sample, channel); the maps, one thread per pixel; their
+ * scaling, one block per map; then the resizing, one thread per output pixel. */
+static void
+cuda_be_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float *g, int n, int c, int h, int w,
+                  int oh, int ow, float *work, float *maps)
+{
+  gboolean resize = oh != h || ow != w;
+  float *weights = work, *cam = resize ? work + (gsize) n * c : maps;
+  int hw = h * w;
+  if (n < 1)
+    return;
+  if (method != MT_CAM_LAYERCAM)
+    CUDA_RUN (be, (gsize) n * c, mt_cuda_run_cam_weights, a, g, weights, (gint64) n * c, hw, (int) method);
+  CUDA_RUN (be, (gsize) n * hw, mt_cuda_run_cam_combine, a, g, weights, cam, n, c, hw, (int) method);
+  CUDA_RUN_BLOCKS (be, n, MIN (256, (hw + 31) / 32 * 32), mt_cuda_run_cam_scale, cam, hw);
+  if (resize)
+    CUDA_RUN (be, (gsize) n * oh * ow, mt_cuda_run_resize_bilinear, cam, h, w, maps, oh, ow, n);
+}
+
 /* Evaluation's folded convolution and the ReLU after it: cuDNN's convolution, then the
  * ReLU kernel in place. */
 static void
@@ -523,6 +548,8 @@ static const MtBackendOps cuda_ops = {
   .linear_backward = cuda_be_linear_backward,
   .cross_entropy = cuda_be_cross_entropy,
   .gather_batch = cuda_be_gather_batch,
+  .cam_seed = cuda_be_cam_seed,
+  .cam_maps = cuda_be_cam_maps,
   .sgd_step = cuda_be_sgd_step,
   .adam_step = cuda_be_adam_step,
   .maxpool_forward = cuda_be_maxpool_forward,

@@ -130,24 +130,24 @@ mt_cuda_run_adam_step (MtCudaLaunch *l, float *p, const float *grad, float *m, f
 }
 
 gboolean
-mt_cuda_run_cam_weights_xgradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
-                                  GError **error)
+mt_cuda_run_cam_seed (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits, int n, int classes,
+                      GError **error)
 {
-  LAUNCH (l, "mt_cam_weights_xgradcam", error, a, g, weights, hw);
+  LAUNCH (l, "mt_cam_seed", error, logits, labels, dlogits, n, classes);
 }
 
 gboolean
-mt_cuda_run_cam_weights_gradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
-                                 GError **error)
+mt_cuda_run_cam_weights (MtCudaLaunch *l, const float *a, const float *g, float *weights, gint64 nc, int hw,
+                         int method, GError **error)
 {
-  LAUNCH (l, "mt_cam_weights_gradcam", error, a, g, weights, hw);
+  LAUNCH (l, "mt_cam_weights", error, a, g, weights, nc, hw, method);
 }
 
 gboolean
-mt_cuda_run_cam_combine (MtCudaLaunch *l, const float *a, const float *weights, float *cam, int n, int c, int hw,
-                         GError **error)
+mt_cuda_run_cam_combine (MtCudaLaunch *l, const float *a, const float *g, const float *weights, float *cam, int n,
+                         int c, int hw, int method, GError **error)
 {
-  LAUNCH (l, "mt_cam_combine", error, a, weights, cam, n, c, hw);
+  LAUNCH (l, "mt_cam_combine", error, a, g, weights, cam, n, c, hw, method);
 }
 
 gboolean

@@ -60,12 +60,16 @@ gboolean mt_cuda_run_sgd_step         (MtCudaLaunch *l, float *p, const float *g
 gboolean mt_cuda_run_adam_step        (MtCudaLaunch *l, float *p, const float *grad, float *m, float *v, gint64 n,
                                        float step_size, float bc2_sqrt, float w1, float b2, float w2, float wd,
                                        float eps, int decay, GError **error);
-gboolean mt_cuda_run_cam_weights_xgradcam (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
-                                           GError **error);
-gboolean mt_cuda_run_cam_weights_gradcam  (MtCudaLaunch *l, const float *a, const float *g, float *weights, int hw,
-                                           GError **error);
-gboolean mt_cuda_run_cam_combine      (MtCudaLaunch *l, const float *a, const float *weights, float *cam, int n, int c,
-                                       int hw, GError **error);
+/* Over @n samples: cam_seed (@labels NULL: the largest logit). */
+gboolean mt_cuda_run_cam_seed         (MtCudaLaunch *l, const float *logits, const gint64 *labels, float *dlogits,
+                                       int n, int classes, GError **error);
+/* Over @nc (sample, channel) pairs: mt_ew_cam_weight by @method (an MtCamMethod). */
+gboolean mt_cuda_run_cam_weights      (MtCudaLaunch *l, const float *a, const float *g, float *weights, gint64 nc,
+                                       int hw, int method, GError **error);
+/* Over @n * @hw pixels: mt_ew_cam_pixel. */
+gboolean mt_cuda_run_cam_combine      (MtCudaLaunch *l, const float *a, const float *g, const float *weights,
+                                       float *cam, int n, int c, int hw, int method, GError **error);
+/* One block per map. */
 gboolean mt_cuda_run_cam_scale        (MtCudaLaunch *l, float *cam, int hw, GError **error);
 gboolean mt_cuda_run_resize_bilinear  (MtCudaLaunch *l, const float *in, int ih, int iw, float *out, int oh, int ow,
                                        int maps, GError **error);

@@ -2,36 +2,25 @@
 #include "mt-cuda-common.cuh"
 #include "ml/mt-elementwise.h"
 
-// XGradCAM channel weights, one block per (sample, channel): sum(G A) / (sum(A) + 1e-7),
-// accumulated in double as on the CPU.
-MT_KERNEL void mt_cam_weights_xgradcam (const float *a, const float *g, float *weights, int hw) {
-  const float *ac = a + (i64) blockIdx.x * hw, *gc = g + (i64) blockIdx.x * hw;
-  double ga = 0, sa = 0;
-  for (int p = threadIdx.x; p < hw; p += blockDim.x) {
-    ga += (double) gc[p] * ac[p];
-    sa += ac[p];
+// The seed of a saliency backward, one thread per sample: one-hot rows at the target.
+MT_KERNEL void mt_cam_seed (const float *logits, const i64 *labels, float *dlogits, int n, int classes) {
+  GRID_STRIDE (i, n) {
+    const float *z = logits + i * classes;
+    int t = mt_ew_cam_target (z, classes, labels != 0, labels ? labels[i] : 0);
+    for (int k = 0; k < classes; k++) dlogits[i * classes + k] = k == t ? 1.0f : 0.0f;
   }
-  ga = block_sum (ga);
-  sa = block_sum (sa);
-  if (threadIdx.x == 0) weights[blockIdx.x] = (float) (ga / (sa + 1e-7));
 }
-// Grad-CAM's weights: the mean gradient of each channel.
-MT_KERNEL void mt_cam_weights_gradcam (const float *a, const float *g, float *weights, int hw) {
-  const float *gc = g + (i64) blockIdx.x * hw;
-  double s = 0;
-  for (int p = threadIdx.x; p < hw; p += blockDim.x) s += gc[p];
-  s = block_sum (s);
-  if (threadIdx.x == 0) weights[blockIdx.x] = (float) (s / hw);
+// Channel weights, one thread per (sample, channel), each summed in the CPU's order (a
+// layer's maps are small: SmallCNN's 64 pixels, ResNet's 49): the CPU's bits.
+MT_KERNEL void mt_cam_weights (const float *a, const float *g, float *weights, i64 nc, int hw, int method) {
+  GRID_STRIDE (i, nc) weights[i] = mt_ew_cam_weight (method, a + i * hw, g + i * hw, hw);
 }
-// cam[n, p] = ReLU(sum_c w[n, c] A[n, c, p]), channels summed in order as on the CPU.
-MT_KERNEL void mt_cam_combine (const float *a, const float *weights, float *cam,
-                                            int n, int c, int hw) {
+// cam[s, p] = ReLU(sum_c w[s, c] A[s, c, p]) (LayerCAM: ReLU(G) for w), channels in order.
+MT_KERNEL void mt_cam_combine (const float *a, const float *g, const float *weights, float *cam,
+                               int n, int c, int hw, int method) {
   GRID_STRIDE (i, (i64) n * hw) {
-    i64 s = i / hw;
-    int p = (int) (i % hw);
-    float acc = 0.0f;
-    for (int ch = 0; ch < c; ch++) acc += weights[s * c + ch] * a[(s * c + ch) * hw + p];
-    cam[i] = acc > 0.0f ? acc : 0.0f;
+    i64 s = i / hw, off = s * c * hw;
+    cam[i] = mt_ew_cam_pixel (method, a + off, g + off, weights + s * c, c, hw, i % hw);
   }
 }
 // pytorch-grad-cam's scaling, one block per map: (cam - min) / (max after that + 1e-7).
