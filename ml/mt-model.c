@@ -61,6 +61,9 @@ struct _MtModel {
   float *given;           /* an activation or gradient handed in, converted to the layout */
   double *prof_fwd, *prof_bwd;  /* per-layer seconds, while profiling (mt_model_profile) */
   GPtrArray *params;      /* MtParam* */
+  float *param_arena;     /* every weight and bias on a device backend, at the offsets of */
+  float *grad_arena;      /* every gradient (both backends) */
+  gsize arena_len;        /* floats in each */
   MtBnSpec bn;
   double mean[3], std[3]; /* the input transform */
   MtBnShare *share;       /* a slice of a batch (mt_model_set_share), or NULL */
@@ -90,15 +93,30 @@ param_free (gpointer p)
   g_free (mp);
 }
 
-static void
-add_param (MtModel *m, const char *layer, const char *what, MtTensor *t, float *data, float *grad)
+/* Each parameter's place in the arenas: 64 floats (256 bytes) apart at least, so that
+ * every one is as aligned as an allocation of its own. */
+#define ARENA_ALIGN 64
+
+static gsize
+arena_span (MtTensor *t)
+{
+  return t ? ((gsize) mt_tensor_numel (t) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN : 0;
+}
+
+/* Parameter @t of @layer at *@offset in the arenas (its data the tensor's own on a host
+ * backend); returns its data and sets *@grad. */
+static float *
+add_param (MtModel *m, const char *layer, const char *what, MtTensor *t, gsize *offset, float **grad)
 {
   MtParam *p = g_new0 (MtParam, 1);
   p->name = g_strdup_printf ("%s.%s", layer, what);
-  p->data = data;
-  p->grad = grad;
+  p->data = m->param_arena ? m->param_arena + *offset : t->data;
+  p->grad = *grad = m->grad_arena + *offset;
   p->len = (gsize) mt_tensor_numel (t);
+  p->offset = *offset;
+  *offset += arena_span (t);
   g_ptr_array_add (m->params, p);
+  return p->data;
 }
 
 /* Every layer's tensor and its copy in the backend's memory, one way or the other (nothing
@@ -134,25 +152,26 @@ device_place (MtModel *m, MtTensor *t)
 }
 
 /* The tensors each layer's ops read (uploaded) and the gradients they write, in the
- * backend's memory, and the parameter list over them. */
+ * backend's memory, and the parameter list over them. The gradients lie in one arena and,
+ * on a device, the weights in another at the same offsets: an optimizer updates them all
+ * with one op (mt_model_flat_params). */
 static void
 attach_params (MtModel *m)
 {
   g_ptr_array_set_size (m->params, 0);
+  gsize total = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    total += arena_span (m->layers[i].weight) + arena_span (m->layers[i].bias);
+  m->arena_len = total;
+  m->grad_arena = model_alloc (m, MAX (total, 1));
+  m->param_arena = mt_backend_is_host (m->be) ? NULL : model_alloc (m, MAX (total, 1));
+  gsize off = 0;
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    L->w = device_place (m, L->weight);
-    L->b = device_place (m, L->bias);
     L->rm = device_place (m, L->running_mean);
     L->rv = device_place (m, L->running_var);
-    if (L->weight) {
-      L->gweight = model_alloc (m, (gsize) mt_tensor_numel (L->weight));
-      add_param (m, L->spec.name, "weight", L->weight, L->w, L->gweight);
-    }
-    if (L->bias) {
-      L->gbias = model_alloc (m, (gsize) mt_tensor_numel (L->bias));
-      add_param (m, L->spec.name, "bias", L->bias, L->b, L->gbias);
-    }
+    L->w = L->weight ? add_param (m, L->spec.name, "weight", L->weight, &off, &L->gweight) : NULL;
+    L->b = L->bias ? add_param (m, L->spec.name, "bias", L->bias, &off, &L->gbias) : NULL;
   }
   sync_params (m, FALSE);
 }
@@ -164,17 +183,31 @@ detach_params (MtModel *m)
   gboolean host = mt_backend_is_host (m->be);
   for (int i = 0; m->layers && i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
-    float **own[] = { &L->gweight, &L->gbias, &L->fold_w, &L->fold_b };
-    float **placed[] = { &L->w, &L->b, &L->rm, &L->rv };  /* the tensors' own data on a host backend */
-    for (guint k = 0; k < G_N_ELEMENTS (own); k++) {
-      model_free_buffer (m, *own[k]);
-      if (!host)
-        model_free_buffer (m, *placed[k]);
-      *own[k] = *placed[k] = NULL;
+    model_free_buffer (m, L->fold_w);
+    model_free_buffer (m, L->fold_b);
+    if (!host) {
+      model_free_buffer (m, L->rm);
+      model_free_buffer (m, L->rv);
     }
+    L->fold_w = L->fold_b = L->rm = L->rv = L->w = L->b = L->gweight = L->gbias = NULL;
   }
+  model_free_buffer (m, m->param_arena);
+  model_free_buffer (m, m->grad_arena);
+  m->param_arena = m->grad_arena = NULL;
+  m->arena_len = 0;
   if (m->params)
     g_ptr_array_set_size (m->params, 0);
+}
+
+gboolean
+mt_model_flat_params (MtModel *m, float **data, float **grad, gsize *len)
+{
+  if (!m->param_arena)
+    return FALSE;
+  *data = m->param_arena;
+  *grad = m->grad_arena;
+  *len = m->arena_len;
+  return TRUE;
 }
 
 static MtTensor *

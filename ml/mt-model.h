@@ -65,6 +65,7 @@ typedef struct {
   float *data;
   float *grad;
   gsize len;
+  gsize offset;     /* in mt_model_flat_params' span, where there is one */
 } MtParam;
 
 /* A model for @arch's default input size. */
@@ -161,6 +162,11 @@ void          mt_model_input_spec (MtModel *m, MtInputSpec *s);
 const float  *mt_model_load_input (MtModel *m, const guint8 *pixels, gsize n);
 
 guint         mt_model_n_params  (MtModel *m);
+/* On a device backend every parameter's data and grad lie in one span each, of @len
+ * floats, at MtParam.offset (the floats between them stay zero): an elementwise optimizer
+ * updates them all with one op. FALSE on a host backend, where the weights are the
+ * state_dict's own tensors. */
+gboolean      mt_model_flat_params (MtModel *m, float **data, float **grad, gsize *len);
 MtParam      *mt_model_param     (MtModel *m, guint i);
 
 /* The state_dict: parameters and buffers with PyTorch's names, plus metadata "arch",

@@ -67,32 +67,41 @@ mt_optimizer_name (MtOptimizer o)
 }
 
 static void
-free_buffers (MtTrainState *st, float ***buffers)
+free_buffers (MtTrainState *st, float ***buffers, float **span)
 {
   if (!*buffers)
     return;
   MtBackend *be = mt_model_get_backend (st->model);
-  for (guint i = 0; i < mt_model_n_params (st->model); i++)
+  if (*span)
+    be->ops->free (be, *span);
+  for (guint i = 0; !*span && i < mt_model_n_params (st->model); i++)
     be->ops->free (be, (*buffers)[i]);
+  *span = NULL;
   g_clear_pointer (buffers, g_free);
 }
 
 static void
 free_momentum (MtTrainState *st)
 {
-  free_buffers (st, &st->momentum);
-  free_buffers (st, &st->exp_avg_sq);
+  free_buffers (st, &st->momentum, &st->momentum_span);
+  free_buffers (st, &st->exp_avg_sq, &st->exp_avg_sq_span);
 }
 
-/* Zeroed optimizer state beside each parameter, in the model's backend memory. */
+/* Zeroed optimizer state beside each parameter, in the model's backend memory: one span
+ * (*@span) at the parameters' offsets where they lie in one, else a buffer each. */
 static float **
-new_buffers (MtModel *model)
+new_buffers (MtModel *model, float **span)
 {
   MtBackend *be = mt_model_get_backend (model);
   guint np = mt_model_n_params (model);
   float **b = g_new0 (float *, np);
-  for (guint p = 0; p < np; p++)
-    b[p] = be->ops->alloc (be, mt_model_param (model, p)->len * sizeof (float));
+  float *data, *grad;
+  gsize len;
+  *span = mt_model_flat_params (model, &data, &grad, &len) ? be->ops->alloc (be, len * sizeof (float)) : NULL;
+  for (guint p = 0; p < np; p++) {
+    MtParam *mp = mt_model_param (model, p);
+    b[p] = *span ? *span + mp->offset : be->ops->alloc (be, mp->len * sizeof (float));
+  }
   return b;
 }
 
@@ -104,23 +113,32 @@ optimizer_prepare (MtTrainState *st, const MtTrainConfig *cfg)
   gboolean first = st->momentum == NULL;
   if (first) {
     st->optimizer = cfg->optimizer;
-    st->momentum = new_buffers (st->model);
+    st->momentum = new_buffers (st->model, &st->momentum_span);
     if (cfg->optimizer == MT_OPTIMIZER_ADAM)
-      st->exp_avg_sq = new_buffers (st->model);
+      st->exp_avg_sq = new_buffers (st->model, &st->exp_avg_sq_span);
   }
   st->step++;
   return first;
 }
 
-/* The ops of one update of every parameter by the configured optimizer. */
+/* The ops of one update of every parameter by the configured optimizer: one op over the
+ * parameters' span where they lie in one (the update is elementwise, and the floats
+ * between them are zeros that stay zero), else one per parameter. */
 static void
 optimizer_ops (MtTrainState *st, const MtTrainConfig *cfg, double lr, gboolean first)
 {
   MtModel *model = st->model;
   MtBackend *be = mt_model_get_backend (model);
   guint np = mt_model_n_params (model);
+  float *data, *grad;
+  gsize len;
+  gboolean flat = st->momentum_span && mt_model_flat_params (model, &data, &grad, &len);
   if (cfg->optimizer == MT_OPTIMIZER_ADAM) {
     MtAdamSpec a = { lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, st->step };
+    if (flat && st->exp_avg_sq_span) {
+      be->ops->adam_step (be, &a, data, grad, st->momentum_span, st->exp_avg_sq_span, len);
+      return;
+    }
     for (guint p = 0; p < np; p++) {
       MtParam *mp = mt_model_param (model, p);
       be->ops->adam_step (be, &a, mp->data, mp->grad, st->momentum[p], st->exp_avg_sq[p], mp->len);
@@ -128,6 +146,10 @@ optimizer_ops (MtTrainState *st, const MtTrainConfig *cfg, double lr, gboolean f
     return;
   }
   MtSgdSpec sg = { lr, cfg->momentum, cfg->weight_decay, cfg->nesterov };
+  if (flat) {
+    be->ops->sgd_step (be, &sg, data, grad, st->momentum_span, len, first);
+    return;
+  }
   for (guint p = 0; p < np; p++) {
     MtParam *mp = mt_model_param (model, p);
     be->ops->sgd_step (be, &sg, mp->data, mp->grad, st->momentum[p], mp->len, first);
@@ -649,9 +671,9 @@ mt_train_state_from_bundle (MtTrainState *st, MtBundle *b, gboolean with_progres
   st->step = step ? g_ascii_strtoll (step, NULL, 10) : 0;
   if (g_strcmp0 (mt_bundle_get_metadata (b, "has_momentum"), "true") == 0) {
     gboolean adam = st->optimizer == MT_OPTIMIZER_ADAM;
-    st->momentum = new_buffers (st->model);
+    st->momentum = new_buffers (st->model, &st->momentum_span);
     if (adam)
-      st->exp_avg_sq = new_buffers (st->model);
+      st->exp_avg_sq = new_buffers (st->model, &st->exp_avg_sq_span);
     for (guint p = 0; p < np * (adam ? 2 : 1); p++) {
       MtParam *mp = mt_model_param (st->model, p % np);
       const char *suffix = !adam ? "momentum_buffer" : p < np ? "exp_avg" : "exp_avg_sq";

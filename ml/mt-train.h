@@ -41,6 +41,8 @@ typedef struct {
   MtOptimizer optimizer;   /* the one that made the buffers below */
   float **momentum;        /* per parameter (SGD's buffer, Adam's exp_avg), or NULL before the first step */
   float **exp_avg_sq;      /* Adam's, per parameter */
+  float *momentum_span;    /* where the parameters lie in one span (mt_model_flat_params): */
+  float *exp_avg_sq_span;  /* the buffers above, one allocation each at the same offsets */
   gint64 step;             /* updates made (Adam's bias correction) */
   int epochs_done;
   double lr;               /* learning rate of the last epoch run */
