@@ -2,6 +2,7 @@
 #include "ml/cpu/mt-cpu.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <dnnl.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -73,4 +74,46 @@ mt_cpu_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alp
   if (st != dnnl_success)
     g_error ("oneDNN: sgemm %c%c %d x %d x %d failed (status %d)", trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k,
              (int) st);
+}
+
+/* Rows [r0, r0 + rows) of C (rows < MT_CPU_GEMM_ROWS: copied into zero-padded blocks). */
+static void
+gemm_block (gboolean trans_a, gboolean trans_b, int r0, int rows, int n, int k, float alpha, const float *a,
+            int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+  const int R = MT_CPU_GEMM_ROWS;
+  if (rows == R) {
+    mt_cpu_sgemm (trans_a, trans_b, R, n, k, alpha, trans_a ? a + r0 : a + (gsize) r0 * lda, lda, b, ldb, beta,
+                  c + (gsize) r0 * ldc, ldc);
+    return;
+  }
+  /* op(A)'s rows as a [R, k] block (or, transposed, a [k, R] one), C's as [R, n]. */
+  g_autofree float *pa = g_new0 (float, (gsize) R * k), *pc = g_new0 (float, (gsize) R * n);
+  for (int r = 0; r < rows; r++) {
+    for (int q = 0; q < k; q++)
+      pa[trans_a ? (gsize) q * R + r : (gsize) r * k + q] =
+        trans_a ? a[(gsize) q * lda + r0 + r] : a[(gsize) (r0 + r) * lda + q];
+    if (beta != 0.0f)
+      memcpy (pc + (gsize) r * n, c + (gsize) (r0 + r) * ldc, (gsize) n * sizeof (float));
+  }
+  mt_cpu_sgemm (trans_a, trans_b, R, n, k, alpha, pa, trans_a ? R : k, b, ldb, beta, pc, n);
+  for (int r = 0; r < rows; r++)
+    memcpy (c + (gsize) (r0 + r) * ldc, pc + (gsize) r * n, (gsize) n * sizeof (float));
+}
+
+void
+mt_cpu_sgemm_rows (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                   const float *b, int ldb, float beta, float *c, int ldc)
+{
+  const int R = MT_CPU_GEMM_ROWS;
+  int blocks = (m + R - 1) / R;
+  int threads = mt_cpu_threads ();
+#ifdef _OPENMP
+  if (omp_in_parallel ())
+    threads = 1;
+#endif
+  threads = MAX (1, MIN (threads, blocks));
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int bi = 0; bi < blocks; bi++)
+    gemm_block (trans_a, trans_b, bi * R, MIN (R, m - bi * R), n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -5,57 +5,35 @@
 #include <math.h>
 #include "ml/cpu/mt-cpu.h"
 
-/* Rows [*lo, *hi) of @n that thread @t of @threads takes. */
-static void
-share (int n, int t, int threads, int *lo, int *hi)
-{
-  *lo = (int) ((gint64) n * t / threads);
-  *hi = (int) ((gint64) n * (t + 1) / threads);
-}
+/* Each product goes to oneDNN in blocks of rows (mt_cpu_sgemm_rows): a sample's outputs
+ * and input gradient, and each row of the weight gradient, are rounded alike whatever the
+ * batch size, its slicing and the thread count. */
 
 void
 mt_cpu_linear_forward (const float *x, int n, int in, int out, const float *weight,
                    const float *bias, float *y)
 {
-  int threads = mt_cpu_threads ();
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int t = 0; t < threads; t++) {
-    int lo, hi;
-    share (n, t, threads, &lo, &hi);
-    if (hi <= lo)
-      continue;
-    for (int i = lo; i < hi; i++)
-      for (int o = 0; o < out; o++)
-        y[(gsize) i * out + o] = bias ? bias[o] : 0.0f;
-    mt_cpu_sgemm (FALSE, TRUE, hi - lo, out, in, 1.0f, x + (gsize) lo * in, in, weight, in, 1.0f,
-                  y + (gsize) lo * out, out);
-  }
+  for (int i = 0; i < n; i++)
+    for (int o = 0; o < out; o++)
+      y[(gsize) i * out + o] = bias ? bias[o] : 0.0f;
+  mt_cpu_sgemm_rows (FALSE, TRUE, n, out, in, 1.0f, x, in, weight, in, 1.0f, y, out);
 }
 
 void
 mt_cpu_linear_backward (const float *x, int n, int in, int out, const float *weight,
                     const float *dy, float *dx, float *dweight, float *dbias)
 {
-  /* dW = dY^T X (rows of dW split over threads), db = column sums of dY,
-   * dX = dY W (rows of dX split). */
-  int threads = mt_cpu_threads ();
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int t = 0; t < threads; t++) {
-    int lo, hi;
-    share (out, t, threads, &lo, &hi);
-    if (dweight && hi > lo)
-      mt_cpu_sgemm (TRUE, FALSE, hi - lo, in, n, 1.0f, dy + lo, out, x, in, 0.0f, dweight + (gsize) lo * in, in);
-    for (int o = lo; dbias && o < hi; o++) {
-      double acc = 0;
-      for (int i = 0; i < n; i++)
-        acc += dy[(gsize) i * out + o];
-      dbias[o] = (float) acc;
-    }
-    share (n, t, threads, &lo, &hi);
-    if (dx && hi > lo)
-      mt_cpu_sgemm (FALSE, FALSE, hi - lo, in, out, 1.0f, dy + (gsize) lo * out, out, weight, in, 0.0f,
-                    dx + (gsize) lo * in, in);
+  /* dW = dY^T X, db = column sums of dY (in double, in sample order), dX = dY W. */
+  if (dweight)
+    mt_cpu_sgemm_rows (TRUE, FALSE, out, in, n, 1.0f, dy, out, x, in, 0.0f, dweight, in);
+  for (int o = 0; dbias && o < out; o++) {
+    double acc = 0;
+    for (int i = 0; i < n; i++)
+      acc += dy[(gsize) i * out + o];
+    dbias[o] = (float) acc;
   }
+  if (dx)
+    mt_cpu_sgemm_rows (FALSE, FALSE, n, in, out, 1.0f, dy, out, weight, in, 0.0f, dx, in);
 }
 
 /* ---- the double-precision reference ---------------------------------------------- */
