@@ -394,12 +394,21 @@ guard_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float *
   CPU->ops->cam_maps (CPU, method, R (a), R (g), n, c, h, w, oh, ow, R (work), R (maps));
 }
 
+static gint optimizer_ops;
+
+guint
+mt_guard_backend_optimizer_ops (void)
+{
+  return (guint) g_atomic_int_get (&optimizer_ops);
+}
+
 static void
 guard_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
                 gboolean first_step)
 {
   if (RECORDING (be, sgd_step, .s.sgd = *s, .p = { param, grad, momentum_buf }, .i = { len, first_step }))
     return;
+  g_atomic_int_inc (&optimizer_ops);
   CPU->ops->sgd_step (CPU, s, R (param), R (grad), R (momentum_buf), len, first_step);
 }
 
@@ -409,6 +418,7 @@ guard_adam_step (MtBackend *be, const MtAdamSpec *s, float *param, const float *
 {
   if (RECORDING (be, adam_step, .s.adam = *s, .p = { param, grad, exp_avg, exp_avg_sq }, .i = { len }))
     return;
+  g_atomic_int_inc (&optimizer_ops);
   CPU->ops->adam_step (CPU, s, R (param), R (grad), R (exp_avg), R (exp_avg_sq), len);
 }
 

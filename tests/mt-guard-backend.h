@@ -17,5 +17,8 @@ MtBackend *mt_guard_backend_new (void);
 gboolean   mt_guard_backend_owns (const void *p);
 /* Bytes allocated and not freed, over every guard backend. */
 gsize      mt_guard_backend_in_use (void);
+/* Optimizer ops (sgd_step, adam_step) run so far, over every guard backend: recorded ones
+ * count when they are replayed. */
+guint      mt_guard_backend_optimizer_ops (void);
 
 G_END_DECLS

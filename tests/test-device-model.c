@@ -249,13 +249,21 @@ START_TEST (training_on_device_memory)
     g_autoptr (MtTrainState) st2 = mt_train_state_new (models[side]);
     ck_assert_msg (mt_train_state_from_bundle (st2, ckpt, TRUE, "checkpoint", &err), "%s", err ? err->message : "");
     cfg.epochs = 3;
+    guint updates_before = mt_guard_backend_optimizer_ops ();
     ck_assert_msg (mt_train_run (st2, &cfg, data, NULL, &err), "%s", err ? err->message : "");
-    if (side == 0)
+    if (side == 0) {
       ck_assert (st2->steps_recorded == 0 && st2->steps_replayed == 0);
-    else
+    } else {
       ck_assert_msg (st2->steps_recorded == 2 && st2->steps_replayed >= 2,
                      "%s: %" G_GINT64_FORMAT " steps as they came, %" G_GINT64_FORMAT " recorded, %" G_GINT64_FORMAT
                      " replayed", k->arch, st2->steps_eager, st2->steps_recorded, st2->steps_replayed);
+      /* The parameters lie in one span on the device: each step's update is one op. */
+      float *pd, *pg;
+      gsize span;
+      ck_assert (mt_model_flat_params (models[side], &pd, &pg, &span));
+      ck_assert_int_eq (mt_guard_backend_optimizer_ops () - updates_before,
+                        st2->steps_eager + st2->steps_recorded + st2->steps_replayed);
+    }
     states[side] = mt_train_state_to_bundle (st2, FALSE);
     weights[side] = mt_model_to_bundle (models[side]);
     acc[side] = mt_train_evaluate (models[side], data, NULL, n, 24, &loss[side], &err);
