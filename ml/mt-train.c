@@ -10,6 +10,7 @@
 #include "ml/mt-slices.h"
 #include "ml/mt-staging.h"
 #include "ml/mt-step-graph.h"
+#include "ml/mt-batches.h"
 #include "ml/mt-device-data.h"
 #include "ml/mt-augment.h"
 
@@ -301,31 +302,30 @@ tally_sum (Tally *t, int classes, double *loss_sum, gint64 *correct, gint64 *see
   return -1;
 }
 
-/* Accuracy and loss on a pass of @batches batches @l was started for: one download of
- * the losses at the end, not one wait per batch. */
+static gint64
+batch_count (gint64 n, int batch_size)
+{
+  return (n + batch_size - 1) / batch_size;
+}
+
+/* Accuracy and loss on the pass @src: one download of the losses at the end, not one
+ * wait per batch. */
 static double
-evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gint64 batches, double *loss,
-               GError **error)
+evaluate_pass (MtSlices *slices, MtModel *model, MtBatches *src, int batch_size, double *loss, GError **error)
 {
   MtBackend *be = mt_model_get_backend (model);
-  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
-  g_auto (MtStaging) ys = { 0 };
   g_auto (Tally) tally = { 0 };
+  gint64 batches = batch_count (mt_batches_size (src), batch_size);
   tally_init (&tally, be, batches);
   gint64 bi = 0;
-  const guint8 *px;
-  const gint64 *idx;
+  const float *x;
+  const gint64 *y;
   int b = 0;
   GError *err = NULL;
-  while ((px = mt_loader_next (l, &b, &idx, &err))) {
+  while (mt_batches_next (src, &b, &x, &y, &err)) {
     g_return_val_if_fail (bi < batches, -1);
-    const float *x = mt_model_load_input (model, px, (gsize) b);
-    gint64 *y = mt_staging_host (&ys, be, (gsize) b * sizeof (gint64));
-    for (int i = 0; i < b; i++)
-      y[i] = ((gint64 *) labels->data)[idx[i]];
     const float *logits = mt_slices_forward_eval (slices, x, b);
-    const gint64 *yb = mt_staging_upload (&ys, (gsize) b * sizeof (gint64));
-    be->ops->cross_entropy (be, logits, yb, b, mt_model_num_classes (model), NULL, tally_loss (&tally, bi),
+    be->ops->cross_entropy (be, logits, y, b, mt_model_num_classes (model), NULL, tally_loss (&tally, bi),
                             tally_correct (&tally, bi));
     tally.sizes[bi++] = b;
   }
@@ -341,41 +341,32 @@ evaluate_pass (MtSlices *slices, MtModel *model, MtLoader *l, MtBundle *data, gi
   return n ? (double) correct / (double) n : 0;
 }
 
-static gint64
-batch_count (gint64 n, int batch_size)
-{
-  return (n + batch_size - 1) / batch_size;
-}
-
 double
 mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, int batch_size, double *loss,
                    GError **error)
 {
-  g_autoptr (MtLoader) l = mt_loader_new (data, 0);
+  g_autoptr (MtDeviceData) dd = mt_device_data_new (mt_model_get_backend (model), data);
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, idx, n, batch_size);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
-  if (!idx)
-    n = mt_loader_size (l);
-  mt_loader_start (l, idx, n, batch_size, NULL, 0);
-  return evaluate_pass (slices, model, l, data, batch_count (n, batch_size), loss, error);
+  return evaluate_pass (slices, model, src, batch_size, loss, error);
 }
 
 float *
 mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
                   void (*progress) (double fraction, gpointer user_data), gpointer user_data, GError **error)
 {
-  g_autoptr (MtLoader) l = mt_loader_new (data, 0);
-  gint64 n = mt_loader_size (l);
-  int classes = mt_model_num_classes (model);
   MtBackend *be = mt_model_get_backend (model);
+  g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, 0, batch_size);
+  gint64 n = mt_batches_size (src);
+  int classes = mt_model_num_classes (model);
   g_autofree float *out = g_new (float, (gsize) MAX (n, 1) * classes);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
-  mt_loader_start (l, NULL, n, batch_size, NULL, 0);
   gint64 start = 0;
-  const guint8 *px;
+  const float *x;
   int b = 0;
   GError *err = NULL;
-  while ((px = mt_loader_next (l, &b, NULL, &err))) {
-    const float *x = mt_model_load_input (model, px, (gsize) b);
+  while (mt_batches_next (src, &b, &x, NULL, &err)) {
     const float *logits = mt_slices_forward_eval (slices, x, b);
     be->ops->download (be, out + (gsize) start * classes, logits, (gsize) b * classes * sizeof (float));
     start += b;
@@ -538,9 +529,10 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;
     if (n_val > 0) {
-      mt_loader_start (loader, val_idx, n_val, cfg->batch_size, NULL, 0);
+      /* From the dataset on the device where training has it there, else loaded. */
+      g_autoptr (MtBatches) vb = mt_batches_new (model, data, dd, val_idx, n_val, cfg->batch_size);
       GError *lerr = NULL;
-      val_acc = evaluate_pass (slices, model, loader, data, batch_count (n_val, cfg->batch_size), &val_loss, &lerr);
+      val_acc = evaluate_pass (slices, model, vb, cfg->batch_size, &val_loss, &lerr);
       if (lerr) {
         g_propagate_prefixed_error (error, lerr, "epoch %d, validation: ", epoch + 1);
         return FALSE;

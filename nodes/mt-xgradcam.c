@@ -1,7 +1,6 @@
 #include "nodes/mt-xgradcam.h"
 #include "ml/mt-dataset.h"
-#include "ml/mt-device-data.h"
-#include "ml/mt-loader.h"
+#include "ml/mt-batches.h"
 #include "runtime/mt-enum.h"
 #include "nodes/mt-resolution.h"
 #include "base/mt-error.h"
@@ -94,7 +93,6 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   if (!data || !mt_dataset_check (data, "saliency input", error))
     return FALSE;
   const MtArch *arch = mt_model_arch (model);
-  MtTensor *labels = mt_bundle_get (data, MT_DATASET_LABELS);
   gint64 ishape[4];
   mt_dataset_images_shape (data, ishape);
   if (!mt_model_fit (&model, ishape, error) || !mt_model_set_backend (model, be, error))
@@ -120,50 +118,25 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
   g_autoptr (MtTensor) maps = mt_tensor_new (MT_DTYPE_F32, 3, shape);
   gboolean by_label = self->target == MT_TARGET_LABEL, host = mt_backend_is_host (be);
   /* The pass's buffers, made once: on a host backend the maps land in the output itself. */
-  g_auto (MtStaging) seed = { 0 }, work = { 0 }, dmaps = { 0 }, xs = { 0 }, ys = { 0 };
+  g_auto (MtStaging) seed = { 0 }, work = { 0 }, dmaps = { 0 };
   Batch bt = { self->method, NULL, per, NULL, classes, layer,
                mt_staging_device (&seed, be, (gsize) bs * classes * sizeof (float)),
                mt_staging_device (&work, be, mt_cam_work_floats (bs, lc, lh, lw) * sizeof (float)),
                host ? NULL : mt_staging_device (&dmaps, be, (gsize) bs * h * w * sizeof (float)), (int) h, (int) w };
-  /* A device that can hold the dataset gathers each batch itself (ml/mt-device-data.h). */
+  /* A device that can hold the dataset gathers each batch itself. */
   g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
-  g_autoptr (MtLoader) loader = dd ? NULL : mt_loader_new (data, 0);
-  MtInputSpec input;
-  mt_model_input_spec (model, &input);
-  float *x_dev = dd ? mt_staging_device (&xs, be, (gsize) bs * per * sizeof (float)) : NULL;
-  gint64 *y_dev = dd ? mt_staging_device (&ys, be, (gsize) bs * sizeof (gint64)) : NULL;
-  if (dd) {
-    g_autofree gint64 *all = g_new (gint64, MAX (n, 1));
-    for (gint64 i = 0; i < n; i++)
-      all[i] = i;
-    mt_device_data_start (dd, all, n);
-  } else {
-    mt_loader_start (loader, NULL, n, bs, NULL, 0);
-  }
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, 0, bs);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);  /* after keep_output: the replicas keep it too */
   GError *lerr = NULL;
-  for (gint64 start = 0; start < n;) {
-    int b = (int) MIN (bs, n - start);
-    const gint64 *host_labels = (const gint64 *) labels->data + start;
-    if (dd) {
-      mt_device_data_batch (dd, &input, start, b, x_dev, y_dev);
-      bt.x = x_dev;
-      bt.labels = by_label ? y_dev : NULL;
-    } else {
-      const guint8 *src = mt_loader_next (loader, &b, NULL, &lerr);
-      if (!src)
-        break;
-      bt.x = mt_model_load_input (model, src, (gsize) b);
-      bt.labels = by_label ? mt_staging_put (&ys, be, host_labels, (gsize) b * sizeof (gint64)) : NULL;
-    }
+  int b = 0;
+  for (gint64 start = 0; mt_batches_next (src, &b, &bt.x, by_label ? &bt.labels : NULL, &lerr); start += b) {
     float *out = (float *) maps->data + start * h * w;
     if (host)
       bt.maps = out;
     mt_slices_map (slices, b, saliency_slice, &bt);
     if (!host)
       be->ops->download (be, out, bt.maps, (gsize) b * h * w * sizeof (float));
-    start += b;
-    mt_context_progress (ctx, (double) start / (double) n);
+    mt_context_progress (ctx, (double) (start + b) / (double) n);
   }
   if (lerr) {
     g_propagate_error (error, lerr);
