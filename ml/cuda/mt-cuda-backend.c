@@ -11,16 +11,35 @@
 
 #include <gmodule.h>
 #include <math.h>
+#include <string.h>
 #include <cuda_runtime_api.h>
 #include <cublas_v2.h>
 #include <cudnn.h>
 #include <nvrtc.h>
 
+/* Uploads go through pinned buffers, a ring of UPLOAD_SLOTS: the source is copied into
+ * the next one (so the caller may reuse it at once), its copy to the device queued on the
+ * stream and an event recorded after it; a buffer is refilled once its event has fired.
+ * An upload then does not wait for the stream (a pageable copy waits for the copy itself,
+ * and ours waited for the whole stream). Larger than UPLOAD_PINNED_MAX (a dataset sent
+ * once): straight from the caller's memory, waiting. */
+#define UPLOAD_SLOTS 3
+#define UPLOAD_PINNED_MAX ((gsize) 64 << 20)
+
+typedef struct {
+  void *host;          /* pinned */
+  gsize cap;
+  cudaEvent_t done;    /* after its last copy */
+  gboolean pending;
+} UploadSlot;
+
 typedef struct {
   MtBackend parent;
   cudaStream_t stream;
   MtCudaContext *ctx;
-  MtCudaKernels *kernels;
+  MtCudaKernels *kernels;  /* the process's (shared_device) */
+  UploadSlot up[UPLOAD_SLOTS];
+  guint up_next;
   double *loss;        /* per-sample scratch of cross_entropy */
   int *correct;
   int scratch_n;
@@ -104,9 +123,30 @@ cuda_be_upload (MtBackend *be, void *dst, const void *src, gsize bytes)
 {
   if (!cuda_be_not_capturing (be, "an upload"))
     return;
-  cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, CUDA_BE (be)->stream), "upload");
-  /* The host buffer may be reused as soon as we return. */
-  cuda_be_ok (be, cudaStreamSynchronize (CUDA_BE (be)->stream), "upload");
+  CudaBackend *cb = CUDA_BE (be);
+  if (bytes > UPLOAD_PINNED_MAX) {
+    /* The host buffer may be reused as soon as we return. */
+    if (cuda_be_ok (be, cudaMemcpyAsync (dst, src, bytes, cudaMemcpyHostToDevice, cb->stream), "upload"))
+      cuda_be_ok (be, cudaStreamSynchronize (cb->stream), "upload");
+    return;
+  }
+  UploadSlot *u = &cb->up[cb->up_next++ % UPLOAD_SLOTS];
+  if (u->pending && !cuda_be_ok (be, cudaEventSynchronize (u->done), "upload"))
+    return;
+  u->pending = FALSE;
+  if (u->cap < bytes) {
+    if (u->host)
+      cudaFreeHost (u->host);
+    u->host = NULL;
+    u->cap = 0;
+    if (!cuda_be_ok (be, cudaHostAlloc (&u->host, MAX (bytes, 4096), cudaHostAllocDefault), "cudaHostAlloc"))
+      return;
+    u->cap = MAX (bytes, 4096);
+  }
+  memcpy (u->host, src, bytes);
+  if (cuda_be_ok (be, cudaMemcpyAsync (dst, u->host, bytes, cudaMemcpyHostToDevice, cb->stream), "upload") &&
+      cuda_be_ok (be, cudaEventRecord (u->done, cb->stream), "upload"))
+    u->pending = TRUE;
 }
 
 static void
@@ -148,7 +188,12 @@ cuda_be_destroy (MtBackend *be)
   cudaFree (cb->loss);
   cudaFree (cb->correct);
   mt_cuda_context_free (cb->ctx);
-  mt_cuda_kernels_free (cb->kernels);
+  for (int i = 0; i < UPLOAD_SLOTS; i++) {
+    if (cb->up[i].host)
+      cudaFreeHost (cb->up[i].host);
+    if (cb->up[i].done)
+      cudaEventDestroy (cb->up[i].done);
+  }
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
   g_free (cb);
@@ -573,6 +618,30 @@ static const MtBackendOps cuda_ops = {
  * from its wrappers, mt_cuda_backend_*, so that neither binds to the other). */
 G_MODULE_EXPORT gboolean mt_cuda_module_probe (char **description, GError **error);
 G_MODULE_EXPORT MtBackend *mt_cuda_module_new (GError **error);
+
+/* What every instance shares, made once per process: device 0's kernels, built and
+ * loaded (NVRTC takes seconds; a pipeline opens a backend per node run), and its memory
+ * pool told to keep what is freed (by default it returns it to the system at each
+ * synchronisation, so every epoch's allocations would be new ones). A failure is not
+ * kept: the next instance tries again. */
+static MtCudaKernels *
+shared_device (const struct cudaDeviceProp *prop, GError **error)
+{
+  static GMutex lock;
+  static MtCudaKernels *kernels;
+  g_mutex_lock (&lock);
+  if (!kernels) {
+    g_autoptr (GBytes) code = mt_cuda_build_kernels (prop->major, prop->minor, NULL, error);
+    kernels = code ? mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error) : NULL;
+    cudaMemPool_t pool;
+    guint64 keep = G_MAXUINT64;
+    if (kernels && cudaDeviceGetDefaultMemPool (&pool, 0) == cudaSuccess)
+      cudaMemPoolSetAttribute (pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  MtCudaKernels *k = kernels;
+  g_mutex_unlock (&lock);
+  return k;
+}
 G_MODULE_EXPORT GStrv mt_cuda_module_environment (void);
 
 /* The device and the versions of what runs on it (mt_backend_environment). */
@@ -621,10 +690,11 @@ mt_cuda_module_new (GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "CUDA device 0: %s", cudaGetErrorString (e));
     return NULL;
   }
-  g_autoptr (GBytes) code = mt_cuda_build_kernels (prop.major, prop.minor, NULL, error);
-  if (!code)
+  MtCudaKernels *kernels = shared_device (&prop, error);
+  if (!kernels)
     return NULL;
   CudaBackend *cb = g_new0 (CudaBackend, 1);
+  cb->kernels = kernels;
   cb->parent.ops = &cuda_ops;
   cb->parent.name = "cuda";
   e = cudaStreamCreateWithFlags (&cb->stream, cudaStreamNonBlocking);
@@ -633,7 +703,14 @@ mt_cuda_module_new (GError **error)
     cuda_be_destroy (&cb->parent);
     return NULL;
   }
-  if (!(cb->kernels = mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error)) || !(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
+  for (int i = 0; i < UPLOAD_SLOTS && e == cudaSuccess; i++)
+    e = cudaEventCreateWithFlags (&cb->up[i].done, cudaEventDisableTiming);
+  if (e != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "cudaEventCreate: %s", cudaGetErrorString (e));
+    cuda_be_destroy (&cb->parent);
+    return NULL;
+  }
+  if (!(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
     cuda_be_destroy (&cb->parent);
     return NULL;
   }
