@@ -1,6 +1,5 @@
 #include "ml/mt-batches.h"
 #include "ml/mt-dataset.h"
-#include "ml/mt-loader.h"
 #include "ml/mt-staging.h"
 
 struct _MtBatches {
@@ -11,12 +10,14 @@ struct _MtBatches {
   int batch_size;
   MtDeviceData *dd;      /* the dataset on the device (borrowed), or NULL: */
   MtLoader *loader;      /* the host reads the batches */
+  MtLoader *own_loader;  /* the loader, where not borrowed */
   MtInputSpec input;
   MtStaging xs, ys;      /* the batch in backend memory (x only where gathered) */
 };
 
 MtBatches *
-mt_batches_new (MtModel *model, MtBundle *data, MtDeviceData *dd, const gint64 *idx, gint64 n, int batch_size)
+mt_batches_new (MtModel *model, MtBundle *data, MtDeviceData *dd, MtLoader *loader, const gint64 *idx, gint64 n,
+                int batch_size)
 {
   MtBatches *s = g_new0 (MtBatches, 1);
   s->model = model;
@@ -38,7 +39,7 @@ mt_batches_new (MtModel *model, MtBundle *data, MtDeviceData *dd, const gint64 *
     mt_staging_device (&s->xs, s->be, (gsize) s->batch_size * s->input.c * s->input.hw * sizeof (float));
     mt_staging_device (&s->ys, s->be, (gsize) s->batch_size * sizeof (gint64));
   } else {
-    s->loader = mt_loader_new (data, 0);
+    s->loader = loader ? loader : (s->own_loader = mt_loader_new (data, 0));
     if (!idx)
       n = mt_loader_size (s->loader);
     mt_loader_start (s->loader, idx, n, s->batch_size, NULL, 0);
@@ -52,8 +53,8 @@ mt_batches_free (MtBatches *s)
 {
   if (!s)
     return;
-  if (s->loader)
-    mt_loader_free (s->loader);
+  if (s->own_loader)
+    mt_loader_free (s->own_loader);
   mt_staging_clear (&s->xs);
   mt_staging_clear (&s->ys);
   g_free (s);

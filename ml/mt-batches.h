@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ml/mt-device-data.h"
+#include "ml/mt-loader.h"
 #include "ml/mt-model.h"
 #include "base/mt-bundle.h"
 
@@ -15,9 +16,11 @@ typedef struct _MtBatches MtBatches;
 
 /* A pass of @model over samples @idx[0..n) of @data (a checked dataset; @idx NULL: all,
  * in order, and @n is ignored) in batches of @batch_size, gathered from @dd (@data on the
- * model's backend, borrowed; its pass is restarted) or, where @dd is NULL, loaded. */
-MtBatches *mt_batches_new  (MtModel *model, MtBundle *data, MtDeviceData *dd, const gint64 *idx, gint64 n,
-                            int batch_size);
+ * model's backend) or, where @dd is NULL, read by @loader (@data's; NULL: one of the
+ * pass's own). Both are borrowed, and their pass is restarted: a trainer's validation
+ * reuses the training's, whose decoding threads a streamed dataset keeps. */
+MtBatches *mt_batches_new  (MtModel *model, MtBundle *data, MtDeviceData *dd, MtLoader *loader, const gint64 *idx,
+                            gint64 n, int batch_size);
 void       mt_batches_free (MtBatches *s);
 /* The samples in the pass. */
 gint64     mt_batches_size (MtBatches *s);

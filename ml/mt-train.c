@@ -346,7 +346,7 @@ mt_train_evaluate (MtModel *model, MtBundle *data, const gint64 *idx, gint64 n, 
                    GError **error)
 {
   g_autoptr (MtDeviceData) dd = mt_device_data_new (mt_model_get_backend (model), data);
-  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, idx, n, batch_size);
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, idx, n, batch_size);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);
   return evaluate_pass (slices, model, src, batch_size, loss, error);
 }
@@ -357,7 +357,7 @@ mt_train_predict (MtModel *model, MtBundle *data, int batch_size,
 {
   MtBackend *be = mt_model_get_backend (model);
   g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
-  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, 0, batch_size);
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, NULL, 0, batch_size);
   gint64 n = mt_batches_size (src);
   int classes = mt_model_num_classes (model);
   g_autofree float *out = g_new (float, (gsize) MAX (n, 1) * classes);
@@ -529,8 +529,9 @@ mt_train_run (MtTrainState *st, const MtTrainConfig *cfg, MtBundle *data, const 
     double train_loss = seen ? loss_sum / seen : 0, train_acc = seen ? (double) correct / seen : 0;
     double val_loss = 0, val_acc = train_acc;
     if (n_val > 0) {
-      /* From the dataset on the device where training has it there, else loaded. */
-      g_autoptr (MtBatches) vb = mt_batches_new (model, data, dd, val_idx, n_val, cfg->batch_size);
+      /* From the dataset on the device where training has it there, else by the training's loader. */
+      g_autoptr (MtBatches) vb =
+        mt_batches_new (model, data, dd, dd ? NULL : loader, val_idx, n_val, cfg->batch_size);
       GError *lerr = NULL;
       val_acc = evaluate_pass (slices, model, vb, cfg->batch_size, &val_loss, &lerr);
       if (lerr) {

@@ -125,7 +125,7 @@ xgradcam_run (MtNode *node, MtContext *ctx, GError **error)
                host ? NULL : mt_staging_device (&dmaps, be, (gsize) bs * h * w * sizeof (float)), (int) h, (int) w };
   /* A device that can hold the dataset gathers each batch itself. */
   g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
-  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, 0, bs);
+  g_autoptr (MtBatches) src = mt_batches_new (model, data, dd, NULL, NULL, 0, bs);
   g_autoptr (MtSlices) slices = mt_slices_new (model, 0);  /* after keep_output: the replicas keep it too */
   GError *lerr = NULL;
   int b = 0;
