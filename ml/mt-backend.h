@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "ml/mt-mask.h"
 #include "ml/mt-saliency.h"
 
 G_BEGIN_DECLS
@@ -250,6 +251,12 @@ typedef struct {
    * resized into @maps [n, oh, ow]; @work: mt_cam_work_floats (n, c, h, w) floats. */
   void   (*cam_maps)          (MtBackend *be, MtCamMethod method, const float *a, const float *g, int n, int c,
                                int h, int w, int oh, int ow, float *work, float *maps);
+
+  /* ---- masks (ml/mt-mask.h) ---- */
+  /* keep [n, len] (1: kept, 0: masked) of @n heat maps [n, len] by @rule: each map's
+   * mt_mask_compute. The maps must be finite (mt_mask_find_nonfinite). */
+  void   (*mask_maps)         (MtBackend *be, const MtMaskRule *rule, const float *heat, int n, int len,
+                               guint8 *keep);
 
   /* ---- the layout of 4-D activations ---- */
   /* The ops above take and give [n, c, h, w] activations (x, y, dy, dx of convolution, 2-D

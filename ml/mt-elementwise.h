@@ -155,3 +155,62 @@ mt_ew_cam_target (const float *logits, int classes, int has_label, long long lab
       t = k;
   return t;
 }
+
+/* MaskTune's masking rules (MtMaskMethod in ml/mt-mask.h). */
+#define MT_EW_MASK_MEAN_STD   0
+#define MT_EW_MASK_THRESHOLD  1
+#define MT_EW_MASK_TOP_K      2
+#define MT_EW_MASK_MEAN_SCALE 3
+
+/* The cut of a cut rule on one map of @len pixels: heat > *@cut is masked. @param is k
+ * (mean_std: the mean of the positive heat plus k times their population std, numpy's),
+ * tau (threshold: compared as the float32 maps store it) or the factor (mean_scale: of
+ * the mean heat). Sums in double, in pixel order. Returns 0 where nothing is masked
+ * (a mean_std map without positive heat). */
+MT_EW int
+mt_ew_mask_cut (int method, const float *heat, int len, double param, double *cut)
+{
+  if (method == MT_EW_MASK_THRESHOLD) {
+    *cut = (double) (float) param;
+    return 1;
+  }
+  double sum = 0;
+  if (method == MT_EW_MASK_MEAN_SCALE) {
+    for (int i = 0; i < len; i++)
+      sum += heat[i];
+    *cut = param * sum / len;
+    return 1;
+  }
+  int pos = 0;
+  for (int i = 0; i < len; i++)
+    if (heat[i] > 0) {
+      sum += heat[i];
+      pos++;
+    }
+  if (pos == 0)
+    return 0;
+  double mean = sum / pos, sq = 0;
+  for (int i = 0; i < len; i++)
+    if (heat[i] > 0)
+      sq += (heat[i] - mean) * (heat[i] - mean);
+  *cut = mean + param * sqrt (sq / pos);
+  return 1;
+}
+
+/* top_k: how many of @len pixels it masks, floor(fraction * len + 0.5) within [0, len]. */
+MT_EW int
+mt_ew_mask_top_count (double fraction, int len)
+{
+  int m = (int) floor (fraction * len + 0.5);
+  return m < 0 ? 0 : m > len ? len : m;
+}
+
+/* top_k's order as an unsigned key: a larger heat has a larger key, and -0 is +0 (they
+ * are equal heat, ranked by position). */
+MT_EW unsigned
+mt_ew_mask_heat_key (float heat)
+{
+  union { float f; unsigned u; } v;
+  v.f = heat == 0.0f ? 0.0f : heat;
+  return (v.u & 0x80000000u) ? ~v.u : (v.u | 0x80000000u);
+}

@@ -2,21 +2,57 @@
 #include "ml/mt-saliency.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-  float heat;
-  int index;
-} Ranked;
-
-static int
-by_heat_then_index (const void *a, const void *b)
+/* top_k's @m hottest pixels of @len: a radix select over the heat's order keys, 8 bits a
+ * round from the top, finds the key of the m-th hottest (and how many of that key are
+ * taken, first by position), as the CUDA kernel does in parallel; O(len), where sorting
+ * each map took ten times as long. */
+static void
+mask_top_k (const float *heat, int len, int m, guint8 *keep)
 {
-  const Ranked *x = a, *y = b;
-  if (x->heat != y->heat)
-    return x->heat > y->heat ? -1 : 1;
-  return x->index - y->index;
+  if (m <= 0)
+    return;
+  guint32 stack_keys[1024];
+  guint32 *keys = len <= 1024 ? stack_keys : g_new (guint32, len);
+  for (int i = 0; i < len; i++)
+    keys[i] = mt_ew_mask_heat_key (heat[i]);
+  guint32 prefix = 0, high = 0;
+  int want = m;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    int hist[256] = { 0 };
+    for (int i = 0; i < len; i++)
+      if ((keys[i] & high) == prefix)
+        hist[(keys[i] >> shift) & 255]++;
+    int d = 255, above = 0;
+    for (; d > 0 && above + hist[d] < want; d--)
+      above += hist[d];
+    prefix |= (guint32) d << shift;
+    want -= above;
+    high |= 255u << shift;
+  }
+  for (int i = 0; i < len; i++) {
+    if (keys[i] > prefix) {
+      keep[i] = 0;
+    } else if (keys[i] == prefix && want > 0) {
+      keep[i] = 0;
+      want--;
+    }
+  }
+  if (keys != stack_keys)
+    g_free (keys);
+}
+
+double
+mt_mask_rule_param (const MtMaskRule *rule)
+{
+  switch (rule->method) {
+  case MT_MASK_MEAN_STD: return rule->k;
+  case MT_MASK_THRESHOLD: return rule->tau;
+  case MT_MASK_MEAN_SCALE: return rule->factor;
+  case MT_MASK_TOP_K: break;
+  }
+  return 0;
 }
 
 int
@@ -24,64 +60,30 @@ mt_mask_compute (const MtMaskRule *rule, const float *heat, int len, guint8 *kee
 {
   memset (keep, 1, len);
   int masked = 0;
-  switch (rule->method) {
-  case MT_MASK_MEAN_STD: {
-    double sum = 0, sq = 0;
-    int pos = 0;
-    for (int i = 0; i < len; i++)
-      if (heat[i] > 0) {
-        sum += heat[i];
-        pos++;
-      }
-    if (pos == 0)
-      return 0;
-    double mean = sum / pos;
-    for (int i = 0; i < len; i++)
-      if (heat[i] > 0)
-        sq += (heat[i] - mean) * (heat[i] - mean);
-    double cut = mean + rule->k * sqrt (sq / pos);  /* population std, as numpy's */
-    for (int i = 0; i < len; i++)
-      if (heat[i] > cut) {
-        keep[i] = 0;
-        masked++;
-      }
-    return masked;
-  }
-  case MT_MASK_THRESHOLD: {
-    float tau = (float) rule->tau;  /* compared as the float32 maps store it */
-    for (int i = 0; i < len; i++)
-      if (heat[i] > tau) {
-        keep[i] = 0;
-        masked++;
-      }
-    return masked;
-  }
-  case MT_MASK_MEAN_SCALE: {
-    double sum = 0;
-    for (int i = 0; i < len; i++)
-      sum += heat[i];
-    double cut = rule->factor * sum / len;
-    for (int i = 0; i < len; i++)
-      if (heat[i] > cut) {
-        keep[i] = 0;
-        masked++;
-      }
-    return masked;
-  }
-  case MT_MASK_TOP_K: {
-    int m = (int) floor (rule->fraction * len + 0.5);
-    m = CLAMP (m, 0, len);
-    Ranked *r = g_new (Ranked, len);
-    for (int i = 0; i < len; i++)
-      r[i] = (Ranked) { heat[i], i };
-    qsort (r, len, sizeof (Ranked), by_heat_then_index);
-    for (int i = 0; i < m; i++)
-      keep[r[i].index] = 0;
-    g_free (r);
+  if (rule->method == MT_MASK_TOP_K) {
+    int m = mt_ew_mask_top_count (rule->fraction, len);
+    mask_top_k (heat, len, m, keep);
     return m;
   }
-  }
-  return 0;
+  double cut;
+  if (!mt_ew_mask_cut (rule->method, heat, len, mt_mask_rule_param (rule), &cut))
+    return 0;
+  for (int i = 0; i < len; i++)
+    if (heat[i] > cut) {
+      keep[i] = 0;
+      masked++;
+    }
+  return masked;
+}
+
+gint64
+mt_mask_find_nonfinite (const float *heat, gint64 n, int len)
+{
+  for (gint64 i = 0; i < n; i++)
+    for (int p = 0; p < len; p++)
+      if (!isfinite (heat[i * len + p]))
+        return i;
+  return -1;
 }
 
 void

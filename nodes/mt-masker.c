@@ -4,6 +4,7 @@
 #include "nodes/mt-resolution.h"
 #include "base/mt-error.h"
 #include "ml/mt-mask.h"
+#include "ml/mt-mask-pass.h"
 
 #include <string.h>
 
@@ -63,22 +64,33 @@ masker_run (MtNode *node, MtContext *ctx, GError **error)
     return FALSE;
   }
   gint64 hh = heat->shape[1], hw = heat->shape[2];
+  int len = (int) (hh * hw);
+  gint64 bad = mt_mask_find_nonfinite (heat->data, n, len);
+  if (bad >= 0) {
+    g_set_error (error, MT_ERROR, MT_ERROR_INVALID,
+                 "heat map %" G_GINT64_FORMAT " holds a NaN or an infinity, which no masking rule can order", bad);
+    return FALSE;
+  }
+  g_autoptr (MtBackend) be = mt_backend_open (mt_context_get_backend (ctx), error);
+  if (!be)
+    return FALSE;
   gint64 mshape[] = { n, h, w };
   g_autoptr (MtTensor) mask = mt_tensor_new (MT_DTYPE_U8, 3, mshape);
-  g_autofree guint8 *small = g_new (guint8, hh * hw);
+  /* Masks at the maps' size: the output itself, or (maps at the layer's size) upsampled after. */
+  gboolean same = hh == h && hw == w;
+  g_autofree guint8 *small = same ? NULL : g_new (guint8, (gsize) n * len);
+  if (!mt_mask_pass (be, &self->rule, heat->data, n, len, same ? (guint8 *) mask->data : small, error))
+    return FALSE;
   g_autoptr (JsonArray) fractions = json_array_new ();
   gint64 total = 0;
   for (gint64 i = 0; i < n; i++) {
     guint8 *keep = (guint8 *) mask->data + i * h * w;
-    int m = 0;
-    if (hh == h && hw == w) {
-      m = mt_mask_compute (&self->rule, (const float *) heat->data + i * h * w, (int) (h * w), keep);
-    } else {
-      mt_mask_compute (&self->rule, (const float *) heat->data + i * hh * hw, (int) (hh * hw), small);
-      mt_mask_upsample (small, (int) hh, (int) hw, keep, (int) h, (int) w, self->upsample == MT_UPSAMPLE_BILINEAR);
-      for (gint64 p = 0; p < h * w; p++)
-        m += !keep[p];
-    }
+    if (!same)
+      mt_mask_upsample (small + i * len, (int) hh, (int) hw, keep, (int) h, (int) w,
+                        self->upsample == MT_UPSAMPLE_BILINEAR);
+    gint64 m = 0;
+    for (gint64 p = 0; p < h * w; p++)
+      m += !keep[p];
     total += m;
     json_array_add_double_element (fractions, (double) m / (double) (h * w));
   }

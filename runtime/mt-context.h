@@ -45,7 +45,8 @@ const char *mt_context_get_resume_dir   (MtContext *ctx);
 
 const char *mt_context_get_node_name    (MtContext *ctx);
 /* The name of the compute backend the run uses ("cpu", "cuda": mtrun --device), for
- * nodes that run models (mt_node_class_set_uses_backend) to open with mt_backend_new(). */
+ * nodes that run models (mt_node_class_set_uses_backend) or other ops there (the
+ * masker's) to open with mt_backend_new(). */
 const char *mt_context_get_backend      (MtContext *ctx);
 /* A description of what is being computed, for reports: the pipeline file, masktune's
  * version, this node's type, class version, properties and cache key, and the type and

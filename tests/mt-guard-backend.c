@@ -69,6 +69,7 @@ typedef struct {
     MtSgdSpec sgd;
     MtAdamSpec adam;
     MtInputSpec input;
+    MtMaskRule mask;
   } s;
   const void *p[12];
   gint64 i[8];
@@ -403,6 +404,14 @@ mt_guard_backend_optimizer_ops (void)
 }
 
 static void
+guard_mask_maps (MtBackend *be, const MtMaskRule *rule, const float *heat, int n, int len, guint8 *keep)
+{
+  if (RECORDING (be, mask_maps, .p = { heat, keep }, .i = { n, len }, .s.mask = *rule))
+    return;
+  CPU->ops->mask_maps (CPU, rule, R (heat), n, len, R (keep));
+}
+
+static void
 guard_sgd_step (MtBackend *be, const MtSgdSpec *s, float *param, const float *grad, float *momentum_buf, gsize len,
                 gboolean first_step)
 {
@@ -614,6 +623,9 @@ guard_graph_replay (MtBackend *be, MtGraph *g)
       guard_cam_maps (be, c->i[0], c->p[0], c->p[1], c->i[1], c->i[2], c->i[3], c->i[4], c->i[5], c->i[6],
                       (float *) c->p[2], (float *) c->p[3]);
       break;
+    case OP (mask_maps):
+      guard_mask_maps (be, &c->s.mask, c->p[0], c->i[0], c->i[1], (guint8 *) c->p[1]);
+      break;
     case OP (sgd_step):
       guard_sgd_step (be, &c->s.sgd, (float *) c->p[0], c->p[1], (float *) c->p[2], c->i[0], c->i[1]);
       break;
@@ -717,6 +729,7 @@ static const MtBackendOps guard_ops = {
   .gather_batch = guard_gather_batch,
   .cam_seed = guard_cam_seed,
   .cam_maps = guard_cam_maps,
+  .mask_maps = guard_mask_maps,
   .sgd_step = guard_sgd_step,
   .adam_step = guard_adam_step,
   .maxpool_forward = guard_maxpool_forward,

@@ -777,6 +777,55 @@ check_cam_maps (Target *t)
   }
 }
 
+/* Masks from heat maps against the rules' reference: top_k exactly (ties by position), a
+ * cut rule's pixel differing only where the reference's cut (its variance computed as
+ * E[x^2] - E[x]^2) is within rounding of the pixel's heat. Maps of 28x28 (one without
+ * positive heat: mean_std masks nothing), 7x9 in steps of 1/4 (ties, zeros of both
+ * signs), and of one pixel. */
+static void
+check_mask_maps (Target *t)
+{
+  const int shapes[][2] = { { 5, 28 * 28 }, { 3, 63 }, { 2, 1 } };  /* n, pixels */
+  const MtMaskRule rules[] = {
+    { .method = MT_MASK_MEAN_STD, .k = 1 }, { .method = MT_MASK_MEAN_STD, .k = 0 },
+    { .method = MT_MASK_THRESHOLD, .tau = 0.3 }, { .method = MT_MASK_MEAN_SCALE, .factor = 1.2 },
+    { .method = MT_MASK_TOP_K, .fraction = 0.1 }, { .method = MT_MASK_TOP_K, .fraction = 0.5 },
+    { .method = MT_MASK_TOP_K, .fraction = 1 },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++) {
+    int n = shapes[k][0], len = shapes[k][1];
+    gsize all = (gsize) n * len;
+    g_autofree double *h = rnd (all, 1), *cuts = g_new (double, n);
+    g_autofree float *heat = g_new (float, all);
+    for (gsize i = 0; i < all; i++) {
+      double v = k == 1 ? floor (h[i] * 4) / 4 : h[i];
+      if (k == 0 && i < (gsize) len)
+        v = -fabs (v);
+      heat[i] = (float) (v == 0 && i % 2 ? -0.0 : v);
+      h[i] = heat[i];
+    }
+    float *hd = put (t, h, all);
+    guint8 *kd = t->be->ops->alloc (t->be, all);
+    g_autofree guint8 *want = g_new (guint8, all), *got = g_new (guint8, all);
+    for (guint r = 0; r < G_N_ELEMENTS (rules); r++) {
+      mt_ref_mask_maps (&rules[r], heat, n, len, want, cuts);
+      t->be->ops->mask_maps (t->be, &rules[r], hd, n, len, kd);
+      t->be->ops->download (t->be, got, kd, all);
+      g_autoptr (GError) err = NULL;
+      ck_assert_msg (mt_backend_sync (t->be, &err), "%s: mask_maps: %s", t->be->name, err ? err->message : "");
+      for (gsize i = 0; i < all; i++) {
+        double cut = cuts[i / len];
+        gboolean near = rules[r].method != MT_MASK_TOP_K && fabs (heat[i] - cut) <= 1e-9 * (1 + fabs (cut));
+        ck_assert_msg (got[i] == want[i] || near, "%s mask_maps (rule %u, %d maps of %d): pixel %" G_GSIZE_FORMAT
+                       " (heat %.9g, cut %.9g) is %u, reference %u", t->be->name, r, n, len, i, heat[i], cut, got[i],
+                       want[i]);
+      }
+    }
+    drop (t, hd);
+    drop (t, kd);
+  }
+}
+
 static void
 check_add (Target *t)
 {
@@ -1070,6 +1119,7 @@ static const struct {
   { OP (gather_batch), check_gather_batch },
   { OP (cam_seed), check_cam_seed },
   { OP (cam_maps), check_cam_maps },
+  { OP (mask_maps), check_mask_maps },
   { OP (sgd_step), check_sgd_step },
   { OP (adam_step), check_adam_step },
   { OP (maxpool_forward), check_maxpool_forward },

@@ -351,13 +351,42 @@ START_TEST (mask_kernels_give_the_cpus_masks)
   for (int p = 0; p < hw; p++)
     heat[2 * hw + p] = -(float) p / hw;
   g_autofree guint8 *want = g_new (guint8, (gsize) n * hw), *got = g_new (guint8, (gsize) n * hw);
-  MtMaskRule rule = { .method = MT_MASK_MEAN_STD, .k = 2.0 };
-  for (int s = 0; s < n; s++)
-    mt_mask_compute (&rule, heat + (gsize) s * hw, hw, want + (gsize) s * hw);
-  for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
-    RUN (emu (0, n, block_sizes[bi]), mt_cuda_run_mask_mean_std, heat, got, hw, 2.0);
-    assert_same_bits (want, got, (gsize) n * hw, "mask_mean_std", n, block_sizes[bi]);
+  /* The cut rules, one thread per map: any grid gives the CPU's masks. */
+  const MtMaskRule cuts[] = { { .method = MT_MASK_MEAN_STD, .k = 2.0 }, { .method = MT_MASK_MEAN_STD, .k = 0.5 },
+                              { .method = MT_MASK_THRESHOLD, .tau = 0.6 },
+                              { .method = MT_MASK_MEAN_SCALE, .factor = 1.5 } };
+  for (guint ri = 0; ri < G_N_ELEMENTS (cuts); ri++) {
+    for (int s = 0; s < n; s++)
+      mt_mask_compute (&cuts[ri], heat + (gsize) s * hw, hw, want + (gsize) s * hw);
+    for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
+      guint b = grids[gi].blocks, t = grids[gi].threads;
+      memset (got, 7, (gsize) n * hw);
+      RUN (emu (n, b, t), mt_cuda_run_mask_cut, heat, got, (gint64) n, hw, (int) cuts[ri].method,
+           mt_mask_rule_param (&cuts[ri]));
+      assert_same_bits (want, got, (gsize) n * hw, "mask_cut", b, t);
+    }
   }
+  /* top_k, one block per map, on maps with ties (heat in steps of 1/8), zeros of both
+   * signs and negative heat, and a map of one value: the CPU's order, ties by position. */
+  g_autofree float *tied = g_new (float, (gsize) n * hw);
+  for (gsize i = 0; i < (gsize) n * hw; i++)
+    tied[i] = (float) ((int) (heat[i] * 8)) / 8 - (i % 5 == 0 ? 0.25f : 0);
+  for (int p = 0; p < hw; p++) {
+    tied[1 * hw + p] = p % 3 == 0 ? -0.0f : 0.0f;
+    tied[3 * hw + p] = 0.5f;
+  }
+  const double fractions[] = { 0, 0.1, 0.37, 0.999, 1 };
+  for (guint fi = 0; fi < G_N_ELEMENTS (fractions); fi++) {
+    MtMaskRule top = { .method = MT_MASK_TOP_K, .fraction = fractions[fi] };
+    for (int s = 0; s < n; s++)
+      mt_mask_compute (&top, tied + (gsize) s * hw, hw, want + (gsize) s * hw);
+    for (guint bi = 0; bi < G_N_ELEMENTS (block_sizes); bi++) {
+      memset (got, 7, (gsize) n * hw);
+      RUN (emu (0, n, block_sizes[bi]), mt_cuda_run_mask_top_k, tied, got, hw, mt_ew_mask_top_count (top.fraction, hw));
+      assert_same_bits (want, got, (gsize) n * hw, "mask_top_k", n, block_sizes[bi]);
+    }
+  }
+  /* threshold's masks for the images below */
   MtMaskRule thr = { .method = MT_MASK_THRESHOLD, .tau = 0.6 };
   for (int s = 0; s < n; s++)
     mt_mask_compute (&thr, heat + (gsize) s * hw, hw, want + (gsize) s * hw);
@@ -386,8 +415,6 @@ START_TEST (mask_kernels_give_the_cpus_masks)
     }
   for (guint gi = 0; gi < G_N_ELEMENTS (grids); gi++) {
     guint b = grids[gi].blocks, t = grids[gi].threads;
-    RUN (emu ((gsize) n * hw, b, t), mt_cuda_run_mask_threshold, heat, got, (gint64) n * hw, (float) thr.tau);
-    assert_same_bits (want, got, (gsize) n * hw, "mask_threshold", b, t);
     memcpy (out, images, img);
     RUN (emu (img, b, t), mt_cuda_run_apply_mask, out, want, n, c, hw);
     assert_same_bits (masked, out, img, "apply_mask", b, t);

@@ -148,7 +148,7 @@ START_TEST (launchers_match_the_ptx)
     { "mt_maxpool2_backward", FALSE }, { "mt_cross_entropy", FALSE }, { "mt_sgd_step", FALSE },
     { "mt_adam_step", FALSE }, { "mt_cam_seed", FALSE }, { "mt_cam_weights", FALSE },
     { "mt_cam_combine", FALSE }, { "mt_cam_scale", FALSE }, { "mt_resize_bilinear", FALSE },
-    { "mt_mask_mean_std", FALSE }, { "mt_mask_threshold", FALSE }, { "mt_apply_mask", FALSE },
+    { "mt_mask_cut", FALSE }, { "mt_mask_top_k", FALSE }, { "mt_apply_mask", FALSE },
     { "mt_plant_square", FALSE }, { "mt_bn_forward_train", FALSE }, { "mt_bn_forward_eval", FALSE },
     { "mt_bn_backward_train", FALSE }, { "mt_bn_backward_eval", FALSE }, { "mt_maxpool_forward", FALSE },
     { "mt_maxpool_backward", FALSE }, { "mt_add", FALSE }, { "mt_avgpool_forward", FALSE },
@@ -173,8 +173,8 @@ START_TEST (launchers_match_the_ptx)
     case 10: mt_cuda_run_cam_combine (&l, f, f, f, f, 1, 1, 4, 0, NULL); break;
     case 11: mt_cuda_run_cam_scale (&l, f, 4, NULL); break;
     case 12: mt_cuda_run_resize_bilinear (&l, f, 2, 2, f, 4, 4, 1, NULL); break;
-    case 13: mt_cuda_run_mask_mean_std (&l, f, u, 4, 2.0, NULL); break;
-    case 14: mt_cuda_run_mask_threshold (&l, f, u, 4, 0.5f, NULL); break;
+    case 13: mt_cuda_run_mask_cut (&l, f, u, 1, 4, 0, 2.0, NULL); break;
+    case 14: mt_cuda_run_mask_top_k (&l, f, u, 4, 1, NULL); break;
     case 15: mt_cuda_run_apply_mask (&l, u, u, 1, 3, 4, NULL); break;
     case 16: mt_cuda_run_plant_square (&l, u, u, 1, 4, 4, 0, 0, 2, 255, 0, 0, NULL); break;
     case 17: mt_cuda_run_bn_forward_train (&l, f, f, f, f, f, f, f, f, 1, 1, 1, 1e-5, 0.1, 1, NULL); break;
@@ -393,7 +393,14 @@ START_TEST (parity_saliency_and_masking)
     mt_mask_compute (&rule, want + (gsize) s * mhw, mhw, keep + (gsize) s * mhw);
   float *dheat = to_device (want, (gsize) n * mhw * 4);
   guint8 *dkeep = to_device (NULL, (gsize) n * mhw);
-  RUN (grid (0, n, 256), mt_cuda_run_mask_mean_std, dheat, dkeep, mhw, 2.0);
+  RUN (grid (n, 0, 0), mt_cuda_run_mask_cut, dheat, dkeep, (gint64) n, mhw, MT_MASK_MEAN_STD, 2.0);
+  to_host (gkeep, dkeep, (gsize) n * mhw);
+  ck_assert (memcmp (keep, gkeep, (gsize) n * mhw) == 0);
+  /* top_k: its radix select, with the hottest tenth of the pixels. */
+  MtMaskRule top = { .method = MT_MASK_TOP_K, .fraction = 0.1 };
+  for (int s = 0; s < n; s++)
+    mt_mask_compute (&top, want + (gsize) s * mhw, mhw, keep + (gsize) s * mhw);
+  RUN (grid (0, n, 256), mt_cuda_run_mask_top_k, dheat, dkeep, mhw, mt_ew_mask_top_count (top.fraction, mhw));
   to_host (gkeep, dkeep, (gsize) n * mhw);
   ck_assert (memcmp (keep, gkeep, (gsize) n * mhw) == 0);
   cudaFree (da); cudaFree (dg); cudaFree (dw); cudaFree (dcam); cudaFree (dmap); cudaFree (dheat); cudaFree (dkeep);

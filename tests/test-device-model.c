@@ -420,7 +420,7 @@ collect_outputs (const MtEvent *e, gpointer user_data)
 }
 
 /* MaskTune end to end (trainer, xgradcam, masker, finetuner, predict, evaluator) with
- * every node's models on a guard backend of its own, two nodes at a time: the same
+ * every node's models and masks on a guard backend of its own, two nodes at a time: the same
  * output bytes as on the CPU, node by node. */
 START_TEST (pipeline_on_device_memory)
 {
@@ -432,6 +432,7 @@ START_TEST (pipeline_on_device_memory)
     "erm = trainer(biased, epochs=2, lr=0.01, momentum=0.9, weight_decay=1e-4, batch_size=64)\n"
     "cam = xgradcam(erm, biased, method=\"gradcam_pp\")\n"
     "masked = masker(biased, cam, method=\"mean_std\", k=2.0)\n"
+    "hottest = masker(biased, cam, method=\"top_k\", fraction=0.1)\n"
     "masktune = finetuner(erm, masked.dataset, state=erm.state, epochs=1)\n"
     "pred = predict(masktune, biased_test)\n"
     "report = evaluator(models=[erm, masktune], tests=[biased_test])\n";
@@ -451,10 +452,10 @@ START_TEST (pipeline_on_device_memory)
                           .user_data = outputs[side] };
     ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
   }
-  /* One backend per node that runs a model: trainer, xgradcam, finetuner, predict, evaluator. */
-  ck_assert_uint_eq (g_atomic_int_get (&guards_made) - made_before, 5);
+  /* One backend per node that computes: trainer, xgradcam, the maskers, finetuner, predict, evaluator. */
+  ck_assert_uint_eq (g_atomic_int_get (&guards_made) - made_before, 7);
   ck_assert_uint_eq (mt_guard_backend_in_use (), 0);
-  const char *nodes[] = { "erm", "cam", "masked", "masktune", "pred", "report" };
+  const char *nodes[] = { "erm", "cam", "masked", "hottest", "masktune", "pred", "report" };
   for (guint k = 0; k < G_N_ELEMENTS (nodes); k++) {
     const char *a = g_hash_table_lookup (outputs[0], nodes[k]), *b = g_hash_table_lookup (outputs[1], nodes[k]);
     ck_assert_msg (a && b, "%s did not run", nodes[k]);

@@ -356,6 +356,15 @@ START_TEST (masker_node)
   JsonArray *per = json_object_get_array_member (rep, "per_sample");
   ck_assert_double_eq_tol (json_array_get_double_element (per, 0), 0.5, 1e-9);
   ck_assert_double_eq_tol (json_array_get_double_element (per, 1), 0.0, 1e-9);
+
+  /* A map with a NaN (or an infinity) has no order to mask by: the node names it. */
+  ((float *) heat->data)[6] = NAN;
+  ck_assert (mt_npy_save (heat, hpath, NULL));
+  g_autofree char *tmp2 = g_build_filename (dir, "out2", NULL);
+  g_mkdir_with_parents (tmp2, 0755);
+  g_autoptr (MtContext) ctx2 = mt_context_new (mn, paths, tmp2, tmp2, NULL);
+  ck_assert (!mt_node_run (mn->node, ctx2, &err));
+  ck_assert_msg (strstr (err->message, "heat map 1 holds a NaN or an infinity"), "%s", err->message);
   mt_file_remove_tree (dir, NULL);
 }
 END_TEST

@@ -436,6 +436,12 @@ cpu_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float *g,
   mt_cam_maps (method, a, g, n, c, h, w, oh, ow, work, maps);
 }
 
+static void
+cpu_mask_maps (MtBackend *be, const MtMaskRule *rule, const float *heat, int n, int len, guint8 *keep)
+{
+  mt_cpu_mask_maps (rule, heat, n, len, keep);
+}
+
 static const MtBackendOps cpu_ops = {
   .alloc = cpu_alloc,
   .free = cpu_free,
@@ -462,6 +468,7 @@ static const MtBackendOps cpu_ops = {
   .gather_batch = cpu_gather_batch,
   .cam_seed = cpu_cam_seed,
   .cam_maps = cpu_cam_maps,
+  .mask_maps = cpu_mask_maps,
   .sgd_step = cpu_sgd_step,
   .adam_step = cpu_adam_step,
   .maxpool_forward = cpu_maxpool_forward,

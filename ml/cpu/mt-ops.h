@@ -102,6 +102,9 @@ void mt_cpu_gather_batch (const MtInputSpec *s, const guint8 *images, const gint
 /* ---- class-activation maps (mt-backend.h: cam_seed; cam_maps is ml/mt-saliency.h's mt_cam_maps) ---- */
 void mt_cpu_cam_seed (const float *logits, const gint64 *labels, int n, int classes, float *dlogits);
 
+/* ---- masks (mt-backend.h: mask_maps), the maps spread over the op threads ---- */
+void mt_cpu_mask_maps (const MtMaskRule *rule, const float *heat, int n, int len, guint8 *keep);
+
 /* ---- residual add and the option-A shortcut ---- */
 void mt_cpu_add               (const float *a, const float *b, gsize len, float *y);
 void mt_cpu_shortcut_forward  (const float *x, int n, int c, int h, int w, int out_c, int stride, float *y);

@@ -40,6 +40,9 @@ void   mt_ref_gather_images (int c, gint64 hw, gboolean plain, const double mean
 /* cam_maps in double: weights, combination, ReLU, scaling and resizing (maps [n, oh, ow]). */
 void   mt_ref_cam_maps (MtCamMethod method, const double *a, const double *g, int n, int c, int h, int w, int oh,
                         int ow, double *maps);
+/* mask_maps from the rules' definitions: top_k by ranks, mean_std's variance as
+ * E[x^2] - E[x]^2; @cuts (may be NULL) gets each map's cut (top_k, or none: infinity). */
+void   mt_ref_mask_maps (const MtMaskRule *rule, const float *heat, int n, int len, guint8 *keep, double *cuts);
 void   mt_ref_relu_forward  (const double *x, gsize len, double *y);
 void   mt_ref_relu_backward (const double *x, const double *dy, gsize len, double *dx);
 void   mt_ref_maxpool2_forward  (const double *x, int n, int c, int h, int w, double *y);

@@ -327,6 +327,20 @@ cuda_be_cam_maps (MtBackend *be, MtCamMethod method, const float *a, const float
     CUDA_RUN (be, (gsize) n * oh * ow, mt_cuda_run_resize_bilinear, cam, h, w, maps, oh, ow, n);
 }
 
+/* The cut rules one thread per map, top_k one block per map. */
+static void
+cuda_be_mask_maps (MtBackend *be, const MtMaskRule *rule, const float *heat, int n, int len, guint8 *keep)
+{
+  if (n < 1)
+    return;
+  if (rule->method == MT_MASK_TOP_K)
+    CUDA_RUN_BLOCKS (be, n, MIN (256, (len + 31) / 32 * 32), mt_cuda_run_mask_top_k, heat, keep, len,
+                     mt_ew_mask_top_count (rule->fraction, len));
+  else
+    CUDA_RUN (be, (gsize) n, mt_cuda_run_mask_cut, heat, keep, (gint64) n, len, (int) rule->method,
+              mt_mask_rule_param (rule));
+}
+
 /* Evaluation's folded convolution and the ReLU after it: cuDNN's convolution, then the
  * ReLU kernel in place. */
 static void
@@ -595,6 +609,7 @@ static const MtBackendOps cuda_ops = {
   .gather_batch = cuda_be_gather_batch,
   .cam_seed = cuda_be_cam_seed,
   .cam_maps = cuda_be_cam_maps,
+  .mask_maps = cuda_be_mask_maps,
   .sgd_step = cuda_be_sgd_step,
   .adam_step = cuda_be_adam_step,
   .maxpool_forward = cuda_be_maxpool_forward,

@@ -164,15 +164,16 @@ mt_cuda_run_resize_bilinear (MtCudaLaunch *l, const float *in, int ih, int iw, f
 }
 
 gboolean
-mt_cuda_run_mask_mean_std (MtCudaLaunch *l, const float *heat, guint8 *keep, int hw, double k, GError **error)
+mt_cuda_run_mask_cut (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, int len, int method, double param,
+                      GError **error)
 {
-  LAUNCH (l, "mt_mask_mean_std", error, heat, keep, hw, k);
+  LAUNCH (l, "mt_mask_cut", error, heat, keep, n, len, method, param);
 }
 
 gboolean
-mt_cuda_run_mask_threshold (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, float tau, GError **error)
+mt_cuda_run_mask_top_k (MtCudaLaunch *l, const float *heat, guint8 *keep, int len, int m, GError **error)
 {
-  LAUNCH (l, "mt_mask_threshold", error, heat, keep, n, tau);
+  LAUNCH (l, "mt_mask_top_k", error, heat, keep, len, m);
 }
 
 gboolean

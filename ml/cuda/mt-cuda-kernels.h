@@ -73,9 +73,11 @@ gboolean mt_cuda_run_cam_combine      (MtCudaLaunch *l, const float *a, const fl
 gboolean mt_cuda_run_cam_scale        (MtCudaLaunch *l, float *cam, int hw, GError **error);
 gboolean mt_cuda_run_resize_bilinear  (MtCudaLaunch *l, const float *in, int ih, int iw, float *out, int oh, int ow,
                                        int maps, GError **error);
-gboolean mt_cuda_run_mask_mean_std    (MtCudaLaunch *l, const float *heat, guint8 *keep, int hw, double k,
-                                       GError **error);
-gboolean mt_cuda_run_mask_threshold   (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, float tau,
+/* Over @n maps of @len pixels: mt_ew_mask_cut by @method (an MtMaskMethod but top_k). */
+gboolean mt_cuda_run_mask_cut         (MtCudaLaunch *l, const float *heat, guint8 *keep, gint64 n, int len, int method,
+                                       double param, GError **error);
+/* One block per map: the @m hottest of @len pixels masked. */
+gboolean mt_cuda_run_mask_top_k       (MtCudaLaunch *l, const float *heat, guint8 *keep, int len, int m,
                                        GError **error);
 gboolean mt_cuda_run_apply_mask       (MtCudaLaunch *l, guint8 *images, const guint8 *keep, int n, int c, int hw,
                                        GError **error);

@@ -28,6 +28,13 @@ void mt_emu_syncthreads (const char *file, int line);
 // Kernels are plain C++ functions here, in the emulator's namespace.
 #define MT_KERNEL
 
+// Shared-memory counters (histograms): the host's atomics, which TSan also knows.
+inline unsigned
+atomicAdd (unsigned *p, unsigned v)
+{
+  return __atomic_fetch_add (p, v, __ATOMIC_RELAXED);
+}
+
 // CUDA's integer min and max are overloads in device code.
 using std::max;
 using std::min;

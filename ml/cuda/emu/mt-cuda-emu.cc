@@ -35,8 +35,8 @@ using mt_emu::Kernel;
 using namespace mt_emu_kernels;
 
 const Kernel kernels[] = {
-  MT_EMU_KERNEL (mt_u8_to_f32), MT_EMU_KERNEL (mt_cross_entropy), MT_EMU_KERNEL (mt_mask_mean_std),
-  MT_EMU_KERNEL (mt_mask_threshold), MT_EMU_KERNEL (mt_apply_mask), MT_EMU_KERNEL (mt_maxpool2_forward),
+  MT_EMU_KERNEL (mt_u8_to_f32), MT_EMU_KERNEL (mt_cross_entropy), MT_EMU_KERNEL (mt_mask_cut),
+  MT_EMU_KERNEL (mt_mask_top_k), MT_EMU_KERNEL (mt_apply_mask), MT_EMU_KERNEL (mt_maxpool2_forward),
   MT_EMU_KERNEL (mt_maxpool2_backward), MT_EMU_KERNEL (mt_plant_square), MT_EMU_KERNEL (mt_relu_forward),
   MT_EMU_KERNEL (mt_relu_backward), MT_EMU_KERNEL (mt_cam_seed), MT_EMU_KERNEL (mt_cam_weights),
   MT_EMU_KERNEL (mt_cam_combine), MT_EMU_KERNEL (mt_cam_scale), MT_EMU_KERNEL (mt_resize_bilinear),

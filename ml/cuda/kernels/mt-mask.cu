@@ -1,30 +1,55 @@
 // Masks from heat maps and their application (ml/mt-mask.c).
 #include "mt-cuda-common.cuh"
+#include "ml/mt-elementwise.h"
 
-// MaskTune's rule, one block per map: mask heat > mean + k std of the positive heat
-// (population std, as numpy's); a map with no positive heat masks nothing. keep: 1 kept.
-MT_KERNEL void mt_mask_mean_std (const float *heat, unsigned char *keep, int hw, double k) {
-  const float *m = heat + (i64) blockIdx.x * hw;
-  unsigned char *kp = keep + (i64) blockIdx.x * hw;
-  double sum = 0, pos = 0;
-  for (int p = threadIdx.x; p < hw; p += blockDim.x)
-    if (m[p] > 0) { sum += m[p]; pos += 1; }
-  sum = block_sum (sum);
-  pos = block_sum (pos);
-  if (pos == 0) {
-    for (int p = threadIdx.x; p < hw; p += blockDim.x) kp[p] = 1;
-    return;
+// The cut rules (mean_std, threshold, mean_scale), one thread per map: mt_ew_mask_cut
+// sums in the CPU's order, so the masks are the CPU's. keep: 1 kept.
+MT_KERNEL void mt_mask_cut (const float *heat, unsigned char *keep, i64 n, int len, int method, double param) {
+  GRID_STRIDE (s, n) {
+    const float *m = heat + s * len;
+    unsigned char *kp = keep + s * len;
+    double cut = 0;
+    int some = mt_ew_mask_cut (method, m, len, param, &cut);
+    for (int p = 0; p < len; p++) kp[p] = some && m[p] > cut ? 0 : 1;
   }
-  double mean = sum / pos, sq = 0;
-  for (int p = threadIdx.x; p < hw; p += blockDim.x)
-    if (m[p] > 0) sq += (m[p] - mean) * (m[p] - mean);
-  sq = block_sum (sq);
-  double cut = mean + k * sqrt (sq / pos);
-  for (int p = threadIdx.x; p < hw; p += blockDim.x) kp[p] = m[p] > cut ? 0 : 1;
 }
-// heat > tau is masked (tau compared as float, as the maps are stored).
-MT_KERNEL void mt_mask_threshold (const float *heat, unsigned char *keep, i64 n, float tau) {
-  GRID_STRIDE (i, n) keep[i] = heat[i] > tau ? 0 : 1;
+// top_k, one block per map: the m hottest pixels, equally hot ones by position. A radix
+// select over the heat's order keys (8 bits a round, hottest digit first) finds the key
+// of the m-th hottest and how many of that key are taken; thread 0 then takes those in
+// position order.
+MT_KERNEL void mt_mask_top_k (const float *heat, unsigned char *keep, int len, int m) {
+  const float *h = heat + (i64) blockIdx.x * len;
+  unsigned char *kp = keep + (i64) blockIdx.x * len;
+  __shared__ unsigned hist[256];
+  __shared__ unsigned chosen[2];  // the key's bits found so far, how many of them to take
+  unsigned prefix = 0, high = 0, want = (unsigned) m;
+  for (int shift = 24; shift >= 0 && m > 0; shift -= 8) {
+    for (int d = threadIdx.x; d < 256; d += blockDim.x) hist[d] = 0;
+    __syncthreads ();
+    for (int p = threadIdx.x; p < len; p += blockDim.x) {
+      unsigned key = mt_ew_mask_heat_key (h[p]);
+      if ((key & high) == prefix) atomicAdd (&hist[(key >> shift) & 255u], 1u);
+    }
+    __syncthreads ();
+    if (threadIdx.x == 0) {
+      unsigned above = 0;
+      int d = 255;
+      for (; d > 0 && above + hist[d] < want; d--) above += hist[d];
+      chosen[0] = prefix | ((unsigned) d << shift);
+      chosen[1] = want - above;
+    }
+    __syncthreads ();
+    prefix = chosen[0];
+    want = chosen[1];
+    high |= 255u << shift;
+    __syncthreads ();
+  }
+  for (int p = threadIdx.x; p < len; p += blockDim.x)
+    kp[p] = m > 0 && mt_ew_mask_heat_key (h[p]) > prefix ? 0 : 1;
+  __syncthreads ();
+  if (threadIdx.x == 0 && m > 0)
+    for (int p = 0; p < len && want > 0; p++)
+      if (mt_ew_mask_heat_key (h[p]) == prefix) { kp[p] = 0; want--; }
 }
 // Zeroes every channel of the pixels a mask drops.
 MT_KERNEL void mt_apply_mask (unsigned char *images, const unsigned char *keep,
