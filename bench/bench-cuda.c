@@ -5,9 +5,11 @@
  *   - training: epochs of SmallCNN on 60,000 3 x 28 x 28 images, batch 128 (469 steps),
  *     SGD with momentum 0.9 and weight decay 1e-4, through mt_train_run (the loader, the
  *     input upload, the step, the optimizer, the per-epoch sync);
- *   - saliency: XGradCAM's device part on the same 60,000 images, batch 256 (eval forward,
- *     logits to the host for the target class, backward to the target layer, its
- *     activation and gradient to the host, where the node makes the maps).
+ *   - saliency: XGradCAM on the same 60,000 images, batch 256, as the xgradcam node makes
+ *     its maps (each batch gathered from the dataset on the backend, eval forward, the
+ *     one-hot seed, backward to the target layer, the 28 x 28 maps, downloaded);
+ *   - masks: the masker's pass (ml/mt-mask-pass.h) over those 60,000 maps, MaskTune's
+ *     mean_std rule and top_k (maps up, masks down).
  *
  *   make bench/bench-cuda && ./bench/bench-cuda [--backend NAME] [--epochs N] [--images N]
  *
@@ -15,7 +17,9 @@
  * is the figure. The issue's targets on an H200: an epoch in 0.15 s or less, and 5 times
  * PyTorch eager on the same GPU (bench/bench_torch.py --device cuda). */
 #include "tests/mt-internal.h"
+#include "ml/mt-batches.h"
 #include "ml/mt-dataset.h"
+#include "ml/mt-mask-pass.h"
 #include "ml/mt-staging.h"
 #include "ml/mt-train.h"
 
@@ -64,42 +68,42 @@ on_epoch (MtTrainState *st, gpointer user_data, GError **error)
   return TRUE;
 }
 
-/* One saliency pass over @data as the xgradcam node makes it, up to the maps. */
+/* One saliency pass over @data as the xgradcam node makes it (one slice), its maps into
+ * @maps [n, 28, 28] on the host. */
 static gboolean
-saliency_pass (MtModel *m, MtBundle *data, int bs, GError **error)
+saliency_pass (MtModel *m, MtBundle *data, MtDeviceData *dd, int bs, float *maps, GError **error)
 {
   MtBackend *be = mt_model_get_backend (m);
   const char *layer = mt_model_arch (m)->target_layer;
-  const guint8 *px = mt_bundle_get (data, MT_DATASET_IMAGES)->data;
-  gint64 n = mt_dataset_size (data);
-  int classes = mt_model_num_classes (m), c = 0, h = 0, w = 0;
-  gsize per = 3 * 28 * 28;
-  MtStaging ds = { 0 };
-  g_autofree float *dl = g_new (float, (gsize) bs * classes);
-  for (gint64 start = 0; start < n; start += bs) {
-    int b = (int) MIN (bs, n - start);
-    const float *x = mt_model_load_input (m, px + start * per, b);
-    g_autofree void *zc = NULL, *gc = NULL, *ac = NULL;
-    const float *z = mt_staging_read (be, mt_model_forward (m, x, b, FALSE), (gsize) b * classes * sizeof (float),
-                                      &zc);
-    memset (dl, 0, (gsize) b * classes * sizeof (float));
-    for (int i = 0; i < b; i++) {
-      int t = 0;
-      for (int k = 1; k < classes; k++)
-        if (z[i * classes + k] > z[i * classes + t])
-          t = k;
-      dl[i * classes + t] = 1;
-    }
-    const float *g = mt_model_backward_to (m, mt_staging_put (&ds, be, dl, (gsize) b * classes * sizeof (float)),
-                                           layer);
+  int classes = mt_model_num_classes (m), c = 0, h = 0, w = 0, hw = 28 * 28;
+  mt_model_activation (m, layer, &c, &h, &w);
+  g_auto (MtStaging) seed = { 0 }, work = { 0 }, dmaps = { 0 };
+  float *sd = mt_staging_device (&seed, be, (gsize) bs * classes * sizeof (float));
+  float *wd = mt_staging_device (&work, be, mt_cam_work_floats (bs, c, h, w) * sizeof (float));
+  float *md = mt_staging_device (&dmaps, be, (gsize) bs * hw * sizeof (float));
+  g_autoptr (MtBatches) src = mt_batches_new (m, data, dd, NULL, NULL, 0, bs);
+  const float *x;
+  int b = 0;
+  for (gint64 start = 0; mt_batches_next (src, &b, &x, NULL, error); start += b) {
+    const float *logits = mt_model_forward (m, x, b, FALSE);
+    be->ops->cam_seed (be, logits, NULL, b, classes, sd);
+    const float *g = mt_model_backward_to (m, sd, layer);
     const float *a = mt_model_activation (m, layer, &c, &h, &w);
-    gsize bytes = (gsize) b * c * h * w * sizeof (float);
-    mt_staging_read (be, g, bytes, &gc);
-    mt_staging_read (be, a, bytes, &ac);
+    be->ops->cam_maps (be, MT_CAM_XGRADCAM, a, g, b, c, h, w, 28, 28, wd, md);
+    be->ops->download (be, maps + start * hw, md, (gsize) b * hw * sizeof (float));
   }
-  mt_staging_clear (&ds);
-  return mt_backend_sync (be, error);
+  return (!error || !*error) && mt_backend_sync (be, error);
 }
+
+/* The best of three runs of @fn, in seconds. */
+#define BEST_OF_3(best, ok, call) G_STMT_START { \
+    for (int rep_ = 0; rep_ < 3 && (ok); rep_++) { \
+      double t0_ = now (); \
+      (ok) = (call); \
+      double t_ = now () - t0_; \
+      (best) = rep_ == 0 || t_ < (best) ? t_ : (best); \
+    } \
+  } G_STMT_END
 
 int
 main (int argc, char **argv)
@@ -153,16 +157,25 @@ main (int argc, char **argv)
   printf ("training: best epoch %.3f s, %.0f img/s (steps: %" G_GINT64_FORMAT " as they came, %" G_GINT64_FORMAT
           " recorded, %" G_GINT64_FORMAT " replayed)\n", best, images / best, st->steps_eager, st->steps_recorded,
           st->steps_replayed);
-  double sbest = 0;
-  for (int rep = 0; rep < 3; rep++) {
-    double t0 = now ();
-    if (!saliency_pass (m, data, 256, &err)) {
-      fprintf (stderr, "bench-cuda: saliency: %s\n", err->message);
-      return 1;
-    }
-    double t = now () - t0;
-    sbest = rep == 0 || t < sbest ? t : sbest;
+  double sbest = 0, mbest = 0, tbest = 0;
+  gboolean ok = TRUE;
+  g_autofree float *maps = g_new (float, (gsize) images * 28 * 28);
+  g_autofree guint8 *keep = g_new (guint8, (gsize) images * 28 * 28);
+  g_autoptr (MtDeviceData) dd = mt_device_data_new (be, data);
+  BEST_OF_3 (sbest, ok, saliency_pass (m, data, dd, 256, maps, &err));
+  if (!ok) {
+    fprintf (stderr, "bench-cuda: saliency: %s\n", err->message);
+    return 1;
   }
   printf ("saliency: best pass %.3f s, %.0f img/s\n", sbest, images / sbest);
+  MtMaskRule mean_std = { .method = MT_MASK_MEAN_STD, .k = 2 }, top = { .method = MT_MASK_TOP_K, .fraction = 0.1 };
+  BEST_OF_3 (mbest, ok, mt_mask_pass (be, &mean_std, maps, images, 28 * 28, keep, &err));
+  BEST_OF_3 (tbest, ok, mt_mask_pass (be, &top, maps, images, 28 * 28, keep, &err));
+  if (!ok) {
+    fprintf (stderr, "bench-cuda: masks: %s\n", err->message);
+    return 1;
+  }
+  printf ("masks: mean_std best pass %.3f s, %.0f maps/s; top_k %.3f s, %.0f maps/s\n", mbest, images / mbest, tbest,
+          images / tbest);
   return 0;
 }

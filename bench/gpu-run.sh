@@ -37,7 +37,7 @@ else
   echo "compute-sanitizer: not found"; status=1
 fi
 # The benchmarks: masktune's device path (bench/bench-cuda) and PyTorch eager on this GPU.
-if bin/bench-cuda --epochs 3 > bench-cuda.log 2>&1; then sed -n 's/^\(training\|saliency\)/bench-cuda \1/p' bench-cuda.log
+if bin/bench-cuda --epochs 3 > bench-cuda.log 2>&1; then sed -n 's/^\(training\|saliency\|masks\)/bench-cuda \1/p' bench-cuda.log
 else echo "bench-cuda: failed (bench-cuda.log)"; status=1; fi
 # The same without CUDA graphs: what recording the step saves.
 if MT_GRAPHS=0 bin/bench-cuda --epochs 2 > bench-cuda-eager.log 2>&1
