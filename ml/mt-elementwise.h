@@ -205,6 +205,19 @@ mt_ew_mask_top_count (double fraction, int len)
   return m < 0 ? 0 : m > len ? len : m;
 }
 
+/* One round of top_k's radix select: given the counts @hist[256] of a digit among the
+ * keys still in the running, the digit of the @*want-th largest; *@want becomes its rank
+ * among the keys of that digit. */
+MT_EW unsigned
+mt_ew_mask_radix_digit (const unsigned *hist, unsigned *want)
+{
+  unsigned above = 0, d = 255;
+  for (; d > 0 && above + hist[d] < *want; d--)
+    above += hist[d];
+  *want -= above;
+  return d;
+}
+
 /* top_k's order as an unsigned key: a larger heat has a larger key, and -0 is +0 (they
  * are equal heat, ranked by position). */
 MT_EW unsigned

@@ -6,8 +6,7 @@
 
 /* top_k's @m hottest pixels of @len: a radix select over the heat's order keys, 8 bits a
  * round from the top, finds the key of the m-th hottest (and how many of that key are
- * taken, first by position), as the CUDA kernel does in parallel; O(len), where sorting
- * each map took ten times as long. */
+ * taken, first by position), as the CUDA kernel does in parallel: O(len), not a sort. */
 static void
 mask_top_k (const float *heat, int len, int m, guint8 *keep)
 {
@@ -18,17 +17,13 @@ mask_top_k (const float *heat, int len, int m, guint8 *keep)
   for (int i = 0; i < len; i++)
     keys[i] = mt_ew_mask_heat_key (heat[i]);
   guint32 prefix = 0, high = 0;
-  int want = m;
+  unsigned want = (unsigned) m;
   for (int shift = 24; shift >= 0; shift -= 8) {
-    int hist[256] = { 0 };
+    unsigned hist[256] = { 0 };
     for (int i = 0; i < len; i++)
       if ((keys[i] & high) == prefix)
         hist[(keys[i] >> shift) & 255]++;
-    int d = 255, above = 0;
-    for (; d > 0 && above + hist[d] < want; d--)
-      above += hist[d];
-    prefix |= (guint32) d << shift;
-    want -= above;
+    prefix |= mt_ew_mask_radix_digit (hist, &want) << shift;
     high |= 255u << shift;
   }
   for (int i = 0; i < len; i++) {

@@ -32,11 +32,9 @@ MT_KERNEL void mt_mask_top_k (const float *heat, unsigned char *keep, int len, i
     }
     __syncthreads ();
     if (threadIdx.x == 0) {
-      unsigned above = 0;
-      int d = 255;
-      for (; d > 0 && above + hist[d] < want; d--) above += hist[d];
-      chosen[0] = prefix | ((unsigned) d << shift);
-      chosen[1] = want - above;
+      unsigned left = want;
+      chosen[0] = prefix | (mt_ew_mask_radix_digit (hist, &left) << shift);
+      chosen[1] = left;
     }
     __syncthreads ();
     prefix = chosen[0];
