@@ -76,22 +76,6 @@ mt_cpu_sgemm (gboolean trans_a, gboolean trans_b, int m, int n, int k, float alp
              (int) st);
 }
 
-/* A thread's buffer for padded blocks, kept for its next call (freed when it exits). */
-static GPrivate scratch_key = G_PRIVATE_INIT (g_free);
-static __thread gsize scratch_len;
-
-static float *
-thread_scratch (gsize floats)
-{
-  float *p = g_private_get (&scratch_key);
-  if (!p || scratch_len < floats) {
-    p = g_new (float, floats);
-    g_private_replace (&scratch_key, p);
-    scratch_len = floats;
-  }
-  return p;
-}
-
 /* Rows [r0, r0 + rows) of C (rows < MT_CPU_GEMM_ROWS: copied into zero-padded blocks). */
 static void
 gemm_block (gboolean trans_a, gboolean trans_b, int r0, int rows, int n, int k, float alpha, const float *a,
@@ -104,8 +88,7 @@ gemm_block (gboolean trans_a, gboolean trans_b, int r0, int rows, int n, int k, 
     return;
   }
   /* op(A)'s rows as a [R, k] block (or, transposed, a [k, R] one), C's as [R, n]. */
-  float *pa = thread_scratch ((gsize) R * k + (gsize) R * n), *pc = pa + (gsize) R * k;
-  memset (pa, 0, ((gsize) R * k + (gsize) R * n) * sizeof (float));
+  g_autofree float *pa = g_new0 (float, (gsize) R * k), *pc = g_new0 (float, (gsize) R * n);
   for (int r = 0; r < rows; r++) {
     for (int q = 0; q < k; q++)
       pa[trans_a ? (gsize) q * R + r : (gsize) r * k + q] =
