@@ -90,11 +90,33 @@ mt_backend_new (const char *name, GError **error)
   return NULL;
 }
 
+/* Instances mt_backend_open handed out and got back: backend name -> GPtrArray of idle
+ * instances, the most recently returned last (its memory and plans the warmest). */
+static GHashTable *idle;
+static GMutex idle_lock;
+
+static void
+backend_destroy (MtBackend *be)
+{
+  g_clear_error (&be->error);
+  be->ops->destroy (be);
+}
+
 MtBackend *
 mt_backend_open (const char *name, GError **error)
 {
   g_return_val_if_fail (name != NULL, NULL);
-  return g_strcmp0 (name, "cpu") == 0 ? mt_backend_cpu () : mt_backend_new (name, error);
+  if (g_strcmp0 (name, "cpu") == 0)
+    return mt_backend_cpu ();
+  MtBackend *be = NULL;
+  g_mutex_lock (&idle_lock);
+  GPtrArray *free_ones = idle ? g_hash_table_lookup (idle, name) : NULL;
+  if (free_ones && free_ones->len)
+    be = g_ptr_array_steal_index (free_ones, free_ones->len - 1);
+  g_mutex_unlock (&idle_lock);
+  if (!be && (be = mt_backend_new (name, error)))
+    be->pool = g_intern_string (name);
+  return be;
 }
 
 void
@@ -102,8 +124,41 @@ mt_backend_free (MtBackend *be)
 {
   if (!be || be == mt_backend_cpu ())
     return;
-  g_clear_error (&be->error);
-  be->ops->destroy (be);
+  /* Handed back only when all its work finished without a failure: the next node then
+   * starts on an idle stream with no error of this one's pending. */
+  if (!be->pool || !mt_backend_sync (be, NULL)) {
+    backend_destroy (be);
+    return;
+  }
+  g_mutex_lock (&idle_lock);
+  if (!idle)
+    idle = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  GPtrArray *free_ones = g_hash_table_lookup (idle, be->pool);
+  if (!free_ones)
+    g_hash_table_insert (idle, g_strdup (be->pool), free_ones = g_ptr_array_new ());
+  g_ptr_array_add (free_ones, be);
+  g_mutex_unlock (&idle_lock);
+}
+
+guint
+mt_backend_release_idle (void)
+{
+  g_mutex_lock (&idle_lock);
+  GHashTable *all = g_steal_pointer (&idle);
+  g_mutex_unlock (&idle_lock);
+  if (!all)
+    return 0;
+  guint n = 0;
+  GHashTableIter it;
+  gpointer value;
+  g_hash_table_iter_init (&it, all);
+  while (g_hash_table_iter_next (&it, NULL, &value)) {
+    GPtrArray *free_ones = value;
+    for (guint i = 0; i < free_ones->len; i++, n++)
+      backend_destroy (free_ones->pdata[i]);
+  }
+  g_hash_table_unref (all);
+  return n;
 }
 
 MtBackend *

@@ -289,6 +289,8 @@ struct _MtBackend {
   GError *error;      /* first failure since the last sync */
   gboolean host_memory;  /* its memory is the host's (the CPU's): host code may read and
                             write it in place, and staging copies are skipped */
+  const char *pool;      /* from mt_backend_open, the name it was opened by (interned):
+                            mt_backend_free hands it back to that name's pool */
 };
 
 /* The names of the backends this build has ("cpu", and "cuda" when built with CUDA). */
@@ -303,9 +305,16 @@ void        mt_backend_free   (MtBackend *be);
  * test's stand-in for a device; not "cpu" or "cuda"). */
 void        mt_backend_register (const char *name, MtBackend *(*new_fn) (GError **error));
 /* The instance a node's models run on for the run's backend @name: the process-wide
- * one for "cpu", else a new one (on CUDA its own stream and handles, so nodes that run
- * side by side run concurrently on the device). Free with mt_backend_free. */
+ * one for "cpu", else one no other node holds (on CUDA its own stream, handles,
+ * workspace, staging buffers and per-shape plans, so nodes that run side by side run
+ * concurrently on the device). mt_backend_free hands it back, synchronised, to a pool
+ * that the next mt_backend_open of that name takes from: a run of -j N workers makes at
+ * most N instances, each made once and kept warm from node to node (an instance that
+ * failed is destroyed instead, not handed on). */
 MtBackend  *mt_backend_open  (const char *name, GError **error);
+/* Destroys the pool's idle instances (mtrun does before it exits); instances still held
+ * go when they are freed. Returns how many it destroyed. */
+guint       mt_backend_release_idle (void);
 /* The process-wide CPU backend (stateless; never freed). */
 MtBackend  *mt_backend_cpu    (void);
 

@@ -46,7 +46,7 @@ const char *mt_context_get_resume_dir   (MtContext *ctx);
 const char *mt_context_get_node_name    (MtContext *ctx);
 /* The name of the compute backend the run uses ("cpu", "cuda": mtrun --device), for
  * nodes that run models (mt_node_class_set_uses_backend) or other ops there (the
- * masker's) to open with mt_backend_new(). */
+ * masker's) to open with mt_backend_open(). */
 const char *mt_context_get_backend      (MtContext *ctx);
 /* A description of what is being computed, for reports: the pipeline file, masktune's
  * version, this node's type, class version, properties and cache key, and the type and

@@ -395,6 +395,118 @@ START_TEST (saliency_passes_on_device_memory)
 }
 END_TEST
 
+/* ---- instances from mt_backend_open: a pool ------------------------------------------ */
+
+static guint pooled_made, pooled_destroyed;
+static MtBackendOps counted_ops;
+static void (*guard_destroy) (MtBackend *be);
+
+static void
+counted_destroy (MtBackend *be)
+{
+  g_atomic_int_inc (&pooled_destroyed);
+  guard_destroy (be);
+}
+
+static MtBackend *
+counted_guard (GError **error)
+{
+  MtBackend *be = mt_guard_backend_new ();
+  static gsize once;
+  if (g_once_init_enter (&once)) {
+    counted_ops = *be->ops;
+    guard_destroy = be->ops->destroy;
+    counted_ops.destroy = counted_destroy;
+    g_once_init_leave (&once, 1);
+  }
+  be->ops = &counted_ops;
+  g_atomic_int_inc (&pooled_made);
+  return be;
+}
+
+/* A node's instance goes back to the pool and is the next node's, warm; one that failed
+ * is destroyed instead; instances held at once are distinct. */
+START_TEST (opened_instances_are_pooled)
+{
+  mt_backend_register ("counted", counted_guard);
+  mt_backend_release_idle ();
+  guint made0 = pooled_made, gone0 = pooled_destroyed;
+  g_autoptr (GError) err = NULL;
+  MtBackend *a = mt_backend_open ("counted", &err), *b = mt_backend_open ("counted", &err);
+  ck_assert (a && b && a != b);
+  ck_assert_uint_eq (pooled_made - made0, 2);
+  float *p = a->ops->alloc (a, 16 * sizeof (float));
+  a->ops->zero (a, p, 16 * sizeof (float));
+  a->ops->free (a, p);
+  mt_backend_free (a);
+  MtBackend *c = mt_backend_open ("counted", &err);
+  ck_assert_ptr_eq (c, a);  /* the idle one, not a new one */
+  ck_assert_uint_eq (pooled_made - made0, 2);
+  mt_backend_set_error (c, g_error_new_literal (MT_ERROR, MT_ERROR_FAILED, "a kernel failed"));
+  mt_backend_free (c);  /* failed: destroyed, not handed on */
+  ck_assert_uint_eq (pooled_destroyed - gone0, 1);
+  mt_backend_free (b);
+  MtBackend *d = mt_backend_open ("counted", &err);
+  ck_assert_ptr_eq (d, b);
+  ck_assert_ptr_null (d->error);
+  mt_backend_free (d);
+  /* The CPU's is the process-wide one, never pooled or destroyed. */
+  ck_assert_ptr_eq (mt_backend_open ("cpu", &err), mt_backend_cpu ());
+  mt_backend_free (mt_backend_cpu ());
+  ck_assert_uint_eq (mt_backend_release_idle (), 1);
+  ck_assert_uint_eq (pooled_destroyed - gone0, 2);
+  ck_assert_uint_eq (mt_backend_release_idle (), 0);
+  ck_assert_uint_eq (mt_guard_backend_in_use (), 0);
+}
+END_TEST
+
+#define POOL_THREADS 4
+
+static GHashTable *held;  /* instances some thread holds now */
+static GMutex held_lock;
+
+static gpointer
+open_use_close (gpointer data)
+{
+  for (int round = 0; round < 50; round++) {
+    g_autoptr (GError) err = NULL;
+    MtBackend *be = mt_backend_open ("counted", &err);
+    g_assert (be != NULL);
+    /* Held by this thread alone: the pool never hands it to a second holder. */
+    g_mutex_lock (&held_lock);
+    g_assert (g_hash_table_add (held, be));
+    g_mutex_unlock (&held_lock);
+    float *p = be->ops->alloc (be, 64 * sizeof (float));
+    be->ops->zero (be, p, 64 * sizeof (float));
+    be->ops->free (be, p);
+    g_mutex_lock (&held_lock);
+    g_hash_table_remove (held, be);
+    g_mutex_unlock (&held_lock);
+    mt_backend_free (be);
+  }
+  return NULL;
+}
+
+/* Workers taking and handing back instances at once make no more than there are workers. */
+START_TEST (pool_is_shared_by_workers)
+{
+  mt_backend_register ("counted", counted_guard);
+  mt_backend_release_idle ();
+  guint made0 = pooled_made;
+  held = g_hash_table_new (NULL, NULL);
+  GThread *t[POOL_THREADS];
+  for (int i = 0; i < POOL_THREADS; i++)
+    t[i] = g_thread_new ("pool", open_use_close, NULL);
+  for (int i = 0; i < POOL_THREADS; i++)
+    g_thread_join (t[i]);
+  g_clear_pointer (&held, g_hash_table_unref);
+  guint made = pooled_made - made0;
+  ck_assert_msg (made >= 1 && made <= POOL_THREADS, "%u instances for %d workers", made, POOL_THREADS);
+  ck_assert_uint_eq (mt_backend_release_idle (), made);
+  ck_assert_uint_eq (mt_guard_backend_in_use (), 0);
+}
+END_TEST
+
 /* ---- a pipeline on the backend ------------------------------------------------------ */
 
 static guint guards_made;
@@ -452,8 +564,11 @@ START_TEST (pipeline_on_device_memory)
                           .user_data = outputs[side] };
     ck_assert_msg (mt_executor_run (g, cache, &opts, &err), "%s", err ? err->message : "");
   }
-  /* One backend per node that computes: trainer, xgradcam, the maskers, finetuner, predict, evaluator. */
-  ck_assert_uint_eq (g_atomic_int_get (&guards_made) - made_before, 7);
+  /* Seven nodes computed on it (trainer, xgradcam, the maskers, finetuner, predict,
+   * evaluator), two at a time: on at most two instances, each handed back to the pool. */
+  guint made = g_atomic_int_get (&guards_made) - made_before;
+  ck_assert_msg (made >= 1 && made <= 2, "%u instances for a run of two workers", made);
+  ck_assert_uint_eq (mt_backend_release_idle (), made);
   ck_assert_uint_eq (mt_guard_backend_in_use (), 0);
   const char *nodes[] = { "erm", "cam", "masked", "hottest", "masktune", "pred", "report" };
   for (guint k = 0; k < G_N_ELEMENTS (nodes); k++) {
@@ -480,6 +595,8 @@ main (void)
   tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
   tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
   tcase_add_loop_test (tc, cuda_graphs_replay_as_eager, 0, 2);
+  tcase_add_test (tc, opened_instances_are_pooled);
+  tcase_add_test (tc, pool_is_shared_by_workers);
   tcase_add_test (tc, pipeline_on_device_memory);
   suite_add_tcase (s, tc);
   return mt_test_run_suite (s);

@@ -213,6 +213,7 @@ main (int argc, char **argv)
   int status = dispatch (argc, argv);
   mtrun_save_digest_memo ();
   mt_plot_release_fonts ();
+  mt_backend_release_idle ();  /* before exit: a device's handles go while its driver is up */
   mtrun_finished = TRUE;
   return status;
 }
