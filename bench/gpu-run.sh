@@ -1,10 +1,28 @@
 #!/bin/bash
-# On a GPU machine, from a folder bench/gpu-pack.sh made: the CUDA checks, which fail (not
-# skip) without a usable GPU (MT_REQUIRE_GPU=1), then the same under compute-sanitizer's
-# four tools, and a short table. Exit status: 0 only when everything passed.
+# On a GPU machine, from a folder bench/gpu-pack.sh made: everything the CUDA issue asks to
+# see on a GPU, in one call, most telling first:
+#   1. the CUDA tests, which fail (not skip) without a usable GPU (MT_REQUIRE_GPU=1);
+#   2. the benchmarks: bench-cuda (with and without CUDA graphs) and PyTorch eager's same
+#      steps on this GPU;
+#   3. the digits pipeline twice with --device cuda and fresh caches (the same objects, or
+#      the CUDA path is not deterministic);
+#   4. the whole Fashion-MNIST MaskTune pipeline with --device cuda, and the same work in
+#      PyTorch eager (bench/bench_torch_pipeline.py);
+#   5. compute-sanitizer's memcheck, racecheck, synccheck and initcheck on test-cuda.
+# Each step has a time limit and the whole a deadline (MT_GPU_BUDGET_S seconds, default
+# 480), so a hang costs its step, not the rest; a step that no longer fits is reported as
+# not run. Logs go to $OUT when it is set (a device call's output folder: they come back
+# even when the call is cut short), else to ./logs. Exit status: 0 only when all passed.
 #   ./run.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+logs=${OUT:-$here/logs}
+mkdir -p "$logs"
+deadline=$(( $(date +%s) + ${MT_GPU_BUDGET_S:-480} ))
+status=0
+# The libraries travel compressed (the bundle must stay under a device call's 64 MiB).
+if [ ! -d lib ] && [ -f libs.tar.xz ]; then tar -xJf libs.tar.xz || { echo "libs.tar.xz: cannot unpack"; exit 1; }; fi
 # cuDNN and cuBLAS where the machine has them: the CUDA toolkit, or PyTorch's wheels.
 extra=$(python3 - 2>/dev/null <<'PY'
 import glob, os, site
@@ -16,49 +34,107 @@ PY
 )
 export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export MT_BACKEND_PATH="$here/backends" MT_BUILDDIR="$here" MT_SRCDIR="$here" MT_REQUIRE_GPU=1
-export CK_DEFAULT_TIMEOUT=600
-cd "$here"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: no GPU visible"
-status=0
+export CK_DEFAULT_TIMEOUT=600 MT_DATA_DIR="$here/data"
+# The plots' font from the bundle, whatever fonts the machine has.
+mkdir -p fontcache
+printf '<?xml version="1.0"?>\n<fontconfig><dir>%s/fonts</dir><cachedir>%s/fontcache</cachedir></fontconfig>\n' \
+  "$here" "$here" > fonts.conf
+export FONTCONFIG_FILE="$here/fonts.conf"
+
+# step NAME LIMIT_S LOG CMD...: CMD with its output in $logs/LOG, cut at LIMIT_S or at the
+# deadline; returns CMD's status (124: cut short, 125: not run).
+step () {
+  local name=$1 limit=$2 log=$3 left
+  shift 3
+  left=$(( deadline - $(date +%s) ))
+  if [ "$left" -lt 20 ]; then
+    printf '%-36s %s\n' "$name" "not run: out of time (MT_GPU_BUDGET_S)"
+    status=1
+    return 125
+  fi
+  [ "$limit" -le "$left" ] || limit=$left
+  local t0 rc
+  t0=$(date +%s%N)
+  timeout -k 5 "$limit" "$@" > "$logs/$log" 2>&1
+  rc=$?
+  [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || { echo "(cut after $limit s)" >> "$logs/$log"; rc=124; }
+  step_s=$(awk "BEGIN { printf \"%.1f\", ($(date +%s%N) - $t0) / 1e9 }")
+  return "$rc"
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$logs/gpu.txt" ||
+  echo "nvidia-smi: no GPU visible"
+
+# 1. The CUDA tests.
 for t in test-cuda test-backend-ops test-device-model; do
-  "bin/$t" > "$t.log" 2>&1 || status=1
-  printf '%-34s %s\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$t.log" || echo "did not finish ($t.log)")"
-  grep -E ':[FE]:' "$t.log" | head -5 | sed 's/^/  /'
+  step "$t" 150 "$t.log" "bin/$t"; rc=$?
+  [ "$rc" -eq 125 ] && continue
+  [ "$rc" -eq 0 ] || status=1
+  printf '%-36s %s (%s s)\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$logs/$t.log" || echo "did not finish ($t.log)")" "$step_s"
+  grep -E ':[FE]:' "$logs/$t.log" | head -5 | sed 's/^/  /'
 done
-printf '%-34s %s\n' "parity run on" "$(sed -n 's/^CUDA parity on //p' test-cuda.log | head -1)"
-if command -v compute-sanitizer >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/compute-sanitizer ]; then
-  cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+printf '%-36s %s\n' "parity run on" "$(sed -n 's/^CUDA parity on //p' "$logs/test-cuda.log" 2>/dev/null | head -1)"
+
+# 2. The benchmarks: masktune's device path and PyTorch eager on this GPU.
+if step "bench-cuda" 120 bench-cuda.log bin/bench-cuda --epochs 3; then
+  sed -n 's/^\(training\|saliency\|masks\)/bench-cuda \1/p' "$logs/bench-cuda.log"
+elif [ $? -ne 125 ]; then echo "bench-cuda: failed (bench-cuda.log)"; tail -3 "$logs/bench-cuda.log"; status=1; fi
+# The same without CUDA graphs: what recording the step saves.
+if step "bench-cuda MT_GRAPHS=0" 90 bench-cuda-eager.log env MT_GRAPHS=0 bin/bench-cuda --epochs 2; then
+  sed -n 's/^training/bench-cuda MT_GRAPHS=0 training/p' "$logs/bench-cuda-eager.log"
+elif [ $? -ne 125 ]; then echo "bench-cuda MT_GRAPHS=0: failed (bench-cuda-eager.log)"; status=1; fi
+if step "bench_torch.py" 120 bench-torch.log python3 bench/bench_torch.py 20 --device cuda; then
+  tail -1 "$logs/bench-torch.log"
+elif [ $? -ne 125 ]; then echo "bench_torch.py --device cuda: failed (bench-torch.log)"; tail -3 "$logs/bench-torch.log"; fi
+
+# 3. The digits pipeline twice, each with a fresh cache: the same objects (their names are
+# their digests).
+runs_ok=0
+for k in 1 2; do
+  rm -rf "cache$k"
+  if step "pipeline run $k" 120 "pipeline-$k.log" bin/mtrun run -q -j 4 --device cuda -C "cache$k" -s epochs=1 \
+       pipelines/masktune_mnist.pipe; then
+    runs_ok=$((runs_ok + 1)); printf '%-36s %s s\n' "digits pipeline run $k (--device cuda)" "$step_s"
+  elif [ $? -ne 125 ]; then echo "digits pipeline run $k: failed (pipeline-$k.log)"; tail -3 "$logs/pipeline-$k.log"; status=1; fi
+done
+if [ "$runs_ok" = 2 ]; then
+  if diff -q <(cd cache1/objects && find . -type f | sort) <(cd cache2/objects && find . -type f | sort) >/dev/null
+  then echo "digits pipeline outputs: byte-identical across the two runs ($(find cache1/objects -type f | wc -l) objects)"
+  else echo "digits pipeline outputs: differ between the two runs"; status=1; fi
+fi
+
+# 4. The whole Fashion-MNIST MaskTune pipeline, masktune on the GPU, then PyTorch eager.
+if [ -d data/fashion-mnist ]; then
+  rm -rf cache-fashion
+  if step "fashion pipeline" 180 pipeline-fashion.log bin/mtrun run -j 4 --device cuda -C cache-fashion \
+       -s root="$here/data/fashion-mnist" pipelines/masktune_fashion.pipe; then
+    printf '%-36s %s s\n' "fashion pipeline (--device cuda)" "$step_s"
+    grep -E '^  done ' "$logs/pipeline-fashion.log" | sed 's/^ */  /'
+    sed -n '/^| model/,/^$/p' "$logs/pipeline-fashion.log"
+  elif [ $? -ne 125 ]; then echo "fashion pipeline: failed (pipeline-fashion.log)"; tail -3 "$logs/pipeline-fashion.log"; status=1; fi
+  if step "fashion pipeline in torch" 180 torch-pipeline.log \
+       python3 bench/bench_torch_pipeline.py --device cuda --root "$here/data/fashion-mnist"; then
+    cat "$logs/torch-pipeline.log"
+  elif [ $? -ne 125 ]; then echo "bench_torch_pipeline.py: failed (torch-pipeline.log)"; tail -3 "$logs/torch-pipeline.log"; fi
+else
+  echo "fashion pipeline: not run (the bundle has no data/fashion-mnist)"; status=1
+fi
+
+# 5. compute-sanitizer on the CUDA tests' kernels and library calls.
+cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ -x "$cs" ]; then
   for tool in memcheck racecheck synccheck initcheck; do
-    if CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 bin/test-cuda > "sanitizer-$tool.log" 2>&1; then r=clean
-    else r="errors (sanitizer-$tool.log)"; status=1; fi
-    printf '%-34s %s\n' "compute-sanitizer $tool" "$r"
+    step "compute-sanitizer $tool" 150 "sanitizer-$tool.log" \
+      env CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 bin/test-cuda; rc=$?
+    case $rc in
+      0) printf '%-36s %s (%s s)\n' "compute-sanitizer $tool" clean "$step_s" ;;
+      125) ;;
+      124) printf '%-36s %s\n' "compute-sanitizer $tool" "cut short (sanitizer-$tool.log)"; status=1 ;;
+      *) printf '%-36s %s\n' "compute-sanitizer $tool" "errors (sanitizer-$tool.log)"; status=1 ;;
+    esac
   done
 else
   echo "compute-sanitizer: not found"; status=1
 fi
-# The benchmarks: masktune's device path (bench/bench-cuda) and PyTorch eager on this GPU.
-if bin/bench-cuda --epochs 3 > bench-cuda.log 2>&1; then sed -n 's/^\(training\|saliency\|masks\)/bench-cuda \1/p' bench-cuda.log
-else echo "bench-cuda: failed (bench-cuda.log)"; status=1; fi
-# The same without CUDA graphs: what recording the step saves.
-if MT_GRAPHS=0 bin/bench-cuda --epochs 2 > bench-cuda-eager.log 2>&1
-then sed -n 's/^training/bench-cuda MT_GRAPHS=0 training/p' bench-cuda-eager.log
-else echo "bench-cuda MT_GRAPHS=0: failed (bench-cuda-eager.log)"; status=1; fi
-python3 bench/bench_torch.py 20 --device cuda > bench-torch.log 2>&1 && tail -1 bench-torch.log ||
-  echo "bench_torch.py --device cuda: failed (bench-torch.log)"
-# The digits pipeline on the GPU twice, each with a fresh cache: the same objects (their
-# names are their digests), or the CUDA path is not deterministic.
-export MT_DATA_DIR="$here/data"
-runs_ok=0
-for k in 1 2; do
-  rm -rf "cache$k"
-  start=$(date +%s%N)
-  if bin/mtrun run -q -j 4 --device cuda -C "cache$k" -s epochs=1 pipelines/masktune_mnist.pipe > "pipeline-$k.log" 2>&1
-  then runs_ok=$((runs_ok + 1)); printf '%-34s %s s\n' "pipeline run $k (--device cuda)" "$(awk "BEGIN { printf \"%.1f\", ($(date +%s%N) - $start) / 1e9 }")"
-  else echo "pipeline run $k: failed (pipeline-$k.log)"; tail -3 "pipeline-$k.log"; status=1; fi
-done
-if [ "$runs_ok" = 2 ]; then
-  if diff -q <(cd cache1/objects && find . -type f | sort) <(cd cache2/objects && find . -type f | sort) >/dev/null
-  then echo "pipeline outputs: byte-identical across the two runs"
-  else echo "pipeline outputs: differ between the two runs"; status=1; fi
-fi
+echo "run.sh: $( [ "$status" = 0 ] && echo "everything passed" || echo "something failed or did not run")"
 exit "$status"
