@@ -3,6 +3,7 @@
 #include "base/mt-error.h"
 #include "base/mt-fileutil.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,9 +275,16 @@ mt_cuda_kernels_load (const void *image, GError **error)
 {
 #ifdef HAVE_CUDA
   MtCudaKernels *k = g_new0 (MtCudaKernels, 1);
-  cudaError_t e = cudaLibraryLoadData (&k->lib, image, NULL, NULL, 0, NULL, NULL, 0);
+  /* PTX (a GPU newer than NVRTC knows) is compiled by the driver here: its error log is
+   * what says why that failed. */
+  char jit_log[8192] = "";
+  enum cudaJitOption opts[] = { cudaJitErrorLogBuffer, cudaJitErrorLogBufferSizeBytes };
+  void *values[] = { jit_log, (void *) (uintptr_t) sizeof jit_log };
+  cudaError_t e = cudaLibraryLoadData (&k->lib, image, opts, values, G_N_ELEMENTS (opts), NULL, NULL, 0);
   if (e != cudaSuccess) {
-    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "loading the kernels: %s", cudaGetErrorString (e));
+    jit_log[sizeof jit_log - 1] = 0;
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "loading the kernels: %s%s%s", cudaGetErrorString (e),
+                 *jit_log ? "; the driver's JIT log:\n" : "", jit_log);
     g_free (k);
     return NULL;
   }
