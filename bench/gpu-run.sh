@@ -8,7 +8,8 @@
 #      the CUDA path is not deterministic);
 #   4. the whole Fashion-MNIST MaskTune pipeline with --device cuda, and the same work in
 #      PyTorch eager (bench/bench_torch_pipeline.py);
-#   5. compute-sanitizer's memcheck, racecheck, synccheck and initcheck on test-cuda.
+#   5. compute-sanitizer's memcheck, racecheck, synccheck and initcheck on test-cuda, and
+#      memcheck on test-backend-ops and test-device-model.
 # Each step has a time limit and the whole a deadline (MT_GPU_BUDGET_S seconds, default
 # 480), so a hang costs its step, not the rest; a step that no longer fits is reported as
 # not run. Logs go to $OUT when it is set (a device call's output folder: they come back
@@ -123,14 +124,19 @@ fi
 # 5. compute-sanitizer on the CUDA tests' kernels and library calls.
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$cs" ]; then
-  for tool in memcheck racecheck synccheck initcheck; do
-    step "compute-sanitizer $tool" 150 "sanitizer-$tool.log" \
-      env CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 bin/test-cuda; rc=$?
+  # The four tools on test-cuda (every kernel, cuDNN and cuBLAS); then memcheck on the
+  # other two GPU suites (every op through the backend, training with CUDA graphs).
+  for run in memcheck:test-cuda racecheck:test-cuda synccheck:test-cuda initcheck:test-cuda \
+             memcheck:test-backend-ops memcheck:test-device-model; do
+    tool=${run%%:*} t=${run#*:}
+    name="compute-sanitizer $tool $t"
+    step "$name" 150 "sanitizer-$tool-$t.log" \
+      env CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 "bin/$t"; rc=$?
     case $rc in
-      0) printf '%-36s %s (%s s)\n' "compute-sanitizer $tool" clean "$step_s" ;;
+      0) printf '%-36s %s (%s s)\n' "$name" clean "$step_s" ;;
       125) ;;
-      124) printf '%-36s %s\n' "compute-sanitizer $tool" "cut short (sanitizer-$tool.log)"; status=1 ;;
-      *) printf '%-36s %s\n' "compute-sanitizer $tool" "errors (sanitizer-$tool.log)"; status=1 ;;
+      124) printf '%-36s %s\n' "$name" "cut short (sanitizer-$tool-$t.log)"; status=1 ;;
+      *) printf '%-36s %s\n' "$name" "errors (sanitizer-$tool-$t.log)"; status=1 ;;
     esac
   done
 else
