@@ -21,7 +21,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,7 +34,7 @@ def read_idx(path):
         raw = f.read()
     dims = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)
+    return torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8).reshape(shape)
 
 
 def find(root, prefix, kind):
@@ -46,12 +45,13 @@ def find(root, prefix, kind):
     sys.exit(f"bench_torch_pipeline: no {prefix} {kind} file in {root}")
 
 
-def biased(images, labels, ratio, rng):
+def biased(images, labels, ratio, gen):
     """Two classes (0-4, 5-9), RGB, the square on 1 - ratio of class 0 and ratio of class 1."""
-    y = (labels >= 5).astype(np.int64)
-    x = np.repeat(images[:, None], 3, axis=1).copy()
-    patch = np.where(y == 0, rng.random(len(y)) >= ratio, rng.random(len(y)) < ratio)
-    x[patch, :, :4, :4] = np.array([255, 0, 0], np.uint8)[:, None, None]
+    y = (labels >= 5).long()
+    x = images[:, None].repeat(1, 3, 1, 1)
+    r = torch.rand(len(y), generator=gen)
+    patch = torch.where(y == 0, r >= ratio, r < ratio)
+    x[patch, :, :4, :4] = torch.tensor([255, 0, 0], dtype=torch.uint8)[:, None, None]
     return x, y, patch
 
 
@@ -65,7 +65,7 @@ def main():
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    gen = torch.Generator().manual_seed(0)
     times = {}
 
     def stage(name, fn):
@@ -81,12 +81,10 @@ def main():
         te_x, te_y = read_idx(find(a.root, "t10k", "images")), read_idx(find(a.root, "t10k", "labels"))
         if a.limit:
             tr_x, tr_y = tr_x[:a.limit], tr_y[:a.limit]
-        x, y, _ = biased(tr_x, tr_y, 0.01, rng)
-        bt = biased(te_x, te_y, 1.0, rng)  # ratio 1: the square on every class-1 image, none on class 0
-        raw_x, raw_y = np.repeat(te_x[:, None], 3, axis=1), (te_y >= 5).astype(np.int64)
-        put = lambda t: torch.from_numpy(np.ascontiguousarray(t)).to(dev)  # noqa: E731
-        return (put(x), put(y), put(raw_x), put(raw_y), put(np.zeros(len(raw_y), bool)),
-                put(bt[0]), put(bt[1]), put(bt[2]))
+        x, y, _ = biased(tr_x, tr_y, 0.01, gen)
+        bt = biased(te_x, te_y, 1.0, gen)  # ratio 1: the square on every class-1 image, none on class 0
+        raw_x, raw_y = te_x[:, None].repeat(1, 3, 1, 1), (te_y >= 5).long()
+        return tuple(t.to(dev) for t in (x, y, raw_x, raw_y, torch.zeros(len(raw_y), dtype=torch.bool), *bt))
 
     x, y, raw_x, raw_y, raw_p, bt_x, bt_y, bt_p = stage("load", load)
     n = len(y)
