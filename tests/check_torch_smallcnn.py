@@ -12,12 +12,8 @@ gives users."""
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
-from masktune_io import load_safetensors as load  # noqa: E402
 
 
 class SmallCNN(nn.Module):
@@ -37,6 +33,12 @@ class SmallCNN(nn.Module):
 
 
 def main():
+    # Here, not at the top: the benchmarks import SmallCNN alone, on machines (a GPU one)
+    # that have PyTorch but not NumPy or masktune's python/ folder.
+    import numpy as np
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from masktune_io import load_safetensors as load
+
     tensors, meta = load(sys.argv[1])
     model = SmallCNN(int(meta["num_classes"]))
     state = {k: torch.from_numpy(v) for k, v in tensors.items()}
