@@ -12,14 +12,28 @@
 #      memcheck on test-backend-ops and test-device-model.
 # Each step has a time limit and the whole a deadline (MT_GPU_BUDGET_S seconds, default
 # 480), so a hang costs its step, not the rest; a step that no longer fits is reported as
-# not run. Logs go to $OUT when it is set (a device call's output folder: they come back
-# even when the call is cut short), else to ./logs. Exit status: 0 only when all passed.
+# not run. Logs go to ./logs; where $OUT is set (a device call's output folder, which
+# brings back 8 files at most) this summary goes to $OUT/summary.txt and the logs, packed
+# after every step, to $OUT/logs.tar.gz, so that they come back even from a call cut
+# short. Exit status: 0 only when everything passed.
 #   ./run.sh
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
-logs=${OUT:-$here/logs}
+logs=$here/logs
+rm -rf "$logs"
 mkdir -p "$logs"
+tee_pid=
+if [ -n "${OUT:-}" ]; then
+  mkdir -p "$OUT"
+  exec > >(tee "$OUT/summary.txt") 2>&1
+  tee_pid=$!
+fi
+save_logs () {
+  if [ -n "${OUT:-}" ]; then
+    tar -czf "$OUT/logs.tgz.part" -C "$here" logs && mv "$OUT/logs.tgz.part" "$OUT/logs.tar.gz"
+  fi
+}
 deadline=$(( $(date +%s) + ${MT_GPU_BUDGET_S:-480} ))
 status=0
 # The libraries travel compressed (the bundle must stay under a device call's 64 MiB).
@@ -60,6 +74,7 @@ step () {
   rc=$?
   [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || { echo "(cut after $limit s)" >> "$logs/$log"; rc=124; }
   step_s=$(awk "BEGIN { printf \"%.1f\", ($(date +%s%N) - $t0) / 1e9 }")
+  save_logs
   return "$rc"
 }
 
@@ -131,7 +146,7 @@ if [ -x "$cs" ]; then
     tool=${run%%:*} t=${run#*:}
     name="compute-sanitizer $tool $t"
     step "$name" 150 "sanitizer-$tool-$t.log" \
-      env CK_FORK=no "$cs" --tool "$tool" --error-exitcode 3 "bin/$t"; rc=$?
+      env CK_FORK=no "$cs" --tool "$tool" --print-limit 50 --error-exitcode 3 "bin/$t"; rc=$?
     case $rc in
       0) printf '%-36s %s (%s s)\n' "$name" clean "$step_s" ;;
       125) ;;
@@ -143,4 +158,7 @@ else
   echo "compute-sanitizer: not found"; status=1
 fi
 echo "run.sh: $( [ "$status" = 0 ] && echo "everything passed" || echo "something failed or did not run")"
+save_logs
+# The summary's last lines reach $OUT/summary.txt before the call collects it.
+if [ -n "$tee_pid" ]; then exec >&- 2>&-; wait "$tee_pid"; fi
 exit "$status"

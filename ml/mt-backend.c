@@ -304,8 +304,15 @@ cuda_ready (GError **error)
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "this masktune was built without CUDA");
     return FALSE;
   }
-  /* No NVIDIA kernel driver, no device: said without loading any CUDA library. */
-  if (!g_file_test ("/dev/nvidiactl", G_FILE_TEST_EXISTS) && !g_file_test ("/proc/driver/nvidia/version", G_FILE_TEST_EXISTS)) {
+  /* No NVIDIA kernel driver, no device: said without loading any CUDA library. The
+   * driver shows itself by its control device, its first GPU's, its /proc entry (not
+   * every sandbox has all three) or, under WSL, /dev/dxg. */
+  static const char *const driver_paths[] = { "/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version",
+                                              "/dev/dxg" };
+  gboolean driver = FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (driver_paths) && !driver; i++)
+    driver = g_file_test (driver_paths[i], G_FILE_TEST_EXISTS);
+  if (!driver) {
     g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "no CUDA device: no NVIDIA driver here (no /dev/nvidiactl)");
     return FALSE;
   }
