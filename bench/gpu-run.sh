@@ -47,7 +47,30 @@ for s in site.getsitepackages() + [site.getusersitepackages()]:
 print(":".join(dirs))
 PY
 )
-export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+orig_ld=${LD_LIBRARY_PATH:-}
+# Base libraries the machine has itself are its own (as new or newer, and what its other
+# programs, compute-sanitizer among them, were built against); ours wait in lib/spare for
+# a machine without them, or one whose copies are too old for our programs.
+mkdir -p lib/spare
+has_lib () {
+  local d
+  for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /usr/lib; do
+    [ -e "$d/$1" ] && return 0
+  done
+  return 1
+}
+for so in libstdc++.so.6 libgcc_s.so.1 libgomp.so.1 libz.so.1 libexpat.so.1 libffi.so.8 libselinux.so.1 \
+          libpcre2-8.so.0 libmount.so.1 libblkid.so.1 libbsd.so.0 libmd.so.0; do
+  if [ -f "lib/$so" ] && has_lib "$so"; then mv "lib/$so" lib/spare/; fi
+done
+export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64${extra:+:$extra}${orig_ld:+:$orig_ld}"
+if ! bin/mtrun --version > /dev/null 2>&1 && [ -n "$(ls lib/spare)" ]; then
+  mv lib/spare/* lib/
+  echo "the machine's base libraries do not suit the bundle's programs: using the bundle's own"
+fi
+bin/mtrun --version || { echo "bin/mtrun does not start here:"; bin/mtrun --version 2>&1 | head -3; }
+# PyTorch's programs run with the machine's own library path, not the bundle's.
+py=(env LD_LIBRARY_PATH="$orig_ld" python3)
 export MT_BACKEND_PATH="$here/backends" MT_BUILDDIR="$here" MT_SRCDIR="$here" MT_REQUIRE_GPU=1
 export CK_DEFAULT_TIMEOUT=600 MT_DATA_DIR="$here/data"
 # The plots' font from the bundle, whatever fonts the machine has.
@@ -99,7 +122,7 @@ elif [ $? -ne 125 ]; then echo "bench-cuda: failed (bench-cuda.log)"; tail -3 "$
 if step "bench-cuda MT_GRAPHS=0" 90 bench-cuda-eager.log env MT_GRAPHS=0 bin/bench-cuda --epochs 2; then
   sed -n 's/^training/bench-cuda MT_GRAPHS=0 training/p' "$logs/bench-cuda-eager.log"
 elif [ $? -ne 125 ]; then echo "bench-cuda MT_GRAPHS=0: failed (bench-cuda-eager.log)"; status=1; fi
-if step "bench_torch.py" 120 bench-torch.log python3 bench/bench_torch.py 20 --device cuda; then
+if step "bench_torch.py" 120 bench-torch.log "${py[@]}" bench/bench_torch.py 20 --device cuda; then
   tail -1 "$logs/bench-torch.log"
 elif [ $? -ne 125 ]; then echo "bench_torch.py --device cuda: failed (bench-torch.log)"; tail -3 "$logs/bench-torch.log"; fi
 
@@ -129,7 +152,7 @@ if [ -d data/fashion-mnist ]; then
     sed -n '/^| model/,/^$/p' "$logs/pipeline-fashion.log"
   elif [ $? -ne 125 ]; then echo "fashion pipeline: failed (pipeline-fashion.log)"; tail -3 "$logs/pipeline-fashion.log"; status=1; fi
   if step "fashion pipeline in torch" 180 torch-pipeline.log \
-       python3 bench/bench_torch_pipeline.py --device cuda --root "$here/data/fashion-mnist"; then
+       "${py[@]}" bench/bench_torch_pipeline.py --device cuda --root "$here/data/fashion-mnist"; then
     cat "$logs/torch-pipeline.log"
   elif [ $? -ne 125 ]; then echo "bench_torch_pipeline.py: failed (torch-pipeline.log)"; tail -3 "$logs/torch-pipeline.log"; fi
 else
