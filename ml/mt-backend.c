@@ -313,7 +313,8 @@ cuda_ready (GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (driver_paths) && !driver; i++)
     driver = g_file_test (driver_paths[i], G_FILE_TEST_EXISTS);
   if (!driver) {
-    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "no CUDA device: no NVIDIA driver here (no /dev/nvidiactl, /dev/nvidia0 or /proc/driver/nvidia)");
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED,
+                 "no CUDA device: no NVIDIA driver here (no /dev/nvidiactl, /dev/nvidia0 or /proc/driver/nvidia)");
     return FALSE;
   }
   static GOnce once = G_ONCE_INIT;
