@@ -36,6 +36,11 @@ typedef struct {
 typedef struct {
   MtBackend parent;
   cudaStream_t stream;
+  /* The instance's own memory arena: only its stream allocates and frees there, so the
+   * allocator never makes another instance's stream wait to reuse memory (in a pool that
+   * streams share it may insert such dependencies, serialising branches that should run
+   * side by side). It keeps what is freed until the instance goes. */
+  cudaMemPool_t pool;
   MtCudaContext *ctx;
   MtCudaKernels *kernels;  /* the process's (shared_device) */
   UploadSlot up[UPLOAD_SLOTS];
@@ -103,7 +108,8 @@ cuda_be_alloc (MtBackend *be, gsize bytes)
   if (!cuda_be_not_capturing (be, "an allocation"))
     return NULL;
   CUDA_BE (be)->allocs++;
-  if (!cuda_be_ok (be, cudaMallocAsync (&p, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMallocAsync"))
+  if (!cuda_be_ok (be, cudaMallocFromPoolAsync (&p, MAX (bytes, 64), CUDA_BE (be)->pool, CUDA_BE (be)->stream),
+                   "cudaMallocFromPoolAsync"))
     return NULL;
   cuda_be_ok (be, cudaMemsetAsync (p, 0, MAX (bytes, 64), CUDA_BE (be)->stream), "cudaMemsetAsync");
   return p;
@@ -183,17 +189,24 @@ static void
 cuda_be_destroy (MtBackend *be)
 {
   CudaBackend *cb = CUDA_BE (be);
+  if (cb->stream) {
+    if (cb->loss)
+      cudaFreeAsync (cb->loss, cb->stream);
+    if (cb->correct)
+      cudaFreeAsync (cb->correct, cb->stream);
+  }
+  mt_cuda_context_free (cb->ctx);  /* frees in stream order, then waits for the stream */
   if (cb->stream)
     cudaStreamSynchronize (cb->stream);
-  cudaFree (cb->loss);
-  cudaFree (cb->correct);
-  mt_cuda_context_free (cb->ctx);
   for (int i = 0; i < UPLOAD_SLOTS; i++) {
     if (cb->up[i].host)
       cudaFreeHost (cb->up[i].host);
     if (cb->up[i].done)
       cudaEventDestroy (cb->up[i].done);
   }
+  /* Memory a node left allocated keeps the pool until it is freed (cudaMemPoolDestroy). */
+  if (cb->pool)
+    cudaMemPoolDestroy (cb->pool);
   if (cb->stream)
     cudaStreamDestroy (cb->stream);
   g_free (cb);
@@ -635,10 +648,7 @@ G_MODULE_EXPORT gboolean mt_cuda_module_probe (char **description, GError **erro
 G_MODULE_EXPORT MtBackend *mt_cuda_module_new (GError **error);
 
 /* What every instance shares, made once per process: device 0's kernels, built and
- * loaded (NVRTC takes seconds; a pipeline opens a backend per node run), and its memory
- * pool told to keep what is freed (by default it returns it to the system at each
- * synchronisation, so every epoch's allocations would be new ones). A failure is not
- * kept: the next instance tries again. */
+ * loaded (NVRTC takes seconds). A failure is not kept: the next instance tries again. */
 static MtCudaKernels *
 shared_device (const struct cudaDeviceProp *prop, GError **error)
 {
@@ -648,10 +658,6 @@ shared_device (const struct cudaDeviceProp *prop, GError **error)
   if (!kernels) {
     g_autoptr (GBytes) code = mt_cuda_build_kernels (prop->major, prop->minor, NULL, error);
     kernels = code ? mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error) : NULL;
-    cudaMemPool_t pool;
-    guint64 keep = G_MAXUINT64;
-    if (kernels && cudaDeviceGetDefaultMemPool (&pool, 0) == cudaSuccess)
-      cudaMemPoolSetAttribute (pool, cudaMemPoolAttrReleaseThreshold, &keep);
   }
   MtCudaKernels *k = kernels;
   g_mutex_unlock (&lock);
@@ -694,6 +700,34 @@ mt_cuda_module_probe (char **description, GError **error)
   return mt_cuda_probe (description, error);
 }
 
+/* The instance's memory pool on device 0, told to keep what is freed (a pool returns it
+ * to the system at each synchronisation by default, so every epoch's allocations would
+ * be new ones). */
+static gboolean
+instance_pool (CudaBackend *cb, GError **error)
+{
+  int supported = 0;
+  cudaError_t e = cudaDeviceGetAttribute (&supported, cudaDevAttrMemoryPoolsSupported, 0);
+  if (e != cudaSuccess || !supported) {
+    g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "CUDA device 0 has no stream-ordered memory pools%s%s",
+                 e != cudaSuccess ? ": " : "", e != cudaSuccess ? cudaGetErrorString (e) : "");
+    return FALSE;
+  }
+  struct cudaMemPoolProps props;
+  memset (&props, 0, sizeof props);
+  props.allocType = cudaMemAllocationTypePinned;
+  props.handleTypes = cudaMemHandleTypeNone;
+  props.location.type = cudaMemLocationTypeDevice;
+  props.location.id = 0;
+  guint64 keep = G_MAXUINT64;
+  if ((e = cudaMemPoolCreate (&cb->pool, &props)) != cudaSuccess ||
+      (e = cudaMemPoolSetAttribute (cb->pool, cudaMemPoolAttrReleaseThreshold, &keep)) != cudaSuccess) {
+    g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "a memory pool on CUDA device 0: %s", cudaGetErrorString (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 MtBackend *
 mt_cuda_module_new (GError **error)
 {
@@ -725,7 +759,7 @@ mt_cuda_module_new (GError **error)
     cuda_be_destroy (&cb->parent);
     return NULL;
   }
-  if (!(cb->ctx = mt_cuda_context_new (cb->stream, error))) {
+  if (!instance_pool (cb, error) || !(cb->ctx = mt_cuda_context_new (cb->stream, cb->pool, error))) {
     cuda_be_destroy (&cb->parent);
     return NULL;
   }

@@ -9,6 +9,7 @@
 
 struct _MtCudaContext {
   cudaStream_t stream;
+  cudaMemPool_t pool;       /* where its buffers come from */
   cublasHandle_t blas;
   cudnnHandle_t dnn;
   void *workspace;          /* cuDNN's, as large as the largest plan's */
@@ -54,10 +55,11 @@ cuda_check (CudaLib lib, int status, const char *what, GError **error)
 static void conv_plan_free (gpointer p);
 
 MtCudaContext *
-mt_cuda_context_new (gpointer stream, GError **error)
+mt_cuda_context_new (gpointer stream, gpointer pool, GError **error)
 {
   g_autoptr (MtCudaContext) ctx = g_new0 (MtCudaContext, 1);
   ctx->stream = stream;
+  ctx->pool = pool;
   ctx->conv_plans = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, conv_plan_free);
   if (!cuda_check (LIB_CUBLAS, cublasCreate (&ctx->blas), "cublasCreate", error))
     return NULL;
@@ -67,7 +69,7 @@ mt_cuda_context_new (gpointer stream, GError **error)
   if (!cuda_check (LIB_CUBLAS, cublasSetStream (ctx->blas, ctx->stream), "cublasSetStream", error) ||
       !cuda_check (LIB_CUDNN, cudnnSetStream (ctx->dnn, ctx->stream), "cudnnSetStream", error) ||
       !cuda_check (LIB_CUBLAS, cublasSetMathMode (ctx->blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode", error) ||
-      !cuda_check (LIB_RUNTIME, cudaMallocAsync (&ctx->blas_workspace, BLAS_WORKSPACE_BYTES, ctx->stream),
+      !cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync (&ctx->blas_workspace, BLAS_WORKSPACE_BYTES, ctx->pool, ctx->stream),
                    "cuBLAS workspace", error) ||
       !cuda_check (LIB_CUBLAS, cublasSetWorkspace (ctx->blas, ctx->blas_workspace, BLAS_WORKSPACE_BYTES),
                    "cublasSetWorkspace", error))
@@ -81,11 +83,13 @@ mt_cuda_context_free (MtCudaContext *ctx)
   if (!ctx)
     return;
   g_clear_pointer (&ctx->conv_plans, g_hash_table_unref);
+  /* In stream order, after whatever queued work still uses them. */
+  void *buffers[] = { ctx->workspace, ctx->blas_workspace, ctx->ones };
+  for (guint i = 0; i < G_N_ELEMENTS (buffers); i++)
+    if (buffers[i])
+      cudaFreeAsync (buffers[i], ctx->stream);
   if (ctx->stream)
-    cudaStreamSynchronize (ctx->stream);  /* nothing queued may still use what goes */
-  cudaFree (ctx->workspace);
-  cudaFree (ctx->blas_workspace);
-  cudaFree (ctx->ones);
+    cudaStreamSynchronize (ctx->stream);
   if (ctx->dnn)
     cudnnDestroy (ctx->dnn);
   if (ctx->blas)
@@ -113,7 +117,7 @@ not_capturing (MtCudaContext *ctx, const char *what, GError **error)
   return FALSE;
 }
 
-/* Grows cuDNN's workspace in stream order (cudaMallocAsync: no device-wide stall, and legal
+/* Grows cuDNN's workspace in stream order (from the pool: no device-wide stall, and legal
  * while a graph is captured). Plans size it when they are made, before any capture. */
 static gboolean
 ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
@@ -127,7 +131,8 @@ ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
   ctx->workspace = NULL;
   ctx->workspace_size = 0;
   ctx->reallocs++;
-  if (!cuda_check (LIB_RUNTIME, cudaMallocAsync (&ctx->workspace, bytes, ctx->stream), "workspace", error))
+  if (!cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync (&ctx->workspace, bytes, ctx->pool, ctx->stream), "workspace",
+                   error))
     return FALSE;
   ctx->workspace_size = bytes;
   return TRUE;
@@ -150,8 +155,8 @@ ones (MtCudaContext *ctx, gsize n, GError **error)
     g_autofree float *host = g_new (float, n);
     for (gsize i = 0; i < n; i++)
       host[i] = 1.0f;
-    if (!cuda_check (LIB_RUNTIME, cudaMallocAsync ((void **) &ctx->ones, n * sizeof (float), ctx->stream), "ones",
-                     error) ||
+    if (!cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync ((void **) &ctx->ones, n * sizeof (float), ctx->pool,
+                                                           ctx->stream), "ones", error) ||
         !cuda_check (LIB_RUNTIME, cudaMemcpyAsync (ctx->ones, host, n * sizeof (float), cudaMemcpyHostToDevice,
                                                    ctx->stream), "ones", error))
       return NULL;

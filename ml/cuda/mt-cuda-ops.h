@@ -11,10 +11,11 @@ G_BEGIN_DECLS
 
 /* cuBLAS and cuDNN handles bound to one stream, cuBLAS's fixed workspace, cuDNN's
  * grow-only one (stream-ordered), a vector of ones (bias sums) and a plan per
- * convolution shape. One per stream; not thread-safe. */
+ * convolution shape. One per stream; not thread-safe. Its buffers come from @pool (a
+ * cudaMemPool_t: the instance's own) in @stream's order. */
 typedef struct _MtCudaContext MtCudaContext;
 
-MtCudaContext *mt_cuda_context_new  (gpointer stream, GError **error);
+MtCudaContext *mt_cuda_context_new  (gpointer stream, gpointer pool, GError **error);
 void           mt_cuda_context_free (MtCudaContext *ctx);
 /* How often the context's own buffers (workspace, the vector of ones) have moved: a
  * graph recorded before a move holds stale pointers. */
