@@ -115,7 +115,7 @@ mt_backend_open (const char *name, GError **error)
     be = g_ptr_array_steal_index (free_ones, free_ones->len - 1);
   g_mutex_unlock (&idle_lock);
   if (!be && (be = mt_backend_new (name, error)))
-    be->pool = g_intern_string (name);
+    be->pool_name = g_intern_string (name);
   return be;
 }
 
@@ -126,16 +126,16 @@ mt_backend_free (MtBackend *be)
     return;
   /* Handed back only when all its work finished without a failure: the next node then
    * starts on an idle stream with no error of this one's pending. */
-  if (!be->pool || !mt_backend_sync (be, NULL)) {
+  if (!be->pool_name || !mt_backend_sync (be, NULL)) {
     backend_destroy (be);
     return;
   }
   g_mutex_lock (&idle_lock);
   if (!idle)
     idle = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-  GPtrArray *free_ones = g_hash_table_lookup (idle, be->pool);
+  GPtrArray *free_ones = g_hash_table_lookup (idle, be->pool_name);
   if (!free_ones)
-    g_hash_table_insert (idle, g_strdup (be->pool), free_ones = g_ptr_array_new ());
+    g_hash_table_insert (idle, g_strdup (be->pool_name), free_ones = g_ptr_array_new ());
   g_ptr_array_add (free_ones, be);
   g_mutex_unlock (&idle_lock);
 }

@@ -289,8 +289,8 @@ struct _MtBackend {
   GError *error;      /* first failure since the last sync */
   gboolean host_memory;  /* its memory is the host's (the CPU's): host code may read and
                             write it in place, and staging copies are skipped */
-  const char *pool;      /* from mt_backend_open, the name it was opened by (interned):
-                            mt_backend_free hands it back to that name's pool */
+  const char *pool_name; /* from mt_backend_open, the name it was opened by (interned):
+                            mt_backend_free hands it back to that name's idle ones */
 };
 
 /* The names of the backends this build has ("cpu", and "cuda" when built with CUDA). */

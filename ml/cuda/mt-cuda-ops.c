@@ -69,7 +69,8 @@ mt_cuda_context_new (gpointer stream, gpointer pool, GError **error)
   if (!cuda_check (LIB_CUBLAS, cublasSetStream (ctx->blas, ctx->stream), "cublasSetStream", error) ||
       !cuda_check (LIB_CUDNN, cudnnSetStream (ctx->dnn, ctx->stream), "cudnnSetStream", error) ||
       !cuda_check (LIB_CUBLAS, cublasSetMathMode (ctx->blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode", error) ||
-      !cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync (&ctx->blas_workspace, BLAS_WORKSPACE_BYTES, ctx->pool, ctx->stream),
+      !cuda_check (LIB_RUNTIME,
+                   cudaMallocFromPoolAsync (&ctx->blas_workspace, BLAS_WORKSPACE_BYTES, ctx->pool, ctx->stream),
                    "cuBLAS workspace", error) ||
       !cuda_check (LIB_CUBLAS, cublasSetWorkspace (ctx->blas, ctx->blas_workspace, BLAS_WORKSPACE_BYTES),
                    "cublasSetWorkspace", error))
