@@ -9,13 +9,14 @@ predicted logits to the output of the last conv block's ReLU), at 1 and 2 thread
 --quiet prints one line per thread count, for bench/bench-vs-torch.sh. --device cuda runs
 the same steps on the GPU (eager mode, cuDNN's default algorithm choice), for
 bench/bench-cuda's figures; the thread count then only sets the host's."""
+import os
 import sys
 import time
 
 import torch
 from torch import nn
 
-sys.path.insert(0, __file__.rsplit("/", 2)[0] + "/tests")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from check_torch_smallcnn import SmallCNN  # noqa: E402
 
 BATCH = 128

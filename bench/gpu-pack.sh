@@ -3,15 +3,24 @@
 # with the shared libraries they need that a GPU machine may lack (GLib, json-glib, Check,
 # oneDNN, libpng, cairo, ...; not CUDA, cuDNN, cuBLAS or glibc, which it has), into one
 # folder that bench/gpu-run.sh (copied in as run.sh) runs there:
-#   bench/gpu-pack.sh [DIR]        (default: gpu-bundle; then DIR/run.sh on the GPU machine)
+#   bench/gpu-pack.sh [--no-build] [DIR]   (default: gpu-bundle; then DIR/run.sh there)
+# --no-build packs what is built (tests/test-gpu-bundle.sh, inside make check).
 set -eu
 cd "$(dirname "$0")/.."
+build=1
+[ "${1:-}" != --no-build ] || { build=0; shift; }
 out=${1:-gpu-bundle}
-make -s -j"$(nproc)" >/dev/null
-make -s tests/test-cuda tests/test-backend-ops tests/test-train tests/test-device-model bench/bench-cuda >/dev/null
+programs="tests/test-cuda tests/test-backend-ops tests/test-train tests/test-device-model bench/bench-cuda"
+if [ "$build" = 1 ]; then
+  make -s -j"$(nproc)" >/dev/null
+  make -s $programs >/dev/null
+fi
+for t in $programs mtrun ml/cuda/.libs/libmt-cuda.so; do
+  [ -e "$t" ] || { echo "gpu-pack: $t is not built (configure finds the CUDA toolkit; make)" >&2; exit 1; }
+done
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/backends" "$out/bench" "$out/tests" "$out/pipelines" "$out/data"
-for t in tests/test-cuda tests/test-backend-ops tests/test-train tests/test-device-model bench/bench-cuda mtrun; do
+for t in $programs mtrun; do
   # libtool keeps the real program in .libs where it links shared libraries of the tree
   d=$(dirname "$t") b=$(basename "$t")
   if [ -x "$d/.libs/$b" ]; then cp "$d/.libs/$b" "$out/bin/"; else cp "$t" "$out/bin/"; fi
