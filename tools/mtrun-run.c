@@ -520,8 +520,10 @@ mtrun_cmd_run (int argc, char **argv, gboolean default_cmd)
   const char *backend = mt_device_resolve (choice, &notice, &err);
   if (!backend)
     return mtrun_fail (MTRUN_EXIT_FAILURE, "%s", err->message);
-  /* Running on the CPU where no GPU is, is no news: said only when asked for. */
-  if (notice && mtrun_global.verbose && !mtrun_global.json)
+  /* Running on the CPU where no GPU is, is no news: said only when asked for. A GPU that
+   * auto leaves idle is: said unless -q. */
+  gboolean news = notice && choice == MT_DEVICE_CHOICE_AUTO && mt_backend_probe ("cuda", NULL, NULL);
+  if (notice && !mtrun_global.json && (mtrun_global.verbose || (news && !mtrun_global.quiet)))
     fprintf (stderr, "mtrun: %s\n", notice);
 
   /* Shared for the whole run: gc waits for no one, and never runs under us. */
