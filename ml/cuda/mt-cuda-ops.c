@@ -139,9 +139,9 @@ ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
   return TRUE;
 }
 
-/* A device vector of @n ones, for bias sums with gemv/ger: made and filled in the
- * context's own stream (an asynchronous copy from pageable memory returns once the bytes
- * are staged, so the host buffer may go), ordered before the work that reads it. */
+/* A device vector of @n ones, for bias sums with gemv/ger: made and filled on the device
+ * in the context's own stream (cuDNN's fill kernel: no host buffer, no copy), ordered
+ * before the work that reads it. */
 static const float *
 ones (MtCudaContext *ctx, gsize n, GError **error)
 {
@@ -153,13 +153,23 @@ ones (MtCudaContext *ctx, gsize n, GError **error)
     ctx->ones = NULL;
     ctx->n_ones = 0;
     ctx->reallocs++;
-    g_autofree float *host = g_new (float, n);
-    for (gsize i = 0; i < n; i++)
-      host[i] = 1.0f;
+    if (n > G_MAXINT) {
+      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "a batch of %" G_GSIZE_FORMAT " samples", n);
+      return NULL;
+    }
     if (!cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync ((void **) &ctx->ones, n * sizeof (float), ctx->pool,
-                                                           ctx->stream), "ones", error) ||
-        !cuda_check (LIB_RUNTIME, cudaMemcpyAsync (ctx->ones, host, n * sizeof (float), cudaMemcpyHostToDevice,
-                                                   ctx->stream), "ones", error))
+                                                           ctx->stream), "ones", error))
+      return NULL;
+    const float one = 1.0f;
+    cudnnTensorDescriptor_t d = NULL;
+    gboolean filled =
+      cuda_check (LIB_CUDNN, cudnnCreateTensorDescriptor (&d), "ones", error) &&
+      cuda_check (LIB_CUDNN, cudnnSetTensor4dDescriptor (d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, 1, 1, (int) n),
+                  "ones", error) &&
+      cuda_check (LIB_CUDNN, cudnnSetTensor (ctx->dnn, d, ctx->ones, &one), "ones", error);
+    if (d)
+      cudnnDestroyTensorDescriptor (d);  /* read when the fill was queued */
+    if (!filled)
       return NULL;
     ctx->n_ones = n;
   }
