@@ -30,15 +30,14 @@ done
 (cd "$b" && tar -xJf libs.tar.xz) || { echo "FAIL: libs.tar.xz does not unpack"; exit 1; }
 
 # Every library resolved from the bundle, or one a GPU machine has: glibc's, CUDA's.
-outside=$(for f in "$b"/bin/* "$b"/lib/* "$b"/backends/*; do
-            LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64" ldd "$f" 2>/dev/null
-          done | awk '$2 == "=>" {print $1, $3}' | grep -v " $b/lib/" |
+for f in "$b"/bin/* "$b"/lib/* "$b"/backends/*; do
+  LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64" ldd "$f" 2>/dev/null
+done > "$tmp/ldd.txt"
+outside=$(awk '$2 == "=>" && $3 != "not" {print $1, $3}' "$tmp/ldd.txt" | grep -v " $b/lib/" |
           grep -v -E '^(libc|libm|libdl|libpthread|librt|ld-linux[^ ]*|libcudart|libcublas|libcublasLt|libcudnn[^ ]*|libnvrtc|libcuda)\.so' |
           sort -u)
 [ -z "$outside" ] || { echo "FAIL: libraries from outside the bundle:"; echo "$outside"; fail=1; }
-missing=$(for f in "$b"/bin/* "$b"/lib/* "$b"/backends/*; do
-            LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64" ldd "$f" 2>/dev/null | grep "not found"
-          done | sort -u)
+missing=$(grep "not found" "$tmp/ldd.txt" | sort -u)
 [ -z "$missing" ] || { echo "FAIL: libraries not found:"; echo "$missing"; fail=1; }
 
 v=$(cd "$b" && LD_LIBRARY_PATH="$b/lib:/usr/local/cuda/lib64" MT_BACKEND_PATH="$b/backends" bin/mtrun --version 2>&1)
