@@ -595,9 +595,12 @@ main (void)
   tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
   tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
   tcase_add_loop_test (tc, cuda_graphs_replay_as_eager, 0, 2);
-  tcase_add_test (tc, opened_instances_are_pooled);
-  tcase_add_test (tc, pool_is_shared_by_workers);
   tcase_add_test (tc, pipeline_on_device_memory);
   suite_add_tcase (s, tc);
+  /* A case of its own, which .ci/run also runs under ThreadSanitizer (CK_RUN_CASE=pool). */
+  TCase *pool = tcase_create ("pool");
+  tcase_add_test (pool, opened_instances_are_pooled);
+  tcase_add_test (pool, pool_is_shared_by_workers);
+  suite_add_tcase (s, pool);
   return mt_test_run_suite (s);
 }
