@@ -16,7 +16,7 @@ struct _MtCudaContext {
   gsize workspace_size;
   void *blas_workspace;     /* cuBLAS's own, fixed: no allocation inside its calls */
   float *ones;
-  gsize n_ones;
+  int n_ones;
   GHashTable *conv_plans;   /* ConvKey -> ConvPlan */
   guint64 reallocs;         /* times workspace or ones moved (recorded graphs go stale) */
 };
@@ -143,7 +143,7 @@ ensure_workspace (MtCudaContext *ctx, gsize bytes, GError **error)
  * in the context's own stream (cuDNN's fill kernel: no host buffer, no copy), ordered
  * before the work that reads it. */
 static const float *
-ones (MtCudaContext *ctx, gsize n, GError **error)
+ones (MtCudaContext *ctx, int n, GError **error)
 {
   if (n > ctx->n_ones) {
     if (!not_capturing (ctx, "the vector of ones", error))
@@ -153,18 +153,15 @@ ones (MtCudaContext *ctx, gsize n, GError **error)
     ctx->ones = NULL;
     ctx->n_ones = 0;
     ctx->reallocs++;
-    if (n > G_MAXINT) {
-      g_set_error (error, MT_ERROR, MT_ERROR_INVALID, "a batch of %" G_GSIZE_FORMAT " samples", n);
-      return NULL;
-    }
-    if (!cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync ((void **) &ctx->ones, n * sizeof (float), ctx->pool,
-                                                           ctx->stream), "ones", error))
+    gsize bytes = (gsize) n * sizeof (float);
+    if (!cuda_check (LIB_RUNTIME, cudaMallocFromPoolAsync ((void **) &ctx->ones, bytes, ctx->pool, ctx->stream),
+                     "ones", error))
       return NULL;
     const float one = 1.0f;
     cudnnTensorDescriptor_t d = NULL;
     gboolean filled =
       cuda_check (LIB_CUDNN, cudnnCreateTensorDescriptor (&d), "ones", error) &&
-      cuda_check (LIB_CUDNN, cudnnSetTensor4dDescriptor (d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, 1, 1, (int) n),
+      cuda_check (LIB_CUDNN, cudnnSetTensor4dDescriptor (d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, 1, 1, n),
                   "ones", error) &&
       cuda_check (LIB_CUDNN, cudnnSetTensor (ctx->dnn, d, ctx->ones, &one), "ones", error);
     if (d)
@@ -210,7 +207,7 @@ mt_cuda_linear_forward (MtCudaContext *ctx, const float *x, int n, int in, int o
     return FALSE;
   if (!bias)
     return TRUE;
-  const float *o = ones (ctx, (gsize) n, error);
+  const float *o = ones (ctx, n, error);
   return o && cuda_check (LIB_CUBLAS, cublasSger (ctx->blas, out, n, &one, bias, 1, o, 1, y, out), "linear bias", error);
 }
 
@@ -227,7 +224,7 @@ mt_cuda_linear_backward (MtCudaContext *ctx, const float *x, int n, int in, int 
     return TRUE;  /* only the input's gradient wanted */
   if (!run_gemm (ctx, &g[MT_CUDA_GEMM_WEIGHT], x, dy, dweight, "linear backward (weight)", error))
     return FALSE;
-  const float *o = ones (ctx, (gsize) n, error);
+  const float *o = ones (ctx, n, error);
   return o && cuda_check (LIB_CUBLAS, cublasSgemv (ctx->blas, CUBLAS_OP_N, out, n, &one, dy, out, o, 1, &zero, dbias, 1),
                        "linear backward (bias)", error);
 }
