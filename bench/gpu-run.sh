@@ -68,7 +68,7 @@ if ! bin/mtrun --version > /dev/null 2>&1 && [ -n "$(ls lib/spare)" ]; then
   mv lib/spare/* lib/
   echo "the machine's base libraries do not suit the bundle's programs: using the bundle's own"
 fi
-bin/mtrun --version || { echo "bin/mtrun does not start here:"; bin/mtrun --version 2>&1 | head -3; }
+bin/mtrun --version || echo "bin/mtrun does not start here (above: why)"
 # PyTorch's programs run with the machine's own library path, not the bundle's.
 py=(env LD_LIBRARY_PATH="$orig_ld" python3)
 export MT_BACKEND_PATH="$here/backends" MT_BUILDDIR="$here" MT_SRCDIR="$here" MT_REQUIRE_GPU=1
@@ -101,8 +101,9 @@ step () {
   return "$rc"
 }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | tee "$logs/gpu.txt" ||
-  echo "nvidia-smi: no GPU visible"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1 ||
+  echo "nvidia-smi: no GPU visible" >> "$logs/gpu.txt"
+cat "$logs/gpu.txt"
 
 # 1. The CUDA tests.
 for t in test-cuda test-backend-ops test-device-model; do
