@@ -46,6 +46,7 @@ halving_block_sum (const float *x, float *sum)
 extern "C" gboolean mt_test_emu_divergent_barrier (guint threads, int *out, GError **error);
 extern "C" gboolean mt_test_emu_barrier_after_return (guint threads, int *out, int n, GError **error);
 extern "C" gboolean mt_test_emu_halving_block_sum (guint threads, const float *x, float *sum, GError **error);
+extern "C" gboolean mt_test_emu_barrier_called_elementwise (guint threads, int *out, GError **error);
 
 gboolean
 mt_test_emu_divergent_barrier (guint threads, int *out, GError **error)
@@ -66,4 +67,13 @@ mt_test_emu_halving_block_sum (guint threads, const float *x, float *sum, GError
 {
   void *args[] = { &x, &sum };
   return mt_emu::run (MT_EMU_KERNEL (halving_block_sum), 1, threads, args, error);
+}
+
+// A kernel with a barrier that the table would call element-wise.
+gboolean
+mt_test_emu_barrier_called_elementwise (guint threads, int *out, GError **error)
+{
+  int n = (int) threads;
+  void *args[] = { &out, &n };
+  return mt_emu::run (MT_EMU_ELEMENTWISE (barrier_after_return), 1, threads, args, error);
 }

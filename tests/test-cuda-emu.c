@@ -20,6 +20,7 @@
 gboolean mt_test_emu_divergent_barrier (guint threads, int *out, GError **error);
 gboolean mt_test_emu_barrier_after_return (guint threads, int *out, int n, GError **error);
 gboolean mt_test_emu_halving_block_sum (guint threads, const float *x, float *sum, GError **error);
+gboolean mt_test_emu_barrier_called_elementwise (guint threads, int *out, GError **error);
 
 /* Grid-stride kernels: the default grid, one thread, and small odd grids. */
 static const struct { guint blocks, threads; } grids[] = { { 0, 0 }, { 1, 1 }, { 3, 48 }, { 2, 100 }, { 1, 1024 } };
@@ -113,10 +114,41 @@ START_TEST (bad_launches_are_refused)
 }
 END_TEST
 
+/* Element-wise kernels run thread after thread (unless MT_CUDA_EMU_THREADS=1, which this
+ * suite sets so that TSan sees every kernel's threads interleave): the same bytes, and a
+ * __syncthreads in a kernel the table calls element-wise is an error, not a hang. */
+START_TEST (elementwise_kernels_run_sequentially)
+{
+  enum { N = 5000 };
+  g_autofree float *x = g_new (float, N), *y1 = g_new0 (float, N), *y2 = g_new0 (float, N);
+  for (int i = 0; i < N; i++)
+    x[i] = (float) ((i * 37) % 101) - 50.0f;
+  gint64 n = N;
+  const char *types[] = { "u64", "u64", "u64" };
+  const float *px = x;
+  float *py = y1;
+  void *args[] = { &px, &py, &n };
+  ck_assert (mt_cuda_emu_launch ("mt_relu_forward", N, 0, 0, args, types, 3, NULL));
+  g_unsetenv ("MT_CUDA_EMU_THREADS");
+  py = y2;
+  ck_assert (mt_cuda_emu_launch ("mt_relu_forward", N, 0, 0, args, types, 3, NULL));
+  ck_assert (memcmp (y1, y2, N * sizeof (float)) == 0);
+  ck_assert (y2[1] == 0.0f && x[2] > 0 && y2[2] == x[2]);
+  int out[64] = { 0 };
+  g_autoptr (GError) err = NULL;
+  ck_assert (!mt_test_emu_barrier_called_elementwise (64, out, &err));
+  ck_assert_msg (strstr (err->message, "in a kernel the emulator's table calls element-wise"), "%s", err->message);
+  g_setenv ("MT_CUDA_EMU_THREADS", "1", TRUE);
+}
+END_TEST
+
 /* The bugs it is there for: barriers not all of a block's threads reach, and a
- * reduction that is right only when the block size is a power of two. */
+ * reduction that is right only when the block size is a power of two; with the block's
+ * threads as host threads (_i 0) and as fibers (_i 1). */
 START_TEST (barrier_and_block_size_bugs_are_found)
 {
+  if (_i == 1)
+    g_unsetenv ("MT_CUDA_EMU_THREADS");
   int out[1024] = { 0 };
   g_autoptr (GError) e1 = NULL, e2 = NULL;
   ck_assert (!mt_test_emu_divergent_barrier (64, out, &e1));
@@ -135,6 +167,12 @@ START_TEST (barrier_and_block_size_bugs_are_found)
   ck_assert_float_eq (sum, 64);
   ck_assert (mt_test_emu_halving_block_sum (48, x, &sum, NULL));
   ck_assert_msg (sum != 48, "the halving reduction summed 48 threads right (%g)", sum);
+  /* After a failed launch, the next runs whole. */
+  g_autoptr (GError) e3 = NULL;
+  ck_assert (!mt_test_emu_divergent_barrier (1024, out, &e3));
+  ck_assert (mt_test_emu_barrier_after_return (1024, out, 1024, NULL));
+  ck_assert_int_eq (out[1023], 1);
+  g_setenv ("MT_CUDA_EMU_THREADS", "1", TRUE);
 }
 END_TEST
 
@@ -598,7 +636,8 @@ cuda_emu_suite (void)
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, every_kernel_is_emulated);
   tcase_add_test (tc, bad_launches_are_refused);
-  tcase_add_test (tc, barrier_and_block_size_bugs_are_found);
+  tcase_add_loop_test (tc, barrier_and_block_size_bugs_are_found, 0, 2);
+  tcase_add_test (tc, elementwise_kernels_run_sequentially);
   tcase_add_test (tc, elementwise_kernels_give_the_cpus_bits);
   tcase_add_test (tc, maxpool_and_loss_give_the_cpus_bits);
   tcase_add_test (tc, saliency_kernels_match_the_cpu);
@@ -612,5 +651,7 @@ cuda_emu_suite (void)
 int
 main (void)
 {
+  /* Every CUDA thread a host thread, meeting at barriers (TSan's view of the kernels). */
+  g_setenv ("MT_CUDA_EMU_THREADS", "1", TRUE);
   return mt_test_run_suite (cuda_emu_suite ());
 }

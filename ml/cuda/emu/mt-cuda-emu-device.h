@@ -62,12 +62,15 @@ ptx_type ()
 
 template <class... A> constexpr const char *param_types[] = { ptx_type<A> ()..., nullptr };
 
-// A kernel: its name, a call from untyped argument pointers, and its parameters' types.
+// A kernel: its name, a call from untyped argument pointers, its parameters' types, and
+// whether its threads may run one after another (no __syncthreads, no shared memory:
+// the element-wise, grid-stride kernels).
 struct Kernel {
   const char *name;
   void (*run) (void **args);
   const char *const *types;
   unsigned n_params;
+  bool barrier_free;
 };
 
 template <class... A, std::size_t... I> void
@@ -83,9 +86,9 @@ invoke (void (*kernel) (A...), void **args)
 }
 
 template <class... A> constexpr Kernel
-describe (const char *name, void (*run) (void **), void (*) (A...))
+describe (const char *name, void (*run) (void **), void (*) (A...), bool barrier_free)
 {
-  return { name, run, param_types<A...>, sizeof...(A) };
+  return { name, run, param_types<A...>, sizeof...(A), barrier_free };
 }
 
 // Runs @k as a launch of @blocks blocks of @threads would; FALSE with @error for a bad
@@ -94,5 +97,10 @@ gboolean run (const Kernel &k, guint blocks, guint threads, void **args, GError 
 
 }  // namespace mt_emu
 
-// The emulator's description of kernel F (a function in scope).
-#define MT_EMU_KERNEL(F) mt_emu::describe (#F, [] (void **a) { mt_emu::invoke (F, a); }, F)
+// The emulator's description of kernel F (a function in scope): its threads as host
+// threads, meeting at each __syncthreads.
+#define MT_EMU_KERNEL(F) mt_emu::describe (#F, [] (void **a) { mt_emu::invoke (F, a); }, F, false)
+// An element-wise kernel F: without $MT_CUDA_EMU_THREADS=1 its threads run one after
+// another on the launching thread (thousands of times faster for large grids); a
+// __syncthreads in one is reported as a launch error.
+#define MT_EMU_ELEMENTWISE(F) mt_emu::describe (#F, [] (void **a) { mt_emu::invoke (F, a); }, F, true)

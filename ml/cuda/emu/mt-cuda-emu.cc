@@ -2,6 +2,7 @@
 // compiled by the host compiler, run with one host thread per CUDA thread of a block.
 #include "ml/cuda/emu/mt-cuda-emu.h"
 #include "ml/cuda/emu/mt-cuda-emu-device.h"
+#include "ml/cuda/emu/mt-cuda-emu-private.h"
 #include "ml/cuda/mt-cuda.h"
 #include "base/mt-error.h"
 
@@ -34,18 +35,21 @@ namespace {
 using mt_emu::Kernel;
 using namespace mt_emu_kernels;
 
+// The four kernels with block reductions run as threads; the others one thread after
+// another (MT_EMU_ELEMENTWISE).
 const Kernel kernels[] = {
-  MT_EMU_KERNEL (mt_u8_to_f32), MT_EMU_KERNEL (mt_cross_entropy), MT_EMU_KERNEL (mt_mask_cut),
-  MT_EMU_KERNEL (mt_mask_top_k), MT_EMU_KERNEL (mt_apply_mask), MT_EMU_KERNEL (mt_maxpool2_forward),
-  MT_EMU_KERNEL (mt_maxpool2_backward), MT_EMU_KERNEL (mt_plant_square), MT_EMU_KERNEL (mt_relu_forward),
-  MT_EMU_KERNEL (mt_relu_backward), MT_EMU_KERNEL (mt_cam_seed), MT_EMU_KERNEL (mt_cam_weights),
-  MT_EMU_KERNEL (mt_cam_combine), MT_EMU_KERNEL (mt_cam_scale), MT_EMU_KERNEL (mt_resize_bilinear),
-  MT_EMU_KERNEL (mt_sgd_step), MT_EMU_KERNEL (mt_adam_step), MT_EMU_KERNEL (mt_bn_forward_train),
-  MT_EMU_KERNEL (mt_bn_forward_eval), MT_EMU_KERNEL (mt_bn_backward_train), MT_EMU_KERNEL (mt_bn_backward_eval),
-  MT_EMU_KERNEL (mt_maxpool_forward), MT_EMU_KERNEL (mt_maxpool_backward), MT_EMU_KERNEL (mt_add),
-  MT_EMU_KERNEL (mt_avgpool_forward), MT_EMU_KERNEL (mt_avgpool_backward), MT_EMU_KERNEL (mt_shortcut_forward),
-  MT_EMU_KERNEL (mt_shortcut_backward), MT_EMU_KERNEL (mt_loss_total),
-  MT_EMU_KERNEL (mt_fold_batchnorm), MT_EMU_KERNEL (mt_gather_batch),
+  MT_EMU_ELEMENTWISE (mt_u8_to_f32), MT_EMU_ELEMENTWISE (mt_cross_entropy), MT_EMU_ELEMENTWISE (mt_mask_cut),
+  MT_EMU_KERNEL (mt_mask_top_k), MT_EMU_ELEMENTWISE (mt_apply_mask), MT_EMU_ELEMENTWISE (mt_maxpool2_forward),
+  MT_EMU_ELEMENTWISE (mt_maxpool2_backward), MT_EMU_ELEMENTWISE (mt_plant_square),
+  MT_EMU_ELEMENTWISE (mt_relu_forward), MT_EMU_ELEMENTWISE (mt_relu_backward), MT_EMU_ELEMENTWISE (mt_cam_seed),
+  MT_EMU_ELEMENTWISE (mt_cam_weights), MT_EMU_ELEMENTWISE (mt_cam_combine), MT_EMU_KERNEL (mt_cam_scale),
+  MT_EMU_ELEMENTWISE (mt_resize_bilinear), MT_EMU_ELEMENTWISE (mt_sgd_step), MT_EMU_ELEMENTWISE (mt_adam_step),
+  MT_EMU_KERNEL (mt_bn_forward_train), MT_EMU_ELEMENTWISE (mt_bn_forward_eval), MT_EMU_KERNEL (mt_bn_backward_train),
+  MT_EMU_ELEMENTWISE (mt_bn_backward_eval), MT_EMU_ELEMENTWISE (mt_maxpool_forward),
+  MT_EMU_ELEMENTWISE (mt_maxpool_backward), MT_EMU_ELEMENTWISE (mt_add), MT_EMU_ELEMENTWISE (mt_avgpool_forward),
+  MT_EMU_ELEMENTWISE (mt_avgpool_backward), MT_EMU_ELEMENTWISE (mt_shortcut_forward),
+  MT_EMU_ELEMENTWISE (mt_shortcut_backward), MT_EMU_ELEMENTWISE (mt_loss_total),
+  MT_EMU_ELEMENTWISE (mt_fold_batchnorm), MT_EMU_ELEMENTWISE (mt_gather_batch),
 };
 
 const char *const *
@@ -176,11 +180,49 @@ join_types (const char *const *types, unsigned n)
   return s;
 }
 
+// Set while a barrier-free kernel's threads run one after another on this thread.
+thread_local bool sequential;
+thread_local char *sequential_error;  // what went wrong in one (a plain pointer: no TLS init)
+
+bool
+threads_forced ()
+{
+  return g_strcmp0 (g_getenv ("MT_CUDA_EMU_THREADS"), "1") == 0;
+}
+
+// A barrier-free kernel: block after block, thread after thread, on the caller's thread.
+gboolean
+run_sequential (const Kernel *k, guint blocks, guint threads, void **args, GError **error)
+{
+  sequential = true;
+  g_clear_pointer (&sequential_error, g_free);
+  for (unsigned b = 0; b < blocks && !sequential_error; b++)
+    for (unsigned t = 0; t < threads; t++) {
+      mt_emu_block_idx = { b, 0, 0 };
+      mt_emu_thread_idx = { t, 0, 0 };
+      k->run (args);
+    }
+  sequential = false;
+  if (!sequential_error)
+    return TRUE;
+  g_set_error (error, MT_ERROR, MT_ERROR_FAILED, "%s: %s", k->name, sequential_error);
+  g_clear_pointer (&sequential_error, g_free);
+  return FALSE;
+}
+
 }  // namespace
 
 void
 mt_emu_syncthreads (const char *file, int line)
 {
+  if (sequential) {
+    if (!sequential_error)
+      sequential_error = g_strdup_printf ("__syncthreads at %s:%d in a kernel the emulator's table calls "
+                                          "element-wise (MT_EMU_ELEMENTWISE)", file, line);
+    return;
+  }
+  if (mt_emu::fiber_syncthreads (file, line))
+    return;
   pthread_mutex_lock (&block.mu);
   if (block.returned)
     fail_locked ("block %u: __syncthreads at %s:%d reached after others of its %u threads returned",
@@ -205,6 +247,17 @@ mt_cuda_emu_kernel_names (void)
 {
   static const char *const *list = names ();
   return list;
+}
+
+const char *const *
+mt_cuda_emu_kernel_types (const char *name, guint *n_params)
+{
+  for (const Kernel &e : kernels)
+    if (strcmp (e.name, name) == 0) {
+      *n_params = e.n_params;
+      return e.types;
+    }
+  return nullptr;
 }
 
 gboolean
@@ -242,6 +295,14 @@ mt_emu::run (const Kernel &k_, guint blocks, guint threads, void **args, GError 
   }
 
   pthread_mutex_lock (&launch_lock);
+  mt_emu_block_dim = { threads, 1, 1 };
+  mt_emu_grid_dim = { blocks, 1, 1 };
+  if (!threads_forced () && (k->barrier_free || mt_emu::fibers_available ())) {
+    gboolean ok = k->barrier_free ? run_sequential (k, blocks, threads, args, error)
+                                  : mt_emu::run_fibers (*k, blocks, threads, args, error);
+    pthread_mutex_unlock (&launch_lock);
+    return ok;
+  }
   block.kernel = k;
   block.args = args;
   block.threads = block.live = threads;
