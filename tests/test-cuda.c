@@ -107,6 +107,53 @@ START_TEST (kernels_compile_with_nvrtc)
 }
 END_TEST
 
+/* The cubin a GPU of compute capability 9.0 gets is kept in the kernel cache: reused byte
+ * for byte, compiled again when the file is damaged, and anew when asked (the backend
+ * does when the driver refuses a cached one). */
+START_TEST (cubins_are_cached)
+{
+  if (!cuda_built ()) {
+    printf ("SKIP: the cubin cache (this build has no CUDA toolkit)\n");
+    return;
+  }
+  g_autofree char *dir = mt_test_tmpdir ();
+  g_autoptr (GError) err = NULL;
+  g_autofree char *what = NULL;
+  g_autoptr (GBytes) first = mt_cuda_build_kernels (9, 0, dir, FALSE, &what, &err);
+  ck_assert_msg (first != NULL, "%s", err ? err->message : "");
+  ck_assert_str_eq (what, "cubin for sm_90");
+  g_autofree char *kdir = g_build_filename (dir, "kernels", NULL);
+  g_autoptr (GDir) d = g_dir_open (kdir, 0, NULL);
+  const char *name = d ? g_dir_read_name (d) : NULL;
+  ck_assert_msg (name && g_str_has_suffix (name, ".cubin"), "no cubin in %s", kdir);
+  g_autofree char *path = g_build_filename (kdir, name, NULL);
+  ck_assert_ptr_null (g_dir_read_name (d));
+  /* Reused: a file that looks whole is taken as it is. */
+  gsize len = 0;
+  const char *code = g_bytes_get_data (first, &len);
+  g_autofree char *marked = g_memdup2 (code, len);
+  marked[len - 1] ^= 0x5a;
+  ck_assert (g_file_set_contents (path, marked, (gssize) len, NULL));
+  g_autoptr (GBytes) reused = mt_cuda_build_kernels (9, 0, dir, FALSE, NULL, &err);
+  ck_assert (reused && g_bytes_get_size (reused) == len && memcmp (g_bytes_get_data (reused, NULL), marked, len) == 0);
+  /* Asked to refresh: compiled, and the file replaced. */
+  g_autoptr (GBytes) fresh = mt_cuda_build_kernels (9, 0, dir, TRUE, NULL, &err);
+  ck_assert (fresh && g_bytes_equal (fresh, first));
+  g_autofree char *now = NULL;
+  gsize now_len = 0;
+  ck_assert (g_file_get_contents (path, &now, &now_len, NULL));
+  ck_assert (now_len == len && memcmp (now, code, len) == 0);
+  /* Truncated, or not a CUDA ELF file: compiled again. */
+  ck_assert (g_file_set_contents (path, code, (gssize) (len / 2), NULL));
+  g_autoptr (GBytes) again = mt_cuda_build_kernels (9, 0, dir, FALSE, NULL, &err);
+  ck_assert (again && g_bytes_equal (again, first));
+  ck_assert (g_file_set_contents (path, "//\n.version 9.0\n", -1, NULL));
+  g_autoptr (GBytes) again2 = mt_cuda_build_kernels (9, 0, dir, FALSE, NULL, &err);
+  ck_assert (again2 && g_bytes_equal (again2, first));
+  mt_file_remove_tree (dir, NULL);
+}
+END_TEST
+
 /* The PTX parameter types of kernel @name's .entry, "u64 u32 f32 ...", or NULL. */
 static char *
 ptx_signature (const char *ptx, const char *name)
@@ -350,7 +397,7 @@ gpu_ready (void)
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties (&prop, 0);
     g_autofree char *what = NULL;
-    g_autoptr (GBytes) code = mt_cuda_build_kernels (prop.major, prop.minor, &what, &err);
+    g_autoptr (GBytes) code = mt_cuda_build_kernels (prop.major, prop.minor, NULL, FALSE, &what, &err);
     ck_assert_msg (code, "%s", err ? err->message : "");
     kernels = mt_cuda_kernels_load (g_bytes_get_data (code, NULL), &err);
     ck_assert_msg (kernels, "%s", err ? err->message : "");
@@ -512,6 +559,7 @@ main (void)
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, device_choice);
   tcase_add_test (tc, kernels_compile_with_nvrtc);
+  tcase_add_test (tc, cubins_are_cached);
   tcase_add_test (tc, launchers_match_the_ptx);
   tcase_add_test (tc, kernels_compile_to_cubins_without_spills);
   tcase_add_test (tc, spills_and_code_choice);

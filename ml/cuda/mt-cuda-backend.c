@@ -647,8 +647,10 @@ static const MtBackendOps cuda_ops = {
 G_MODULE_EXPORT gboolean mt_cuda_module_probe (char **description, GError **error);
 G_MODULE_EXPORT MtBackend *mt_cuda_module_new (GError **error);
 
-/* What every instance shares, made once per process: device 0's kernels, built and
- * loaded (NVRTC takes seconds). A failure is not kept: the next instance tries again. */
+/* What every instance shares, made once per process: device 0's kernels, built (NVRTC
+ * takes seconds; a cubin compiled before is taken from the kernel cache) and loaded. A
+ * cached cubin the driver refuses is compiled anew, once. A failure is not kept: the
+ * next instance tries again. */
 static MtCudaKernels *
 shared_device (const struct cudaDeviceProp *prop, GError **error)
 {
@@ -656,8 +658,12 @@ shared_device (const struct cudaDeviceProp *prop, GError **error)
   static MtCudaKernels *kernels;
   g_mutex_lock (&lock);
   if (!kernels) {
-    g_autoptr (GBytes) code = mt_cuda_build_kernels (prop->major, prop->minor, NULL, error);
-    kernels = code ? mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error) : NULL;
+    g_autofree char *cache = mt_cuda_kernel_cache_dir ();
+    for (int refresh = 0; refresh <= (cache != NULL) && !kernels; refresh++) {
+      g_clear_error (error);
+      g_autoptr (GBytes) code = mt_cuda_build_kernels (prop->major, prop->minor, cache, refresh, NULL, error);
+      kernels = code ? mt_cuda_kernels_load (g_bytes_get_data (code, NULL), error) : NULL;
+    }
   }
   MtCudaKernels *k = kernels;
   g_mutex_unlock (&lock);

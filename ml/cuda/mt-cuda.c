@@ -1,3 +1,4 @@
+#define _GNU_SOURCE  /* memmem */
 #include "config.h"
 #include "ml/cuda/mt-cuda.h"
 #include "base/mt-error.h"
@@ -246,8 +247,72 @@ mt_cuda_choose_code (int major, int minor, const char *const *supported, gboolea
   return g_strdup_printf ("sm_%d", best);
 }
 
+char *
+mt_cuda_kernel_cache_dir (void)
+{
+  const char *env = g_getenv ("MT_KERNEL_CACHE");
+  if (env)
+    return *env ? g_strdup (env) : NULL;
+  return g_build_filename (g_get_user_cache_dir (), "masktune", NULL);
+}
+
+#ifdef HAVE_CUDA
+/* A cubin whose every kernel is in its symbol table: a whole 64-bit ELF file for the CUDA
+ * machine (its section headers, which come last, inside it). */
+static gboolean
+cubin_is_whole (const char *code, gsize len)
+{
+  if (len < 64 || memcmp (code, "\177ELF", 4) != 0 || code[4] != 2 /* 64-bit */ || code[5] != 1 /* LSB */ ||
+      (guint8) code[18] != 190 /* EM_CUDA, little-endian */ || code[19] != 0)
+    return FALSE;
+  guint64 shoff;
+  guint16 shentsize, shnum;
+  memcpy (&shoff, code + 0x28, 8);
+  memcpy (&shentsize, code + 0x3a, 2);
+  memcpy (&shnum, code + 0x3c, 2);
+  if (shoff > len || (guint64) shentsize * shnum > len - shoff)
+    return FALSE;
+  for (const char *const *n = mt_cuda_kernel_names (); *n; n++)
+    if (!memmem (code, len, *n, strlen (*n) + 1))
+      return FALSE;
+  return TRUE;
+}
+#endif
+
+/* A cubin compiled before for the same source, architecture, NVRTC and options (unless
+ * @refresh), else compiled now and kept in @cache_dir/kernels. */
+static GBytes *
+cached_cubin (const char *arch, const char *cache_dir, gboolean refresh, GError **error)
+{
+#ifdef HAVE_CUDA
+  int major = 0, minor = 0;
+  nvrtcVersion (&major, &minor);
+  g_autofree char *opts = g_strjoinv (" ", (char **) nvrtc_fixed_opts);
+  g_autofree char *key = g_strdup_printf ("%s\ncubin %s\nnvrtc %d.%d\n%s\n", mt_cuda_kernel_source (), arch, major,
+                                          minor, opts);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *path = cache_dir ? g_strdup_printf ("%s/kernels/%s.cubin", cache_dir, digest) : NULL;
+  char *code = NULL;
+  gsize len = 0;
+  if (path && !refresh && g_file_get_contents (path, &code, &len, NULL) && cubin_is_whole (code, len))
+    return g_bytes_new_take (code, len);
+  g_free (code);
+  GBytes *cubin = mt_cuda_compile_cubin (arch, NULL, error);
+  if (cubin && path) {
+    g_autofree char *dir = g_path_get_dirname (path);
+    g_mkdir_with_parents (dir, 0755);
+    /* A cache that cannot be written only costs a compilation next time. */
+    mt_file_write_atomic (path, g_bytes_get_data (cubin, NULL), g_bytes_get_size (cubin), NULL);
+  }
+  return cubin;
+#else
+  g_set_error (error, MT_ERROR, MT_ERROR_UNSUPPORTED, "this masktune was built without CUDA (no NVRTC)");
+  return NULL;
+#endif
+}
+
 GBytes *
-mt_cuda_build_kernels (int major, int minor, char **what, GError **error)
+mt_cuda_build_kernels (int major, int minor, const char *cache_dir, gboolean refresh, char **what, GError **error)
 {
   g_auto (GStrv) supported = mt_cuda_supported_archs ();
   gboolean cubin = FALSE;
@@ -257,8 +322,8 @@ mt_cuda_build_kernels (int major, int minor, char **what, GError **error)
   if (what)
     *what = g_strdup_printf ("%s for %s", cubin ? "cubin" : "PTX", arch);
   if (cubin)
-    return mt_cuda_compile_cubin (arch, NULL, error);
-  char *ptx = mt_cuda_compile_kernels (arch, NULL, error);
+    return cached_cubin (arch, cache_dir, refresh, error);
+  char *ptx = mt_cuda_compile_kernels (arch, refresh ? NULL : cache_dir, error);
   return ptx ? g_bytes_new_take (ptx, strlen (ptx) + 1) : NULL;
 }
 

@@ -37,8 +37,15 @@ char       *mt_cuda_report_spills (const char *report);
  * compiles it); an error for a GPU older than all of @supported. */
 char       *mt_cuda_choose_code (int major, int minor, const char *const *supported, gboolean *cubin,
                                  GError **error);
-/* The kernels for such a GPU, as mt_cuda_choose_code() chose; @what: "cubin for sm_90". */
-GBytes     *mt_cuda_build_kernels (int major, int minor, char **what, GError **error);
+/* The kernels for such a GPU, as mt_cuda_choose_code() chose; @what: "cubin for sm_90".
+ * With @cache_dir, what was compiled before for the same source, target, NVRTC and
+ * options is reused (a cached file whose target or kernels are not all there is compiled
+ * again and replaced); @refresh compiles anew and replaces it. */
+GBytes     *mt_cuda_build_kernels (int major, int minor, const char *cache_dir, gboolean refresh, char **what,
+                                   GError **error);
+/* Where the compiled kernels are kept: $MT_KERNEL_CACHE (empty: nowhere, NULL), else
+ * $XDG_CACHE_HOME/masktune. */
+char       *mt_cuda_kernel_cache_dir (void);
 
 /* The compiled kernels (a cubin or PTX), loaded on the current device (needs a GPU). */
 typedef struct _MtCudaKernels MtCudaKernels;
