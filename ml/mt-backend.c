@@ -266,16 +266,26 @@ cuda_module_dirs (void)
   return dirs;
 }
 
+/* $MT_CUDA_MODULE: one module file to load instead of searching for libmt-cuda.so (the
+ * tests' CUDA simulator, libmt-cuda-sim.so). */
+static const char *
+cuda_module_override (void)
+{
+  const char *m = g_getenv ("MT_CUDA_MODULE");
+  return m && *m ? m : NULL;
+}
+
 static gpointer
 cuda_load (gpointer unused)
 {
   (void) unused;
   g_autoptr (GPtrArray) dirs = cuda_module_dirs ();
+  const char *only = cuda_module_override ();
   GString *tried = g_string_new (NULL);
-  for (guint i = 0; i < dirs->len && !cuda_module; i++) {
-    g_autofree char *path = g_build_filename (dirs->pdata[i], CUDA_MODULE, NULL);
+  for (guint i = 0; i < (only ? 1 : dirs->len) && !cuda_module; i++) {
+    g_autofree char *path = only ? g_strdup (only) : g_build_filename (dirs->pdata[i], CUDA_MODULE, NULL);
     if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
-      g_string_append_printf (tried, "%s%s", tried->len ? ", " : "", (char *) dirs->pdata[i]);
+      g_string_append_printf (tried, "%s%s", tried->len ? ", " : "", only ? path : (char *) dirs->pdata[i]);
       continue;
     }
     GModule *m = g_module_open (path, G_MODULE_BIND_LOCAL);
@@ -294,7 +304,8 @@ cuda_load (gpointer unused)
     }
   }
   if (!cuda_module)
-    cuda_load_error = g_strdup_printf ("the CUDA backend module (%s) is not here; looked in %s", CUDA_MODULE, tried->str);
+    cuda_load_error = g_strdup_printf ("the CUDA backend module (%s) is not here; looked in %s",
+                                       only ? "$MT_CUDA_MODULE" : CUDA_MODULE, tried->str);
   g_string_free (tried, TRUE);
   return NULL;
 }
@@ -312,7 +323,8 @@ cuda_ready (GError **error)
    * every sandbox has all three) or, under WSL, /dev/dxg. */
   static const char *const driver_paths[] = { "/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version",
                                               "/dev/dxg" };
-  gboolean driver = FALSE;
+  /* A module named by $MT_CUDA_MODULE answers for itself (the simulator needs no driver). */
+  gboolean driver = cuda_module_override () != NULL;
   for (guint i = 0; i < G_N_ELEMENTS (driver_paths) && !driver; i++)
     driver = g_file_test (driver_paths[i], G_FILE_TEST_EXISTS);
   if (!driver) {
