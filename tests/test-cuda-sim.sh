@@ -4,8 +4,8 @@
 # cannot touch, cuBLAS's and cuDNN's argument rules, graph capture's) instead of NVIDIA's
 # runtime, cuBLAS and cuDNN. With MT_REQUIRE_GPU=1, so that nothing skips:
 #   - test-backend-ops: every op of the CUDA backend against the double-precision references;
-#   - test-device-model: training, saliency and the MaskTune pipeline on device memory, the
-#     CPU's bytes where they must be, CUDA graphs against eager steps byte for byte;
+#   - test-device-model's CUDA case: training SmallCNN (SGD) and resnet20 (Adam) with CUDA
+#     graphs against eager steps, byte for byte (its other cases run on the CPU);
 #   - mtrun run --device cuda -j 2 on tests/cuda-sim.pipe (two instances, two streams): twice
 #     with fresh caches, the same bytes; the manifests name the simulated device; the
 #     models learn as on the CPU (accuracies within 5 points of the CPU run's; the worst
@@ -22,7 +22,9 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 
 for t in test-backend-ops test-device-model; do
-  if "$build/tests/$t" > "$tmp/$t.log" 2>&1; then
+  case=
+  [ "$t" = test-device-model ] && case=cuda
+  if env ${case:+CK_RUN_CASE=$case} "$build/tests/$t" > "$tmp/$t.log" 2>&1; then
     echo "PASS: $t on the simulated CUDA device ($(grep -o 'Checks: [0-9]*' "$tmp/$t.log"))"
   else
     cat "$tmp/$t.log"

@@ -594,9 +594,14 @@ main (void)
   tcase_add_test (tc, models_move_between_backends);
   tcase_add_loop_test (tc, training_on_device_memory, 0, G_N_ELEMENTS (cases));
   tcase_add_loop_test (tc, saliency_passes_on_device_memory, 0, 2);
-  tcase_add_loop_test (tc, cuda_graphs_replay_as_eager, 0, 2);
   tcase_add_test (tc, pipeline_on_device_memory);
   suite_add_tcase (s, tc);
+
+  /* On a GPU, or on the host's CUDA simulator (tests/test-cuda-sim.sh runs this case). */
+  TCase *cuda = tcase_create ("cuda");
+  tcase_set_timeout (cuda, 600);
+  tcase_add_loop_test (cuda, cuda_graphs_replay_as_eager, 0, 2);
+  suite_add_tcase (s, cuda);
   /* A case of its own, which .ci/run also runs under ThreadSanitizer (CK_RUN_CASE=pool). */
   TCase *pool = tcase_create ("pool");
   tcase_add_test (pool, opened_instances_are_pooled);

@@ -14,6 +14,7 @@
 #include "ml/cuda/emu/mt-cuda-emu-private.h"
 #include "base/mt-error.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -72,14 +73,37 @@ struct Host {
 };
 
 // One per host thread (a fiber runs on the thread that made it), made on first use: a
-// plain pointer, so that reaching it costs no thread-local initialisation check.
+// plain pointer, so that reaching it costs no thread-local initialisation check; freed
+// with its fibers' stacks when the thread ends.
 thread_local Host *host_of_thread;
+pthread_key_t host_key;
+pthread_once_t host_key_once = PTHREAD_ONCE_INIT;
+
+void
+host_free (void *p)
+{
+  Host *h = (Host *) p;
+  for (Fiber *f : h->fibers) {
+    munmap (f->stack, kStack);
+    delete f;
+  }
+  delete h;
+}
+
+void
+host_key_make ()
+{
+  pthread_key_create (&host_key, host_free);
+}
 
 Host &
 this_host ()
 {
-  if (G_UNLIKELY (!host_of_thread))
+  if (G_UNLIKELY (!host_of_thread)) {
+    pthread_once (&host_key_once, host_key_make);
     host_of_thread = new Host;
+    pthread_setspecific (host_key, host_of_thread);
+  }
   return *host_of_thread;
 }
 

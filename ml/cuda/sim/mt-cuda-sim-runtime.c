@@ -29,6 +29,8 @@ typedef struct {
 } Alloc;
 
 static GTree *allocs;      /* user address -> Alloc, live device memory */
+static GHashTable *handles; /* streams, events and pools not destroyed: as on a GPU, a
+                             * handle the program drops is no leak of its own memory */
 static GHashTable *pinned; /* host address -> size, from cudaHostAlloc */
 static gsize page;
 
@@ -45,6 +47,7 @@ memory_init_locked (void)
     return;
   allocs = g_tree_new_full (addr_cmp, NULL, NULL, g_free);
   pinned = g_hash_table_new (NULL, NULL);
+  handles = g_hash_table_new (NULL, NULL);
   page = (gsize) sysconf (_SC_PAGESIZE);
 }
 
@@ -141,6 +144,24 @@ device_free_locked (Alloc *a)
   mprotect (a->map, a->map_len, PROT_NONE);
   madvise (a->map, a->map_len, MADV_DONTNEED);
   g_tree_remove (allocs, a->user);
+}
+
+static void
+handle_add (gpointer h)
+{
+  pthread_mutex_lock (&device_lock);
+  memory_init_locked ();
+  g_hash_table_add (handles, h);
+  pthread_mutex_unlock (&device_lock);
+}
+
+static void
+handle_remove (gpointer h)
+{
+  pthread_mutex_lock (&device_lock);
+  memory_init_locked ();
+  g_hash_table_remove (handles, h);
+  pthread_mutex_unlock (&device_lock);
 }
 
 /* ---- faults and errors ------------------------------------------------------------ */
@@ -320,6 +341,7 @@ cudaStreamCreateWithFlags (cudaStream_t *stream, unsigned int flags)
   MtSimStream *s = g_new0 (MtSimStream, 1);
   pthread_mutex_init (&s->mu, NULL);
   g_queue_init (&s->queue);
+  handle_add (s);
   *stream = (cudaStream_t) s;
   return cudaSuccess;
 }
@@ -335,6 +357,7 @@ cudaStreamDestroy (cudaStream_t stream)
   if (s->graph)
     g_ptr_array_unref (s->graph);
   pthread_mutex_destroy (&s->mu);
+  handle_remove (s);
   g_free (s);
   return cudaSuccess;
 }
@@ -358,12 +381,14 @@ cudaError_t
 cudaEventCreateWithFlags (cudaEvent_t *event, unsigned int flags)
 {
   *event = (cudaEvent_t) g_new0 (Event, 1);
+  handle_add (*event);
   return cudaSuccess;
 }
 
 cudaError_t
 cudaEventDestroy (cudaEvent_t event)
 {
+  handle_remove (event);
   g_free (event);
   return cudaSuccess;
 }
@@ -402,6 +427,7 @@ cudaMemPoolCreate (cudaMemPool_t *pool, const struct cudaMemPoolProps *props)
       props->location.id != 0)
     return cudaErrorInvalidValue;
   *pool = (cudaMemPool_t) g_new0 (Pool, 1);
+  handle_add (*pool);
   return cudaSuccess;
 }
 
@@ -630,6 +656,7 @@ cudaRuntimeGetVersion (int *version)
 
 typedef struct {
   GBytes *image;
+  GPtrArray *kernels;  /* Kernel, freed with the library */
 } Library;
 
 typedef struct {
@@ -637,6 +664,14 @@ typedef struct {
   const char *const *types;
   guint n_params;
 } Kernel;
+
+static void
+kernel_free (gpointer p)
+{
+  Kernel *k = p;
+  g_free (k->name);
+  g_free (k);
+}
 
 /* The image's size: PTX is text; a cubin an ELF file for the CUDA machine, ending with
  * its section headers. 0 when it is neither. */
@@ -661,6 +696,7 @@ cudaLibraryLoadData (cudaLibrary_t *library, const void *code, enum cudaJitOptio
     return cudaErrorInvalidKernelImage;
   Library *l = g_new0 (Library, 1);
   l->image = g_bytes_new (code, size);
+  l->kernels = g_ptr_array_new_with_free_func (kernel_free);
   *library = (cudaLibrary_t) l;
   return cudaSuccess;
 }
@@ -672,6 +708,7 @@ cudaLibraryUnload (cudaLibrary_t library)
   if (!l)
     return cudaErrorInvalidValue;
   g_bytes_unref (l->image);
+  g_ptr_array_unref (l->kernels);
   g_free (l);
   return cudaSuccess;
 }
@@ -687,11 +724,11 @@ cudaLibraryGetKernel (cudaKernel_t *kernel, cudaLibrary_t library, const char *n
   /* In the compiled image (its symbol table, or PTX's .entry), and emulated here. */
   if (!types || !memmem (image, size, name, strlen (name)))
     return cudaErrorSymbolNotFound;
-  /* Handles live as long as the process, as the backend's kernels do. */
   Kernel *k = g_new0 (Kernel, 1);
   k->name = g_strdup (name);
   k->types = types;
   k->n_params = n;
+  g_ptr_array_add (l->kernels, k);
   *kernel = (cudaKernel_t) k;
   return cudaSuccess;
 }
