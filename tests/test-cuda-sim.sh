@@ -33,6 +33,13 @@ for t in test-backend-ops test-device-model; do
   fi
 done
 
+# MT_CUDA_SYNC=1: each kernel waited for, no graphs; the same ops' results.
+if MT_CUDA_SYNC=1 "$build/tests/test-backend-ops" > "$tmp/sync.log" 2>&1; then
+  echo "PASS: test-backend-ops with MT_CUDA_SYNC=1 ($(grep -o 'Checks: [0-9]*' "$tmp/sync.log"))"
+else
+  cat "$tmp/sync.log"; echo "FAIL: test-backend-ops with MT_CUDA_SYNC=1"; fail=1
+fi
+
 pipe="$src/tests/cuda-sim.pipe"
 for side in a b; do
   "$MTRUN" run -q -j 2 --device cuda -C "$tmp/$side" "$pipe" > "$tmp/run-$side.log" 2>&1 ||

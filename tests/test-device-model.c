@@ -316,7 +316,8 @@ START_TEST (cuda_graphs_replay_as_eager)
     printf ("CUDA graphs %s, %s: %" G_GINT64_FORMAT " steps as they came, %" G_GINT64_FORMAT " recorded, %"
             G_GINT64_FORMAT " replayed\n", side ? "on" : "off", k->arch, st->steps_eager, st->steps_recorded,
             st->steps_replayed);
-    if (side)
+    /* MT_CUDA_SYNC=1 waits for every kernel, which a graph cannot: nothing is recorded. */
+    if (side && g_strcmp0 (g_getenv ("MT_CUDA_SYNC"), "1") != 0)
       ck_assert (st->steps_recorded >= 1 && st->steps_replayed > st->steps_eager);
     else
       ck_assert (st->steps_recorded == 0 && st->steps_replayed == 0);
