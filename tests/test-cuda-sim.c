@@ -245,6 +245,10 @@ START_TEST (library_calls_are_checked)
                     CUDNN_STATUS_SUCCESS);
   cudaMemcpyAsync (hy, dy, sizeof hy, cudaMemcpyDeviceToHost, s);
   ck_assert (hy[0] == 6 && hy[1] == 8 && hy[2] == 12 && hy[3] == 14);
+  cudnnDestroyTensorDescriptor (x);
+  cudnnDestroyTensorDescriptor (y);
+  cudnnDestroyFilterDescriptor (w);
+  cudnnDestroyConvolutionDescriptor (conv);
   cudnnDestroy (dnn);
 }
 END_TEST

@@ -186,14 +186,15 @@ make_fiber (Host &host)
   f->start.uc_link = nullptr;
   uintptr_t p = (uintptr_t) f;
   makecontext (&f->start, (void (*) ()) fiber_main, 2, (unsigned) (p & 0xffffffffu), (unsigned) (p >> 32));
-  // Run it to its first park (once per fiber: the only system call of its life).
-  ucontext_t here;
+  // Run it to its first park (once per fiber: the only system call of its life). It
+  // comes back by __builtin_longjmp, so setcontext, not swapcontext (which ASan would
+  // warn of): nothing of this context needs keeping but what __builtin_setjmp keeps.
 #ifdef MT_EMU_ASAN
   __sanitizer_start_switch_fiber (&host.fake_stack, f->stack, kStack);
 #endif
   host.current = f;
   if (!__builtin_setjmp (host.scheduler))
-    swapcontext (&here, &f->start);
+    setcontext (&f->start);
 #ifdef MT_EMU_ASAN
   __sanitizer_finish_switch_fiber (host.fake_stack, nullptr, nullptr);
 #endif
@@ -216,10 +217,11 @@ mt_emu::fibers_available ()
 bool
 mt_emu::fiber_syncthreads (const char *file, int line)
 {
-  Host &host = this_host ();
-  Fiber *f = host.current;
-  if (!f)
+  // A host thread of the threaded emulator has no Host, and needs none.
+  if (!host_of_thread || !host_of_thread->current)
     return false;
+  Host &host = *host_of_thread;
+  Fiber *f = host.current;
   f->state = State::barrier;
   f->file = file;
   f->line = line;
