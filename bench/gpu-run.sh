@@ -105,9 +105,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > 
   echo "nvidia-smi: no GPU visible" >> "$logs/gpu.txt"
 cat "$logs/gpu.txt"
 
-# 1. The CUDA tests.
-for t in test-cuda test-backend-ops test-device-model; do
-  step "$t" 150 "$t.log" "bin/$t"; rc=$?
+# 1. The CUDA tests: their cases that use a GPU (SUITE:CASE, CASE empty for all). The
+# others run on the host alone, as in CI: test-cuda's NVRTC case (a cubin for every
+# architecture, 40 s), test-device-model's guard-backend cases.
+for run in test-cuda:core test-backend-ops: test-device-model:cuda; do
+  t=${run%%:*} tc=${run#*:}
+  step "$t" 150 "$t.log" env ${tc:+CK_RUN_CASE=$tc} "bin/$t"; rc=$?
   [ "$rc" -eq 125 ] && continue
   [ "$rc" -eq 0 ] || status=1
   printf '%-36s %s (%s s)\n' "$t" "$(grep -E '^[0-9]+%: Checks' "$logs/$t.log" || echo "did not finish ($t.log)")" "$step_s"
@@ -175,19 +178,23 @@ fi
 # 5. compute-sanitizer on the CUDA tests' kernels and library calls.
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$cs" ]; then
-  # The four tools on test-cuda (every kernel, cuDNN and cuBLAS); then memcheck on the
-  # other two GPU suites (every op through the backend, training with CUDA graphs).
-  for run in memcheck:test-cuda racecheck:test-cuda synccheck:test-cuda initcheck:test-cuda \
-             memcheck:test-backend-ops memcheck:test-device-model; do
-    tool=${run%%:*} t=${run#*:}
+  # The four tools on test-cuda's GPU case (every kernel, cuDNN and cuBLAS: its NVRTC
+  # case, a cubin for every architecture, runs on the host alone and ran in step 1); then
+  # memcheck on the other two GPU suites (every op through the backend; training with CUDA
+  # graphs, test-device-model's case on the GPU). TOOL:SUITE:CASE, CASE empty for all.
+  for run in memcheck:test-cuda:core racecheck:test-cuda:core synccheck:test-cuda:core initcheck:test-cuda:core \
+             memcheck:test-backend-ops: memcheck:test-device-model:cuda; do
+    tool=${run%%:*} t=${run#*:} tc=${t#*:} t=${t%%:*}
     name="compute-sanitizer $tool $t"
     step "$name" 150 "sanitizer-$tool-$t.log" \
-      env CK_FORK=no "$cs" --tool "$tool" --print-limit 50 --error-exitcode 3 "bin/$t"; rc=$?
+      env CK_FORK=no ${tc:+CK_RUN_CASE=$tc} "$cs" --tool "$tool" --print-limit 50 --error-exitcode 3 "bin/$t"; rc=$?
     case $rc in
       0) printf '%-36s %s (%s s)\n' "$name" clean "$step_s" ;;
       125) ;;
       124) printf '%-36s %s\n' "$name" "cut short (sanitizer-$tool-$t.log)"; status=1 ;;
-      *) printf '%-36s %s\n' "$name" "errors (sanitizer-$tool-$t.log)"; status=1 ;;
+      3) printf '%-36s %s\n' "$name" "errors (sanitizer-$tool-$t.log)"; status=1 ;;
+      *) printf '%-36s %s\n' "$name" "no errors found, but the suite failed under it, status $rc (sanitizer-$tool-$t.log)"
+         status=1 ;;
     esac
   done
 else

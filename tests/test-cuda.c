@@ -555,14 +555,20 @@ int
 main (void)
 {
   Suite *s = suite_create ("cuda");
+  /* What NVRTC makes, on the host alone: most of this suite's time (a cubin for every
+   * architecture). A case of its own so that bench/gpu-run.sh can run compute-sanitizer on
+   * the rest (CK_RUN_CASE=core) without compiling for a dozen GPUs under each of its tools. */
+  TCase *nvrtc = tcase_create ("nvrtc");
+  tcase_set_timeout (nvrtc, 300);
+  tcase_add_test (nvrtc, kernels_compile_with_nvrtc);
+  tcase_add_test (nvrtc, cubins_are_cached);
+  tcase_add_test (nvrtc, launchers_match_the_ptx);
+  tcase_add_test (nvrtc, kernels_compile_to_cubins_without_spills);
+  tcase_add_test (nvrtc, spills_and_code_choice);
+  suite_add_tcase (s, nvrtc);
   TCase *tc = tcase_create ("core");
   tcase_set_timeout (tc, 300);
   tcase_add_test (tc, device_choice);
-  tcase_add_test (tc, kernels_compile_with_nvrtc);
-  tcase_add_test (tc, cubins_are_cached);
-  tcase_add_test (tc, launchers_match_the_ptx);
-  tcase_add_test (tc, kernels_compile_to_cubins_without_spills);
-  tcase_add_test (tc, spills_and_code_choice);
 #ifdef HAVE_CUDA
   tcase_add_test (tc, parity_saliency_and_masking);
   tcase_add_test (tc, backend_module_loads);
