@@ -9,7 +9,7 @@ bilinear to 28 x 28); the mean_std mask (k = 2) applied; one epoch of fine-tunin
 masked images; both models evaluated on the raw and the biased test sets (batch 512,
 accuracy and worst group).
 
-    bench_torch_pipeline.py [--root DIR] [--device cuda] [--epochs N] [--limit N]
+    bench_torch_pipeline.py [--root DIR] [--device cuda] [--epochs N] [--limit N] [--test-limit N]
 
 The data stays on the device as uint8 and batches are gathered there by a permutation,
 as masktune's trainer does on a GPU: PyTorch's best case, no DataLoader. The figures are
@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="only the first N training images")
+    ap.add_argument("--test-limit", type=int, default=0, help="only the first N test images")
     a = ap.parse_args()
     dev = torch.device(a.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -81,6 +82,8 @@ def main():
         te_x, te_y = read_idx(find(a.root, "t10k", "images")), read_idx(find(a.root, "t10k", "labels"))
         if a.limit:
             tr_x, tr_y = tr_x[:a.limit], tr_y[:a.limit]
+        if a.test_limit:
+            te_x, te_y = te_x[:a.test_limit], te_y[:a.test_limit]
         x, y, _ = biased(tr_x, tr_y, 0.01, gen)
         bt = biased(te_x, te_y, 1.0, gen)  # ratio 1: the square on every class-1 image, none on class 0
         raw_x, raw_y = te_x[:, None].repeat(1, 3, 1, 1), (te_y >= 5).long()

@@ -29,7 +29,7 @@ done
 # data (Debian's dataset-fashion-mnist, 30 MB) for the runs there.
 cp bench/bench_torch.py bench/bench_torch_pipeline.py "$out/bench/"
 cp tests/check_torch_smallcnn.py "$out/tests/"
-cp pipelines/masktune_mnist.pipe pipelines/masktune_fashion.pipe "$out/pipelines/"
+cp pipelines/masktune_mnist.pipe pipelines/masktune_fashion.pipe pipelines/mask_sweep.pipe "$out/pipelines/"
 cp -r data/mnist "$out/data/"
 fashion=/usr/share/datasets/fashion-mnist
 if [ -d "$fashion" ]; then mkdir -p "$out/data/fashion-mnist" && cp "$fashion"/*-ubyte* "$out/data/fashion-mnist/"

@@ -5,7 +5,9 @@
 #   - its mtrun starts on those libraries, with its CUDA module where run.sh looks;
 #   - its PyTorch scripts import from inside it (the benchmarks' SmallCNN, with no python/);
 #   - its run.sh, out of time at once, runs nothing, says so of every step, leaves the
-#     summary and the packed logs where a device call collects them, and fails.
+#     summary and the packed logs where a device call collects them, and fails;
+#   - its run.sh rehearsed on the CPU (MT_GPU_REHEARSAL=1) runs every step and reports
+#     every figure it reports on a GPU.
 # What its steps do without a GPU (fail, not skip) is MT_REQUIRE_GPU's, tested where they run.
 set -u
 src=$(cd "$MT_SRCDIR" && pwd) build=$(cd "$MT_BUILDDIR" && pwd)
@@ -24,7 +26,7 @@ fail=0
 "$src/bench/gpu-pack.sh" --no-build "$b" > "$tmp/pack.log" 2>&1 || { cat "$tmp/pack.log"; echo "FAIL: gpu-pack.sh"; exit 1; }
 for f in run.sh libs.tar.xz bin/mtrun bin/test-cuda bin/test-backend-ops bin/test-device-model bin/bench-cuda \
          backends/libmt-cuda.so bench/bench_torch.py bench/bench_torch_pipeline.py tests/check_torch_smallcnn.py \
-         pipelines/masktune_mnist.pipe pipelines/masktune_fashion.pipe data/mnist fonts/DejaVuSans.ttf; do
+         pipelines/masktune_mnist.pipe pipelines/masktune_fashion.pipe pipelines/mask_sweep.pipe data/mnist fonts/DejaVuSans.ttf; do
   [ -e "$b/$f" ] || { echo "FAIL: the bundle has no $f"; fail=1; }
 done
 (cd "$b" && tar -xJf libs.tar.xz) || { echo "FAIL: libs.tar.xz does not unpack"; exit 1; }
@@ -69,5 +71,50 @@ tar -tzf "$tmp/out/logs.tar.gz" > /dev/null 2>&1 || { echo "FAIL: no \$OUT/logs.
 files=$(find "$tmp/out" -type f | wc -l)
 [ "$files" -le 8 ] || { echo "FAIL: $files files in \$OUT (a device call brings back 8)"; fail=1; }
 
-[ $fail = 0 ] && echo "PASS: the GPU bundle is whole, starts, and its run.sh fails when nothing ran ($(du -sm "$b" | cut -f1) MiB unpacked)"
+# The rehearsal (MT_GPU_REHEARSAL=1): every step as on a GPU, on the CPU at small sizes,
+# with a stand-in for compute-sanitizer that runs the suite it is given. Each figure the
+# summary reports on a GPU is there, made by the same lines of run.sh; only the GPU tests
+# (and so the suites under the sanitizer) fail.
+mkdir -p "$tmp/fake" "$tmp/out2"
+printf '%s\n' '#!/bin/sh' '# A stand-in: drops compute-sanitizer'"'"'s options (each with its value), runs the program.' \
+  'while [ "${1#--}" != "$1" ]; do shift 2; done' 'exec "$@"' > "$tmp/fake/compute-sanitizer"
+chmod +x "$tmp/fake/compute-sanitizer"
+(cd "$b" && PATH="$tmp/fake:$PATH" OUT="$tmp/out2" MT_GPU_REHEARSAL=1 MT_GPU_PYTHON="$py" MT_GPU_BUDGET_S=900 \
+   ./run.sh) > "$tmp/rehearsal.log" 2>&1
+rc=$?
+sum=$tmp/out2/summary.txt
+expect () {
+  grep -q -E "$1" "$sum" 2>/dev/null || { echo "FAIL: the rehearsal's summary has no line matching: $1"; fail=1; }
+}
+expect '^test-cuda +[0-9]+%: Checks: 5,'
+expect '^test-backend-ops +[0-9]+%: Checks: [0-9]+,'
+expect '^test-device-model +[0-9]+%: Checks: 2,'
+expect '^bench-cuda training: best epoch [0-9.]+ s, [0-9]+ img/s'
+expect '^bench-cuda saliency: best pass [0-9.]+ s'
+expect '^bench-cuda masks: mean_std best pass'
+expect '^bench-cuda MT_GRAPHS=0 training: best epoch [0-9.]+ s'
+expect '^digits pipeline run 2 \(--device cpu\) +[0-9.]+ s$'
+expect '^digits pipeline outputs: byte-identical across the two runs \([0-9]+ objects\)$'
+expect '^fashion pipeline \(--device cpu\) +[0-9.]+ s \(12 nodes: 12 ran, 0 cached, 0 failed in [0-9.]+ s\)$'
+expect '^  done +erm +trainer +[0-9.]+ s$'
+expect '^\| masktune \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$'
+expect '^mask sweep -j 8 \(--device cpu\) +40 nodes: 40 ran, 0 cached, 0 failed in [0-9.]+ s; the nodes took [0-9.]+ s: [0-9.]+ at a time$'
+for run in memcheck:test-cuda racecheck:test-cuda synccheck:test-cuda initcheck:test-cuda memcheck:test-backend-ops \
+           memcheck:test-device-model; do
+  expect "^compute-sanitizer ${run%%:*} ${run#*:} +no errors found, but the suite failed under it, status 1"
+done
+# Under each tool only the suites' GPU cases ran: test-device-model's has 2 checks.
+grep -q 'Checks: 2,' "$b/logs/sanitizer-memcheck-test-device-model.log" 2>/dev/null ||
+  { echo "FAIL: test-device-model under the sanitizer did not run its CUDA case alone"; fail=1; }
+if "$py" -c 'import torch' 2>/dev/null; then
+  expect '^training epoch \(60,000 images\) +masktune [0-9.]+ s, PyTorch eager [0-9.]+ s: [0-9.]+x; targets <= 0.15 s \((met|missed)\) and >= 5x \((met|missed)\)$'
+  expect '^torch pipeline: [0-9.]+ s'
+fi
+if grep -E '^(bench|digits|fashion|mask sweep|training epoch targets).*(: failed \(|not measured|differ between)' "$sum" 2>/dev/null; then
+  echo "FAIL: a step of the rehearsal that needs no GPU failed (above)"; fail=1
+fi
+[ "$rc" -ne 0 ] || { echo "FAIL: the rehearsal's run.sh exits 0 although its GPU tests cannot pass"; fail=1; }
+[ $fail = 0 ] || { echo "the rehearsal's output:"; cat "$tmp/rehearsal.log"; }
+
+[ $fail = 0 ] && echo "PASS: the GPU bundle is whole, starts, its run.sh fails when nothing ran and reports every figure when rehearsed ($(du -sm "$b" | cut -f1) MiB unpacked)"
 exit $fail
