@@ -154,6 +154,15 @@ if [ -n "$ours" ] && [ -n "$theirs" ]; then
 else
   echo "training epoch targets: not measured (bench-cuda or bench_torch.py gave no figure)"; status=1
 fi
+# Saliency likewise (no target; PyTorch's side stops at the gradient of the last block,
+# masktune's makes the maps too).
+ours=$(sed -n 's/^saliency: best pass [0-9.]* s, \([0-9.]*\) img\/s.*/\1/p' "$logs/bench-cuda.log" 2>/dev/null)
+theirs=$(sed -n 's/.* saliency *\([0-9.]*\) img\/s.*/\1/p' "$logs/bench-torch.log" 2>/dev/null | tail -1)
+if [ -n "$ours" ] && [ -n "$theirs" ]; then
+  awk -v a="$ours" -v b="$theirs" 'BEGIN {
+    printf "%-36s masktune %.3f s, PyTorch eager %.3f s: %.2fx\n", "saliency pass (60,000 images)", 60000 / a,
+           60000 / b, a / b }'
+fi
 
 # 3. The digits pipeline twice, each with a fresh cache: the same objects (their names are
 # their digests).

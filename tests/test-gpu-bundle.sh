@@ -109,6 +109,7 @@ grep -q 'Checks: 2,' "$b/logs/sanitizer-memcheck-test-device-model.log" 2>/dev/n
 if "$py" -c 'import torch' 2>/dev/null; then
   expect '^training epoch \(60,000 images\) +masktune [0-9.]+ s, PyTorch eager [0-9.]+ s: [0-9.]+x; targets <= 0.15 s \((met|missed)\) and >= 5x \((met|missed)\)$'
   expect '^torch pipeline: [0-9.]+ s'
+  expect '^saliency pass \(60,000 images\) +masktune [0-9.]+ s, PyTorch eager [0-9.]+ s: [0-9.]+x$'
 fi
 if grep -E '^(bench|digits|fashion|mask sweep|training epoch targets).*(: failed \(|not measured|differ between)' "$sum" 2>/dev/null; then
   echo "FAIL: a step of the rehearsal that needs no GPU failed (above)"; fail=1
