@@ -8,7 +8,8 @@
 #      the CUDA path is not deterministic);
 #   4. the whole Fashion-MNIST MaskTune pipeline with --device cuda, and the same work in
 #      PyTorch eager (bench/bench_torch_pipeline.py);
-#   4b. the mask sweep's 32 independent branches with -j 8 (how many ran at once);
+#   4b. the mask sweep's 32 independent branches with -j 1 and -j 8 (the same objects;
+#       how much sooner with 8 at a time);
 #   5. compute-sanitizer's memcheck, racecheck, synccheck and initcheck on test-cuda, and
 #      memcheck on test-backend-ops and test-device-model.
 # Each step has a time limit and the whole a deadline (MT_GPU_BUDGET_S seconds, default
@@ -202,15 +203,31 @@ else
 fi
 
 # 4b. Independent branches side by side: the mask sweep (16 maskers and 16 fine-tunings
-# on one ERM model's maps) with -j 8, each running node on its own backend instance and
-# stream. The nodes' summed time over the run's wall time: how many ran at once.
-rm -rf cache-sweep
-if step "mask sweep" 150 pipeline-sweep.log bin/mtrun run -j 8 --device "$dev" -C cache-sweep -s epochs=1 \
-     $small pipelines/mask_sweep.pipe; then
-  awk '/^  done / { busy += $(NF - 1) } / nodes: .* in [0-9.]+ s$/ { line = $0; wall = $(NF - 1) }
-       END { printf "%-36s %s; the nodes took %.1f s: %.1f at a time\n", "mask sweep -j 8 (--device '"$dev"')", line, busy,
-                    (wall > 0 ? busy / wall : 0) }' "$logs/pipeline-sweep.log"
-elif [ $? -ne 125 ]; then echo "mask sweep: failed (pipeline-sweep.log)"; tail -3 "$logs/pipeline-sweep.log"; status=1; fi
+# on one ERM model's maps), with -j 1 and then -j 8, each running node on its own backend
+# instance and stream: the same objects either way (bytes do not depend on what ran
+# beside what), and how much sooner -j 8 ends. Per run, the nodes' summed time over its
+# wall time: how many ran at once.
+sweeps=0
+for j in 1 8; do
+  rm -rf "cache-sweep$j"
+  if step "mask sweep -j $j" 150 "pipeline-sweep-$j.log" bin/mtrun run -j "$j" --device "$dev" -C "cache-sweep$j" \
+       -s epochs=1 $small pipelines/mask_sweep.pipe; then
+    sweeps=$((sweeps + 1))
+    awk -v what="mask sweep -j $j (--device $dev)" '
+      /^  done / { busy += $(NF - 1) } / nodes: .* in [0-9.]+ s$/ { line = $0; wall = $(NF - 1) }
+      END { printf "%-36s %s; the nodes took %.1f s: %.1f at a time\n", what, line, busy, (wall > 0 ? busy / wall : 0) }' \
+      "$logs/pipeline-sweep-$j.log"
+  elif [ $? -ne 125 ]; then echo "mask sweep -j $j: failed (pipeline-sweep-$j.log)"; tail -3 "$logs/pipeline-sweep-$j.log"; status=1; fi
+done
+if [ "$sweeps" = 2 ]; then
+  wall () { sed -n 's/^[0-9]* nodes: .* in \([0-9.]*\) s$/\1/p' "$logs/pipeline-sweep-$1.log" | tail -1; }
+  if diff -q <(cd cache-sweep1/objects && find . -type f | sort) <(cd cache-sweep8/objects && find . -type f | sort) \
+       > /dev/null; then
+    awk -v n="$(find cache-sweep1/objects -type f | wc -l)" -v a="$(wall 1)" -v b="$(wall 8)" 'BEGIN {
+      printf "mask sweep outputs: byte-identical with -j 1 and -j 8 (%d objects); -j 8 took %.1f s, -j 1 %.1f s: %.2fx\n",
+             n, b, a, (b > 0 ? a / b : 0) }'
+  else echo "mask sweep outputs: differ between -j 1 and -j 8"; status=1; fi
+fi
 
 # 5. compute-sanitizer on the CUDA tests' kernels and library calls.
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)

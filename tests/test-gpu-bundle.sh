@@ -98,7 +98,10 @@ expect '^digits pipeline outputs: byte-identical across the two runs \([0-9]+ ob
 expect '^fashion pipeline \(--device cpu\) +[0-9.]+ s \(12 nodes: 12 ran, 0 cached, 0 failed in [0-9.]+ s\)$'
 expect '^  done +erm +trainer +[0-9.]+ s$'
 expect '^\| masktune \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$'
-expect '^mask sweep -j 8 \(--device cpu\) +40 nodes: 40 ran, 0 cached, 0 failed in [0-9.]+ s; the nodes took [0-9.]+ s: [0-9.]+ at a time$'
+for j in 1 8; do
+  expect "^mask sweep -j $j \(--device cpu\) +40 nodes: 40 ran, 0 cached, 0 failed in [0-9.]+ s; the nodes took [0-9.]+ s: [0-9.]+ at a time$"
+done
+expect '^mask sweep outputs: byte-identical with -j 1 and -j 8 \([0-9]+ objects\); -j 8 took [0-9.]+ s, -j 1 [0-9.]+ s: [0-9.]+x$'
 for run in memcheck:test-cuda racecheck:test-cuda synccheck:test-cuda initcheck:test-cuda memcheck:test-backend-ops \
            memcheck:test-device-model; do
   expect "^compute-sanitizer ${run%%:*} ${run#*:} +no errors found, but the suite failed under it, status 1"
