@@ -10,8 +10,8 @@
 #      PyTorch eager (bench/bench_torch_pipeline.py);
 #   4b. the mask sweep's 32 independent branches with -j 1 and -j 8 (the same objects;
 #       how much sooner with 8 at a time);
-#   5. compute-sanitizer's memcheck, racecheck, synccheck and initcheck on test-cuda, and
-#      memcheck on test-backend-ops and test-device-model.
+#   5. compute-sanitizer's memcheck on test-cuda, test-backend-ops and test-device-model,
+#      then racecheck, synccheck and initcheck on test-cuda.
 # Each step has a time limit and the whole a deadline (MT_GPU_BUDGET_S seconds, default
 # 540), so a hang costs its step, not the rest; a step that no longer fits is reported as
 # not run. Logs go to ./logs; where $OUT is set (a device call's output folder, which
@@ -232,12 +232,12 @@ fi
 # 5. compute-sanitizer on the CUDA tests' kernels and library calls.
 cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ -x "$cs" ]; then
-  # The four tools on test-cuda's GPU case (every kernel, cuDNN and cuBLAS: its NVRTC
-  # case, a cubin for every architecture, runs on the host alone and ran in step 1); then
-  # memcheck on the other two GPU suites (every op through the backend; training with CUDA
-  # graphs, test-device-model's case on the GPU). TOOL:SUITE:CASE, CASE empty for all.
-  for run in memcheck:test-cuda:core racecheck:test-cuda:core synccheck:test-cuda:core initcheck:test-cuda:core \
-             memcheck:test-backend-ops: memcheck:test-device-model:cuda; do
+  # memcheck first on the three GPU suites' GPU cases (test-cuda's parity of the kernels;
+  # every op through the backend, cuDNN and cuBLAS among them; training with CUDA graphs),
+  # then the other three tools on test-cuda's (its NVRTC case, a cubin for every
+  # architecture, runs on the host alone). TOOL:SUITE:CASE, CASE empty for all.
+  for run in memcheck:test-cuda:core memcheck:test-backend-ops: memcheck:test-device-model:cuda \
+             racecheck:test-cuda:core synccheck:test-cuda:core initcheck:test-cuda:core; do
     tool=${run%%:*} t=${run#*:} tc=${t#*:} t=${t%%:*}
     name="compute-sanitizer $tool $t"
     step "$name" 150 "sanitizer-$tool-$t.log" \
