@@ -1,24 +1,14 @@
 #!/bin/sh
-# On a machine with an NVIDIA GPU: build, run the CUDA tests (kernels compiled by NVRTC
-# and checked against the CPU ops), the same under compute-sanitizer, and print a short
-# table. Usage: bench/gpu-check.sh   (from anywhere in the tree)
+# On a machine with an NVIDIA GPU that can build masktune (its -dev packages installed):
+# builds, packs the GPU checks as bench/gpu-pack.sh does, and runs them there and then
+# (bench/gpu-run.sh: the CUDA tests with MT_REQUIRE_GPU=1, so that a skip fails; the
+# benchmarks beside PyTorch eager; the pipelines; compute-sanitizer). A GPU machine that
+# cannot build gets the bundle packed on one that can.
+#   bench/gpu-check.sh [DIR]   (default: gpu-bundle; exit status: run.sh's)
 set -eu
 cd "$(dirname "$0")/.."
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || echo "nvidia-smi: no GPU visible"
+out=${1:-gpu-bundle}
 [ -x configure ] || ./autogen.sh >/dev/null
 [ -f Makefile ] || ./configure -q
-make -s -j"$(nproc)" >/dev/null
-make -s tests/test-cuda >/dev/null
-status=0
-MT_SRCDIR=$PWD MT_BUILDDIR=$PWD MT_BACKEND_PATH=$PWD/ml/cuda/.libs ./tests/test-cuda > gpu-check.log 2>&1 || status=$?
-sanitizer=skipped
-if command -v compute-sanitizer >/dev/null 2>&1; then
-  if CK_FORK=no MT_BACKEND_PATH=$PWD/ml/cuda/.libs ./libtool --mode=execute compute-sanitizer --tool memcheck --error-exitcode 3 \
-       ./tests/test-cuda > gpu-sanitizer.log 2>&1; then sanitizer=clean; else sanitizer="errors (gpu-sanitizer.log)"; fi
-fi
-printf '%-34s %s\n' "CUDA tests" "$(grep -E '^[0-9]+%: Checks' gpu-check.log || echo failed)"
-printf '%-34s %s\n' "parity run on" "$(sed -n 's/^CUDA parity on //p' gpu-check.log | head -1)"
-grep '^SKIP' gpu-check.log | sort -u | sed 's/^/  /' || true
-printf '%-34s %s\n' "compute-sanitizer memcheck" "$sanitizer"
-printf '%-34s %s\n' "training epoch / XGradCAM / pipeline" "not measured: the CUDA training path is not built yet"
-exit "$status"
+bench/gpu-pack.sh "$out"
+exec "$out/run.sh"
