@@ -113,6 +113,12 @@ step () {
   return "$rc"
 }
 
+# A cache's objects (their names are their digests: the same list, the same bytes); mtrun's
+# closing line in a run's log ("N nodes: ... in S s"), and its S.
+objects () { (cd "$1/objects" && find . -type f | sort); }
+run_line () { grep -E '^[0-9]+ nodes: .* in [0-9.]+ s$' "$logs/$1" | tail -1; }
+run_wall () { run_line "$1" | sed 's/.* in \([0-9.]*\) s$/\1/'; }
+
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1 ||
   echo "nvidia-smi: no GPU visible" >> "$logs/gpu.txt"
 cat "$logs/gpu.txt"
@@ -176,8 +182,8 @@ for k in 1 2; do
   elif [ $? -ne 125 ]; then echo "digits pipeline run $k: failed (pipeline-$k.log)"; tail -3 "$logs/pipeline-$k.log"; status=1; fi
 done
 if [ "$runs_ok" = 2 ]; then
-  if diff -q <(cd cache1/objects && find . -type f | sort) <(cd cache2/objects && find . -type f | sort) >/dev/null
-  then echo "digits pipeline outputs: byte-identical across the two runs ($(find cache1/objects -type f | wc -l) objects)"
+  if [ "$(objects cache1)" = "$(objects cache2)" ]
+  then echo "digits pipeline outputs: byte-identical across the two runs ($(objects cache1 | wc -l) objects)"
   else echo "digits pipeline outputs: differ between the two runs"; status=1; fi
 fi
 
@@ -190,7 +196,7 @@ if [ -d "$fashion" ]; then
   if step "fashion pipeline" 180 pipeline-fashion.log bin/mtrun run -j 4 --device "$dev" -C cache-fashion \
        -s root="$fashion" ${small:+-s epochs=1 $small} pipelines/masktune_fashion.pipe; then
     printf '%-36s %s s (%s)\n' "fashion pipeline (--device $dev)" "$step_s" \
-      "$(grep -E '^[0-9]+ nodes: ' "$logs/pipeline-fashion.log" | tail -1)"
+      "$(run_line pipeline-fashion.log)"
     grep -E '^  done ' "$logs/pipeline-fashion.log" | sed 's/^ */  /'
     sed -n '/^| model/,/^$/p' "$logs/pipeline-fashion.log"
   elif [ $? -ne 125 ]; then echo "fashion pipeline: failed (pipeline-fashion.log)"; tail -3 "$logs/pipeline-fashion.log"; status=1; fi
@@ -213,17 +219,16 @@ for j in 1 8; do
   if step "mask sweep -j $j" 150 "pipeline-sweep-$j.log" bin/mtrun run -j "$j" --device "$dev" -C "cache-sweep$j" \
        -s epochs=1 $small pipelines/mask_sweep.pipe; then
     sweeps=$((sweeps + 1))
-    awk -v what="mask sweep -j $j (--device $dev)" '
-      /^  done / { busy += $(NF - 1) } / nodes: .* in [0-9.]+ s$/ { line = $0; wall = $(NF - 1) }
+    awk -v what="mask sweep -j $j (--device $dev)" -v line="$(run_line "pipeline-sweep-$j.log")" \
+        -v wall="$(run_wall "pipeline-sweep-$j.log")" '/^  done / { busy += $(NF - 1) }
       END { printf "%-36s %s; the nodes took %.1f s: %.1f at a time\n", what, line, busy, (wall > 0 ? busy / wall : 0) }' \
       "$logs/pipeline-sweep-$j.log"
   elif [ $? -ne 125 ]; then echo "mask sweep -j $j: failed (pipeline-sweep-$j.log)"; tail -3 "$logs/pipeline-sweep-$j.log"; status=1; fi
 done
 if [ "$sweeps" = 2 ]; then
-  wall () { sed -n 's/^[0-9]* nodes: .* in \([0-9.]*\) s$/\1/p' "$logs/pipeline-sweep-$1.log" | tail -1; }
-  if diff -q <(cd cache-sweep1/objects && find . -type f | sort) <(cd cache-sweep8/objects && find . -type f | sort) \
-       > /dev/null; then
-    awk -v n="$(find cache-sweep1/objects -type f | wc -l)" -v a="$(wall 1)" -v b="$(wall 8)" 'BEGIN {
+  if [ "$(objects cache-sweep1)" = "$(objects cache-sweep8)" ]; then
+    awk -v n="$(objects cache-sweep1 | wc -l)" -v a="$(run_wall pipeline-sweep-1.log)" \
+        -v b="$(run_wall pipeline-sweep-8.log)" 'BEGIN {
       printf "mask sweep outputs: byte-identical with -j 1 and -j 8 (%d objects); -j 8 took %.1f s, -j 1 %.1f s: %.2fx\n",
              n, b, a, (b > 0 ? a / b : 0) }'
   else echo "mask sweep outputs: differ between -j 1 and -j 8"; status=1; fi
